@@ -1,0 +1,166 @@
+/*
+ * The server configuration: the KES YAML schema (spec/kes-compat.md §7.1)
+ * with ${VAR} substitution (§7.2), plus keyward's own `server:` section.
+ * Parsed once, as root, by the parent with libyaml. Library code: it never
+ * logs or exits; errors and warnings come back as text that names the file,
+ * the line and the field and says what was expected.
+ */
+#ifndef KEYWARD_CONFIG_H
+#define KEYWARD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_ERRLEN		512
+#define CONFIG_DEFAULT_ADDR	"0.0.0.0:7373"
+#define CONFIG_DEFAULT_USER	"keyward"
+#define CONFIG_DEFAULT_CHROOT	"/var/empty/keyward"
+
+enum tls_auth {
+	TLS_AUTH_OFF = 0,	/* "" or off: any certificate, no chain check */
+	TLS_AUTH_ON,		/* on: must chain to tls.ca, EKU clientAuth */
+};
+
+struct policy {
+	char	 *name;
+	char	**allow;
+	size_t	  nallow;
+	char	**deny;
+	size_t	  ndeny;
+	char	**identities;
+	size_t	  nidentities;
+};
+
+struct api_route_cfg {
+	char		*path;		/* exact route path, e.g. /v1/status */
+	uint64_t	 timeout_ms;	/* 0: keep the route's default */
+	bool		 skip_auth;
+};
+
+enum keystore_kind {
+	KS_NONE = 0,
+	KS_FS,
+	KS_VAULT,
+	KS_FORTANIX,
+	KS_GEMALTO,
+	KS_GCP,
+	KS_AWS,
+	KS_AZURE,
+	KS_ENTRUST,
+};
+
+struct tls_client_cfg {
+	char	*key;
+	char	*cert;
+	char	*ca;
+};
+
+struct keystore_cfg {
+	enum keystore_kind	 kind;
+	struct {
+		char	*path;
+	} fs;
+	struct {
+		char	*endpoint, *engine, *namespace, *prefix;
+		int	 kv_version;		/* 1 or 2; 0 = unset (v1) */
+		struct { char *engine, *key; } transit;
+		struct { char *engine, *namespace, *id, *secret; } approle;
+		struct { char *engine, *namespace, *role, *jwt; } kubernetes;
+		struct tls_client_cfg tls;
+		uint64_t ping_ms;
+	} vault;
+	struct {
+		char	*endpoint, *group_id, *key, *ca;
+	} fortanix;
+	struct {
+		char	*endpoint, *token, *domain, *ca;
+	} gemalto;
+	struct {
+		char	*project_id, *endpoint, **scopes;
+		size_t	 nscopes;
+		char	*client_email, *client_id, *private_key_id,
+			*private_key;
+	} gcp;
+	struct {
+		char	*endpoint, *region, *kmskey, *accesskey, *secretkey,
+			*token;
+	} aws;
+	struct {
+		char	*endpoint, *tenant_id, *client_id, *client_secret,
+			*managed_client_id;
+	} azure;
+	struct {
+		char	*endpoint, *vault_id, *box_id, *username, *password,
+			*ca;
+	} entrust;
+};
+
+struct config {
+	char		*file;		/* path it was read from */
+	char		*address;	/* host:port, IP literal host */
+	char		*admin_identity; /* any non-hex value disables admin */
+
+	struct {
+		char		*key, *cert, *password, *ca;
+		enum tls_auth	 auth;
+		char		**proxy_identities;
+		size_t		 nproxy_identities;
+		char		*proxy_header_cert;
+	} tls;
+
+	struct {
+		uint64_t	 any_ms;	/* expiry.any; default 5 min */
+		uint64_t	 unused_ms;	/* expiry.unused; default 30 s */
+		uint64_t	 offline_ms;	/* expiry.offline; default 0 */
+	} cache;
+
+	struct {
+		int	 error;		/* enum log_level; LOG_LVL_OFF for off */
+		int	 audit;
+	} log;
+
+	struct api_route_cfg	*api;
+	size_t			 napi;
+	struct policy		*policies;
+	size_t			 npolicies;
+	char			**keys;		/* declarative keys: names */
+	size_t			 nkeys;
+	struct keystore_cfg	 keystore;
+
+	/* keyward's own section */
+	struct {
+		unsigned int	 workers;	/* 0 = online CPUs */
+		char		*user;		/* default "keyward" */
+		char		*chroot;	/* default CONFIG_DEFAULT_CHROOT */
+		bool		 mlock;		/* default true; off warns */
+	} server;
+
+	/* Non-fatal findings (unknown keys, ignored legacy fields). */
+	char		**warnings;
+	size_t		 nwarnings;
+};
+
+/*
+ * Parse a file or a string. On success returns 0 and *out; on error returns
+ * -1 and writes one message of the form
+ *   "<file>:<line>: <field>: <what is wrong>; expected <what>"
+ * into err. `name` is the file name used in messages for config_parse().
+ */
+int	 config_load(const char *path, struct config **out,
+	    char *err, size_t errlen);
+int	 config_parse(const char *yaml, size_t len, const char *name,
+	    struct config **out, char *err, size_t errlen);
+void	 config_free(struct config *);
+
+/* A config for `keyward server --dev`: fs store at ks_path, given TLS
+ * files and admin identity; everything else default. */
+struct config	*config_dev(const char *cert, const char *key,
+		    const char *admin, const char *ks_path);
+
+/* Go duration ("1h5m", "1.5s", "300ms", "0") to milliseconds. */
+int	 config_parse_duration(const char *, uint64_t *ms);
+/* log.error / log.audit value to an enum log_level. */
+int	 config_parse_loglevel(const char *, int *level);
+
+#endif

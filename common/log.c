@@ -1,0 +1,124 @@
+/* Logging: role-prefixed lines on stderr, one write(2) per line. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+static char	log_role[32] = "keyward";
+static int	log_level = LOG_LVL_INFO;
+
+void
+log_init(const char *role, int level)
+{
+	log_setrole(role);
+	log_level = level;
+}
+
+void
+log_setrole(const char *role)
+{
+	snprintf(log_role, sizeof(log_role), "%s", role);
+}
+
+void
+log_setlevel(int level)
+{
+	log_level = level;
+}
+
+int
+log_getlevel(void)
+{
+	return log_level;
+}
+
+static const char *
+level_name(int level)
+{
+	switch (level) {
+	case LOG_LVL_ERROR:	return "error";
+	case LOG_LVL_WARN:	return "warning";
+	case LOG_LVL_DEBUG:	return "debug";
+	default:		return NULL;
+	}
+}
+
+void
+vlog(int level, int with_errno, const char *fmt, va_list ap)
+{
+	char		 line[1024], ts[32];
+	const char	*lvl;
+	struct tm	 tm;
+	time_t		 now;
+	int		 saved = errno, n, m;
+
+	if (level > log_level)
+		return;
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	lvl = level_name(level);
+	n = snprintf(line, sizeof(line), "%s keyward[%s %d]: %s%s", ts,
+	    log_role, (int)getpid(), lvl ? lvl : "", lvl ? ": " : "");
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = 0;
+	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (m < 0)
+		m = 0;
+	n += m;
+	if ((size_t)n >= sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	if (with_errno) {
+		m = snprintf(line + n, sizeof(line) - n, ": %s",
+		    strerror(saved));
+		if (m > 0)
+			n += m;
+		if ((size_t)n >= sizeof(line) - 1)
+			n = sizeof(line) - 2;
+	}
+	line[n++] = '\n';
+	/* One write per line keeps lines from different processes whole. */
+	(void)!write(STDERR_FILENO, line, n);
+	errno = saved;
+}
+
+#define LOGFN(name, level, with_errno)			\
+void							\
+name(const char *fmt, ...)				\
+{							\
+	va_list ap;					\
+	va_start(ap, fmt);				\
+	vlog(level, with_errno, fmt, ap);		\
+	va_end(ap);					\
+}
+
+LOGFN(log_warn, LOG_LVL_WARN, 1)
+LOGFN(log_warnx, LOG_LVL_WARN, 0)
+LOGFN(log_info, LOG_LVL_INFO, 0)
+LOGFN(log_debug, LOG_LVL_DEBUG, 0)
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_LVL_ERROR, 1, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_LVL_ERROR, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
