@@ -137,9 +137,10 @@ buf_put_u32(struct buf *b, uint32_t v)
 int
 buf_put_u64(struct buf *b, uint64_t v)
 {
-	if (buf_put_u32(b, v >> 32) == -1)
-		return -1;
-	return buf_put_u32(b, (uint32_t)v);
+	uint8_t p[8] = { v >> 56, v >> 48, v >> 40, v >> 32,
+	    v >> 24, v >> 16, v >> 8, v };
+
+	return buf_put(b, p, sizeof(p));
 }
 
 int

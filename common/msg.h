@@ -20,7 +20,6 @@
 /* Fixed descriptors in each child, set up by the parent before exec. */
 #define FD_PARENT		3	/* every child: control channel */
 #define FD_LISTEN		4	/* worker: the shared listening socket */
-#define FD_KEYDIR		4	/* agent with the fs store: key directory */
 
 /* Hard frame limits (payload bytes), checked before allocation. */
 #define IPC_MAX_CONTROL		(16u << 20)	/* config slices */

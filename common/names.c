@@ -1,0 +1,71 @@
+/* Key, policy and identity names and listing patterns as KES checks them. */
+#include <stddef.h>
+#include <string.h>
+
+#include "common/names.h"
+
+/*
+ * KES walks the string as runes and takes only ASCII, so a byte-wise check
+ * is the same: every byte of a multi-byte character is rejected.
+ */
+static bool
+name_char(char c, size_t i, size_t last, bool star_last)
+{
+	if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+	    (c >= 'a' && c <= 'z') || c == '_')
+		return true;
+	if (c == '-')
+		return i > 0 && i < last;
+	if (c == '*')
+		return star_last && i == last;
+	return false;
+}
+
+bool
+kes_valid_name(const char *s)
+{
+	size_t	 i, n;
+
+	if (s == NULL)
+		return false;
+	n = strlen(s);
+	if (n == 0 || n > KES_NAME_MAX || strcmp(s, "_") == 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!name_char(s[i], i, n - 1, false))
+			return false;
+	return true;
+}
+
+bool
+kes_valid_pattern(const char *s)
+{
+	size_t	 i, n;
+
+	if (s == NULL)
+		return false;
+	n = strlen(s);
+	/* KES lets "" through: an empty pattern lists everything. */
+	if (n == 0 || strcmp(s, "*") == 0)
+		return true;
+	if (n > KES_NAME_MAX || strcmp(s, "_") == 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!name_char(s[i], i, n - 1, true))
+			return false;
+	return true;
+}
+
+bool
+kes_is_hex_identity(const char *s)
+{
+	size_t	 i;
+
+	if (s == NULL)
+		return false;
+	for (i = 0; i < KES_IDENTITY_HEXLEN; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return s[i] == '\0';
+}

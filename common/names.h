@@ -1,0 +1,23 @@
+/*
+ * The names KES accepts for keys, policies and identities, and the patterns
+ * it accepts for listing them (spec/kes-compat.md §1.5, KES auth.go
+ * validName / validPattern). A key name becomes a file name in the fs store
+ * and a path element at every other store, so every process that uses one
+ * re-checks it here.
+ */
+#ifndef KEYWARD_NAMES_H
+#define KEYWARD_NAMES_H
+
+#include <stdbool.h>
+
+#define KES_NAME_MAX	80	/* bytes, as in KES */
+#define KES_IDENTITY_HEXLEN 64	/* hex SHA-256 of a SubjectPublicKeyInfo */
+
+/* 1-80 of [0-9A-Za-z_-], not "_" alone, no '-' first or last. */
+bool	 kes_valid_name(const char *);
+/* "" or "*", or a name-like string with an optional '*' as the last byte. */
+bool	 kes_valid_pattern(const char *);
+/* Exactly 64 lowercase hex digits: the form a certificate identity has. */
+bool	 kes_is_hex_identity(const char *);
+
+#endif

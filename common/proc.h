@@ -1,0 +1,48 @@
+/*
+ * What every child does first: take the control channel on FD_PARENT,
+ * identify itself (HELLO with the protocol version and build), and wait for
+ * its configuration slice. A parent and a child from different builds stop
+ * here, before any other message is exchanged.
+ */
+#ifndef KEYWARD_PROC_H
+#define KEYWARD_PROC_H
+
+#include <stdbool.h>
+
+#include "common/ipc.h"
+#include "common/peer.h"
+#include "common/msg.h"
+
+#define PROC_HANDSHAKE_MS	10000
+
+/*
+ * How a child confines itself; the first part of every MSG_CONFIG payload
+ * (the role's slice follows): str user, str chroot ("" for none),
+ * u8 mlock, u8 sandbox debug, u8 foreground.
+ */
+struct proc_opts {
+	char	*user;
+	char	*chroot;
+	bool	 mlock;
+	bool	 sandbox_debug;
+	bool	 foreground;
+};
+
+int	proc_opts_put(struct buf *, const struct proc_opts *);
+int	proc_opts_get(struct buf *, struct proc_opts *);
+void	proc_opts_free(struct proc_opts *);
+
+/* Child side: log role, signals, HELLO; returns the MSG_CONFIG frame
+ * (its payload is valid until the next read on the channel). */
+void	proc_child_start(enum proc_role, const char *instance,
+	    struct ipc_chan *parent, struct ipc_msg *config);
+/* Child side: tell the parent the child is configured and sandboxed. */
+void	proc_child_ready(struct ipc_chan *parent);
+/* Child side: the parent channel closed (exit 0) or misbehaved (fatal). */
+void	proc_parent_lost(struct peer *, const char *why);
+/* Parent side: check a HELLO payload; NULL when fine, else the reason. */
+const char *proc_check_hello(struct buf *payload);
+/* The build identity both sides compare. */
+const char *proc_build_id(void);
+
+#endif

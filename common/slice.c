@@ -1,0 +1,189 @@
+/* Encoders and decoders for the per-role configuration slices. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/slice.h"
+#include "common/xmalloc.h"
+
+#define SLICE_MAX_API	256
+
+static int
+pem_get(struct buf *b, struct pem *p)
+{
+	const uint8_t	*d;
+	size_t		 n;
+
+	if (buf_get_bytes(b, &d, &n) == -1)
+		return -1;
+	p->data = n ? xmemdup(d, n) : NULL;
+	p->len = n;
+	return 0;
+}
+
+static void
+pem_free(struct pem *p)
+{
+	freezero(p->data, p->len);
+	p->data = NULL;
+	p->len = 0;
+}
+
+/*
+ * worker: u32 index, u64 started, u32 log level (biased by 1 so that
+ * LOG_LVL_OFF fits), u8 auth, bytes cert, bytes key, str password,
+ * bytes ca, policy set, u32 n api, then per route: str path,
+ * u64 timeout ms, u8 skip_auth.
+ */
+int
+worker_slice_put(struct buf *b, const struct worker_slice *s)
+{
+	size_t i;
+
+	if (buf_put_u32(b, s->index) == -1 ||
+	    buf_put_u64(b, s->started_ns) == -1 ||
+	    buf_put_u32(b, s->log_level + 1) == -1 ||
+	    buf_put_u8(b, s->tls_auth) == -1 ||
+	    buf_put_bytes(b, s->cert.data, s->cert.len) == -1 ||
+	    buf_put_bytes(b, s->key.data, s->key.len) == -1 ||
+	    buf_put_str(b, s->password) == -1 ||
+	    buf_put_bytes(b, s->ca.data, s->ca.len) == -1 ||
+	    policy_set_put(b, &s->pol) == -1 ||
+	    buf_put_u32(b, s->napi) == -1)
+		return -1;
+	for (i = 0; i < s->napi; i++)
+		if (buf_put_str(b, s->api[i].path) == -1 ||
+		    buf_put_u64(b, s->api[i].timeout_ms) == -1 ||
+		    buf_put_u8(b, s->api[i].skip_auth) == -1)
+			return -1;
+	return 0;
+}
+
+int
+worker_slice_get(struct buf *b, struct worker_slice *s)
+{
+	uint32_t	lvl, n, i;
+
+	memset(s, 0, sizeof(*s));
+	if (buf_get_u32(b, &s->index) == -1 ||
+	    buf_get_u64(b, &s->started_ns) == -1 ||
+	    buf_get_u32(b, &lvl) == -1 || lvl > 4 ||
+	    buf_get_u8(b, &s->tls_auth) == -1 || s->tls_auth > TLS_AUTH_ON ||
+	    pem_get(b, &s->cert) == -1 ||
+	    pem_get(b, &s->key) == -1 ||
+	    buf_get_strdup(b, &s->password) == -1 ||
+	    pem_get(b, &s->ca) == -1 ||
+	    policy_set_get(b, &s->pol) == -1 ||
+	    buf_get_u32(b, &n) == -1 || n > SLICE_MAX_API)
+		goto fail;
+	s->log_level = (int)lvl - 1;
+	if (n > 0)
+		s->api = xcalloc(n, sizeof(*s->api));
+	for (i = 0; i < n; i++) {
+		s->napi = i + 1;
+		if (buf_get_strdup(b, &s->api[i].path) == -1 ||
+		    buf_get_u64(b, &s->api[i].timeout_ms) == -1 ||
+		    buf_get_bool(b, &s->api[i].skip_auth) == -1)
+			goto fail;
+	}
+	if (buf_end(b) == -1)
+		goto fail;
+	return 0;
+fail:
+	worker_slice_free(s);
+	return -1;
+}
+
+void
+worker_slice_free(struct worker_slice *s)
+{
+	size_t i;
+
+	pem_free(&s->cert);
+	pem_free(&s->key);
+	pem_free(&s->ca);
+	freezero_str(s->password);
+	policy_set_free(&s->pol);
+	for (i = 0; i < s->napi; i++)
+		free(s->api[i].path);
+	free(s->api);
+	memset(s, 0, sizeof(*s));
+}
+
+/* crypto: u32 log level + 1, u64 started, policy set, u64 any, unused,
+ * offline (ms). */
+int
+crypto_slice_put(struct buf *b, const struct crypto_slice *s)
+{
+	if (buf_put_u32(b, s->log_level + 1) == -1 ||
+	    buf_put_u64(b, s->started_ns) == -1 ||
+	    policy_set_put(b, &s->pol) == -1 ||
+	    buf_put_u64(b, s->cache_any_ms) == -1 ||
+	    buf_put_u64(b, s->cache_unused_ms) == -1 ||
+	    buf_put_u64(b, s->cache_offline_ms) == -1)
+		return -1;
+	return 0;
+}
+
+int
+crypto_slice_get(struct buf *b, struct crypto_slice *s)
+{
+	uint32_t lvl;
+
+	memset(s, 0, sizeof(*s));
+	if (buf_get_u32(b, &lvl) == -1 || lvl > 4 ||
+	    buf_get_u64(b, &s->started_ns) == -1 ||
+	    policy_set_get(b, &s->pol) == -1)
+		goto fail;
+	s->log_level = (int)lvl - 1;
+	if (buf_get_u64(b, &s->cache_any_ms) == -1 ||
+	    buf_get_u64(b, &s->cache_unused_ms) == -1 ||
+	    buf_get_u64(b, &s->cache_offline_ms) == -1 ||
+	    buf_end(b) == -1)
+		goto fail;
+	return 0;
+fail:
+	crypto_slice_free(s);
+	return -1;
+}
+
+void
+crypto_slice_free(struct crypto_slice *s)
+{
+	policy_set_free(&s->pol);
+	memset(s, 0, sizeof(*s));
+}
+
+/* agent: u32 log level + 1, u8 kind, str fs path. */
+int
+agent_slice_put(struct buf *b, const struct agent_slice *s)
+{
+	if (buf_put_u32(b, s->log_level + 1) == -1 ||
+	    buf_put_u8(b, s->kind) == -1 ||
+	    buf_put_str(b, s->fs_path) == -1)
+		return -1;
+	return 0;
+}
+
+int
+agent_slice_get(struct buf *b, struct agent_slice *s)
+{
+	uint32_t lvl;
+
+	memset(s, 0, sizeof(*s));
+	if (buf_get_u32(b, &lvl) == -1 || lvl > 4 ||
+	    buf_get_u8(b, &s->kind) == -1 || s->kind > KS_ENTRUST ||
+	    buf_get_strdup(b, &s->fs_path) == -1 ||
+	    buf_end(b) == -1) {
+		agent_slice_free(s);
+		return -1;
+	}
+	s->log_level = (int)lvl - 1;
+	return 0;
+}
+
+void
+agent_slice_free(struct agent_slice *s)
+{
+	free(s->fs_path);
+	memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,63 @@
+/*
+ * Configuration slices: what each child receives from the parent in
+ * MSG_CONFIG and MSG_RELOAD. A child gets only what its role needs: the
+ * worker never sees key-store settings or credentials, the agent never sees
+ * TLS keys, the crypto process sees neither.
+ */
+#ifndef KEYWARD_SLICE_H
+#define KEYWARD_SLICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/policy.h"
+
+struct pem {
+	uint8_t	*data;
+	size_t	 len;
+};
+
+struct worker_slice {
+	uint32_t		 index;
+	uint64_t		 started_ns;	/* server start, CLOCK_REALTIME */
+	int			 log_level;
+	uint8_t			 tls_auth;	/* enum tls_auth */
+	struct pem		 cert;		/* chain, leaf first */
+	struct pem		 key;		/* secret */
+	char			*password;	/* secret; "" when none */
+	struct pem		 ca;		/* client CAs (tls.auth on) */
+	struct policy_set	 pol;
+	struct api_route_cfg	*api;
+	size_t			 napi;
+};
+
+struct crypto_slice {
+	int			 log_level;
+	uint64_t		 started_ns;
+	struct policy_set	 pol;
+	uint64_t		 cache_any_ms, cache_unused_ms,
+				 cache_offline_ms;
+};
+
+struct agent_slice {
+	int		 log_level;
+	uint8_t		 kind;		/* enum keystore_kind */
+	char		*fs_path;
+};
+
+int	worker_slice_put(struct buf *, const struct worker_slice *);
+int	worker_slice_get(struct buf *, struct worker_slice *);
+void	worker_slice_free(struct worker_slice *);
+
+int	crypto_slice_put(struct buf *, const struct crypto_slice *);
+int	crypto_slice_get(struct buf *, struct crypto_slice *);
+void	crypto_slice_free(struct crypto_slice *);
+
+int	agent_slice_put(struct buf *, const struct agent_slice *);
+int	agent_slice_get(struct buf *, struct agent_slice *);
+void	agent_slice_free(struct agent_slice *);
+
+#endif

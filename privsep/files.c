@@ -1,0 +1,243 @@
+/* The parent's resources: listener, TLS file contents, directories. */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/xmalloc.h"
+#include "privsep/files.h"
+
+#define TLS_FILE_MAX	(1u << 20)
+#define SYSTEM_ROOTS	"/etc/ssl/certs/ca-certificates.crt"
+
+int
+listener_open(const char *addr, char *err, size_t errlen)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)&ss;
+	char			 host[INET6_ADDRSTRLEN + 2];
+	const char		*colon, *port;
+	char			*end;
+	socklen_t		 len;
+	long			 p;
+	int			 fd, on = 1, off = 0;
+	size_t			 hl;
+
+	memset(&ss, 0, sizeof(ss));
+	if ((colon = strrchr(addr, ':')) == NULL)
+		goto bad;
+	port = colon + 1;
+	hl = colon - addr;
+	if (hl >= sizeof(host))
+		goto bad;
+	memcpy(host, addr, hl);
+	host[hl] = '\0';
+	errno = 0;
+	p = strtol(port, &end, 10);
+	if (*port == '\0' || *end != '\0' || errno || p < 0 || p > 65535)
+		goto bad;
+	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+			goto bad;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(p);
+		len = sizeof(*s6);
+	} else if (hl == 0 || inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		/* ":7373" means every IPv4 address, as in Go. */
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(p);
+		len = sizeof(*s4);
+	} else
+		goto bad;
+
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	/* [::] also takes IPv4, like Go's listener. */
+	if (ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off,
+		    sizeof(off));
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, SOMAXCONN) == -1) {
+		snprintf(err, errlen, "cannot listen on %s: %s", addr,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+bad:
+	snprintf(err, errlen, "invalid address '%s'; expected IP:PORT, "
+	    "e.g. 0.0.0.0:7373 or [::]:7373", addr);
+	return -1;
+}
+
+/* Append a whole regular file to p (up to TLS_FILE_MAX in all). */
+static int
+file_append(const char *path, struct pem *p, char *err, size_t errlen)
+{
+	struct stat	 st;
+	ssize_t		 n;
+	size_t		 off;
+	uint8_t		*nd;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > TLS_FILE_MAX || p->len + st.st_size > TLS_FILE_MAX) {
+		snprintf(err, errlen, "%s: not a regular file of at most "
+		    "1 MiB", path);
+		close(fd);
+		return -1;
+	}
+	/* Grow by copy, so a key never lingers in freed memory. */
+	nd = xmalloc(p->len + st.st_size + 2);
+	if (p->len)
+		memcpy(nd, p->data, p->len);
+	freezero(p->data, p->len);
+	p->data = nd;
+	off = p->len;
+	while (off < p->len + (size_t)st.st_size) {
+		n = read(fd, nd + off, p->len + st.st_size - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "%s: %s", path,
+			    n == 0 ? "short read" : strerror(errno));
+			close(fd);
+			p->len = off;
+			return -1;
+		}
+		off += n;
+	}
+	close(fd);
+	nd[off++] = '\n';	/* keeps concatenated PEM files apart */
+	p->len = off;
+	return 0;
+}
+
+static int
+ca_read(const char *path, struct pem *p, char *err, size_t errlen)
+{
+	struct stat	 st;
+	struct dirent	*de;
+	DIR		*d;
+	char		 f[PATH_MAX];
+	int		 r = 0;
+
+	if (stat(path, &st) == -1) {
+		snprintf(err, errlen, "tls.ca: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return file_append(path, p, err, errlen);
+	if ((d = opendir(path)) == NULL) {
+		snprintf(err, errlen, "tls.ca: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
+		if (stat(f, &st) == 0 && S_ISREG(st.st_mode))
+			r = file_append(f, p, err, errlen);
+	}
+	closedir(d);
+	return r;
+}
+
+int
+tls_files_read(const struct config *cf, struct tls_files *t, char *err,
+    size_t errlen)
+{
+	memset(t, 0, sizeof(*t));
+	if (file_append(cf->tls.cert, &t->cert, err, errlen) == -1 ||
+	    file_append(cf->tls.key, &t->key, err, errlen) == -1)
+		goto fail;
+	if (cf->tls.ca != NULL && *cf->tls.ca != '\0' &&
+	    ca_read(cf->tls.ca, &t->ca, err, errlen) == -1)
+		goto fail;
+	/* tls.auth on: tls.ca is added to the system roots (§1.1). */
+	if (cf->tls.auth == TLS_AUTH_ON && access(SYSTEM_ROOTS, R_OK) == 0 &&
+	    file_append(SYSTEM_ROOTS, &t->ca, err, errlen) == -1)
+		goto fail;
+	return 0;
+fail:
+	tls_files_free(t);
+	return -1;
+}
+
+void
+tls_files_free(struct tls_files *t)
+{
+	freezero(t->cert.data, t->cert.len);
+	freezero(t->key.data, t->key.len);
+	freezero(t->ca.data, t->ca.len);
+	memset(t, 0, sizeof(*t));
+}
+
+int
+dir_ensure(const char *path, mode_t mode, uid_t uid, gid_t gid, char *err,
+    size_t errlen)
+{
+	char	 tmp[PATH_MAX], *s;
+
+	if (path[0] != '/' || strlen(path) >= sizeof(tmp)) {
+		snprintf(err, errlen, "%s: not an absolute path", path);
+		return -1;
+	}
+	strcpy(tmp, path);
+	for (s = tmp + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(tmp, 0755) == -1 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+			return -1;
+		}
+		*s = '/';
+	}
+	if (mkdir(path, mode) == -1) {
+		if (errno != EEXIST) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		return 0;	/* existing: leave its owner and mode alone */
+	}
+	if (uid != (uid_t)-1 && chown(path, uid, gid) == -1) {
+		snprintf(err, errlen, "chown %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	return remove(path) == -1 ? -1 : 0;
+}
+
+int
+tree_remove(const char *path)
+{
+	return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}

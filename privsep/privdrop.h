@@ -1,0 +1,50 @@
+/*
+ * Dropping privileges and hardening a child process.
+ *
+ * Order in every child (worker, crypto, agent), after exec:
+ *   1. privdrop()       while still root: user lookup, chroot, uid/gid
+ *                       switch, capabilities cut to CAP_IPC_LOCK or nothing
+ *   2. proc_harden()    no_new_privs, not dumpable, no core, own session,
+ *                       stdin/stdout on /dev/null
+ *   3. memlock_all()    crypto and agent (needs the CAP_IPC_LOCK kept in 1)
+ *   4. library initialisation (OpenSSL, curl, ...)
+ *   5. sandbox_apply()  (privsep/sandbox.h), last
+ * proc_harden() also works before privdrop(); nothing in privdrop() depends
+ * on it.
+ */
+#ifndef KEYWARD_PRIVDROP_H
+#define KEYWARD_PRIVDROP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct drop_opts {
+	const char	*user;		/* unprivileged user to become */
+	const char	*chroot_dir;	/* empty root-owned dir; NULL: none */
+	bool		 keep_ipc_lock;	/* keep CAP_IPC_LOCK for mlockall */
+};
+
+/*
+ * As root: become opts->user (chrooted into opts->chroot_dir) and keep at
+ * most CAP_IPC_LOCK, then prove root cannot be regained. Not as root (the
+ * setcap deployment): no user switch and no chroot; capabilities are cut
+ * to CAP_IPC_LOCK (if asked for and held) or nothing. Dies on any failure.
+ */
+void		 privdrop(const struct drop_opts *);
+
+/*
+ * PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE 0, RLIMIT_CORE 0, setsid(), and
+ * stdin/stdout to /dev/null unless foreground (stderr is the log stream).
+ * Dies on any failure.
+ */
+void		 proc_harden(bool foreground);
+
+/* mlockall(MCL_CURRENT | MCL_FUTURE): 0, or -1 with errno set. */
+int		 memlock_all(void);
+/* One sentence for the operator on how to make memlock_all() work. */
+const char	*memlock_help(void);
+
+/* Keep the pages around [p, p + len) out of core dumps (key pages). */
+void		 mem_dontdump(void *p, size_t len);
+
+#endif

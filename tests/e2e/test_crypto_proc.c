@@ -1,0 +1,298 @@
+/*
+ * The real crypto process (./build/keyward crypto, privileges dropped,
+ * sandbox on) driven by this test acting as its parent and its workers:
+ * a malformed or oversized frame from a worker costs that worker its
+ * channel and nothing else; the handshake refuses another protocol version.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/ipc.h"
+#include "common/msg.h"
+#include "common/policy.h"
+#include "common/proc.h"
+#include "common/slice.h"
+#include "tests/lib/testsrv.h"
+
+#define ADMIN	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define OTHER	"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define WAIT_MS	5000
+
+static pid_t		crypto_pid = -1;
+static struct ipc_chan	ctl;
+static char		chroot_dir[] = "/tmp/keyward-test-chroot.XXXXXX";
+
+static void
+spawn_crypto(void)
+{
+	char	exe[PATH_MAX];
+	int	sv[2];
+
+	cr_assert_eq(tsrv_default_exe(exe, sizeof(exe)), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
+	    0);
+	crypto_pid = fork();
+	cr_assert_neq(crypto_pid, -1);
+	if (crypto_pid == 0) {
+		dup2(sv[1], FD_PARENT);
+		close_range(FD_PARENT + 1, ~0U, 0);
+		execl(exe, "keyward", "crypto", (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	ipc_init(&ctl, sv[0], IPC_MAX_CONTROL, true);
+}
+
+static void
+teardown(void)
+{
+	int status;
+
+	if (crypto_pid > 0) {
+		kill(crypto_pid, SIGKILL);
+		waitpid(crypto_pid, &status, 0);
+	}
+	rmdir(chroot_dir);
+}
+
+/* Act as the parent: HELLO in, CONFIG out, READY in. */
+static void
+start_crypto(void)
+{
+	struct proc_opts	opts = { 0 };
+	struct crypto_slice	cs = { 0 };
+	struct ipc_msg		m;
+	struct buf		b;
+
+	cr_assert_not_null(mkdtemp(chroot_dir));
+	chmod(chroot_dir, 0755);
+	spawn_crypto();
+	cr_assert_eq(ipc_get_wait(&ctl, &m, WAIT_MS), 1, "no HELLO: %s",
+	    ctl.error);
+	cr_assert_eq(m.hdr.type, MSG_HELLO);
+	cr_assert_null(proc_check_hello(&m.payload));
+
+	opts.user = "keyward";
+	opts.chroot = geteuid() == 0 ? chroot_dir : "";
+	opts.mlock = true;
+	opts.foreground = true;
+	cs.log_level = 2;
+	cs.pol.admin = ADMIN;
+	buf_init(&b, 4096);
+	cr_assert_eq(proc_opts_put(&b, &opts), 0);
+	cr_assert_eq(crypto_slice_put(&b, &cs), 0);
+	cr_assert_eq(ipc_put_buf(&ctl, MSG_CONFIG, 0, &b), 0);
+	cr_assert_eq(ipc_flush_wait(&ctl, WAIT_MS), 0);
+	buf_release(&b);
+	cr_assert_eq(ipc_get_wait(&ctl, &m, WAIT_MS), 1, "no READY: %s",
+	    ctl.error);
+	cr_assert_eq(m.hdr.type, MSG_READY);
+}
+
+/* Hand the crypto process a new worker channel; returns our end. */
+static void
+add_worker(struct ipc_chan *wc, uint32_t index)
+{
+	struct buf	b;
+	int		sv[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
+	    0);
+	buf_init(&b, 16);
+	(void)buf_put_u8(&b, ROLE_WORKER);
+	(void)buf_put_u32(&b, index);
+	cr_assert_eq(ipc_put_fd(&ctl, MSG_PEER, 0, buf_ptr(&b), buf_avail(&b),
+	    sv[1]), 0);
+	cr_assert_eq(ipc_flush_wait(&ctl, WAIT_MS), 0);
+	buf_release(&b);
+	close(sv[1]);
+	ipc_init(wc, sv[0], IPC_MAX_PEER, false);
+}
+
+static void
+status_req(struct ipc_chan *wc, uint32_t id, const char *identity)
+{
+	struct buf b;
+
+	buf_init(&b, 128);
+	(void)buf_put_str(&b, identity);
+	cr_assert_eq(ipc_put_buf(wc, MSG_STATUS_REQ, id, &b), 0);
+	cr_assert_eq(ipc_flush_wait(wc, WAIT_MS), 0);
+	buf_release(&b);
+}
+
+/* The crypto process answers a status request on wc (no agent yet, so
+ * the key store is reported unreachable). */
+static void
+expect_status(struct ipc_chan *wc, uint32_t id)
+{
+	struct ipc_msg	m;
+	bool		ok;
+	uint64_t	lat, up;
+
+	status_req(wc, id, ADMIN);
+	cr_assert_eq(ipc_get_wait(wc, &m, WAIT_MS), 1, "no answer: %s",
+	    wc->error);
+	cr_assert_eq(m.hdr.type, MSG_STATUS_REP);
+	cr_assert_eq(m.hdr.id, id);
+	cr_assert_eq(buf_get_bool(&m.payload, &ok), 0);
+	cr_assert_eq(buf_get_u64(&m.payload, &lat), 0);
+	cr_assert_eq(buf_get_u64(&m.payload, &up), 0);
+	cr_assert_eq(buf_end(&m.payload), 0);
+	cr_assert(!ok);
+}
+
+/* The crypto process closed wc: reading ends in EOF. */
+static void
+expect_dropped(struct ipc_chan *wc)
+{
+	struct ipc_msg	m;
+
+	cr_assert_eq(ipc_get_wait(wc, &m, WAIT_MS), -1);
+	cr_assert(wc->eof, "channel not closed: %s", wc->error);
+}
+
+static void
+expect_alive(void)
+{
+	int status;
+
+	cr_assert_eq(waitpid(crypto_pid, &status, WNOHANG), 0,
+	    "crypto process died (status %#x)", status);
+}
+
+TestSuite(crypto_proc, .fini = teardown, .timeout = 30);
+
+Test(crypto_proc, answers_and_reauthorises)
+{
+	struct ipc_chan	w0;
+	struct ipc_msg	m;
+	uint16_t	status;
+	const char	*msg;
+
+	start_crypto();
+	add_worker(&w0, 0);
+	expect_status(&w0, 7);
+	/* The worker's policy check is not trusted: crypto checks again. */
+	status_req(&w0, 8, OTHER);
+	cr_assert_eq(ipc_get_wait(&w0, &m, WAIT_MS), 1);
+	cr_assert_eq(m.hdr.type, MSG_ERROR);
+	cr_assert_eq(m.hdr.id, 8);
+	cr_assert_eq(buf_get_u16(&m.payload, &status), 0);
+	cr_assert_eq(buf_get_str(&m.payload, &msg, NULL), 0);
+	cr_assert_eq(status, 403);
+	cr_assert_str_eq(msg, "not authorized: insufficient permissions");
+}
+
+Test(crypto_proc, trailing_bytes_drop_only_that_worker)
+{
+	struct ipc_chan	w0, w1;
+	struct buf	b;
+
+	start_crypto();
+	add_worker(&w0, 0);
+	add_worker(&w1, 1);
+	buf_init(&b, 128);
+	(void)buf_put_str(&b, ADMIN);
+	(void)buf_put_u8(&b, 0);	/* one byte too many */
+	cr_assert_eq(ipc_put_buf(&w0, MSG_STATUS_REQ, 1, &b), 0);
+	cr_assert_eq(ipc_flush_wait(&w0, WAIT_MS), 0);
+	buf_release(&b);
+	expect_dropped(&w0);
+	expect_alive();
+	expect_status(&w1, 2);
+}
+
+Test(crypto_proc, oversized_frame_drops_channel)
+{
+	struct ipc_chan	w0, w1;
+	uint8_t		hdr[IPC_HDR_LEN] = {
+		0xff, 0xff, 0xff, 0xf0,			/* length */
+		0, MSG_STATUS_REQ, 0, IPC_PROTO_VERSION,	/* type, ver */
+		0, 0, 0, 1 };				/* id */
+
+	start_crypto();
+	add_worker(&w0, 0);
+	cr_assert_eq(write(w0.fd, hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+	expect_dropped(&w0);
+	expect_alive();
+	add_worker(&w1, 1);
+	expect_status(&w1, 3);
+}
+
+Test(crypto_proc, unknown_type_and_wrong_version_drop_channel)
+{
+	struct ipc_chan	w0, w1, w2;
+	uint8_t		badver[IPC_HDR_LEN] = {
+		0, 0, 0, 0, 0, MSG_STATUS_REQ, 0, IPC_PROTO_VERSION + 1,
+		0, 0, 0, 1 };
+
+	start_crypto();
+	add_worker(&w0, 0);
+	/* A parent-only message type from a worker. */
+	cr_assert_eq(ipc_put(&w0, MSG_SHUTDOWN, 1, NULL, 0), 0);
+	cr_assert_eq(ipc_flush_wait(&w0, WAIT_MS), 0);
+	expect_dropped(&w0);
+	add_worker(&w1, 1);
+	cr_assert_eq(write(w1.fd, badver, sizeof(badver)),
+	    (ssize_t)sizeof(badver));
+	expect_dropped(&w1);
+	expect_alive();
+	add_worker(&w2, 2);
+	expect_status(&w2, 4);
+}
+
+/* A parent that speaks another protocol version is refused: the child
+ * exits without configuring itself. */
+Test(crypto_proc, handshake_refuses_other_version)
+{
+	struct ipc_msg	m;
+	uint8_t		cfg[IPC_HDR_LEN] = {
+		0, 0, 0, 0, 0, MSG_CONFIG, 0, IPC_PROTO_VERSION + 1,
+		0, 0, 0, 0 };
+	int		status;
+
+	spawn_crypto();
+	cr_assert_eq(ipc_get_wait(&ctl, &m, WAIT_MS), 1);
+	cr_assert_eq(m.hdr.type, MSG_HELLO);
+	cr_assert_eq(write(ctl.fd, cfg, sizeof(cfg)), (ssize_t)sizeof(cfg));
+	cr_assert_eq(waitpid(crypto_pid, &status, 0), crypto_pid);
+	crypto_pid = -1;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0,
+	    "status %#x", status);
+}
+
+/* The parent's side of the same check, on HELLO payloads. */
+Test(crypto_proc, hello_checks)
+{
+	struct buf b;
+
+	buf_init(&b, 256);
+	(void)buf_put_u32(&b, IPC_PROTO_VERSION);
+	(void)buf_put_str(&b, proc_build_id());
+	cr_assert_null(proc_check_hello(&b));
+	buf_reset(&b);
+	(void)buf_put_u32(&b, IPC_PROTO_VERSION + 1);
+	(void)buf_put_str(&b, proc_build_id());
+	cr_assert_str_eq(proc_check_hello(&b), "protocol version differs");
+	buf_reset(&b);
+	(void)buf_put_u32(&b, IPC_PROTO_VERSION);
+	(void)buf_put_str(&b, "keyward 0.0 another build");
+	cr_assert_str_eq(proc_check_hello(&b), "child is from another build");
+	buf_reset(&b);
+	(void)buf_put_u32(&b, IPC_PROTO_VERSION);
+	cr_assert_str_eq(proc_check_hello(&b), "malformed HELLO");
+	buf_release(&b);
+}

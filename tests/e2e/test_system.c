@@ -1,0 +1,847 @@
+/*
+ * The whole server, as an operator runs it: privsep and the sandbox on,
+ * real mTLS, real signals. Each test starts its own server (tests/lib/
+ * testsrv.c) on its own port in its own temporary directory, and the
+ * suite's .fini kills whatever is left of it. Needs root (the children drop
+ * to user keyward, which scripts/ensure-user.sh creates); skipped otherwise.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "tests/lib/testsrv.h"
+
+#define READY_MS	10000
+#define POLL_MS		50
+#define BODYLEN		4096
+
+/* snprintf into an array, failing the test on truncation. */
+#define FMT(dst, ...) \
+	cr_assert_lt(snprintf((dst), sizeof(dst), __VA_ARGS__), \
+	    (int)sizeof(dst), "path too long")
+
+#define CAP_NONE	"0000000000000000"
+#define CAP_IPC_LOCK_ONLY "0000000000004000"
+
+static const char not_authorized[] =
+    "{\"message\":\"not authorized: insufficient permissions\"\n}";
+
+static struct testsrv srv;
+
+static void
+teardown(void)
+{
+	tsrv_cleanup(&srv);
+}
+
+TestSuite(system, .fini = teardown, .timeout = 60);
+
+static void
+need_root(void)
+{
+	if (geteuid() != 0)
+		cr_skip_test("the system tests start the server as root");
+}
+
+static struct passwd *
+keyward_user(void)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwnam("keyward")) == NULL)
+		cr_skip_test("user keyward is missing; scripts/ensure-user.sh "
+		    "creates it");
+	return pw;
+}
+
+/* Start a server with cfg (NULL: the default) and wait until it serves. */
+static void
+start_server(const struct tsrv_cfg *cfg)
+{
+	struct tsrv_cfg def = { 0 };
+
+	cr_assert_eq(tsrv_init(&srv, NULL), 0, "test setup (server binary, "
+	    "PKI, temporary directory, port) failed: %s; build the server "
+	    "first (`make`)", strerror(errno));
+	cr_assert_eq(tsrv_write_config(&srv, cfg ? cfg : &def), 0);
+	cr_assert_eq(tsrv_start(&srv), 0);
+	cr_assert_eq(tsrv_wait_ready(&srv, READY_MS), 0,
+	    "the server did not log \"serving on\" within %d s; log:\n%s",
+	    READY_MS / 1000, tsrv_log_tail(&srv));
+}
+
+/* --- response bodies --------------------------------------------------- */
+
+enum status_kind {
+	STATUS_BAD = 0,		/* not a KES status object */
+	STATUS_LATENCY,		/* key store reachable */
+	STATUS_UNREACHABLE,	/* keystore_unreachable: true */
+};
+
+static bool
+ends_json_line(const char *body)
+{
+	size_t len = strlen(body);
+
+	return len >= 2 && strcmp(body + len - 2, "}\n") == 0;
+}
+
+/* A /v1/status body (spec §3.2), as Go's json.Encoder writes it. */
+static enum status_kind
+status_kind(const char *body)
+{
+	json_error_t		 jerr;
+	json_t			*j, *lat, *unr;
+	enum status_kind	 k = STATUS_BAD;
+
+	if (!ends_json_line(body) ||
+	    (j = json_loads(body, 0, &jerr)) == NULL)
+		return STATUS_BAD;
+	lat = json_object_get(j, "keystore_latency");
+	unr = json_object_get(j, "keystore_unreachable");
+	if (json_is_object(j) &&
+	    json_is_string(json_object_get(j, "version")) &&
+	    json_is_integer(json_object_get(j, "uptime"))) {
+		if (json_is_integer(lat) && json_integer_value(lat) >= 1 &&
+		    unr == NULL)
+			k = STATUS_LATENCY;
+		else if (lat == NULL && json_is_true(unr))
+			k = STATUS_UNREACHABLE;
+	}
+	json_decref(j);
+	return k;
+}
+
+/* A KES error body: {"message":"..."\n}. */
+static bool
+error_body(const char *body)
+{
+	json_error_t	 jerr;
+	json_t		*j;
+	size_t		 len = strlen(body);
+	bool		 ok;
+
+	if (len < 2 || strcmp(body + len - 2, "\n}") != 0 ||
+	    (j = json_loads(body, 0, &jerr)) == NULL)
+		return false;
+	ok = json_is_object(j) && json_object_size(j) == 1 &&
+	    json_is_string(json_object_get(j, "message"));
+	json_decref(j);
+	return ok;
+}
+
+static bool
+version_body(const char *body)
+{
+	json_error_t	 jerr;
+	json_t		*j;
+	bool		 ok;
+
+	if (!ends_json_line(body) ||
+	    (j = json_loads(body, 0, &jerr)) == NULL)
+		return false;
+	ok = json_is_object(j) &&
+	    json_is_string(json_object_get(j, "version")) &&
+	    json_is_string(json_object_get(j, "commit"));
+	json_decref(j);
+	return ok;
+}
+
+/* Poll /v1/status as admin until it reports `want`; ms taken, or -1. */
+static long
+wait_status(enum status_kind want, unsigned int timeout_ms, char *body)
+{
+	uint64_t	t0 = tsrv_now_ms();
+	long		code;
+
+	for (;;) {
+		code = tsrv_get(&srv, TSRV_ADMIN, "/v1/status", body, BODYLEN);
+		if (code == 200 && status_kind(body) == want)
+			return (long)(tsrv_now_ms() - t0);
+		if (tsrv_now_ms() - t0 >= timeout_ms)
+			return -1;
+		tsrv_sleep_ms(POLL_MS);
+	}
+}
+
+/* --- /proc checks ---------------------------------------------------------- */
+
+struct want_proc {
+	uid_t		 uid;
+	gid_t		 gid;
+	const char	*root;		/* readlink /proc/PID/root */
+	bool		 locked;	/* VmLck > 0 */
+	const char	*capeff;	/* CapEff, and CapPrm */
+};
+
+static void
+expect_ids(const struct tsrv_proc *k, const char *field, unsigned int want)
+{
+	char		v[128];
+	unsigned int	a, b, c, d;
+
+	cr_assert_eq(tsrv_proc_field(k->pid, field, v, sizeof(v)), 0);
+	cr_assert_eq(sscanf(v, "%u %u %u %u", &a, &b, &c, &d), 4,
+	    "%s of %s: \"%s\"", field, k->cmd, v);
+	cr_expect(a != 0 && b != 0 && c != 0 && d != 0 &&
+	    a == want && b == want && c == want && d == want,
+	    "%s (pid %d): %s is \"%s\", want all four %u", k->cmd,
+	    (int)k->pid, field, v, want);
+}
+
+static void
+expect_field(const struct tsrv_proc *k, const char *field, const char *want)
+{
+	char v[128];
+
+	cr_assert_eq(tsrv_proc_field(k->pid, field, v, sizeof(v)), 0,
+	    "%s (pid %d): no %s in /proc/PID/status", k->cmd, (int)k->pid,
+	    field);
+	cr_expect_str_eq(v, want, "%s (pid %d): %s is \"%s\", want \"%s\"",
+	    k->cmd, (int)k->pid, field, v, want);
+}
+
+static void
+expect_core_limit_zero(const struct tsrv_proc *k)
+{
+	char	path[64], line[256], soft[32] = "", hard[32] = "";
+	FILE	*f;
+	bool	found = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)k->pid);
+	cr_assert_not_null(f = fopen(path, "r"), "%s: %s", path,
+	    strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "Max core file size", 18) == 0) {
+			found = sscanf(line + 18, "%31s %31s", soft, hard) == 2;
+			break;
+		}
+	fclose(f);
+	cr_assert(found, "%s: no \"Max core file size\" line", path);
+	cr_expect(strcmp(soft, "0") == 0 && strcmp(hard, "0") == 0,
+	    "%s (pid %d): core limit is %s/%s, want 0/0", k->cmd,
+	    (int)k->pid, soft, hard);
+}
+
+static void
+expect_proc(const struct tsrv_proc *k, const struct want_proc *w)
+{
+	struct stat	st;
+	char		path[64], root[PATH_MAX], v[128];
+	ssize_t		n;
+
+	expect_ids(k, "Uid", w->uid);
+	expect_ids(k, "Gid", w->gid);
+	expect_field(k, "Seccomp", "2");
+	expect_field(k, "NoNewPrivs", "1");
+	expect_field(k, "CapEff", w->capeff);
+	expect_field(k, "CapPrm", w->capeff);
+	expect_field(k, "CapAmb", CAP_NONE);
+
+	/* A non-dumpable process's /proc files belong to root, not to it. */
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)k->pid);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect_eq(st.st_uid, 0, "%s (pid %d) is dumpable: %s is owned by "
+	    "uid %u", k->cmd, (int)k->pid, path, (unsigned int)st.st_uid);
+
+	if (w->locked) {
+		cr_assert_eq(tsrv_proc_field(k->pid, "VmLck", v, sizeof(v)),
+		    0);
+#ifdef KEYWARD_SANITIZE
+		/* ASan intercepts mlockall() and makes it a no-op. */
+		(void)v;
+#else
+		cr_expect(strtoul(v, NULL, 10) > 0, "%s (pid %d): VmLck is "
+		    "%s, want > 0 (mlockall)", k->cmd, (int)k->pid, v);
+#endif
+	}
+
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)k->pid);
+	n = readlink(path, root, sizeof(root) - 1);
+	cr_assert_gt(n, 0, "readlink %s: %s", path, strerror(errno));
+	root[n] = '\0';
+	cr_expect_str_eq(root, w->root, "%s (pid %d): root is %s, want %s",
+	    k->cmd, (int)k->pid, root, w->root);
+
+	expect_core_limit_zero(k);
+}
+
+/*
+ * The four children of a 2-worker server, checked against what each role
+ * must look like. chroot: the workers' and crypto's root ("/" for none).
+ */
+static void
+expect_tree(const struct passwd *pw, const char *chroot)
+{
+	struct tsrv_proc	kids[TSRV_MAXPROCS];
+	struct want_proc	w;
+	char			list[1024] = "";
+	int			i, n, nworker[2] = { 0, 0 }, ncrypto = 0,
+				nagent = 0;
+
+	n = tsrv_children(&srv, kids, TSRV_MAXPROCS);
+	for (i = 0; i < n; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list),
+		    " [%d %s]", (int)kids[i].pid, kids[i].cmd);
+	cr_assert_eq(n, 4, "want 4 children (2 workers, crypto, agent), "
+	    "found %d:%s", n, list);
+
+	for (i = 0; i < n; i++) {
+		w.uid = pw->pw_uid;
+		w.gid = pw->pw_gid;
+		if (strcmp(kids[i].cmd, "keyward worker 0") == 0 ||
+		    strcmp(kids[i].cmd, "keyward worker 1") == 0) {
+			nworker[kids[i].cmd[15] - '0']++;
+			w.root = chroot;
+			w.locked = false;
+			w.capeff = CAP_NONE;
+		} else if (strcmp(kids[i].cmd, "keyward crypto") == 0) {
+			ncrypto++;
+			w.root = chroot;
+			w.locked = true;
+			w.capeff = CAP_IPC_LOCK_ONLY;
+		} else if (strcmp(kids[i].cmd, "keyward agent") == 0) {
+			nagent++;
+			w.root = "/";
+			w.locked = true;
+			w.capeff = CAP_IPC_LOCK_ONLY;
+		} else {
+			cr_expect_fail("unexpected child %d \"%s\"",
+			    (int)kids[i].pid, kids[i].cmd);
+			continue;
+		}
+		expect_proc(&kids[i], &w);
+	}
+	cr_expect(nworker[0] == 1 && nworker[1] == 1 && ncrypto == 1 &&
+	    nagent == 1, "want workers 0 and 1, crypto and agent once "
+	    "each:%s", list);
+}
+
+/* --- 1. the process tree ----------------------------------------------------- */
+
+Test(system, process_tree, .timeout = 60)
+{
+	struct passwd	*pw;
+	char		 cmd[256], chroot[PATH_MAX];
+
+	need_root();
+	pw = keyward_user();
+	start_server(NULL);
+
+	cr_assert_eq(tsrv_proc_cmdline(srv.pid, cmd, sizeof(cmd)), 0);
+	cr_expect(strstr(cmd, " server --config ") != NULL,
+	    "parent command line: %s", cmd);
+	cr_assert_not_null(realpath(srv.chroot, chroot));
+	expect_tree(pw, chroot);
+}
+
+/* --- 2. authentication and authorisation -------------------------------------- */
+
+Test(system, auth, .timeout = 60)
+{
+	char body[BODYLEN];
+	long code;
+
+	need_root();
+	(void)keyward_user();
+	start_server(NULL);
+
+	code = tsrv_get(&srv, TSRV_ADMIN, "/version", body, BODYLEN);
+	cr_expect_eq(code, 200, "admin GET /version: %ld %s", code, body);
+	cr_expect(version_body(body), "/version body: %s", body);
+
+	code = tsrv_get(&srv, TSRV_NOBODY, "/version", body, BODYLEN);
+	cr_expect_eq(code, 200, "unknown identity GET /version: %ld %s",
+	    code, body);
+	cr_expect(version_body(body), "/version body: %s", body);
+
+	code = tsrv_get(&srv, TSRV_NOBODY, "/v1/status", body, BODYLEN);
+	cr_expect_eq(code, 403, "unknown identity GET /v1/status: %ld %s",
+	    code, body);
+	cr_expect_str_eq(body, not_authorized, "403 body: \"%s\"", body);
+
+	code = tsrv_get(&srv, TSRV_STATUS, "/v1/status", body, BODYLEN);
+	cr_expect_eq(code, 200, "policy identity GET /v1/status: %ld %s",
+	    code, body);
+	cr_expect_neq(status_kind(body), STATUS_BAD, "status body: %s", body);
+
+	code = tsrv_get(&srv, TSRV_ADMIN, "/v1/status", body, BODYLEN);
+	cr_expect_eq(code, 200, "admin GET /v1/status: %ld %s", code, body);
+	cr_expect_eq(status_kind(body), STATUS_LATENCY,
+	    "admin /v1/status must report keystore_latency (fs store in a "
+	    "fresh directory): %s\nlog:\n%s", body, tsrv_log_tail(&srv));
+}
+
+/* --- 3. a worker killed ---------------------------------------------------------- */
+
+Test(system, worker_restart, .timeout = 60)
+{
+	char		body[BODYLEN];
+	pid_t		old, other, now = -1;
+	uint64_t	t0;
+	long		code;
+	int		bad = 0, i;
+
+	need_root();
+	(void)keyward_user();
+	start_server(NULL);
+
+	cr_assert_gt(old = tsrv_child(&srv, "keyward worker 1"), 0);
+	cr_assert_gt(other = tsrv_child(&srv, "keyward worker 0"), 0);
+	cr_assert_eq(kill(old, SIGKILL), 0);
+	t0 = tsrv_now_ms();
+	while (tsrv_now_ms() - t0 < 5000) {
+		code = tsrv_get(&srv, TSRV_ADMIN, "/version", body, BODYLEN);
+		if (code != 200 && bad++ == 0)
+			cr_log_error("GET /version while worker 1 restarts: "
+			    "%ld %s", code, body);
+		now = tsrv_child(&srv, "keyward worker 1");
+		if (now > 0 && now != old)
+			break;
+		tsrv_sleep_ms(POLL_MS);
+	}
+	cr_assert(now > 0 && now != old, "no new \"keyward worker 1\" within "
+	    "5 s of killing pid %d; log:\n%s", (int)old, tsrv_log_tail(&srv));
+	cr_expect_eq(bad, 0, "%d requests to /version failed while worker 1 "
+	    "restarted (worker 0 was up)", bad);
+	cr_expect_eq(tsrv_child(&srv, "keyward worker 0"), other,
+	    "worker 0 was replaced too");
+	cr_expect_eq(tsrv_log_count(&srv, "worker 1 killed by signal 9"), 1,
+	    "log:\n%s", tsrv_log_tail(&srv));
+
+	/* Both workers accept again: every request answers. */
+	for (i = 0; i < 10; i++) {
+		code = tsrv_get(&srv, TSRV_ADMIN, "/version", body, BODYLEN);
+		cr_expect_eq(code, 200, "GET /version after the restart: %ld %s",
+		    code, body);
+	}
+}
+
+/*
+ * Poll /v1/status as admin every POLL_MS from now for up to timeout_ms.
+ * Every answer must be a 200 with a status body or a 5xx with a KES error
+ * body; anything else fails the test. Returns the ms until the first 200
+ * that reports keystore_latency (need_latency) or any status (otherwise),
+ * or -1. *saw_down: a 5xx or keystore_unreachable was seen meanwhile.
+ */
+static long
+poll_outage(bool need_latency, unsigned int timeout_ms, bool *saw_down)
+{
+	char		body[BODYLEN];
+	uint64_t	t0 = tsrv_now_ms();
+	enum status_kind k;
+	long		code;
+
+	*saw_down = false;
+	while (tsrv_now_ms() - t0 < timeout_ms) {
+		code = tsrv_get(&srv, TSRV_ADMIN, "/v1/status", body, BODYLEN);
+		if (code == 200) {
+			k = status_kind(body);
+			cr_expect_neq(k, STATUS_BAD, "200 with a wrong body: "
+			    "\"%s\"", body);
+			if (k == STATUS_LATENCY ||
+			    (k == STATUS_UNREACHABLE && !need_latency))
+				return (long)(tsrv_now_ms() - t0);
+			if (k == STATUS_UNREACHABLE)
+				*saw_down = true;
+		} else if (code >= 500 && code <= 599) {
+			*saw_down = true;
+			cr_expect(error_body(body), "%ld with a wrong body: "
+			    "\"%s\"", code, body);
+		} else
+			cr_expect_fail("GET /v1/status answered %ld: %s",
+			    code, body);
+		tsrv_sleep_ms(POLL_MS);
+	}
+	return -1;
+}
+
+/* --- 4. the crypto process killed ---------------------------------------------- */
+
+Test(system, crypto_restart, .timeout = 60)
+{
+	char	body[BODYLEN];
+	pid_t	old, now;
+	long	code, ms;
+	bool	down, reachable;
+
+	need_root();
+	(void)keyward_user();
+	start_server(NULL);
+
+	code = tsrv_get(&srv, TSRV_ADMIN, "/v1/status", body, BODYLEN);
+	cr_assert(code == 200 && status_kind(body) != STATUS_BAD,
+	    "GET /v1/status before the kill: %ld %s", code, body);
+	/* The key store is the agent's business (test agent_restart): back
+	 * to what it was before is enough here. */
+	reachable = status_kind(body) == STATUS_LATENCY;
+	cr_assert_gt(old = tsrv_child(&srv, "keyward crypto"), 0);
+	cr_assert_eq(kill(old, SIGKILL), 0);
+
+	ms = poll_outage(reachable, 5000, &down);
+	cr_assert(ms >= 0, "/v1/status did not answer 200 again within 5 s "
+	    "of killing crypto (pid %d); log:\n%s", (int)old,
+	    tsrv_log_tail(&srv));
+	cr_expect_lt(ms, 2000, "/v1/status answered 200 again only after "
+	    "%ld ms", ms);
+	cr_log_info("crypto restart: 200 again after %ld ms (outage %sseen)",
+	    ms, down ? "" : "not ");
+
+	now = tsrv_child(&srv, "keyward crypto");
+	cr_expect(now > 0 && now != old, "crypto pid %d after killing %d",
+	    (int)now, (int)old);
+	cr_expect_eq(tsrv_log_count(&srv, "crypto killed by signal 9"), 1,
+	    "log:\n%s", tsrv_log_tail(&srv));
+
+	/* The new crypto process has the policy table too. */
+	code = tsrv_get(&srv, TSRV_STATUS, "/v1/status", body, BODYLEN);
+	cr_expect(code == 200 && status_kind(body) != STATUS_BAD,
+	    "policy identity after the restart: %ld %s", code, body);
+	code = tsrv_get(&srv, TSRV_NOBODY, "/v1/status", body, BODYLEN);
+	cr_expect_eq(code, 403, "unknown identity after the restart: %ld %s",
+	    code, body);
+}
+
+/* --- 5. the keystore agent killed ------------------------------------------------ */
+
+Test(system, agent_restart, .timeout = 60)
+{
+	char	body[BODYLEN];
+	pid_t	old, now;
+	long	ms;
+	bool	down;
+
+	need_root();
+	(void)keyward_user();
+	start_server(NULL);
+
+	cr_assert_geq(wait_status(STATUS_LATENCY, 2000, body), 0,
+	    "before the kill: /v1/status must report keystore_latency; last "
+	    "body: %s\nlog:\n%s", body, tsrv_log_tail(&srv));
+	cr_assert_gt(old = tsrv_child(&srv, "keyward agent"), 0);
+	cr_assert_eq(kill(old, SIGKILL), 0);
+
+	ms = poll_outage(true, 5000, &down);
+	cr_assert(ms >= 0, "/v1/status did not report keystore_latency again "
+	    "within 5 s of killing the agent (pid %d); log:\n%s", (int)old,
+	    tsrv_log_tail(&srv));
+	cr_log_info("agent restart: keystore_latency again after %ld ms "
+	    "(outage %sseen)", ms, down ? "" : "not ");
+	now = tsrv_child(&srv, "keyward agent");
+	cr_expect(now > 0 && now != old, "agent pid %d after killing %d",
+	    (int)now, (int)old);
+	cr_expect_eq(tsrv_log_count(&srv, "agent killed by signal 9"), 1,
+	    "log:\n%s", tsrv_log_tail(&srv));
+}
+
+/* --- 6. reload -------------------------------------------------------------------- */
+
+/* The children, sorted by pid, as one string to compare. */
+static void
+tree_string(char *out, size_t len)
+{
+	struct tsrv_proc	kids[TSRV_MAXPROCS], t;
+	int			i, j, n;
+
+	n = tsrv_children(&srv, kids, TSRV_MAXPROCS);
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && kids[j - 1].pid > kids[j].pid; j--) {
+			t = kids[j];
+			kids[j] = kids[j - 1];
+			kids[j - 1] = t;
+		}
+	out[0] = '\0';
+	for (i = 0; i < n; i++)
+		snprintf(out + strlen(out), len - strlen(out), "[%d %s]",
+		    (int)kids[i].pid, kids[i].cmd);
+}
+
+/* After a reload: the same parent, the same children, still serving. */
+static void
+expect_unchanged(const char *tree, const char *when)
+{
+	char	now[1024], body[BODYLEN];
+	long	code;
+
+	cr_assert(!tsrv_exited(&srv, NULL), "the server exited %s; log:\n%s",
+	    when, tsrv_log_tail(&srv));
+	tree_string(now, sizeof(now));
+	cr_expect_str_eq(now, tree, "children changed %s: %s, were %s", when,
+	    now, tree);
+	code = tsrv_get(&srv, TSRV_ADMIN, "/version", body, BODYLEN);
+	cr_expect_eq(code, 200, "GET /version %s: %ld %s", when, code, body);
+}
+
+Test(system, reload, .timeout = 60)
+{
+	struct tsrv_cfg	 cfg = { 0 };
+	char		 tree[1024], body[BODYLEN], missing[PATH_MAX + 16];
+	uint64_t	 t0;
+	long		 code = -1;
+
+	need_root();
+	(void)keyward_user();
+	start_server(NULL);
+	tree_string(tree, sizeof(tree));
+	cr_assert_eq(tsrv_get(&srv, TSRV_NOBODY, "/v1/status", body, BODYLEN),
+	    403);
+
+	/* Not YAML at all. */
+	cr_assert_eq(tsrv_write_file(srv.config, "version: v1\naddress: "
+	    "[127.0.0.1\n  admin: {{\n"), 0);
+	cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+	cr_assert_eq(tsrv_wait_log(&srv, "reload failed", 1, 3000), 0,
+	    "no \"reload failed\" after SIGHUP with invalid YAML; log:\n%s",
+	    tsrv_log_tail(&srv));
+	expect_unchanged(tree, "after a reload with invalid YAML");
+
+	/* Valid YAML, but tls.cert names a file that does not exist. */
+	FMT(missing, "%s/missing-server.crt", srv.dir);
+	cfg.cert = missing;
+	cfg.nobody_policy = true;
+	cr_assert_eq(tsrv_write_config(&srv, &cfg), 0);
+	cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+	cr_assert_eq(tsrv_wait_log(&srv, "reload failed", 2, 3000), 0,
+	    "no \"reload failed\" after SIGHUP with a missing tls.cert; "
+	    "log:\n%s", tsrv_log_tail(&srv));
+	cr_expect_gt(tsrv_log_count(&srv, "missing-server.crt"), 0,
+	    "the reload error does not name the missing file; log:\n%s",
+	    tsrv_log_tail(&srv));
+	expect_unchanged(tree, "after a reload with a missing tls.cert");
+	code = tsrv_get(&srv, TSRV_NOBODY, "/v1/status", body, BODYLEN);
+	cr_expect_eq(code, 403, "a failed reload changed the policies: %ld %s",
+	    code, body);
+
+	/* A good one: the unknown identity gets a policy. */
+	cfg.cert = NULL;
+	cr_assert_eq(tsrv_write_config(&srv, &cfg), 0);
+	cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+	t0 = tsrv_now_ms();
+	while (tsrv_now_ms() - t0 < 3000) {
+		code = tsrv_get(&srv, TSRV_NOBODY, "/v1/status", body,
+		    BODYLEN);
+		if (code == 200)
+			break;
+		tsrv_sleep_ms(POLL_MS);
+	}
+	cr_expect_eq(code, 200, "the new policy did not apply within 3 s of "
+	    "SIGHUP: %ld %s; log:\n%s", code, body, tsrv_log_tail(&srv));
+	cr_expect_neq(status_kind(body), STATUS_BAD, "status body: %s", body);
+	cr_expect_eq(tsrv_wait_log(&srv, "configuration reloaded", 1, 1000),
+	    0, "log:\n%s", tsrv_log_tail(&srv));
+	cr_expect_eq(tsrv_log_count(&srv, "reload failed"), 2,
+	    "log:\n%s", tsrv_log_tail(&srv));
+	expect_unchanged(tree, "after a good reload");
+}
+
+/* --- 7. SIGTERM --------------------------------------------------------------------- */
+
+Test(system, sigterm, .timeout = 60)
+{
+	struct tsrv_proc	kids[TSRV_MAXPROCS];
+	char			cmd[128];
+	int			i, n, status = -1;
+
+	need_root();
+	(void)keyward_user();
+	start_server(NULL);
+	n = tsrv_children(&srv, kids, TSRV_MAXPROCS);
+	cr_assert_eq(n, 4);
+
+	cr_assert_eq(kill(srv.pid, SIGTERM), 0);
+	cr_assert_eq(tsrv_wait_exit(&srv, 10000, &status), 0,
+	    "the server did not exit within 10 s of SIGTERM; log:\n%s",
+	    tsrv_log_tail(&srv));
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "exit status 0x%x after SIGTERM, want exit 0; log:\n%s", status,
+	    tsrv_log_tail(&srv));
+	for (i = 0; i < n; i++)
+		cr_expect(tsrv_proc_cmdline(kids[i].pid, cmd,
+		    sizeof(cmd)) == -1 || strcmp(cmd, kids[i].cmd) != 0,
+		    "%s (pid %d) outlived the parent", kids[i].cmd,
+		    (int)kids[i].pid);
+	cr_expect_eq(tsrv_log_count(&srv, "stopped"), 1, "log:\n%s",
+	    tsrv_log_tail(&srv));
+}
+
+/* --- 8. key-store reachability ------------------------------------------------------- */
+
+Test(system, keystore_reachability, .timeout = 60)
+{
+	char	body[BODYLEN], away[PATH_MAX + 8];
+
+	need_root();
+	(void)keyward_user();
+	start_server(NULL);
+	FMT(away, "%s.away", srv.keys);
+
+	cr_assert_geq(wait_status(STATUS_LATENCY, 2000, body), 0,
+	    "at start: /v1/status must report keystore_latency; last body: "
+	    "%s\nlog:\n%s", body, tsrv_log_tail(&srv));
+
+	cr_assert_eq(chmod(srv.keys, 0), 0);
+	cr_expect_geq(wait_status(STATUS_UNREACHABLE, 3000, body), 0,
+	    "store mode 000: want keystore_unreachable; last body: %s", body);
+	cr_assert_eq(chmod(srv.keys, 0700), 0);
+	cr_expect_geq(wait_status(STATUS_LATENCY, 3000, body), 0,
+	    "store mode restored: want keystore_latency; last body: %s\n"
+	    "log:\n%s", body, tsrv_log_tail(&srv));
+
+	cr_assert_eq(rename(srv.keys, away), 0);
+	cr_expect_geq(wait_status(STATUS_UNREACHABLE, 3000, body), 0,
+	    "store renamed away: want keystore_unreachable; last body: %s",
+	    body);
+	cr_assert_eq(rename(away, srv.keys), 0);
+	cr_expect_geq(wait_status(STATUS_LATENCY, 3000, body), 0,
+	    "store back: want keystore_latency; last body: %s\nlog:\n%s",
+	    body, tsrv_log_tail(&srv));
+}
+
+/* --- 9. non-root with cap_ipc_lock (keyward-setcap.service) ------------------------- */
+
+static const char *
+find_setcap(void)
+{
+	static const char *const paths[] = {
+		"/usr/sbin/setcap", "/sbin/setcap", "/usr/bin/setcap", NULL
+	};
+	int i;
+
+	for (i = 0; paths[i] != NULL; i++)
+		if (access(paths[i], X_OK) == 0)
+			return paths[i];
+	return NULL;
+}
+
+static int
+copy_file(const char *from, const char *to, mode_t mode)
+{
+	char	buf[65536];
+	ssize_t	n;
+	int	in, out, r = 0;
+
+	if ((in = open(from, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    mode)) == -1) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n) {
+			r = -1;
+			break;
+		}
+	if (n < 0 || fchmod(out, mode) == -1)
+		r = -1;
+	close(in);
+	if (close(out) == -1)
+		r = -1;
+	return r;
+}
+
+Test(system, setcap_nonroot, .timeout = 60)
+{
+	struct tsrv_cfg	 cfg = { 0 };
+	struct passwd	*pw;
+	const char	*setcap;
+	char		 bin[PATH_MAX], exe[PATH_MAX], cmd[4 * PATH_MAX + 64];
+	char		 body[BODYLEN], v[128];
+	int		 status = -1, r;
+	unsigned int	 a, b, c, d;
+
+	need_root();
+	pw = keyward_user();
+	if ((setcap = find_setcap()) == NULL)
+		cr_skip_test("setcap is missing (apt-get install libcap2-bin); "
+		    "the setcap deployment cannot be tested");
+	cr_assert_eq(tsrv_init(&srv, NULL), 0, "test setup failed: %s",
+	    strerror(errno));
+
+	/* The capable copy stays root-owned; only data belongs to keyward. */
+	FMT(bin, "%s/bin", srv.dir);
+	cr_assert_eq(mkdir(bin, 0755), 0);
+	cr_assert_eq(chmod(bin, 0755), 0);
+	FMT(exe, "%s/keyward", bin);
+	cr_assert_eq(copy_file(srv.exe, exe, 0755), 0, "copy %s: %s",
+	    srv.exe, strerror(errno));
+	FMT(srv.exe, "%s", exe);
+	FMT(cmd, "%s cap_ipc_lock+ep '%s'", setcap, exe);
+	r = system(cmd);
+	cr_assert_eq(r, 0, "`%s` failed (status 0x%x)", cmd, r);
+
+	cr_assert_eq(tsrv_write_config(&srv, &cfg), 0);
+	cr_assert_eq(mkdir(srv.keys, 0700), 0);
+	snprintf(cmd, sizeof(cmd), "chown -R %u:%u '%s' '%s' '%s'",
+	    (unsigned int)pw->pw_uid, (unsigned int)pw->pw_gid, srv.pki,
+	    srv.keys, srv.config);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+
+	cr_assert_eq(tsrv_start_as(&srv, pw->pw_uid, pw->pw_gid), 0);
+	cr_assert_eq(tsrv_wait_ready(&srv, READY_MS), 0,
+	    "the setcap server did not log \"serving on\" within %d s; "
+	    "log:\n%s", READY_MS / 1000, tsrv_log_tail(&srv));
+	cr_expect_gt(tsrv_log_count(&srv, "not started as root"), 0);
+
+	cr_assert_eq(tsrv_proc_field(srv.pid, "Uid", v, sizeof(v)), 0);
+	cr_assert_eq(sscanf(v, "%u %u %u %u", &a, &b, &c, &d), 4);
+	cr_expect(a == pw->pw_uid && b == a && c == a && d == a,
+	    "parent Uid: %s", v);
+	/* No chroot without root: every child's root is "/". */
+	expect_tree(pw, "/");
+
+	cr_expect_geq(wait_status(STATUS_LATENCY, 2000, body), 0,
+	    "/v1/status must report keystore_latency; last body: %s\n"
+	    "log:\n%s", body, tsrv_log_tail(&srv));
+
+	cr_assert_eq(kill(srv.pid, SIGTERM), 0);
+	cr_assert_eq(tsrv_wait_exit(&srv, 10000, &status), 0,
+	    "the server did not exit within 10 s of SIGTERM; log:\n%s",
+	    tsrv_log_tail(&srv));
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "exit status 0x%x after SIGTERM, want exit 0; log:\n%s", status,
+	    tsrv_log_tail(&srv));
+}
+
+/* --- 10. a configuration refused at start ------------------------------------------- */
+
+Test(system, bad_config, .timeout = 60)
+{
+	struct tsrv_cfg	cfg = { 0 };
+	char		missing[PATH_MAX + 16];
+	int		status = -1;
+
+	need_root();
+	(void)keyward_user();
+	cr_assert_eq(tsrv_init(&srv, NULL), 0, "test setup failed: %s",
+	    strerror(errno));
+	FMT(missing, "%s/missing-server.crt", srv.dir);
+	cfg.cert = missing;
+	cr_assert_eq(tsrv_write_config(&srv, &cfg), 0);
+	cr_assert_eq(tsrv_start(&srv), 0);
+	cr_assert_eq(tsrv_wait_exit(&srv, 5000, &status), 0,
+	    "the server did not exit within 5 s with a missing tls.cert; "
+	    "log:\n%s", tsrv_log_tail(&srv));
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) != 0,
+	    "exit status 0x%x, want a non-zero exit; log:\n%s", status,
+	    tsrv_log_tail(&srv));
+	cr_expect_gt(tsrv_log_count(&srv, missing), 0,
+	    "the error does not name %s; log:\n%s", missing,
+	    tsrv_log_tail(&srv));
+	cr_expect_eq(tsrv_log_count(&srv, "serving on"), 0);
+}

@@ -1,0 +1,106 @@
+/* kes_valid_name, kes_valid_pattern, kes_is_hex_identity (spec §1.5). */
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "common/names.h"
+
+#define ID64	"3ecfcdf38fcbe141ae26a1030f81e96b753365a46760ae6b578698a97c59fd22"
+
+static char *
+rep(char c, size_t n)
+{
+	static char	 buf[256];
+
+	memset(buf, c, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+Test(names, valid_names)
+{
+	static const char *const ok[] = {
+		"a", "A", "0", "my-key", "my_key", "MyKey-1_2", "__", "a_",
+		"_a", "a-b-c", "my--key", ID64,
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		cr_assert(kes_valid_name(ok[i]), "'%s' should be valid", ok[i]);
+}
+
+Test(names, invalid_names)
+{
+	static const char *const bad[] = {
+		"", "_", "-", "-a", "a-", "-a-", "a.b", "..", ".", "a/b", "/",
+		"a\\b", "a b", " a", "a*", "*", "ä", "key\n", "a:b", "a%2f",
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert(!kes_valid_name(bad[i]), "'%s' should be invalid",
+		    bad[i]);
+	cr_assert(!kes_valid_name(NULL));
+}
+
+Test(names, name_length)
+{
+	cr_assert(kes_valid_name(rep('a', 80)), "80 bytes is the maximum");
+	cr_assert(!kes_valid_name(rep('a', 81)), "81 bytes is too long");
+	cr_assert(kes_valid_name(rep('_', 80)));
+}
+
+Test(names, valid_patterns)
+{
+	static const char *const ok[] = {
+		"", "*", "a", "a*", "my-key*", "my-*", "_*", "my_key", "A0*",
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		cr_assert(kes_valid_pattern(ok[i]), "'%s' should be valid",
+		    ok[i]);
+}
+
+Test(names, invalid_patterns)
+{
+	static const char *const bad[] = {
+		"_", "*-*", "**", "*a", "a*b", "-", "-*", "-a*", "a-", "a/*",
+		"../*", "a.b*", "?", "a?", "[a]*", " *", "*/",
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert(!kes_valid_pattern(bad[i]), "'%s' should be invalid",
+		    bad[i]);
+	cr_assert(!kes_valid_pattern(NULL));
+}
+
+Test(names, pattern_length)
+{
+	char	 buf[128];
+
+	cr_assert(kes_valid_pattern(rep('a', 80)));
+	cr_assert(!kes_valid_pattern(rep('a', 81)));
+	memset(buf, 'a', 79);
+	buf[79] = '*';
+	buf[80] = '\0';
+	cr_assert(kes_valid_pattern(buf), "79 bytes plus '*' fits in 80");
+	buf[80] = 'a';
+	buf[81] = '\0';
+	cr_assert(!kes_valid_pattern(buf));
+}
+
+Test(names, hex_identity)
+{
+	cr_assert(kes_is_hex_identity(ID64));
+	cr_assert(kes_is_hex_identity(rep('0', 64)));
+	cr_assert(!kes_is_hex_identity(rep('0', 63)));
+	cr_assert(!kes_is_hex_identity(rep('0', 65)));
+	cr_assert(!kes_is_hex_identity(rep('A', 64)), "uppercase is not an "
+	    "identity KES computes");
+	cr_assert(!kes_is_hex_identity(rep('g', 64)));
+	cr_assert(!kes_is_hex_identity("disabled"));
+	cr_assert(!kes_is_hex_identity(""));
+	cr_assert(!kes_is_hex_identity(NULL));
+}

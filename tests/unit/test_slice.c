@@ -1,0 +1,125 @@
+/* Configuration slices: round trips, exact consumption, truncation. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "common/proc.h"
+#include "common/slice.h"
+
+#define ADMIN "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static char *allow[] = { "/v1/status" };
+static char *ids[] = { "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" };
+static struct policy pol = { "p", allow, 1, NULL, 0, ids, 1 };
+static struct api_route_cfg api[] = { { "/v1/status", 2000, true } };
+
+static void
+make_worker(struct worker_slice *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->index = 3;
+	s->started_ns = 1234567890123ULL;
+	s->log_level = -1;		/* LOG_LVL_OFF must survive */
+	s->tls_auth = TLS_AUTH_ON;
+	s->cert.data = (uint8_t *)"CERT";
+	s->cert.len = 4;
+	s->key.data = (uint8_t *)"KEY!";
+	s->key.len = 4;
+	s->password = "pw";
+	s->pol.admin = ADMIN;
+	s->pol.policies = &pol;
+	s->pol.npolicies = 1;
+	s->api = api;
+	s->napi = 1;
+}
+
+Test(slice, worker_round_trip)
+{
+	struct worker_slice	in, out;
+	struct buf		b;
+
+	make_worker(&in);
+	buf_init(&b, 1 << 16);
+	cr_assert_eq(worker_slice_put(&b, &in), 0);
+	cr_assert_eq(worker_slice_get(&b, &out), 0);
+	cr_assert_eq(out.index, 3);
+	cr_assert_eq(out.started_ns, in.started_ns);
+	cr_assert_eq(out.log_level, -1);
+	cr_assert_eq(out.tls_auth, TLS_AUTH_ON);
+	cr_assert_eq(out.cert.len, 4);
+	cr_assert_eq(memcmp(out.key.data, "KEY!", 4), 0);
+	cr_assert_str_eq(out.password, "pw");
+	cr_assert_eq(out.ca.len, 0);
+	cr_assert_str_eq(out.pol.admin, ADMIN);
+	cr_assert_eq(out.napi, 1);
+	cr_assert_str_eq(out.api[0].path, "/v1/status");
+	cr_assert_eq(out.api[0].timeout_ms, 2000);
+	cr_assert(out.api[0].skip_auth);
+	worker_slice_free(&out);
+	buf_release(&b);
+}
+
+Test(slice, worker_truncated_and_trailing)
+{
+	struct worker_slice	in, out;
+	struct buf		b, v;
+	size_t			n;
+
+	make_worker(&in);
+	buf_init(&b, 1 << 16);
+	cr_assert_eq(worker_slice_put(&b, &in), 0);
+	for (n = 0; n < buf_avail(&b); n++) {
+		buf_view(&v, buf_ptr(&b), n);
+		cr_assert_eq(worker_slice_get(&v, &out), -1, "prefix %zu", n);
+	}
+	cr_assert_eq(buf_put_u8(&b, 0), 0);
+	cr_assert_eq(worker_slice_get(&b, &out), -1);
+	buf_release(&b);
+}
+
+Test(slice, crypto_and_agent_round_trip)
+{
+	struct crypto_slice	cin = { 3, 42, { ADMIN, &pol, 1 }, 1, 2, 3 };
+	struct crypto_slice	cout;
+	struct agent_slice	ain = { 1, KS_FS, "/var/lib/keyward/keys" };
+	struct agent_slice	aout;
+	struct buf		b;
+
+	buf_init(&b, 1 << 16);
+	cr_assert_eq(crypto_slice_put(&b, &cin), 0);
+	cr_assert_eq(crypto_slice_get(&b, &cout), 0);
+	cr_assert_eq(cout.log_level, 3);
+	cr_assert_eq(cout.cache_any_ms, 1);
+	cr_assert_eq(cout.cache_offline_ms, 3);
+	cr_assert_eq(cout.pol.npolicies, 1);
+	crypto_slice_free(&cout);
+	buf_reset(&b);
+	cr_assert_eq(agent_slice_put(&b, &ain), 0);
+	cr_assert_eq(agent_slice_get(&b, &aout), 0);
+	cr_assert_eq(aout.kind, KS_FS);
+	cr_assert_str_eq(aout.fs_path, "/var/lib/keyward/keys");
+	agent_slice_free(&aout);
+	/* An out-of-range store kind is refused. */
+	buf_reset(&b);
+	ain.kind = KS_ENTRUST + 1;
+	cr_assert_eq(agent_slice_put(&b, &ain), 0);
+	cr_assert_eq(agent_slice_get(&b, &aout), -1);
+	buf_release(&b);
+}
+
+Test(slice, proc_opts_round_trip)
+{
+	struct proc_opts	in = { "keyward", "/var/empty/keyward", true,
+				    false, true };
+	struct proc_opts	out;
+	struct buf		b;
+
+	buf_init(&b, 1024);
+	cr_assert_eq(proc_opts_put(&b, &in), 0);
+	cr_assert_eq(proc_opts_get(&b, &out), 0);
+	cr_assert_eq(buf_end(&b), 0);
+	cr_assert_str_eq(out.user, "keyward");
+	cr_assert_str_eq(out.chroot, "/var/empty/keyward");
+	cr_assert(out.mlock && !out.sandbox_debug && out.foreground);
+	proc_opts_free(&out);
+	buf_release(&b);
+}

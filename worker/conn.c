@@ -1,0 +1,361 @@
+/*
+ * One client connection: the TLS handshake, the client identity, request
+ * framing (head, Content-Length or chunked body, pipelining in order) and
+ * response writing. Requests on one connection are answered strictly in
+ * order: the next is not parsed while one is at the crypto process.
+ */
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "worker/worker.h"
+
+#define READ_CHUNK	16384
+
+static void
+conn_arm(struct conn *c, uint32_t events)
+{
+	if (ev_mod(&c->io, events) == -1)
+		conn_close(c);
+}
+
+static void
+conn_event(struct ev_io *io, uint32_t events)
+{
+	struct conn *c = io->arg;
+
+	/* A client gone while its request is at the crypto process: the
+	 * late answer finds no connection and is dropped. */
+	if (c->state == CONN_WAIT && (events & (EPOLLHUP | EPOLLERR))) {
+		conn_close(c);
+		return;
+	}
+	conn_drive(c);
+}
+
+void
+conn_accept(int fd)
+{
+	struct conn	*c;
+	int		 one = 1;
+
+	if (w.stopping) {
+		close(fd);
+		return;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c = xcalloc(1, sizeof(*c));
+	c->fd = fd;
+	if ((c->ssl = SSL_new(w.ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+		log_warnx("SSL_new failed");
+		SSL_free(c->ssl);
+		free(c);
+		close(fd);
+		ERR_clear_error();
+		return;
+	}
+	SSL_set_accept_state(c->ssl);
+	buf_init(&c->in, CONN_IN_MAX);
+	buf_init(&c->out, CONN_OUT_MAX);
+	buf_init(&c->body, BODY_MAX);
+	c->state = CONN_HANDSHAKE;
+	c->last_active = c->req_started = ev_now();
+	if (ev_add(&c->io, fd, EPOLLIN, conn_event, c) == -1) {
+		log_warn("epoll_ctl");
+		SSL_free(c->ssl);
+		free(c);
+		close(fd);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&w.conns, c, entry);
+	w.nconns++;
+	conn_drive(c);
+}
+
+void
+conn_close(struct conn *c)
+{
+	conn_forget_pending(c);
+	ev_del(&c->io);
+	if (c->state != CONN_HANDSHAKE)
+		(void)SSL_shutdown(c->ssl);	/* best effort close_notify */
+	SSL_free(c->ssl);
+	ERR_clear_error();
+	close(c->fd);
+	buf_release(&c->in);
+	buf_release(&c->out);
+	buf_release(&c->body);
+	TAILQ_REMOVE(&w.conns, c, entry);
+	w.nconns--;
+	explicit_bzero(c, sizeof(*c));
+	free(c);
+	worker_conn_gone();
+}
+
+bool
+conn_idle(const struct conn *c)
+{
+	return c->state == CONN_HANDSHAKE || (c->state == CONN_READ &&
+	    !c->have_head && buf_avail(&c->in) == 0);
+}
+
+static void
+identify(struct conn *c)
+{
+	c->ident_err = identity_of_chain(SSL_get_peer_cert_chain(c->ssl),
+	    SSL_get0_peer_certificate(c->ssl), c->identity);
+	if (c->ident_err != IDENT_OK)
+		c->identity[0] = '\0';
+}
+
+/* 1: done; 0: waiting (events armed); -1: connection closed. */
+static int
+do_handshake(struct conn *c)
+{
+	int r = SSL_do_handshake(c->ssl);
+
+	if (r == 1) {
+		identify(c);
+		c->state = CONN_READ;
+		c->req_started = c->last_active = ev_now();
+		return 1;
+	}
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		conn_arm(c, EPOLLIN);
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		conn_arm(c, EPOLLOUT);
+		return 0;
+	default:
+		log_debug("TLS handshake failed: %s",
+		    ERR_reason_error_string(ERR_peek_last_error()) ?
+		    ERR_reason_error_string(ERR_peek_last_error()) : "closed");
+		ERR_clear_error();
+		conn_close(c);
+		return -1;
+	}
+}
+
+/* 1: all written; 0: waiting; -1: closed. */
+static int
+flush_out(struct conn *c)
+{
+	int r;
+
+	while (buf_avail(&c->out) > 0) {
+		r = SSL_write(c->ssl, buf_ptr(&c->out), buf_avail(&c->out));
+		if (r > 0) {
+			c->out.off += r;
+			continue;
+		}
+		switch (SSL_get_error(c->ssl, r)) {
+		case SSL_ERROR_WANT_WRITE:
+			conn_arm(c, EPOLLOUT);
+			return 0;
+		case SSL_ERROR_WANT_READ:
+			conn_arm(c, EPOLLIN);
+			return 0;
+		default:
+			ERR_clear_error();
+			conn_close(c);
+			return -1;
+		}
+	}
+	buf_reset(&c->out);
+	return 1;
+}
+
+/* Read what TLS has: 1 got bytes, 0 waiting, -1 closed. */
+static int
+read_more(struct conn *c)
+{
+	uint8_t	*p;
+	size_t	 room = c->in.max - c->in.len;
+	int	 r;
+
+	buf_compact(&c->in);
+	room = c->in.max - c->in.len;
+	if (room == 0) {
+		respond_error(c, 413, "request too large");
+		return 1;
+	}
+	if (room > READ_CHUNK)
+		room = READ_CHUNK;
+	if ((p = buf_reserve(&c->in, room)) == NULL) {
+		conn_close(c);
+		return -1;
+	}
+	r = SSL_read(c->ssl, p, room);
+	if (r > 0) {
+		c->in.len += r;
+		c->last_active = ev_now();
+		return 1;
+	}
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		conn_arm(c, EPOLLIN);
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		conn_arm(c, EPOLLOUT);
+		return 0;
+	default:
+		ERR_clear_error();
+		conn_close(c);
+		return -1;
+	}
+}
+
+/*
+ * Frame the next request from c->in. 1: a whole request is ready;
+ * 0: need more bytes; -1: answered with an error (connection closes).
+ */
+static int
+frame_request(struct conn *c)
+{
+	const char	*p = (const char *)buf_ptr(&c->in);
+	size_t		 avail = buf_avail(&c->in), used, n;
+	int		 r;
+
+	if (!c->have_head) {
+		if (avail == 0)
+			return 0;
+		if (!http_head_ready(p, avail, c->parsed_upto)) {
+			c->parsed_upto = avail;
+			return 0;
+		}
+		c->parsed_upto = avail;
+		r = http_parse_head(p, avail, &c->req);
+		if (r == 0)
+			return 0;
+		if (r < 0) {
+			c->keep_alive = false;
+			respond_error(c, -r, http_reason(-r));
+			return -1;
+		}
+		c->have_head = true;
+		c->keep_alive = c->req.keep_alive && !w.stopping;
+		c->head_only = c->req.method == HTTP_HEAD;
+		http_chunked_init(&c->chunked);
+		buf_reset(&c->body);
+		if (c->req.body == HTTP_BODY_LENGTH &&
+		    c->req.content_length > BODY_MAX) {
+			c->keep_alive = false;
+			respond_error(c, 413, "request body too large");
+			return -1;
+		}
+	}
+	/* The head's pointers stay valid: c->in is not compacted until the
+	 * request has been answered. */
+	avail -= c->req.head_len;
+	p += c->req.head_len;
+	if (c->req.expect_continue && !c->sent_continue &&
+	    c->req.body != HTTP_BODY_NONE) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		c->sent_continue = true;
+		(void)buf_put(&c->out, cont, sizeof(cont) - 1);
+	}
+	switch (c->req.body) {
+	case HTTP_BODY_NONE:
+		return 1;
+	case HTTP_BODY_LENGTH:
+		if (avail < c->req.content_length)
+			return 0;
+		(void)buf_put(&c->body, p, c->req.content_length);
+		return 1;
+	case HTTP_BODY_CHUNKED:
+		buf_reset(&c->body);
+		http_chunked_init(&c->chunked);
+		r = http_chunked_feed(&c->chunked, p, avail, &used, &c->body);
+		if (r == 0)
+			return 0;
+		if (r < 0) {
+			c->keep_alive = false;
+			respond_error(c, -r, http_reason(-r));
+			return -1;
+		}
+		/* Record the framed length for consume_request(). */
+		n = used;
+		c->req.content_length = n;
+		return 1;
+	}
+	return -1;
+}
+
+/* Drop the answered request from c->in and get ready for the next. */
+static void
+consume_request(struct conn *c)
+{
+	size_t n = c->req.head_len;
+
+	if (c->req.body != HTTP_BODY_NONE)
+		n += c->req.content_length;
+	if (n > buf_avail(&c->in))
+		n = buf_avail(&c->in);
+	(void)buf_skip(&c->in, n);
+	buf_compact(&c->in);
+	buf_reset(&c->body);
+	c->have_head = c->sent_continue = false;
+	c->parsed_upto = 0;
+	c->req_started = ev_now();
+}
+
+void
+conn_drive(struct conn *c)
+{
+	int r;
+
+	for (;;) {
+		switch (c->state) {
+		case CONN_HANDSHAKE:
+			if (do_handshake(c) != 1)
+				return;
+			break;
+		case CONN_WAIT:
+			conn_arm(c, 0);	/* nothing to do until crypto answers */
+			return;
+		case CONN_WRITE:
+		case CONN_CLOSING:
+			if ((r = flush_out(c)) != 1)
+				return;
+			if (c->state == CONN_CLOSING || !c->keep_alive) {
+				conn_close(c);
+				return;
+			}
+			consume_request(c);
+			c->state = CONN_READ;
+			if (w.stopping) {
+				conn_close(c);
+				return;
+			}
+			break;
+		case CONN_READ:
+			/* A 100 Continue may be queued before the body. */
+			if (buf_avail(&c->out) > 0 && flush_out(c) != 1)
+				return;
+			r = frame_request(c);
+			if (r == 1) {
+				route_request(c);
+				break;
+			}
+			if (r == -1)
+				break;	/* an error response is queued */
+			if (read_more(c) != 1)
+				return;
+			break;
+		}
+	}
+}

@@ -1,0 +1,346 @@
+/*
+ * The worker process: the only process that parses bytes from clients. It
+ * holds the TLS certificate and key and the policy table, never a master
+ * key or a key-store credential.
+ *
+ * Peers and the messages accepted from each:
+ *   parent   MSG_PEER (the crypto channel), MSG_RELOAD, MSG_SHUTDOWN
+ *   crypto   MSG_STATUS_REP, MSG_ERROR
+ */
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/proc.h"
+#include "common/tls.h"
+#include "common/xmalloc.h"
+#include "privsep/privdrop.h"
+#include "privsep/sandbox.h"
+#include "worker/worker.h"
+
+#define PENDING_MASK		(sizeof(w.pending) / sizeof(w.pending[0]) - 1)
+#define SWEEP_MS		1000
+#define STOP_GRACE_MS		5000
+#define ACCEPT_BATCH		64
+
+struct worker w;
+
+static int	parent_peer(struct peer *, struct ipc_msg *);
+static int	parent_reload(struct peer *, struct ipc_msg *);
+static int	parent_shutdown(struct peer *, struct ipc_msg *);
+static int	crypto_reply(struct peer *, struct ipc_msg *);
+
+static const struct peer_dispatch parent_dispatch[] = {
+	{ MSG_PEER,		parent_peer },
+	{ MSG_RELOAD,		parent_reload },
+	{ MSG_SHUTDOWN,		parent_shutdown },
+	{ 0, NULL }
+};
+static const struct peer_dispatch crypto_dispatch[] = {
+	{ MSG_STATUS_REP,	crypto_reply },
+	{ MSG_ERROR,		crypto_reply },
+	{ 0, NULL }
+};
+
+/* --- requests at the crypto process ------------------------------------ */
+
+static struct conn **
+pending_slot(uint32_t id)
+{
+	return &w.pending[id & PENDING_MASK];
+}
+
+int
+crypto_request(struct conn *c, uint16_t type, const struct buf *b)
+{
+	if (!w.crypto.open)
+		return -1;
+	if (++w.next_id == 0)
+		w.next_id = 1;
+	c->req_id = w.next_id;
+	if (peer_send(&w.crypto, type, c->req_id, b) == -1) {
+		c->req_id = 0;
+		return -1;
+	}
+	c->pnext = *pending_slot(c->req_id);
+	*pending_slot(c->req_id) = c;
+	c->state = CONN_WAIT;
+	return 0;
+}
+
+void
+conn_forget_pending(struct conn *c)
+{
+	struct conn **pp;
+
+	if (c->req_id == 0)
+		return;
+	for (pp = pending_slot(c->req_id); *pp != NULL; pp = &(*pp)->pnext)
+		if (*pp == c) {
+			*pp = c->pnext;
+			break;
+		}
+	c->req_id = 0;
+	c->pnext = NULL;
+}
+
+static int
+crypto_reply(struct peer *p, struct ipc_msg *m)
+{
+	struct conn *c;
+
+	for (c = *pending_slot(m->hdr.id); c != NULL; c = c->pnext)
+		if (c->req_id == m->hdr.id)
+			break;
+	if (c == NULL)
+		return 0;	/* its connection went away meanwhile */
+	conn_forget_pending(c);
+	route_reply(c, m);
+	conn_drive(c);
+	return 0;
+}
+
+/* Every request still at a lost crypto process gets a 5xx, never a
+ * wrong answer; a new crypto channel arrives from the parent. */
+static void
+crypto_lost(struct peer *p, const char *why)
+{
+	struct conn	*c, *next;
+	size_t		 i;
+
+	if (why != NULL)
+		log_warnx("crypto channel: %s", why);
+	else
+		log_info("crypto channel closed");
+	peer_close(p);
+	for (i = 0; i <= PENDING_MASK; i++)
+		for (c = w.pending[i]; c != NULL; c = next) {
+			next = c->pnext;
+			c->req_id = 0;
+			c->pnext = NULL;
+			respond_error(c, 503, "service unavailable: crypto "
+			    "process restarting");
+			conn_drive(c);
+		}
+	memset(w.pending, 0, sizeof(w.pending));
+}
+
+/* --- parent ------------------------------------------------------------- */
+
+static int
+parent_peer(struct peer *p, struct ipc_msg *m)
+{
+	uint8_t		role;
+	uint32_t	index;
+
+	if (buf_get_u8(&m->payload, &role) == -1 ||
+	    buf_get_u32(&m->payload, &index) == -1 ||
+	    buf_end(&m->payload) == -1 || role != ROLE_CRYPTO)
+		return -1;
+	if (w.crypto.open)
+		crypto_lost(&w.crypto, "replaced by a new crypto process");
+	peer_open(&w.crypto, m->fd, IPC_MAX_PEER, false, ROLE_CRYPTO, 0,
+	    crypto_dispatch, crypto_lost, NULL);
+	m->fd = -1;
+	log_debug("crypto channel connected");
+	return 0;
+}
+
+static bool
+request_only(const struct worker_slice *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->napi; i++)
+		if (s->api[i].skip_auth)
+			return true;
+	return false;
+}
+
+static SSL_CTX *
+make_ctx(const struct worker_slice *s, char *err, size_t errlen)
+{
+	return tls_server_ctx(&s->cert, &s->key, s->password, &s->ca,
+	    s->tls_auth, request_only(s), err, errlen);
+}
+
+/* New TLS files and policies; existing connections keep their session. */
+static int
+parent_reload(struct peer *p, struct ipc_msg *m)
+{
+	struct worker_slice	 ns;
+	SSL_CTX			*ctx = NULL;
+	char			 err[256] = "malformed worker configuration";
+	struct buf		 b;
+
+	if (worker_slice_get(&m->payload, &ns) == 0) {
+		if ((ctx = make_ctx(&ns, err, sizeof(err))) != NULL) {
+			SSL_CTX_free(w.ctx);
+			w.ctx = ctx;
+			worker_slice_free(&w.cf);
+			w.cf = ns;
+			log_setlevel(w.cf.log_level);
+		} else
+			worker_slice_free(&ns);
+	}
+	buf_init(&b, 512);
+	(void)buf_put_u8(&b, ctx != NULL);
+	(void)buf_put_str(&b, ctx != NULL ? "" : err);
+	(void)peer_send(p, MSG_RELOAD_DONE, m->hdr.id, &b);
+	buf_release(&b);
+	return 0;
+}
+
+static void
+maybe_exit(void)
+{
+	if (w.stopping && w.nconns == 0) {
+		peer_flush_wait(&w.parent, 1000);
+		exit(0);
+	}
+}
+
+static void
+stop_timer_cb(struct ev_timer *t)
+{
+	log_warnx("%u connections still busy after %d s; closing them",
+	    w.nconns, STOP_GRACE_MS / 1000);
+	exit(0);
+}
+
+/* Stop accepting, answer what is in flight, then exit. */
+static int
+parent_shutdown(struct peer *p, struct ipc_msg *m)
+{
+	struct conn *c, *next;
+
+	if (w.stopping)
+		return 0;
+	w.stopping = true;
+	ev_del(&w.listen_io);
+	close(w.listen_fd);
+	w.listen_fd = -1;
+	TAILQ_FOREACH_SAFE(c, &w.conns, entry, next) {
+		c->keep_alive = false;
+		if (conn_idle(c))
+			conn_close(c);
+	}
+	ev_timer_set(&w.stop_timer, STOP_GRACE_MS, stop_timer_cb, NULL);
+	maybe_exit();
+	return 0;
+}
+
+/* --- listener and timeouts -------------------------------------------- */
+
+static void
+listen_event(struct ev_io *io, uint32_t events)
+{
+	int fd, n;
+
+	for (n = 0; n < ACCEPT_BATCH; n++) {
+		fd = accept4(w.listen_fd, NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != ECONNABORTED &&
+			    errno != EINTR)
+				log_warn("accept");
+			/* EMFILE and friends: the sweep closes idle ones. */
+			return;
+		}
+		conn_accept(fd);
+	}
+}
+
+/*
+ * A client that is slow to send a request head (5 s) or that stays idle
+ * between requests (90 s) loses its connection, so it cannot hold a worker.
+ */
+static void
+sweep_cb(struct ev_timer *t)
+{
+	struct conn	*c, *next;
+	uint64_t	 now = ev_now();
+
+	TAILQ_FOREACH_SAFE(c, &w.conns, entry, next) {
+		if (c->state == CONN_HANDSHAKE || (c->state == CONN_READ &&
+		    (buf_avail(&c->in) > 0 || c->have_head))) {
+			if (now - c->req_started > HEADER_TIMEOUT_MS)
+				conn_close(c);
+		} else if (c->state == CONN_READ &&
+		    now - c->last_active > IDLE_TIMEOUT_MS)
+			conn_close(c);
+	}
+	ev_timer_set(&w.sweep, SWEEP_MS, sweep_cb, NULL);
+	maybe_exit();
+}
+
+/* Called by conn_close(): the last connection of a stopping worker. */
+void
+worker_conn_gone(void)
+{
+	maybe_exit();
+}
+
+int
+worker_main(int argc, char **argv)
+{
+	struct proc_opts	opts;
+	struct ipc_msg		m;
+	struct drop_opts	drop;
+	char			err[256], stack_top;
+
+	proc_child_start(ROLE_WORKER, argc > 1 ? argv[1] : NULL,
+	    &w.parent.ch, &m);
+	if (proc_opts_get(&m.payload, &opts) == -1 ||
+	    worker_slice_get(&m.payload, &w.cf) == -1)
+		fatalx("malformed configuration from the parent");
+	log_setlevel(w.cf.log_level);
+	w.listen_fd = FD_LISTEN;
+
+	/* OpenSSL is set up completely before the chroot and the sandbox:
+	 * nothing may be loaded from a file later. */
+	if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS |
+	    OPENSSL_INIT_LOAD_CRYPTO_STRINGS | OPENSSL_INIT_NO_LOAD_CONFIG,
+	    NULL) != 1)
+		fatalx("OpenSSL initialisation failed");
+	if ((w.ctx = make_ctx(&w.cf, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+
+	routes_init(&stack_top);
+
+	drop.user = opts.user;
+	drop.chroot_dir = *opts.chroot ? opts.chroot : NULL;
+	drop.keep_ipc_lock = false;
+	privdrop(&drop);
+	proc_harden(opts.foreground);
+
+	ev_init();
+	TAILQ_INIT(&w.conns);
+	w.started_mono = ev_now();
+	peer_adopt(&w.parent, ROLE_PARENT, 0, parent_dispatch,
+	    proc_parent_lost, NULL);
+	/* EPOLLEXCLUSIVE: one worker wakes per new connection. */
+	if (ev_add(&w.listen_io, w.listen_fd, EPOLLIN | EPOLLEXCLUSIVE,
+	    listen_event, NULL) == -1)
+		fatal("epoll_ctl listener");
+	ev_timer_set(&w.sweep, SWEEP_MS, sweep_cb, NULL);
+
+	if (sandbox_apply(ROLE_WORKER, opts.sandbox_debug) == -1)
+		fatalx("cannot load the sandbox");
+	proc_opts_free(&opts);
+	log_debug("sandboxed; serving");
+	proc_child_ready(&w.parent.ch);
+
+	peer_poll(&w.parent);
+	for (;;)
+		ev_once(-1);
+}
