@@ -115,3 +115,37 @@ proc_parent_lost(struct peer *p, const char *why)
 	log_debug("parent closed the control channel; exiting");
 	exit(0);
 }
+
+int
+proc_peer_put(struct buf *b, enum proc_role role, uint32_t index)
+{
+	if (buf_put_u8(b, role) == -1 || buf_put_u32(b, index) == -1)
+		return -1;
+	return 0;
+}
+
+int
+proc_peer_get(struct buf *b, enum proc_role *role, uint32_t *index)
+{
+	uint8_t r;
+
+	if (buf_get_u8(b, &r) == -1 || buf_get_u32(b, index) == -1 ||
+	    buf_end(b) == -1 || r <= ROLE_PARENT || r >= ROLE_MAX)
+		return -1;
+	*role = r;
+	return 0;
+}
+
+void
+proc_reload_done(struct peer *parent, uint32_t id, const char *why)
+{
+	struct buf b;
+
+	buf_init(&b, 512);
+	(void)buf_put_u8(&b, why == NULL);
+	(void)buf_put_str(&b, why ? why : "");
+	(void)peer_send(parent, MSG_RELOAD_DONE, id, &b);
+	buf_release(&b);
+	if (why == NULL)
+		log_info("configuration reloaded");
+}

@@ -40,6 +40,11 @@ void	proc_child_start(enum proc_role, const char *instance,
 void	proc_child_ready(struct ipc_chan *parent);
 /* Child side: the parent channel closed (exit 0) or misbehaved (fatal). */
 void	proc_parent_lost(struct peer *, const char *why);
+/* MSG_PEER payload: u8 role, u32 index of the channel's other end. */
+int	proc_peer_put(struct buf *, enum proc_role, uint32_t index);
+int	proc_peer_get(struct buf *, enum proc_role *, uint32_t *index);
+/* Child side: MSG_RELOAD_DONE (u8 ok, str reason); why NULL means ok. */
+void	proc_reload_done(struct peer *parent, uint32_t id, const char *why);
 /* Parent side: check a HELLO payload; NULL when fine, else the reason. */
 const char *proc_check_hello(struct buf *payload);
 /* The build identity both sides compare. */

@@ -80,12 +80,11 @@ answer_ks_status(struct peer *p, struct ipc_msg *m)
 static int
 parent_peer(struct peer *p, struct ipc_msg *m)
 {
-	uint8_t		role;
+	enum proc_role	role;
 	uint32_t	index;
 
-	if (buf_get_u8(&m->payload, &role) == -1 ||
-	    buf_get_u32(&m->payload, &index) == -1 ||
-	    buf_end(&m->payload) == -1 || role != ROLE_CRYPTO)
+	if (proc_peer_get(&m->payload, &role, &index) == -1 ||
+	    role != ROLE_CRYPTO)
 		return -1;
 	if (ag.crypto.open)
 		crypto_lost(&ag.crypto, "replaced by a new crypto process");
@@ -100,7 +99,6 @@ static int
 parent_reload(struct peer *p, struct ipc_msg *m)
 {
 	struct agent_slice	 nc;
-	struct buf		 b;
 	const char		*why = NULL;
 
 	if (agent_slice_get(&m->payload, &nc) == -1)
@@ -112,11 +110,7 @@ parent_reload(struct peer *p, struct ipc_msg *m)
 		ag.cf.log_level = nc.log_level;
 	}
 	agent_slice_free(&nc);
-	buf_init(&b, 512);
-	(void)buf_put_u8(&b, why == NULL);
-	(void)buf_put_str(&b, why ? why : "");
-	(void)peer_send(&ag.parent, MSG_RELOAD_DONE, m->hdr.id, &b);
-	buf_release(&b);
+	proc_reload_done(p, m->hdr.id, why);
 	return 0;
 }
 
@@ -132,7 +126,6 @@ agent_main(int argc, char **argv)
 {
 	struct proc_opts	opts;
 	struct ipc_msg		m;
-	struct drop_opts	drop;
 	char			err[256];
 
 	proc_child_start(ROLE_AGENT, NULL, &ag.parent.ch, &m);
@@ -150,13 +143,7 @@ agent_main(int argc, char **argv)
 
 	/* The agent reaches its store by path (and later the network), so
 	 * it is not chrooted. */
-	drop.user = opts.user;
-	drop.chroot_dir = NULL;
-	drop.keep_ipc_lock = opts.mlock;
-	privdrop(&drop);
-	proc_harden(opts.foreground);
-	if (opts.mlock && memlock_all() == -1)
-		fatal("cannot lock memory (%s)", memlock_help());
+	proc_confine(&opts, false, true);
 	if (ag.ks->init(&ag.cf, err, sizeof(err)) == -1)
 		fatalx("%s key store: %s", ag.ks->name, err);
 

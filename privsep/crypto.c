@@ -221,14 +221,12 @@ static int
 parent_peer(struct peer *p, struct ipc_msg *m)
 {
 	struct cpeer	*n, *old;
-	uint8_t		 role;
+	enum proc_role	 role;
 	uint32_t	 index;
 
-	if (buf_get_u8(&m->payload, &role) == -1 ||
-	    buf_get_u32(&m->payload, &index) == -1 ||
-	    buf_end(&m->payload) == -1 ||
+	if (proc_peer_get(&m->payload, &role, &index) == -1 ||
 	    (role != ROLE_WORKER && role != ROLE_AGENT))
-		return -1;
+		return -1;	/* peer.c closes the descriptor */
 	if (role == ROLE_AGENT && cs.agent != NULL)
 		peer_lost(&cs.agent->p, "replaced by a new agent");
 	if (role == ROLE_WORKER)
@@ -253,23 +251,16 @@ parent_peer(struct peer *p, struct ipc_msg *m)
 static int
 parent_reload(struct peer *p, struct ipc_msg *m)
 {
-	struct crypto_slice	 nc;
-	struct buf		 b;
+	struct crypto_slice nc;
 
-	buf_init(&b, 512);
 	if (crypto_slice_get(&m->payload, &nc) == -1) {
-		(void)buf_put_u8(&b, 0);
-		(void)buf_put_str(&b, "malformed crypto configuration");
-	} else {
-		crypto_slice_free(&cs.cf);
-		cs.cf = nc;
-		log_setlevel(cs.cf.log_level);
-		(void)buf_put_u8(&b, 1);
-		(void)buf_put_str(&b, "");
-		log_info("configuration reloaded");
+		proc_reload_done(p, m->hdr.id, "malformed crypto configuration");
+		return 0;
 	}
-	peer_send(&cs.parent, MSG_RELOAD_DONE, m->hdr.id, &b);
-	buf_release(&b);
+	crypto_slice_free(&cs.cf);
+	cs.cf = nc;
+	log_setlevel(cs.cf.log_level);
+	proc_reload_done(p, m->hdr.id, NULL);
 	return 0;
 }
 
@@ -285,7 +276,6 @@ crypto_main(int argc, char **argv)
 {
 	struct proc_opts	opts;
 	struct ipc_msg		m;
-	struct drop_opts	drop;
 
 	proc_child_start(ROLE_CRYPTO, NULL, &cs.parent.ch, &m);
 	if (proc_opts_get(&m.payload, &opts) == -1 ||
@@ -293,13 +283,7 @@ crypto_main(int argc, char **argv)
 		fatalx("malformed configuration from the parent");
 	log_setlevel(cs.cf.log_level);
 
-	drop.user = opts.user;
-	drop.chroot_dir = *opts.chroot ? opts.chroot : NULL;
-	drop.keep_ipc_lock = opts.mlock;
-	privdrop(&drop);
-	proc_harden(opts.foreground);
-	if (opts.mlock && memlock_all() == -1)
-		fatal("cannot lock memory (%s)", memlock_help());
+	proc_confine(&opts, true, true);
 
 	/* Initialise OpenSSL fully now: nothing may load lazily later. */
 	if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS |

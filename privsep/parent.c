@@ -197,8 +197,7 @@ send_peer(struct child *to, const struct child *other, int fd)
 	struct buf b;
 
 	buf_init(&b, 16);
-	(void)buf_put_u8(&b, other->role);
-	(void)buf_put_u32(&b, other->index);
+	(void)proc_peer_put(&b, other->role, other->index);
 	if (peer_send_fd(&to->ctl, MSG_PEER, 0, &b, fd) == -1)
 		log_warnx("cannot pass a channel to %s: %s", child_name(to),
 		    to->ctl.ch.error);

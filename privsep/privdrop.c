@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/proc.h"
 #include "privsep/privdrop.h"
 #include "privsep/sandbox.h"
 
@@ -306,4 +307,18 @@ mem_dontdump(void *p, size_t len)
 	/* Defence in depth behind PR_SET_DUMPABLE 0 and RLIMIT_CORE 0. */
 	if (madvise((void *)start, end - start, MADV_DONTDUMP) == -1)
 		log_warn("madvise(MADV_DONTDUMP) %p+%zu", p, len);
+}
+
+void
+proc_confine(const struct proc_opts *o, bool chroot, bool memlock)
+{
+	struct drop_opts d;
+
+	d.user = o->user;
+	d.chroot_dir = chroot && o->chroot[0] != '\0' ? o->chroot : NULL;
+	d.keep_ipc_lock = memlock && o->mlock;
+	privdrop(&d);
+	proc_harden(o->foreground);
+	if (d.keep_ipc_lock && memlock_all() == -1)
+		fatal("cannot lock memory (%s)", memlock_help());
 }

@@ -39,6 +39,16 @@ void		 privdrop(const struct drop_opts *);
  */
 void		 proc_harden(bool foreground);
 
+/*
+ * The confinement every child applies after it has its configuration:
+ * privdrop() (chrooted if asked and opts->chroot is set), proc_harden(),
+ * and mlockall() when opts->mlock and memlock is asked for. Dies on any
+ * failure, with a message that says how to fix a failed mlockall().
+ */
+struct proc_opts;
+void		 proc_confine(const struct proc_opts *, bool chroot,
+		    bool memlock);
+
 /* mlockall(MCL_CURRENT | MCL_FUTURE): 0, or -1 with errno set. */
 int		 memlock_all(void);
 /* One sentence for the operator on how to make memlock_all() work. */

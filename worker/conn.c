@@ -121,6 +121,33 @@ identify(struct conn *c)
 		c->identity[0] = '\0';
 }
 
+/*
+ * After an SSL call returned r <= 0: 0 when it waits for the socket (the
+ * events it needs are armed), -1 when the connection is gone (closed).
+ */
+static int
+ssl_wait(struct conn *c, int r)
+{
+	const char *why;
+
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		conn_arm(c, EPOLLIN);
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		conn_arm(c, EPOLLOUT);
+		return 0;
+	default:
+		why = ERR_reason_error_string(ERR_peek_last_error());
+		if (c->state == CONN_HANDSHAKE)
+			log_debug("TLS handshake failed: %s",
+			    why ? why : "closed");
+		ERR_clear_error();
+		conn_close(c);
+		return -1;
+	}
+}
+
 /* 1: done; 0: waiting (events armed); -1: connection closed. */
 static int
 do_handshake(struct conn *c)
@@ -133,21 +160,7 @@ do_handshake(struct conn *c)
 		c->req_started = c->last_active = ev_now();
 		return 1;
 	}
-	switch (SSL_get_error(c->ssl, r)) {
-	case SSL_ERROR_WANT_READ:
-		conn_arm(c, EPOLLIN);
-		return 0;
-	case SSL_ERROR_WANT_WRITE:
-		conn_arm(c, EPOLLOUT);
-		return 0;
-	default:
-		log_debug("TLS handshake failed: %s",
-		    ERR_reason_error_string(ERR_peek_last_error()) ?
-		    ERR_reason_error_string(ERR_peek_last_error()) : "closed");
-		ERR_clear_error();
-		conn_close(c);
-		return -1;
-	}
+	return ssl_wait(c, r);
 }
 
 /* 1: all written; 0: waiting; -1: closed. */
@@ -162,18 +175,7 @@ flush_out(struct conn *c)
 			c->out.off += r;
 			continue;
 		}
-		switch (SSL_get_error(c->ssl, r)) {
-		case SSL_ERROR_WANT_WRITE:
-			conn_arm(c, EPOLLOUT);
-			return 0;
-		case SSL_ERROR_WANT_READ:
-			conn_arm(c, EPOLLIN);
-			return 0;
-		default:
-			ERR_clear_error();
-			conn_close(c);
-			return -1;
-		}
+		return ssl_wait(c, r);
 	}
 	buf_reset(&c->out);
 	return 1;
@@ -205,18 +207,7 @@ read_more(struct conn *c)
 		c->last_active = ev_now();
 		return 1;
 	}
-	switch (SSL_get_error(c->ssl, r)) {
-	case SSL_ERROR_WANT_READ:
-		conn_arm(c, EPOLLIN);
-		return 0;
-	case SSL_ERROR_WANT_WRITE:
-		conn_arm(c, EPOLLOUT);
-		return 0;
-	default:
-		ERR_clear_error();
-		conn_close(c);
-		return -1;
-	}
+	return ssl_wait(c, r);
 }
 
 /*

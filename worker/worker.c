@@ -139,12 +139,11 @@ crypto_lost(struct peer *p, const char *why)
 static int
 parent_peer(struct peer *p, struct ipc_msg *m)
 {
-	uint8_t		role;
+	enum proc_role	role;
 	uint32_t	index;
 
-	if (buf_get_u8(&m->payload, &role) == -1 ||
-	    buf_get_u32(&m->payload, &index) == -1 ||
-	    buf_end(&m->payload) == -1 || role != ROLE_CRYPTO)
+	if (proc_peer_get(&m->payload, &role, &index) == -1 ||
+	    role != ROLE_CRYPTO)
 		return -1;
 	if (w.crypto.open)
 		crypto_lost(&w.crypto, "replaced by a new crypto process");
@@ -180,7 +179,6 @@ parent_reload(struct peer *p, struct ipc_msg *m)
 	struct worker_slice	 ns;
 	SSL_CTX			*ctx = NULL;
 	char			 err[256] = "malformed worker configuration";
-	struct buf		 b;
 
 	if (worker_slice_get(&m->payload, &ns) == 0) {
 		if ((ctx = make_ctx(&ns, err, sizeof(err))) != NULL) {
@@ -192,11 +190,7 @@ parent_reload(struct peer *p, struct ipc_msg *m)
 		} else
 			worker_slice_free(&ns);
 	}
-	buf_init(&b, 512);
-	(void)buf_put_u8(&b, ctx != NULL);
-	(void)buf_put_str(&b, ctx != NULL ? "" : err);
-	(void)peer_send(p, MSG_RELOAD_DONE, m->hdr.id, &b);
-	buf_release(&b);
+	proc_reload_done(p, m->hdr.id, ctx != NULL ? NULL : err);
 	return 0;
 }
 
@@ -295,7 +289,6 @@ worker_main(int argc, char **argv)
 {
 	struct proc_opts	opts;
 	struct ipc_msg		m;
-	struct drop_opts	drop;
 	char			err[256], stack_top;
 
 	proc_child_start(ROLE_WORKER, argc > 1 ? argv[1] : NULL,
@@ -317,11 +310,7 @@ worker_main(int argc, char **argv)
 
 	routes_init(&stack_top);
 
-	drop.user = opts.user;
-	drop.chroot_dir = *opts.chroot ? opts.chroot : NULL;
-	drop.keep_ipc_lock = false;
-	privdrop(&drop);
-	proc_harden(opts.foreground);
+	proc_confine(&opts, true, false);
 
 	ev_init();
 	TAILQ_INIT(&w.conns);
