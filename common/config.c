@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <yaml.h>
@@ -192,7 +193,9 @@ parse_tls(struct cfg_parser *p, const struct cfg_sect *top)
 	static const char *const tls_keys[] = {
 		"key", "cert", "password", "auth", "ca", "proxy", NULL
 	};
-	static const char *const proxy_keys[] = { "identities", "header", NULL };
+	static const char *const proxy_keys[] = {
+		"identities", "header", NULL
+	};
 	static const char *const header_keys[] = { "cert", NULL };
 	struct config	*c = p->cfg;
 	struct cfg_sect	 s, proxy, header;
@@ -264,11 +267,9 @@ parse_cache(struct cfg_parser *p, const struct cfg_sect *top)
 
 	if (cfg_sect_open(p, top, "cache", cache_keys, &s) == -1 ||
 	    cfg_sect_open(p, &s, "expiry", expiry_keys, &e) == -1 ||
-	    cfg_get_duration(p, &e, "any", &c->cache.any_ms, NULL) == -1 ||
-	    cfg_get_duration(p, &e, "unused", &c->cache.unused_ms,
-	    NULL) == -1 ||
-	    cfg_get_duration(p, &e, "offline", &c->cache.offline_ms,
-	    NULL) == -1)
+	    cfg_get_duration(p, &e, "any", &c->cache.any_ms) == -1 ||
+	    cfg_get_duration(p, &e, "unused", &c->cache.unused_ms) == -1 ||
+	    cfg_get_duration(p, &e, "offline", &c->cache.offline_ms) == -1)
 		return -1;
 	if (c->cache.any_ms == 0)
 		c->cache.any_ms = DEFAULT_ANY_MS;
@@ -347,8 +348,7 @@ parse_api(struct cfg_parser *p, const struct cfg_sect *top)
 		r = &c->api[c->napi++];
 		memset(r, 0, sizeof(*r));
 		r->path = xstrdup(route);
-		if (cfg_get_duration(p, &s, "timeout", &r->timeout_ms,
-		    NULL) == -1 ||
+		if (cfg_get_duration(p, &s, "timeout", &r->timeout_ms) == -1 ||
 		    cfg_get_bool(p, &s, "skip_auth", &r->skip_auth) == -1)
 			return -1;
 	}
@@ -628,68 +628,13 @@ parse_root(struct cfg_parser *p, yaml_node_t *root)
 	return 0;
 }
 
-static int
-syntax_error(struct cfg_parser *p, const yaml_parser_t *y, const char *text,
-    size_t len)
-{
-	const char	*problem = y->problem ? y->problem : "syntax error";
-	size_t		 line, i;
-
-	if (y->error == YAML_MEMORY_ERROR)
-		return cfg_error(p, 1, "yaml", "out of memory; expected a "
-		    "smaller file");
-	if (y->error == YAML_READER_ERROR) {
-		/* The reader reports a byte offset, not a mark. */
-		for (line = 1, i = 0; i < y->problem_offset && i < len; i++)
-			if (text[i] == '\n')
-				line++;
-		return cfg_error(p, line, "yaml", "%s; expected UTF-8 text "
-		    "without control characters", problem);
-	}
-	line = y->problem_mark.line + 1;
-	if (y->context != NULL)
-		return cfg_error(p, line, "yaml", "%s (%s at line %zu); "
-		    "expected valid YAML", problem, y->context,
-		    y->context_mark.line + 1);
-	return cfg_error(p, line, "yaml", "%s; expected valid YAML", problem);
-}
-
-/*
- * Secrets pass through libyaml's buffers and nodes; wipe what we can reach.
- * XXX libyaml frees its tokens and events without wiping; a patched or
- * event-level reader with our own allocator would close that.
- */
-static void
-wipe_document(yaml_document_t *d)
-{
-	yaml_node_t	*n;
-
-	for (n = d->nodes.start; n != NULL && n < d->nodes.top; n++)
-		if (n->type == YAML_SCALAR_NODE && n->data.scalar.value != NULL)
-			explicit_bzero(n->data.scalar.value,
-			    n->data.scalar.length);
-	yaml_document_delete(d);
-}
-
-static void
-wipe_parser(yaml_parser_t *y)
-{
-	if (y->buffer.start != NULL)
-		explicit_bzero(y->buffer.start,
-		    (size_t)(y->buffer.end - y->buffer.start));
-	if (y->raw_buffer.start != NULL)
-		explicit_bzero(y->raw_buffer.start,
-		    (size_t)(y->raw_buffer.end - y->raw_buffer.start));
-	yaml_parser_delete(y);
-}
-
 int
 config_parse(const char *yaml, size_t len, const char *name,
     struct config **out, char *err, size_t errlen)
 {
 	struct cfg_parser	 p;
 	yaml_parser_t		 y;
-	yaml_document_t		 doc, extra;
+	yaml_document_t		 doc;
 	yaml_node_t		*root;
 	struct config		*c;
 	int			 rc = -1;
@@ -705,37 +650,32 @@ config_parse(const char *yaml, size_t len, const char *name,
 	p.errlen = errlen;
 	p.doc = &doc;
 
+	if (len > CONFIG_MAXSIZE) {
+		(void)cfg_error(&p, 1, "config", "larger than %d bytes; "
+		    "expected a config file", CONFIG_MAXSIZE);
+		config_free(c);
+		return -1;
+	}
 	if (!yaml_parser_initialize(&y)) {
 		(void)cfg_error(&p, 1, "yaml", "out of memory; expected to "
 		    "start a YAML parser");
 		config_free(c);
 		return -1;
 	}
+	if (yaml == NULL) {
+		yaml = "";
+		len = 0;
+	}
 	yaml_parser_set_input_string(&y, (const unsigned char *)yaml, len);
-	if (!yaml_parser_load(&y, &doc)) {
-		(void)syntax_error(&p, &y, yaml, len);
-		goto done;
+	if (cfg_load(&p, &y, yaml, len) == 0) {
+		if ((root = yaml_document_get_root_node(&doc)) == NULL)
+			(void)cfg_error(&p, 1, "config", "the file is empty; "
+			    "expected a mapping of settings (admin, tls, "
+			    "keystore, ...)");
+		else if (parse_root(&p, root) == 0)
+			rc = 0;
 	}
-	if ((root = yaml_document_get_root_node(&doc)) == NULL)
-		(void)cfg_error(&p, 1, "config", "the file is empty; expected "
-		    "a mapping of settings (admin, tls, keystore, ...)");
-	else if (parse_root(&p, root) == 0) {
-		/* A second document would be silently ignored otherwise. */
-		if (!yaml_parser_load(&y, &extra))
-			(void)syntax_error(&p, &y, yaml, len);
-		else {
-			if (yaml_document_get_root_node(&extra) != NULL)
-				(void)cfg_error(&p, extra.start_mark.line + 1,
-				    "yaml", "a second YAML document; expected "
-				    "one document");
-			else
-				rc = 0;
-			wipe_document(&extra);
-		}
-	}
-	wipe_document(&doc);
- done:
-	wipe_parser(&y);
+	cfg_unload(&y, &doc);
 	if (rc == -1) {
 		config_free(c);
 		return -1;

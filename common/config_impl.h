@@ -19,6 +19,7 @@
 #include "common/config.h"
 
 #define CFG_PATHLEN	256
+#define CFG_MAXDEPTH	64	/* the schema needs 6 */
 
 struct cfg_parser {
 	const char	*file;
@@ -38,6 +39,16 @@ struct cfg_sect {
 	size_t		 line;
 	char		 path[CFG_PATHLEN];
 };
+
+/*
+ * Read the whole stream into p->doc, which must be uninitialised: one
+ * document at most, nesting limited, scalars wiped as the events go.
+ * p->doc is valid for cfg_unload() whatever this returns.
+ */
+int	 cfg_load(struct cfg_parser *, yaml_parser_t *, const char *text,
+	    size_t len);
+/* Wipe and free the document and the parser's buffers. */
+void	 cfg_unload(yaml_parser_t *, yaml_document_t *);
 
 /* Messages. cfg_error always returns -1. */
 int	 cfg_error(struct cfg_parser *, size_t line, const char *path,
@@ -85,7 +96,7 @@ int	 cfg_get_str(struct cfg_parser *, const struct cfg_sect *,
 int	 cfg_get_bool(struct cfg_parser *, const struct cfg_sect *,
 	    const char *key, bool *);
 int	 cfg_get_duration(struct cfg_parser *, const struct cfg_sect *,
-	    const char *key, uint64_t *ms, bool *set);
+	    const char *key, uint64_t *ms);
 int	 cfg_get_list(struct cfg_parser *, const struct cfg_sect *,
 	    const char *key, bool subst, char ***, size_t *);
 /* Error unless val is set and non-empty. */

@@ -194,8 +194,7 @@ parse_vault(struct cfg_parser *p, const struct cfg_sect *s)
 		return -1;
 
 	if (cfg_sect_open(p, s, "status", status_keys, &status) == -1 ||
-	    cfg_get_duration(p, &status, "ping", &k->vault.ping_ms,
-	    NULL) == -1)
+	    cfg_get_duration(p, &status, "ping", &k->vault.ping_ms) == -1)
 		return -1;
 	return 0;
 }
@@ -461,8 +460,8 @@ cfg_parse_keystore(struct cfg_parser *p, const struct cfg_sect *root)
 			return -1;
 	}
 	if (chosen == NULL && kes.map != NULL)
-		return cfg_error(p, kes.line, kes.path, "no keystore specified: "
-		    "the kes keystore is parsed but not usable, as in KES; "
+		return cfg_error(p, kes.line, kes.path, "no keystore "
+		    "specified: the kes keystore is parsed but not usable, as in KES; "
 		    "expected " KS_EXPECTED);
 	if (chosen == NULL && generic.map != NULL)
 		return cfg_error(p, generic.line, generic.path, "no keystore "

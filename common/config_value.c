@@ -110,8 +110,8 @@ config_parse_duration(const char *s, uint64_t *ms)
 		}
 		if (!pre && !post)
 			return -1;
-		for (u = s; *s != '\0' && *s != '.' && !(*s >= '0' && *s <= '9');
-		    s++)
+		for (u = s; *s != '\0' && *s != '.' &&
+		    !(*s >= '0' && *s <= '9'); s++)
 			;
 		ulen = (size_t)(s - u);
 		if (ulen == 0)

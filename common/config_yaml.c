@@ -100,13 +100,19 @@ cfg_pathf(char *dst, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Keys come from the file: keep control characters out of messages. */
 void
 cfg_join(char *dst, const char *path, const char *key)
 {
+	char	*k;
+
 	if (path[0] == '\0')
 		cfg_pathf(dst, "%s", key);
 	else
 		cfg_pathf(dst, "%s.%s", path, key);
+	for (k = dst; *k != '\0'; k++)
+		if (!isprint((unsigned char)*k))
+			*k = '?';
 }
 
 const char *
@@ -333,7 +339,7 @@ cfg_get_bool(struct cfg_parser *p, const struct cfg_sect *s, const char *key,
 
 int
 cfg_get_duration(struct cfg_parser *p, const struct cfg_sect *s,
-    const char *key, uint64_t *ms, bool *set)
+    const char *key, uint64_t *ms)
 {
 	yaml_node_t	*n;
 	const char	*v;
@@ -354,8 +360,6 @@ cfg_get_duration(struct cfg_parser *p, const struct cfg_sect *s,
 		    "'%s' is not a duration; expected a Go duration such as "
 		    "0, 300ms, 30s, 5m or 1h30m", cfg_quote(v, q, sizeof(q)));
 	}
-	if (set != NULL)
-		*set = true;
 	return 0;
 }
 
@@ -429,4 +433,234 @@ cfg_get_fields(struct cfg_parser *p, const struct cfg_sect *s,
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * The loader. libyaml's own (yaml_parser_load) has no depth limit, and its
+ * scanner does work proportional to the flow depth for every token, so a
+ * file of a million '[' takes half an hour to reject. Building the
+ * document from events stops at CFG_MAXDEPTH instead, and lets every
+ * scalar be wiped as soon as it is copied.
+ */
+struct cfg_level {
+	int	 node;
+	int	 key;		/* mapping: a key waiting for its value */
+	bool	 seq;
+};
+
+struct cfg_anchor {
+	char	*name;
+	int	 node;
+};
+
+struct cfg_loader {
+	struct cfg_parser	*p;
+	yaml_document_t		*doc;
+	struct cfg_level	 stack[CFG_MAXDEPTH];
+	size_t			 depth;
+	struct cfg_anchor	*anchors;
+	size_t			 nanchors;
+};
+
+static int
+syntax_error(struct cfg_parser *p, const yaml_parser_t *y, const char *text,
+    size_t len)
+{
+	const char	*problem = y->problem ? y->problem : "syntax error";
+	size_t		 line, i;
+
+	if (y->error == YAML_MEMORY_ERROR)
+		return cfg_error(p, 1, "yaml", "out of memory; expected a "
+		    "smaller file");
+	if (y->error == YAML_READER_ERROR) {
+		/* The reader reports a byte offset, not a mark. */
+		for (line = 1, i = 0; i < y->problem_offset && i < len; i++)
+			if (text[i] == '\n')
+				line++;
+		return cfg_error(p, line, "yaml", "%s; expected UTF-8 text "
+		    "without control characters", problem);
+	}
+	line = y->problem_mark.line + 1;
+	if (y->context != NULL)
+		return cfg_error(p, line, "yaml", "%s (%s at line %zu); "
+		    "expected valid YAML", problem, y->context,
+		    y->context_mark.line + 1);
+	return cfg_error(p, line, "yaml", "%s; expected valid YAML", problem);
+}
+
+/* "!" and no tag both mean the default one, as in libyaml's loader. */
+static const yaml_char_t *
+event_tag(yaml_char_t *tag)
+{
+	if (tag == NULL || strcmp((const char *)tag, "!") == 0)
+		return NULL;
+	return tag;
+}
+
+static int
+attach(struct cfg_loader *l, const yaml_event_t *ev, int id)
+{
+	struct cfg_level	*top;
+	int			 ok;
+
+	if (l->depth == 0)
+		return 0;	/* the root: the document's first node */
+	top = &l->stack[l->depth - 1];
+	if (top->seq)
+		ok = yaml_document_append_sequence_item(l->doc, top->node, id);
+	else if (top->key == 0) {
+		top->key = id;
+		return 0;
+	} else {
+		ok = yaml_document_append_mapping_pair(l->doc, top->node,
+		    top->key, id);
+		top->key = 0;
+	}
+	if (!ok)
+		return cfg_error(l->p, ev->start_mark.line + 1, "yaml",
+		    "out of memory; expected a smaller file");
+	return 0;
+}
+
+static int
+add_node(struct cfg_loader *l, const yaml_event_t *ev, int id,
+    yaml_char_t *anchor)
+{
+	yaml_node_t	*n;
+
+	if (id == 0)
+		return cfg_error(l->p, ev->start_mark.line + 1, "yaml",
+		    "cannot store a node (out of memory or bad UTF-8 in a "
+		    "tag); expected a smaller file in UTF-8");
+	n = yaml_document_get_node(l->doc, id);
+	n->start_mark = ev->start_mark;
+	n->end_mark = ev->end_mark;
+	if (anchor != NULL) {
+		l->anchors = xreallocarray(l->anchors, l->nanchors + 1,
+		    sizeof(*l->anchors));
+		l->anchors[l->nanchors].name = xstrdup((const char *)anchor);
+		l->anchors[l->nanchors++].node = id;
+	}
+	return attach(l, ev, id);
+}
+
+static int
+load_event(struct cfg_loader *l, yaml_event_t *ev)
+{
+	const char	*name;
+	char		 q[CFG_QUOTELEN];
+	size_t		 i;
+	int		 id;
+
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		id = yaml_document_add_scalar(l->doc,
+		    event_tag(ev->data.scalar.tag), ev->data.scalar.value,
+		    (int)ev->data.scalar.length, ev->data.scalar.style);
+		return add_node(l, ev, id, ev->data.scalar.anchor);
+	case YAML_ALIAS_EVENT:
+		name = (const char *)ev->data.alias.anchor;
+		/* The latest definition of a name wins. */
+		for (i = l->nanchors; i > 0; i--)
+			if (strcmp(l->anchors[i - 1].name, name) == 0)
+				return attach(l, ev, l->anchors[i - 1].node);
+		return cfg_error(l->p, ev->start_mark.line + 1, "yaml",
+		    "alias '*%s' names no anchor; expected an anchor defined "
+		    "before it", cfg_quote(name, q, sizeof(q)));
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		if (l->depth == CFG_MAXDEPTH)
+			return cfg_error(l->p, ev->start_mark.line + 1, "yaml",
+			    "nested more than %d levels deep; expected a "
+			    "flatter file", CFG_MAXDEPTH);
+		if (ev->type == YAML_SEQUENCE_START_EVENT)
+			id = yaml_document_add_sequence(l->doc,
+			    event_tag(ev->data.sequence_start.tag),
+			    ev->data.sequence_start.style);
+		else
+			id = yaml_document_add_mapping(l->doc,
+			    event_tag(ev->data.mapping_start.tag),
+			    ev->data.mapping_start.style);
+		if (add_node(l, ev, id, ev->type == YAML_SEQUENCE_START_EVENT ?
+		    ev->data.sequence_start.anchor :
+		    ev->data.mapping_start.anchor) == -1)
+			return -1;
+		l->stack[l->depth].node = id;
+		l->stack[l->depth].key = 0;
+		l->stack[l->depth++].seq = ev->type ==
+		    YAML_SEQUENCE_START_EVENT;
+		return 0;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		if (l->depth > 0)
+			l->depth--;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int
+cfg_load(struct cfg_parser *p, yaml_parser_t *y, const char *text,
+    size_t len)
+{
+	struct cfg_loader	 l;
+	yaml_event_t		 ev;
+	size_t			 i, ndocs = 0;
+	bool			 done = false;
+	int			 rc = 0;
+
+	if (!yaml_document_initialize(p->doc, NULL, NULL, NULL, 1, 1)) {
+		memset(p->doc, 0, sizeof(*p->doc));
+		return cfg_error(p, 1, "yaml", "out of memory; expected to "
+		    "start a YAML document");
+	}
+	memset(&l, 0, sizeof(l));
+	l.p = p;
+	l.doc = p->doc;
+	while (rc == 0 && !done) {
+		if (!yaml_parser_parse(y, &ev)) {
+			rc = syntax_error(p, y, text, len);
+			break;
+		}
+		if (ev.type == YAML_STREAM_END_EVENT)
+			done = true;
+		else if (ev.type == YAML_DOCUMENT_START_EVENT && ndocs++ > 0)
+			rc = cfg_error(p, ev.start_mark.line + 1, "yaml",
+			    "a second YAML document; expected one document");
+		else
+			rc = load_event(&l, &ev);
+		if (ev.type == YAML_SCALAR_EVENT)
+			explicit_bzero(ev.data.scalar.value,
+			    ev.data.scalar.length);
+		yaml_event_delete(&ev);
+	}
+	for (i = 0; i < l.nanchors; i++)
+		free(l.anchors[i].name);
+	free(l.anchors);
+	return rc;
+}
+
+/*
+ * XXX libyaml frees its tokens without wiping them, so copies of secret
+ * scalars may stay in freed heap memory; a reader with our own allocator
+ * (yaml has no allocator hook) would close that.
+ */
+void
+cfg_unload(yaml_parser_t *y, yaml_document_t *d)
+{
+	yaml_node_t	*n;
+
+	for (n = d->nodes.start; n != NULL && n < d->nodes.top; n++)
+		if (n->type == YAML_SCALAR_NODE && n->data.scalar.value != NULL)
+			explicit_bzero(n->data.scalar.value,
+			    n->data.scalar.length);
+	yaml_document_delete(d);
+	if (y->buffer.start != NULL)
+		explicit_bzero(y->buffer.start,
+		    (size_t)(y->buffer.end - y->buffer.start));
+	if (y->raw_buffer.start != NULL)
+		explicit_bzero(y->raw_buffer.start,
+		    (size_t)(y->raw_buffer.end - y->raw_buffer.start));
+	yaml_parser_delete(y);
 }

@@ -565,7 +565,7 @@ Test(config, log_levels)
 	cr_assert_eq(c->log.error, LOG_LVL_OFF);
 	cr_assert_eq(c->log.audit, LOG_LVL_DEBUG);
 	config_free(c);
-	/* Unquoted on/off are YAML 1.1 booleans to some; here they are words. */
+	/* Unquoted on/off are YAML 1.1 booleans to some; here, words. */
 	c = parse_ok(BASE "log:\n  error: on\n  audit: off\n");
 	cr_assert_eq(c->log.error, LOG_LVL_INFO);
 	cr_assert_eq(c->log.audit, LOG_LVL_OFF);
@@ -703,7 +703,8 @@ Test(config, keystore_missing)
 
 Test(config, keystore_kes_unusable)
 {
-	parse_err(AT "keystore:\n  kes:\n    endpoint: [https://127.0.0.1:7373]\n"
+	parse_err(AT "keystore:\n  kes:\n"
+	    "    endpoint: [https://127.0.0.1:7373]\n"
 	    "    enclave: e\n    tls:\n      cert: c\n      key: k\n",
 	    "t.yml:7: keystore.kes: no keystore specified", NULL);
 }
@@ -728,8 +729,8 @@ Test(config, keystore_two)
 {
 	parse_err(AT "keystore:\n  fs:\n    path: /x\n  aws:\n"
 	    "    secretsmanager:\n      endpoint: e\n      region: r\n",
-	    "t.yml:10: keystore: more than one keystore specified (fs and aws); "
-	    "expected exactly one", NULL);
+	    "t.yml:10: keystore: more than one keystore specified "
+	    "(fs and aws); expected exactly one", NULL);
 }
 
 Test(config, keystore_wrapper_without_store)
@@ -742,7 +743,8 @@ Test(config, keystore_wrapper_without_store)
 Test(config, fs_path_missing)
 {
 	parse_err(AT "keystore:\n  fs:\n    path: \"\"\n",
-	    "t.yml:8: keystore.fs.path: is empty; expected the directory", NULL);
+	    "t.yml:8: keystore.fs.path: is empty; expected the directory",
+	    NULL);
 	parse_err(AT "keystore:\n  fs:\n    dir: /x\n",
 	    "t.yml:7: keystore.fs.path: missing; expected the directory", NULL);
 }
@@ -967,7 +969,8 @@ Test(config, gcp_full)
 	struct config	*c = parse_ok(AT "keystore:\n  gcp:\n"
 	    "    secretmanager:\n      project_id: proj\n"
 	    "      endpoint: secretmanager.googleapis.com:443\n"
-	    "      scopes:\n      - https://www.googleapis.com/auth/cloud-platform\n"
+	    "      scopes:\n"
+	    "      - https://www.googleapis.com/auth/cloud-platform\n"
 	    "      credentials:\n        client_email: a@b\n"
 	    "        client_id: cid\n        private_key_id: kid\n"
 	    "        private_key: |\n          -----BEGIN PRIVATE KEY-----\n"
@@ -999,7 +1002,8 @@ Test(config, gcp_requirements)
 Test(config, aws_full)
 {
 	struct config	*c = parse_ok(AT "keystore:\n  aws:\n"
-	    "    secretsmanager:\n      endpoint: secretsmanager.us-east-2.amazonaws.com\n"
+	    "    secretsmanager:\n"
+	    "      endpoint: secretsmanager.us-east-2.amazonaws.com\n"
 	    "      region: us-east-2\n      kmskey: alias/kw\n"
 	    "      credentials:\n        accesskey: AK\n        secretkey: SK\n"
 	    "        token: ST\n");
@@ -1339,6 +1343,61 @@ Test(config, yaml_anchors)
 	config_free(c);
 }
 
+Test(config, yaml_undefined_alias)
+{
+	parse_err(BASE "server:\n  user: *nobody\n", "t.yml:10: yaml: alias "
+	    "'*nobody' names no anchor; expected an anchor defined before it",
+	    NULL);
+}
+
+Test(config, yaml_depth_limit)
+{
+	char	*yaml;
+	size_t	 n = strlen(BASE), i;
+
+	/* A million '[' once took libyaml's own loader half an hour. */
+	yaml = malloc(n + 6 + 100000 + 1);
+	cr_assert_not_null(yaml);
+	memcpy(yaml, BASE "keys: ", n + 6);
+	for (i = 0; i < 100000; i++)
+		yaml[n + 6 + i] = '[';
+	yaml[n + 6 + i] = '\0';
+	parse_err(yaml, "t.yml:9: yaml: nested more than 64 levels deep; "
+	    "expected a flatter file", NULL);
+	free(yaml);
+}
+
+Test(config, yaml_anchor_cycle)
+{
+	struct config	*c;
+
+	/* The walk follows the schema, so a cycle ends where it does. */
+	c = parse_ok(BASE "policy: &p\n  a: *p\n");
+	cr_assert_eq(c->npolicies, 1);
+	has_warning(c, "t.yml:10: unknown key 'policy.a.a' ignored", NULL);
+	config_free(c);
+	parse_err(BASE "keys: &k\n- name: a\n- *k\n", "t.yml:9: keys[1]: "
+	    "is a list; expected a mapping", NULL);
+}
+
+Test(config, too_large)
+{
+	struct config	*c = NULL;
+	char		 err[CONFIG_ERRLEN];
+	char		*big;
+	size_t		 len = 2 * 1024 * 1024;
+
+	big = malloc(len);
+	cr_assert_not_null(big);
+	memset(big, '#', len);
+	cr_assert_eq(config_parse(big, len, "t.yml", &c, err, sizeof(err)),
+	    -1);
+	cr_assert_null(c);
+	cr_assert(strstr(err, "t.yml:1: config: larger than") == err, "%s",
+	    err);
+	free(big);
+}
+
 /* --- config_load -------------------------------------------------------- */
 
 Test(config, load_file)
@@ -1425,10 +1484,13 @@ Test(config, duration_good)
 		{ "0", 0 }, { "-0", 0 }, { "+0", 0 }, { "0s", 0 },
 		{ "5m", 300000 }, { "1h30m", 5400000 }, { "1.5s", 1500 },
 		{ "300ms", 300 }, { ".5s", 500 }, { "5.s", 5000 },
-		{ "+5s", 5000 }, { "1h0m0s", 3600000 }, { "2h45m30.5s",
-		  9930500 }, { "1000000us", 1000 }, { "1000000\xc2\xb5s",
-		  1000 }, { "1000000\xce\xbcs", 1000 }, { "1ns", 1 },
-		{ "999999ns", 1 }, { "1000001ns", 2 }, { "1.000001ms", 2 }, { "1.0000001ms", 1 },
+		{ "+5s", 5000 }, { "1h0m0s", 3600000 },
+		{ "2h45m30.5s", 9930500 }, { "1000000us", 1000 },
+		{ "1000000\xc2\xb5s", 1000 },	/* micro sign */
+		{ "1000000\xce\xbcs", 1000 },	/* Greek mu */
+		/* Below a millisecond rounds up, never to 0. */
+		{ "1ns", 1 }, { "999999ns", 1 }, { "1000001ns", 2 },
+		{ "1.000001ms", 2 }, { "1.0000001ms", 1 },
 		{ "2562047h", 2562047ULL * 3600 * 1000 },
 		{ "10s500ms", 10500 },
 	};
