@@ -301,6 +301,7 @@ consume_request(struct conn *c)
 	buf_reset(&c->body);
 	c->have_head = c->sent_continue = false;
 	c->parsed_upto = 0;
+	c->deadline = 0;
 	c->req_started = ev_now();
 }
 

@@ -208,6 +208,17 @@ api_override(const struct route *r)
 	return NULL;
 }
 
+/* The route's timeout in ms (an api: override wins); 0 for none. */
+static uint64_t
+route_timeout(const struct route *r)
+{
+	const struct api_route_cfg *o = api_override(r);
+
+	if (o != NULL && o->timeout_ms > 0)
+		return o->timeout_ms;
+	return (uint64_t)r->timeout_s * 1000;
+}
+
 static enum route_auth
 route_auth(const struct route *r)
 {
@@ -319,6 +330,9 @@ route_request(struct conn *c)
 	case AUTH_NONE:
 		break;
 	}
+	/* Like KES's write deadline: a route that overruns loses the
+	 * connection (the worker's sweep enforces it). */
+	c->deadline = route_timeout(r) ? ev_now() + route_timeout(r) : 0;
 	r->fn(c, r, res);
 }
 

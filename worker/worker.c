@@ -257,6 +257,8 @@ listen_event(struct ev_io *io, uint32_t events)
 /*
  * A client that is slow to send a request head (5 s) or that stays idle
  * between requests (90 s) loses its connection, so it cannot hold a worker.
+ * So does a request that outlives its route's timeout (a hung crypto
+ * process or a client that does not read its answer).
  */
 static void
 sweep_cb(struct ev_timer *t)
@@ -265,7 +267,11 @@ sweep_cb(struct ev_timer *t)
 	uint64_t	 now = ev_now();
 
 	TAILQ_FOREACH_SAFE(c, &w.conns, entry, next) {
-		if (c->state == CONN_HANDSHAKE || (c->state == CONN_READ &&
+		if (c->deadline != 0 && now > c->deadline &&
+		    c->state != CONN_READ) {
+			log_debug("request exceeded its route timeout");
+			conn_close(c);
+		} else if (c->state == CONN_HANDSHAKE || (c->state == CONN_READ &&
 		    (buf_avail(&c->in) > 0 || c->have_head))) {
 			if (now - c->req_started > HEADER_TIMEOUT_MS)
 				conn_close(c);

@@ -67,6 +67,7 @@ struct conn {
 	bool			 head_only;	/* HEAD: no body in the answer */
 	uint64_t		 last_active;	/* ev_now() */
 	uint64_t		 req_started;	/* first byte of this request */
+	uint64_t		 deadline;	/* route timeout; 0: none */
 };
 TAILQ_HEAD(connlist, conn);
 

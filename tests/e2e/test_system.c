@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "tests/lib/testsrv.h"
@@ -844,4 +845,130 @@ Test(system, bad_config, .timeout = 60)
 	    "the error does not name %s; log:\n%s", missing,
 	    tsrv_log_tail(&srv));
 	cr_expect_eq(tsrv_log_count(&srv, "serving on"), 0);
+}
+
+/* --- 11. TLS versions ----------------------------------------------------------- */
+
+/* Both TLS 1.2 and TLS 1.3 complete a mutual-TLS handshake. */
+Test(system, tls12_and_tls13, .timeout = 60)
+{
+	struct tsrv_req	v12 = { .ssl_version = CURL_SSLVERSION_TLSv1_2 |
+			    CURL_SSLVERSION_MAX_TLSv1_2 };
+	struct tsrv_req	v13 = { .ssl_version = CURL_SSLVERSION_TLSv1_3 |
+			    CURL_SSLVERSION_MAX_TLSv1_3 };
+	struct tsrv_req	v11 = { .ssl_version = CURL_SSLVERSION_TLSv1_1 |
+			    CURL_SSLVERSION_MAX_TLSv1_1 };
+	char		body[BODYLEN];
+	long		code;
+
+	need_root();
+	(void)keyward_user();
+	start_server(NULL);
+	code = tsrv_get_ex(&srv, TSRV_ADMIN, "/v1/status", body, BODYLEN,
+	    &v12);
+	cr_expect_eq(code, 200, "TLS 1.2: %ld %s", code, body);
+	code = tsrv_get_ex(&srv, TSRV_ADMIN, "/v1/status", body, BODYLEN,
+	    &v13);
+	cr_expect_eq(code, 200, "TLS 1.3: %ld %s", code, body);
+	/* Below the minimum of spec §1.1. */
+	code = tsrv_get_ex(&srv, TSRV_ADMIN, "/version", body, BODYLEN, &v11);
+	cr_expect_eq(code, -1, "TLS 1.1 was accepted: %ld %s", code, body);
+}
+
+/* --- 12. a hung crypto process ---------------------------------------------------- */
+
+/*
+ * With the crypto process stopped, a /v1/status request is cut off at its
+ * route timeout (api: /v1/status: timeout: 1s), the worker keeps serving
+ * other requests meanwhile, and everything answers again once crypto runs.
+ */
+Test(system, route_timeout_with_hung_crypto, .timeout = 60)
+{
+	struct tsrv_cfg	cfg = { .extra = "api:\n  /v1/status:\n"
+			    "    timeout: 1s\n" };
+	struct tsrv_req	slow = { .timeout_ms = 8000 };
+	char		body[BODYLEN];
+	uint64_t	t0, took;
+	pid_t		crypto;
+	long		code;
+
+	need_root();
+	(void)keyward_user();
+	start_server(&cfg);
+	cr_assert_gt((crypto = tsrv_child(&srv, "keyward crypto")), 0);
+	cr_assert_eq(kill(crypto, SIGSTOP), 0);
+	t0 = tsrv_now_ms();
+	code = tsrv_get_ex(&srv, TSRV_ADMIN, "/v1/status", body, BODYLEN,
+	    &slow);
+	took = tsrv_now_ms() - t0;
+	/* While the request waited, /version had to work (other worker or
+	 * the same one: neither may block on crypto). */
+	cr_expect_eq(tsrv_get(&srv, TSRV_ADMIN, "/version", body, BODYLEN),
+	    200, "/version while crypto is stopped: %s", body);
+	kill(crypto, SIGCONT);
+	cr_expect_eq(code, -1, "a request at a stopped crypto process was "
+	    "answered: %ld", code);
+	cr_expect_lt(took, 4000, "the connection was not cut at the 1 s "
+	    "route timeout (took %" PRIu64 " ms)", took);
+	cr_expect_geq(took, 900, "cut before the route timeout (%" PRIu64
+	    " ms)", took);
+	code = tsrv_get(&srv, TSRV_ADMIN, "/v1/status", body, BODYLEN);
+	cr_expect_eq(code, 200, "after SIGCONT: %ld %s", code, body);
+}
+
+/* --- 13. TLS files on SIGHUP ------------------------------------------------------- */
+
+/*
+ * A new server certificate from another CA takes effect on SIGHUP: new
+ * handshakes verify against the new CA and no longer against the old one.
+ */
+Test(system, tls_reload, .timeout = 60)
+{
+	struct tsrv_cfg	cfg = { 0 };
+	char		cmd[4096], crt[PATH_MAX + 16], key[PATH_MAX + 16];
+	char		ca2[PATH_MAX + 16], body[BODYLEN];
+	struct tsrv_req	newca = { 0 };
+	uint64_t	t0;
+	long		code = -1;
+
+	need_root();
+	(void)keyward_user();
+	start_server(NULL);
+	FMT(ca2, "%s/ca2.crt", srv.pki);
+	FMT(crt, "%s/server2.crt", srv.pki);
+	FMT(key, "%s/server2.key", srv.pki);
+	FMT(cmd, "set -e; cd '%s'; { "
+	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes -keyout ca2.key -out ca2.crt -days 30 -subj /CN=test-ca2 "
+	    "-addext basicConstraints=critical,CA:TRUE "
+	    "-addext keyUsage=critical,keyCertSign; "
+	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	    "-keyout server2.key -out server2.csr -subj /CN=server2; "
+	    "openssl x509 -req -in server2.csr -CA ca2.crt -CAkey ca2.key "
+	    "-CAcreateserial -out server2.crt -days 30 -extfile server.ext; "
+	    "} >pki2.log 2>&1", srv.pki);
+	cr_assert_eq(system(cmd), 0, "openssl failed; see %s/pki2.log",
+	    srv.pki);
+	newca.cainfo = ca2;
+	code = tsrv_get_ex(&srv, TSRV_ADMIN, "/version", body, BODYLEN,
+	    &newca);
+	cr_assert_eq(code, -1, "the new CA verified the old certificate");
+
+	cfg.cert = crt;
+	cfg.key = key;
+	cr_assert_eq(tsrv_write_config(&srv, &cfg), 0);
+	cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+	t0 = tsrv_now_ms();
+	while (tsrv_now_ms() - t0 < 3000) {
+		code = tsrv_get_ex(&srv, TSRV_ADMIN, "/version", body,
+		    BODYLEN, &newca);
+		if (code == 200)
+			break;
+		tsrv_sleep_ms(POLL_MS);
+	}
+	cr_expect_eq(code, 200, "the new certificate was not served within "
+	    "3 s of SIGHUP: %ld %s; log:\n%s", code, body,
+	    tsrv_log_tail(&srv));
+	code = tsrv_get(&srv, TSRV_ADMIN, "/version", body, BODYLEN);
+	cr_expect_eq(code, -1, "the old certificate is still served");
 }

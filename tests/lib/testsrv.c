@@ -261,20 +261,24 @@ tsrv_init(struct testsrv *s, const char *exe)
 int
 tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 {
-	char	text[8192], cert[PATH_MAX + 16];
+	char	text[8192], cert[PATH_MAX + 16], key[PATH_MAX + 16];
 	int	n;
 
 	if (c->cert != NULL)
 		snprintf(cert, sizeof(cert), "%s", c->cert);
 	else
 		snprintf(cert, sizeof(cert), "%s/server.crt", s->pki);
+	if (c->key != NULL)
+		snprintf(key, sizeof(key), "%s", c->key);
+	else
+		snprintf(key, sizeof(key), "%s/server.key", s->pki);
 	n = snprintf(text, sizeof(text),
 	    "version: v1\n"
 	    "address: 127.0.0.1:%d\n"
 	    "admin:\n"
 	    "  identity: %s\n"
 	    "tls:\n"
-	    "  key: %s/server.key\n"
+	    "  key: %s\n"
 	    "  cert: %s\n"
 	    "  auth: on\n"
 	    "  ca: %s\n"
@@ -293,14 +297,16 @@ tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 	    "server:\n"
 	    "  workers: %u\n"
 	    "  chroot: %s\n"
-	    "  mlock: on\n",
-	    s->port, s->id[TSRV_ADMIN], s->pki, cert, s->ca,
+	    "  mlock: on\n"
+	    "%s",
+	    s->port, s->id[TSRV_ADMIN], key, cert, s->ca,
 	    s->id[TSRV_STATUS],
 	    c->nobody_policy ? "  late:\n    allow:\n      - /v1/status\n"
 	    "    identities:\n      - " : "",
 	    c->nobody_policy ? s->id[TSRV_NOBODY] : "",
 	    c->nobody_policy ? "\n" : "",
-	    s->keys, c->workers ? c->workers : 2, s->chroot);
+	    s->keys, c->workers ? c->workers : 2, s->chroot,
+	    c->extra ? c->extra : "");
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return -1;
 	return tsrv_write_file(s->config, text);
@@ -557,6 +563,13 @@ long
 tsrv_get(const struct testsrv *s, enum tsrv_client who, const char *path,
     char *body, size_t bodylen)
 {
+	return tsrv_get_ex(s, who, path, body, bodylen, NULL);
+}
+
+long
+tsrv_get_ex(const struct testsrv *s, enum tsrv_client who, const char *path,
+    char *body, size_t bodylen, const struct tsrv_req *o)
+{
 	char		 url[256], err[CURL_ERROR_SIZE] = "";
 	struct sink	 k = { body, 0, bodylen };
 	CURL		*h;
@@ -574,11 +587,14 @@ tsrv_get(const struct testsrv *s, enum tsrv_client who, const char *path,
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(h, CURLOPT_CAINFO, s->ca);
+	curl_easy_setopt(h, CURLOPT_CAINFO, o && o->cainfo ? o->cainfo : s->ca);
+	if (o != NULL && o->ssl_version != 0)
+		curl_easy_setopt(h, CURLOPT_SSLVERSION, o->ssl_version);
 	curl_easy_setopt(h, CURLOPT_SSLCERT, s->cert[who]);
 	curl_easy_setopt(h, CURLOPT_SSLKEY, s->key[who]);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+	    o && o->timeout_ms ? o->timeout_ms : 3000L);
 	curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);

@@ -34,6 +34,8 @@ enum tsrv_client {
 struct tsrv_cfg {
 	unsigned int	 workers;	/* server.workers; 0 means 2 */
 	const char	*cert;		/* tls.cert; NULL: the PKI's */
+	const char	*key;		/* tls.key; NULL: the PKI's */
+	const char	*extra;		/* YAML appended verbatim (api: ...) */
 	bool		 nobody_policy;	/* also give TSRV_NOBODY a policy */
 };
 
@@ -113,6 +115,16 @@ const char	*tsrv_log_tail(const struct testsrv *);
  */
 long		 tsrv_get(const struct testsrv *, enum tsrv_client,
 		    const char *path, char *body, size_t bodylen);
+
+/* The same with options; zero fields keep tsrv_get's defaults. */
+struct tsrv_req {
+	long		 ssl_version;	/* CURLOPT_SSLVERSION */
+	const char	*cainfo;	/* CA file to verify the server with */
+	long		 timeout_ms;	/* whole request; default 3000 */
+};
+long		 tsrv_get_ex(const struct testsrv *, enum tsrv_client,
+		    const char *path, char *body, size_t bodylen,
+		    const struct tsrv_req *);
 
 /* The processes whose parent is ppid, with their command lines. */
 int		 tsrv_children(struct testsrv *, struct tsrv_proc *, int max);
