@@ -68,6 +68,7 @@ struct child {
 	uint64_t		 spawned;	/* ev_now() */
 	unsigned int		 failures;
 	struct ev_timer		 timer;		/* restart or start timeout */
+	unsigned int		 cf_gen;	/* configuration it was sent */
 };
 
 static int	child_hello(struct peer *, struct ipc_msg *);
@@ -100,11 +101,13 @@ static struct {
 	struct ev_io		 sigio;
 	struct ev_timer		 stop_timer;
 	uint32_t		 reload_seq;
+	unsigned int		 cf_gen;	/* bumped by every reload */
 	struct devpki		 dev;
 	bool			 is_dev;
 } ps;
 
 static void	child_spawn(struct child *);
+static void	send_reload(struct child *);
 static void	children_foreach(void (*)(struct child *));
 
 static uint64_t
@@ -296,6 +299,7 @@ child_hello(struct peer *p, struct ipc_msg *m)
 	}
 	buf_release(&b);	/* wiped: the worker slice holds the TLS key */
 	c->state = CHILD_CONFIGURED;
+	c->cf_gen = ps.cf_gen;
 	return 0;
 }
 
@@ -309,6 +313,9 @@ child_ready(struct peer *p, struct ipc_msg *m)
 		return -1;
 	c->state = CHILD_READY;
 	ev_timer_cancel(&c->timer);
+	/* A reload while it was starting: it has the old configuration. */
+	if (c->cf_gen != ps.cf_gen)
+		send_reload(c);
 	log_debug("%s ready (pid %d)", child_name(c), (int)c->pid);
 	switch (c->role) {
 	case ROLE_CRYPTO:
@@ -603,6 +610,8 @@ send_reload(struct child *c)
 	    peer_send(&c->ctl, MSG_RELOAD, ++ps.reload_seq, &b) == -1)
 		log_warnx("cannot send the new configuration to %s",
 		    child_name(c));
+	else
+		c->cf_gen = ps.cf_gen;
 	buf_release(&b);
 }
 
@@ -673,6 +682,7 @@ reload(void)
 	tls_files_free(&ps.tls);
 	ps.cf = ncf;
 	ps.tls = nt;
+	ps.cf_gen++;
 	log_setlevel(ps.cf->log.error);
 	children_foreach(send_reload);
 	log_info("configuration reloaded");
