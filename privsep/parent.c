@@ -41,6 +41,7 @@
 #include "common/slice.h"
 #include "common/tls.h"
 #include "common/xmalloc.h"
+#include "privsep/dev.h"
 #include "privsep/devpki.h"
 #include "privsep/files.h"
 #include "privsep/parent.h"
@@ -744,68 +745,6 @@ usage(void)
 }
 
 static void
-setup_dev(const char *addr)
-{
-	char		 tmpl[] = "/tmp/keyward-dev.XXXXXX", ks[PATH_MAX];
-	char		 err[256];
-	struct passwd	*pw = NULL;
-
-	if (mkdtemp(tmpl) == NULL)
-		fatal("mkdtemp");
-	/* Traversable, so the agent reaches its store below; the private
-	 * files in it stay 0600. */
-	if (chmod(tmpl, 0711) == -1)
-		fatal("chmod %s", tmpl);
-	if (devpki_create(tmpl, &ps.dev) == -1)
-		fatalx("cannot create the development PKI in %s", tmpl);
-	snprintf(ks, sizeof(ks), "%s/keys", tmpl);
-	if (ps.root && (pw = getpwnam(CONFIG_DEFAULT_USER)) == NULL)
-		fatalx("user '%s' does not exist; create it with: useradd "
-		    "--system --no-create-home --shell /usr/sbin/nologin %s",
-		    CONFIG_DEFAULT_USER, CONFIG_DEFAULT_USER);
-	if (dir_ensure(ks, 0700, pw ? pw->pw_uid : (uid_t)-1,
-	    pw ? pw->pw_gid : (gid_t)-1, err, sizeof(err)) == -1)
-		fatalx("%s", err);
-	ps.cf = config_dev(ps.dev.server_cert, ps.dev.server_key,
-	    ps.dev.identity, ks);
-	if (addr != NULL) {
-		free(ps.cf->address);
-		ps.cf->address = xstrdup(addr);
-	}
-	ps.is_dev = true;
-}
-
-static void
-print_dev(void)
-{
-	const char	*a = ps.cf->address;
-	char		 url[128];
-
-	if (strncmp(a, "0.0.0.0:", 8) == 0)
-		snprintf(url, sizeof(url), "https://127.0.0.1:%s", a + 8);
-	else
-		snprintf(url, sizeof(url), "https://%s", a);
-	printf("\nkeyward development server (throw-away keys; not for "
-	    "production)\n\n"
-	    "  files:     %s\n"
-	    "  admin:     %s\n"
-	    "  API key:   %s\n\n"
-	    "Talk to it with curl over mutual TLS:\n\n"
-	    "  curl --cacert %s --cert %s --key %s %s/version\n"
-	    "  curl --cacert %s --cert %s --key %s %s/v1/status\n\n"
-	    "or with KES clients (kes CLI, MinIO):\n\n"
-	    "  export KES_SERVER=%s\n"
-	    "  export KES_API_KEY=%s\n"
-	    "  export MINIO_KMS_KES_ENDPOINT=%s MINIO_KMS_KES_API_KEY=%s "
-	    "MINIO_KMS_KES_CAPATH=%s\n\n",
-	    ps.dev.dir, ps.dev.identity, ps.dev.api_key,
-	    ps.dev.ca_cert, ps.dev.client_cert, ps.dev.client_key, url,
-	    ps.dev.ca_cert, ps.dev.client_cert, ps.dev.client_key, url,
-	    url, ps.dev.api_key, url, ps.dev.api_key, ps.dev.ca_cert);
-	fflush(stdout);
-}
-
-static void
 prepare_dirs(void)
 {
 	struct passwd	*pw;
@@ -882,9 +821,10 @@ parent_main(int argc, char **argv)
 		fatal("readlink /proc/self/exe");
 	ps.exe[n] = '\0';
 
-	if (dev)
-		setup_dev(addr);
-	else {
+	if (dev) {
+		ps.cf = dev_setup(addr, ps.root, &ps.dev);
+		ps.is_dev = true;
+	} else {
 		if (config_load(config, &ps.cf, err, sizeof(err)) == -1)
 			fatalx("%s", err);
 		if (addr != NULL) {
@@ -943,7 +883,7 @@ parent_main(int argc, char **argv)
 		fatal("epoll_ctl");
 
 	if (dev)
-		print_dev();
+		dev_print(ps.cf, &ps.dev);
 	children_foreach(child_spawn);
 	for (;;)
 		ev_once(-1);

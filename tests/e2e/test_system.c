@@ -972,3 +972,102 @@ Test(system, tls_reload, .timeout = 60)
 	code = tsrv_get(&srv, TSRV_ADMIN, "/version", body, BODYLEN);
 	cr_expect_eq(code, -1, "the old certificate is still served");
 }
+
+/* --- 14. SIGTERM with a request in flight -------------------------------------- */
+
+/*
+ * A request parked at the crypto process when SIGTERM arrives is still
+ * answered (200, not cut off), and then the server exits 0.
+ */
+Test(system, sigterm_finishes_in_flight, .timeout = 60)
+{
+	struct tsrv_req	slow = { .timeout_ms = 8000 };
+	char		body[BODYLEN];
+	pid_t		crypto, client;
+	long		code = -1;
+	int		fds[2], status = -1;
+
+	need_root();
+	(void)keyward_user();
+	start_server(NULL);
+	cr_assert_gt((crypto = tsrv_child(&srv, "keyward crypto")), 0);
+	cr_assert_eq(pipe(fds), 0);
+	cr_assert_eq(kill(crypto, SIGSTOP), 0);
+	if ((client = fork()) == 0) {
+		code = tsrv_get_ex(&srv, TSRV_ADMIN, "/v1/status", body,
+		    BODYLEN, &slow);
+		(void)!write(fds[1], &code, sizeof(code));
+		_exit(0);
+	}
+	cr_assert_gt(client, 0);
+	close(fds[1]);
+	/* Give the request time to reach the (stopped) crypto process. */
+	tsrv_sleep_ms(500);
+	cr_assert_eq(kill(srv.pid, SIGTERM), 0);
+	cr_assert_eq(tsrv_wait_log(&srv, "stopping", 1, 3000), 0,
+	    "log:\n%s", tsrv_log_tail(&srv));
+	tsrv_sleep_ms(200);
+	cr_assert_eq(kill(crypto, SIGCONT), 0);
+	cr_assert_eq(read(fds[0], &code, sizeof(code)), (ssize_t)sizeof(code));
+	waitpid(client, NULL, 0);
+	cr_expect_eq(code, 200, "the request in flight at SIGTERM got %ld",
+	    code);
+	cr_assert_eq(tsrv_wait_exit(&srv, 10000, &status), 0,
+	    "the server did not exit; log:\n%s", tsrv_log_tail(&srv));
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "exit status %#x; log:\n%s", status, tsrv_log_tail(&srv));
+}
+
+/* --- 15. the development server (make run) -------------------------------------- */
+
+/* The value after `label` on its line of the log, e.g. "files:". */
+static void
+log_value(const char *label, char *out, size_t len)
+{
+	const char	*tail = tsrv_log_tail(&srv), *p;
+	size_t		 n;
+
+	cr_assert_not_null(p = strstr(tail, label), "no '%s' in:\n%s", label,
+	    tail);
+	p += strlen(label);
+	p += strspn(p, " ");
+	n = strcspn(p, " \n");
+	cr_assert_lt(n, len);
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+/*
+ * `keyward server --dev` serves /v1/status over mTLS to the client
+ * certificate it prints, and removes its throw-away files when it stops.
+ */
+Test(system, dev_server, .timeout = 60)
+{
+	char		body[BODYLEN], dir[PATH_MAX];
+	struct stat	st;
+	long		code;
+	int		status = -1;
+
+	need_root();
+	(void)keyward_user();
+	cr_assert_eq(tsrv_init(&srv, NULL), 0);
+	srv.dev = true;
+	cr_assert_eq(tsrv_start(&srv), 0);
+	cr_assert_eq(tsrv_wait_ready(&srv, READY_MS), 0, "log:\n%s",
+	    tsrv_log_tail(&srv));
+	log_value("files:", dir, sizeof(dir));
+	cr_assert_eq(strncmp(dir, "/tmp/keyward-dev.", 17), 0, "%s", dir);
+	FMT(srv.ca, "%s/ca.crt", dir);
+	FMT(srv.cert[TSRV_ADMIN], "%s/client.crt", dir);
+	FMT(srv.key[TSRV_ADMIN], "%s/client.key", dir);
+	cr_expect_eq(tsrv_log_count(&srv, "export KES_API_KEY=kes:v1:"), 1,
+	    "log:\n%s", tsrv_log_tail(&srv));
+	code = tsrv_get(&srv, TSRV_ADMIN, "/v1/status", body, BODYLEN);
+	cr_expect_eq(code, 200, "%ld %s", code, body);
+	cr_expect_eq(status_kind(body), STATUS_LATENCY, "%s", body);
+	cr_assert_eq(kill(srv.pid, SIGTERM), 0);
+	cr_assert_eq(tsrv_wait_exit(&srv, 10000, &status), 0);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %#x", status);
+	cr_expect_eq(stat(dir, &st), -1, "%s was left behind", dir);
+}

@@ -317,10 +317,18 @@ tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 static void __attribute__((noreturn))
 child_exec(struct testsrv *s, uid_t uid, gid_t gid)
 {
-	char		*argv[] = { s->exe, "server", "--config", s->config,
+	char		*argv[6] = { s->exe, "server", "--config", s->config,
 			    NULL };
+	char		 addr[32];
 	sigset_t	 none;
 	int		 fd, sig;
+
+	if (s->dev) {
+		snprintf(addr, sizeof(addr), "127.0.0.1:%d", s->port);
+		argv[2] = "--dev";
+		argv[3] = "--addr";
+		argv[4] = addr;
+	}
 
 	if ((fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644)) == -1 ||
 	    dup2(fd, STDOUT_FILENO) == -1 || dup2(fd, STDERR_FILENO) == -1)

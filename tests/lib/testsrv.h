@@ -59,6 +59,7 @@ struct testsrv {
 	int		port;
 	pid_t		pid;			/* the parent; 0: none */
 	bool		reaped;
+	bool		dev;		/* start `server --dev --addr` instead */
 	int		status;			/* wait status once reaped */
 	pid_t		seen[64];		/* every child listed so far */
 	size_t		nseen;
