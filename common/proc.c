@@ -149,3 +149,22 @@ proc_reload_done(struct peer *parent, uint32_t id, const char *why)
 	if (why == NULL)
 		log_info("configuration reloaded");
 }
+
+int
+proc_accept_crypto(struct ipc_msg *m, struct peer *dst,
+    const struct peer_dispatch *d, peer_lost_fn lost)
+{
+	enum proc_role	role;
+	uint32_t	index;
+
+	if (proc_peer_get(&m->payload, &role, &index) == -1 ||
+	    role != ROLE_CRYPTO)
+		return -1;
+	if (dst->open)
+		lost(dst, "replaced by a new crypto process");
+	peer_open(dst, m->fd, IPC_MAX_PEER, false, ROLE_CRYPTO, 0, d, lost,
+	    NULL);
+	m->fd = -1;
+	log_debug("crypto channel connected");
+	return 0;
+}

@@ -43,6 +43,13 @@ void	proc_parent_lost(struct peer *, const char *why);
 /* MSG_PEER payload: u8 role, u32 index of the channel's other end. */
 int	proc_peer_put(struct buf *, enum proc_role, uint32_t index);
 int	proc_peer_get(struct buf *, enum proc_role *, uint32_t *index);
+/*
+ * Child side (worker, agent): a MSG_PEER that must carry the crypto
+ * channel; an open one in dst is first lost ("replaced"), then dst is
+ * opened on the new descriptor. -1 for any other PEER.
+ */
+int	proc_accept_crypto(struct ipc_msg *, struct peer *dst,
+	    const struct peer_dispatch *, peer_lost_fn);
 /* Child side: MSG_RELOAD_DONE (u8 ok, str reason); why NULL means ok. */
 void	proc_reload_done(struct peer *parent, uint32_t id, const char *why);
 /* Parent side: check a HELLO payload; NULL when fine, else the reason. */

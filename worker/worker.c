@@ -139,19 +139,8 @@ crypto_lost(struct peer *p, const char *why)
 static int
 parent_peer(struct peer *p, struct ipc_msg *m)
 {
-	enum proc_role	role;
-	uint32_t	index;
-
-	if (proc_peer_get(&m->payload, &role, &index) == -1 ||
-	    role != ROLE_CRYPTO)
-		return -1;
-	if (w.crypto.open)
-		crypto_lost(&w.crypto, "replaced by a new crypto process");
-	peer_open(&w.crypto, m->fd, IPC_MAX_PEER, false, ROLE_CRYPTO, 0,
-	    crypto_dispatch, crypto_lost, NULL);
-	m->fd = -1;
-	log_debug("crypto channel connected");
-	return 0;
+	return proc_accept_crypto(m, &w.crypto, crypto_dispatch,
+	    crypto_lost);
 }
 
 static bool
