@@ -101,26 +101,46 @@ json_str(struct buf *b, const char *s)
 	(void)buf_put_u8(b, '"');
 }
 
+static int
+put_str(struct buf *b, const char *s)
+{
+	return buf_put(b, s, strlen(s));
+}
+
+/*
+ * Status line, headers and body straight into c->out: no fixed-size head,
+ * since a 301's Location echoes the request path (up to 8 KiB escaped
+ * threefold).
+ */
 void
 respond(struct conn *c, int status, const char *ctype, const char *extra,
     const void *body, size_t len)
 {
-	char		 head[512], date[64];
+	char		 line[160], date[64];
 	struct tm	 tm;
 	time_t		 now = time(NULL);
-	int		 n;
+	size_t		 save = c->out.len;
+	int		 n, bad;
 
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	n = snprintf(head, sizeof(head),
-	    "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nDate: %s\r\n"
-	    "%s%s\r\n", status, http_reason(status),
-	    ctype ? "Content-Type: " : "", ctype ? ctype : "",
-	    ctype ? "\r\n" : "", len, date,
-	    c->keep_alive ? "" : "Connection: close\r\n", extra ? extra : "");
-	if (n < 0 || (size_t)n >= sizeof(head) ||
-	    buf_put(&c->out, head, n) == -1 ||
-	    (!c->head_only && buf_put(&c->out, body, len) == -1)) {
+	n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
+	    http_reason(status));
+	bad = buf_put(&c->out, line, n);
+	if (ctype != NULL)
+		bad |= put_str(&c->out, "Content-Type: ") |
+		    put_str(&c->out, ctype) | put_str(&c->out, "\r\n");
+	n = snprintf(line, sizeof(line), "Content-Length: %zu\r\nDate: %s\r\n"
+	    "%s", len, date, c->keep_alive ? "" : "Connection: close\r\n");
+	bad |= buf_put(&c->out, line, n);
+	if (extra != NULL)
+		bad |= put_str(&c->out, extra);
+	bad |= put_str(&c->out, "\r\n");
+	if (!c->head_only)
+		bad |= buf_put(&c->out, body, len);
+	if (bad) {
+		/* The output queue is full: nothing half-written goes out. */
+		c->out.len = save;
 		c->keep_alive = false;
 		c->state = CONN_CLOSING;
 		return;

@@ -1071,3 +1071,26 @@ Test(system, dev_server, .timeout = 60)
 	    "status %#x", status);
 	cr_expect_eq(stat(dir, &st), -1, "%s was left behind", dir);
 }
+
+/* --- 16. a long redirect ------------------------------------------------------------ */
+
+/*
+ * Go's ServeMux answers a non-canonical path with 301 to the cleaned one,
+ * however long; the Location echoes it (the response head has no fixed
+ * size).
+ */
+Test(system, long_redirect, .timeout = 60)
+{
+	char	path[4200], body[3 * sizeof(path)];
+	long	code;
+
+	need_root();
+	(void)keyward_user();
+	start_server(NULL);
+	memcpy(path, "/v1//", 5);
+	memset(path + 5, 'a', sizeof(path) - 6);
+	path[sizeof(path) - 1] = '\0';
+	code = tsrv_get(&srv, TSRV_ADMIN, path, body, sizeof(body));
+	cr_expect_eq(code, 301, "%ld %.200s", code, body);
+	cr_expect_not_null(strstr(body, "Moved Permanently"), "%.200s", body);
+}

@@ -578,7 +578,7 @@ long
 tsrv_get_ex(const struct testsrv *s, enum tsrv_client who, const char *path,
     char *body, size_t bodylen, const struct tsrv_req *o)
 {
-	char		 url[256], err[CURL_ERROR_SIZE] = "";
+	char		 url[16384], err[CURL_ERROR_SIZE] = "";
 	struct sink	 k = { body, 0, bodylen };
 	CURL		*h;
 	CURLcode	 rc;
@@ -587,13 +587,19 @@ tsrv_get_ex(const struct testsrv *s, enum tsrv_client who, const char *path,
 	if (bodylen == 0)
 		return -1;
 	body[0] = '\0';
-	snprintf(url, sizeof(url), "https://127.0.0.1:%d%s", s->port, path);
+	if (snprintf(url, sizeof(url), "https://127.0.0.1:%d%s", s->port,
+	    path) >= (int)sizeof(url)) {
+		snprintf(body, bodylen, "path too long for the test client");
+		return -1;
+	}
 	if ((h = curl_easy_init()) == NULL) {
 		snprintf(body, bodylen, "curl_easy_init failed");
 		return -1;
 	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	/* Send the path as given: the server's 301 for "//" is tested. */
+	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(h, CURLOPT_CAINFO, o && o->cainfo ? o->cainfo : s->ca);
 	if (o != NULL && o->ssl_version != 0)
