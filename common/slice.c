@@ -109,6 +109,14 @@ worker_slice_free(struct worker_slice *s)
 	memset(s, 0, sizeof(*s));
 }
 
+void
+worker_slice_forget_key(struct worker_slice *s)
+{
+	pem_free(&s->key);
+	freezero_str(s->password);
+	s->password = NULL;
+}
+
 /* crypto: u32 log level + 1, u64 started, policy set, u64 any, unused,
  * offline (ms). */
 int

@@ -51,6 +51,9 @@ struct agent_slice {
 int	worker_slice_put(struct buf *, const struct worker_slice *);
 int	worker_slice_get(struct buf *, struct worker_slice *);
 void	worker_slice_free(struct worker_slice *);
+/* Wipe the TLS private key and its password once an SSL_CTX holds the
+ * key: the worker keeps no second copy. */
+void	worker_slice_forget_key(struct worker_slice *);
 
 int	crypto_slice_put(struct buf *, const struct crypto_slice *);
 int	crypto_slice_get(struct buf *, struct crypto_slice *);

@@ -171,6 +171,7 @@ parent_reload(struct peer *p, struct ipc_msg *m)
 
 	if (worker_slice_get(&m->payload, &ns) == 0) {
 		if ((ctx = make_ctx(&ns, err, sizeof(err))) != NULL) {
+			worker_slice_forget_key(&ns);
 			SSL_CTX_free(w.ctx);
 			w.ctx = ctx;
 			worker_slice_free(&w.cf);
@@ -302,6 +303,7 @@ worker_main(int argc, char **argv)
 		fatalx("OpenSSL initialisation failed");
 	if ((w.ctx = make_ctx(&w.cf, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
+	worker_slice_forget_key(&w.cf);
 
 	routes_init(&stack_top);
 

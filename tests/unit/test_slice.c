@@ -58,6 +58,26 @@ Test(slice, worker_round_trip)
 	buf_release(&b);
 }
 
+Test(slice, worker_forget_key)
+{
+	struct worker_slice	in, out;
+	struct buf		b;
+
+	make_worker(&in);
+	buf_init(&b, 1 << 16);
+	cr_assert_eq(worker_slice_put(&b, &in), 0);
+	cr_assert_eq(worker_slice_get(&b, &out), 0);
+	worker_slice_forget_key(&out);
+	cr_assert_null(out.key.data);
+	cr_assert_eq(out.key.len, 0);
+	cr_assert_null(out.password);
+	/* The rest stays, and freeing afterwards is fine. */
+	cr_assert_eq(out.cert.len, 4);
+	cr_assert_str_eq(out.pol.admin, ADMIN);
+	worker_slice_free(&out);
+	buf_release(&b);
+}
+
 Test(slice, worker_truncated_and_trailing)
 {
 	struct worker_slice	in, out;
