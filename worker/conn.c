@@ -186,7 +186,7 @@ static int
 read_more(struct conn *c)
 {
 	uint8_t	*p;
-	size_t	 room = c->in.max - c->in.len;
+	size_t	 room;
 	int	 r;
 
 	buf_compact(&c->in);
@@ -218,7 +218,7 @@ static int
 frame_request(struct conn *c)
 {
 	const char	*p = (const char *)buf_ptr(&c->in);
-	size_t		 avail = buf_avail(&c->in), used, n;
+	size_t		 avail = buf_avail(&c->in), used;
 	int		 r;
 
 	if (!c->have_head) {
@@ -240,8 +240,6 @@ frame_request(struct conn *c)
 		c->have_head = true;
 		c->keep_alive = c->req.keep_alive && !w.stopping;
 		c->head_only = c->req.method == HTTP_HEAD;
-		http_chunked_init(&c->chunked);
-		buf_reset(&c->body);
 		if (c->req.body == HTTP_BODY_LENGTH &&
 		    c->req.content_length > BODY_MAX) {
 			c->keep_alive = false;
@@ -268,6 +266,9 @@ frame_request(struct conn *c)
 		(void)buf_put(&c->body, p, c->req.content_length);
 		return 1;
 	case HTTP_BODY_CHUNKED:
+		/* Decoded afresh from the start each time: the body is at
+		 * most 1 MB, and the decoder keeps no pointers into c->in,
+		 * which compaction would move. */
 		buf_reset(&c->body);
 		http_chunked_init(&c->chunked);
 		r = http_chunked_feed(&c->chunked, p, avail, &used, &c->body);
@@ -278,9 +279,8 @@ frame_request(struct conn *c)
 			respond_error(c, -r, http_reason(-r));
 			return -1;
 		}
-		/* Record the framed length for consume_request(). */
-		n = used;
-		c->req.content_length = n;
+		/* The framed length, for consume_request(). */
+		c->req.content_length = used;
 		return 1;
 	}
 	return -1;
@@ -302,6 +302,7 @@ consume_request(struct conn *c)
 	c->have_head = c->sent_continue = false;
 	c->parsed_upto = 0;
 	c->deadline = 0;
+	c->route = NULL;
 	c->req_started = ev_now();
 }
 

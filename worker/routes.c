@@ -353,6 +353,7 @@ route_request(struct conn *c)
 	/* Like KES's write deadline: a route that overruns loses the
 	 * connection (the worker's sweep enforces it). */
 	c->deadline = route_timeout(r) ? ev_now() + route_timeout(r) : 0;
+	c->route = r;
 	r->fn(c, r, res);
 }
 
@@ -360,8 +361,6 @@ route_request(struct conn *c)
 void
 route_reply(struct conn *c, struct ipc_msg *m)
 {
-	const struct route	*r;
-	const char		*res;
 	uint16_t		 status;
 	const char		*msg;
 
@@ -374,11 +373,11 @@ route_reply(struct conn *c, struct ipc_msg *m)
 			respond_error(c, status, msg);
 		return;
 	}
-	if (route_find(c->path, &r, &res) != 1 || r->reply == NULL) {
+	if (c->route == NULL || c->route->reply == NULL) {
 		respond_error(c, 500, "internal error");
 		return;
 	}
-	r->reply(c, m);
+	c->route->reply(c, m);
 }
 
 /* --- handlers ----------------------------------------------------------- */

@@ -44,6 +44,8 @@ enum conn_state {
 	CONN_CLOSING,		/* flushing, then close */
 };
 
+struct route;
+
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;
 	struct conn		*pnext;		/* pending-request hash chain */
@@ -63,6 +65,7 @@ struct conn {
 	enum ident_err		 ident_err;
 	char			 identity[IDENTITY_LEN + 1];
 	uint32_t		 req_id;	/* at crypto, or 0 */
+	const struct route	*route;		/* of the request in progress */
 	bool			 keep_alive;
 	bool			 head_only;	/* HEAD: no body in the answer */
 	uint64_t		 last_active;	/* ev_now() */
