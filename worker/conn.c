@@ -238,6 +238,7 @@ frame_request(struct conn *c)
 			return -1;
 		}
 		c->have_head = true;
+		c->head_at = buf_ptr(&c->in);
 		c->keep_alive = c->req.keep_alive && !w.stopping;
 		c->head_only = c->req.method == HTTP_HEAD;
 		if (c->req.body == HTTP_BODY_LENGTH &&
@@ -247,8 +248,20 @@ frame_request(struct conn *c)
 			return -1;
 		}
 	}
-	/* The head's pointers stay valid: c->in is not compacted until the
-	 * request has been answered. */
+	/*
+	 * c->req points into c->in. Reading the body may have grown c->in
+	 * by copying it elsewhere: parse the same head again at its new
+	 * place (c->in is only compacted once the request is answered, so
+	 * the head still starts it).
+	 */
+	if (buf_ptr(&c->in) != c->head_at) {
+		if (http_parse_head(p, avail, &c->req) <= 0) {
+			c->keep_alive = false;
+			respond_error(c, 500, "internal error");
+			return -1;
+		}
+		c->head_at = buf_ptr(&c->in);
+	}
 	avail -= c->req.head_len;
 	p += c->req.head_len;
 	if (c->req.expect_continue && !c->sent_continue &&

@@ -57,7 +57,8 @@ struct conn {
 	struct buf		 out;		/* response bytes to encrypt */
 	struct buf		 body;		/* request body (wiped) */
 	struct http_chunked	 chunked;
-	struct http_request	 req;
+	struct http_request	 req;		/* points into in */
+	const uint8_t		*head_at;	/* where req was parsed */
 	bool			 have_head;
 	bool			 sent_continue;
 	size_t			 parsed_upto;	/* for http_head_ready */

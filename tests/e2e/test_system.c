@@ -1094,3 +1094,33 @@ Test(system, long_redirect, .timeout = 60)
 	cr_expect_eq(code, 301, "%ld %.200s", code, body);
 	cr_expect_not_null(strstr(body, "Moved Permanently"), "%.200s", body);
 }
+
+/* --- 17. a request body that arrives over many reads ---------------------------- */
+
+/*
+ * A body large enough to grow the connection's input buffer while it
+ * arrives: the request head parsed before it must still be read from the
+ * buffer's new place (the sanitizer build reports a use after free
+ * otherwise). The route then answers KES's 405.
+ */
+Test(system, large_body_after_head, .timeout = 60)
+{
+	static char	big[300000];
+	struct tsrv_req	post = { .method = "POST", .body = big,
+			    .body_len = sizeof(big), .timeout_ms = 10000 };
+	char		body[BODYLEN];
+	long		code;
+
+	need_root();
+	(void)keyward_user();
+	start_server(NULL);
+	memset(big, 'x', sizeof(big));
+	code = tsrv_get_ex(&srv, TSRV_ADMIN, "/version", body, BODYLEN,
+	    &post);
+	cr_expect_eq(code, 405, "%ld %s", code, body);
+	cr_expect_str_eq(body, "{\"message\":\"received method 'POST' "
+	    "expected 'GET'\"\n}");
+	code = tsrv_get(&srv, TSRV_ADMIN, "/version", body, BODYLEN);
+	cr_expect_eq(code, 200, "the worker did not survive: %ld %s", code,
+	    body);
+}

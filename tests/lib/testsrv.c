@@ -607,6 +607,13 @@ tsrv_get_ex(const struct testsrv *s, enum tsrv_client who, const char *path,
 	curl_easy_setopt(h, CURLOPT_SSLCERT, s->cert[who]);
 	curl_easy_setopt(h, CURLOPT_SSLKEY, s->key[who]);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+	if (o != NULL && o->body != NULL) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, o->body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)o->body_len);
+	}
+	if (o != NULL && o->method != NULL)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, o->method);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
 	    o && o->timeout_ms ? o->timeout_ms : 3000L);
 	curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);

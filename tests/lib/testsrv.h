@@ -122,6 +122,9 @@ struct tsrv_req {
 	long		 ssl_version;	/* CURLOPT_SSLVERSION */
 	const char	*cainfo;	/* CA file to verify the server with */
 	long		 timeout_ms;	/* whole request; default 3000 */
+	const char	*method;	/* default GET */
+	const void	*body;		/* request body, body_len bytes */
+	size_t		 body_len;
 };
 long		 tsrv_get_ex(const struct testsrv *, enum tsrv_client,
 		    const char *path, char *body, size_t bodylen,
