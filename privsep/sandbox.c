@@ -166,7 +166,7 @@ static const struct sb_rule worker_rules[] = {
 };
 
 /*
- * ROLE_AGENT: the filesystem store under its directory descriptor, and the
+ * ROLE_AGENT: the filesystem store (reached by its path), and the
  * network for the key stores to come (Vault, KMIP, cloud).
  * XXX: getaddrinfo() through NSS needs files and possibly AF_NETLINK
  * (AI_ADDRCONFIG); revisit with the first network store, or resolve in a

@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +28,7 @@
 #include <openssl/x509.h>
 
 #include "common/identity.h"
+#include "privsep/files.h"
 #include "tests/lib/testsrv.h"
 
 static const char *const client_name[TSRV_NCLIENTS] = {
@@ -435,16 +435,6 @@ tsrv_wait_ready(struct testsrv *s, unsigned int timeout_ms)
 	}
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	if (flag == FTW_DP)
-		(void)rmdir(path);
-	else
-		(void)unlink(path);
-	return 0;
-}
-
 /*
  * A child we saw that is still ours: alive, named keyward, and still the
  * server's child or an orphan (adopted by init, or by us as a subreaper).
@@ -495,7 +485,7 @@ tsrv_cleanup(struct testsrv *s)
 	}
 	s->pid = 0;
 	if (s->dir[0] != '\0' && (keep == NULL || strcmp(keep, "1") != 0))
-		(void)nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		(void)tree_remove(s->dir);
 	s->dir[0] = '\0';
 }
 

@@ -24,6 +24,7 @@
 
 #include "common/apikey.h"
 #include "common/identity.h"
+#include "privsep/files.h"
 #include "privsep/devpki.h"
 
 static char tmpdir[] = "/tmp/kw-devpki.XXXXXX";
@@ -37,10 +38,7 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
+	if (tree_remove(tmpdir) == -1)
 		cr_log_warn("could not remove %s", tmpdir);
 }
 

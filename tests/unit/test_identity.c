@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "common/identity.h"
+#include "privsep/files.h"
 
 static char tmpdir[] = "/tmp/kw-identity.XXXXXX";
 
@@ -24,10 +25,7 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
+	if (tree_remove(tmpdir) == -1)
 		cr_log_warn("could not remove %s", tmpdir);
 }
 
