@@ -134,11 +134,14 @@ load_key(SSL_CTX *ctx, const struct pem *key, const char *password,
 	if (pk == NULL)
 		ssl_error(err, errlen, "TLS private key (wrong password or "
 		    "not a PEM private key)");
-	else if (SSL_CTX_use_PrivateKey(ctx, pk) != 1)
-		ssl_error(err, errlen, "TLS private key");
-	else if (SSL_CTX_check_private_key(ctx) != 1)
-		ssl_error(err, errlen, "TLS private key does not match the "
+	else if (X509_check_private_key(SSL_CTX_get0_certificate(ctx),
+	    pk) != 1) {
+		/* Said plainly; OpenSSL's own text is "key values mismatch". */
+		ERR_clear_error();
+		snprintf(err, errlen, "TLS private key does not match the "
 		    "certificate");
+	} else if (SSL_CTX_use_PrivateKey(ctx, pk) != 1)
+		ssl_error(err, errlen, "TLS private key");
 	else
 		r = 0;
 	EVP_PKEY_free(pk);
