@@ -1,4 +1,5 @@
 /* Allocation wrappers: callers carry no NULL checks. */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -106,4 +107,13 @@ freezero_str(char *s)
 {
 	if (s != NULL)
 		freezero(s, strlen(s));
+}
+
+void
+free_wiped(void *p)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
 }

@@ -16,5 +16,8 @@ int	 xasprintf(char **, const char *, ...)
 void	 freezero(void *, size_t);
 /* Wipe a NUL-terminated string then free it. */
 void	 freezero_str(char *);
+/* Wipe the whole allocation (as malloc sized it), then free it: for
+ * blocks whose size the caller does not know (jansson's). */
+void	 free_wiped(void *);
 
 #endif

@@ -1,0 +1,149 @@
+/* Go's base64.StdEncoding: padded standard base64, CR and LF skipped. */
+#include <string.h>
+
+#include "common/b64.h"
+
+/*
+ * The alphabet is mapped without branches or table lookups on the value,
+ * so the time taken does not depend on the (often secret) bytes. The shifts
+ * rely on the arithmetic right shift of negative ints, which every compiler
+ * we build with does. Returns 0..63, or -1 for a character outside the
+ * alphabet.
+ */
+static int
+val(unsigned char ch)
+{
+	int c = ch, v = -1;
+
+	v += (((0x40 - c) & (c - 0x5b)) >> 8) & (c - 64);	/* A-Z */
+	v += (((0x60 - c) & (c - 0x7b)) >> 8) & (c - 70);	/* a-z */
+	v += (((0x2f - c) & (c - 0x3a)) >> 8) & (c + 5);	/* 0-9 */
+	v += (((0x2a - c) & (c - 0x2c)) >> 8) & 63;		/* + */
+	v += (((0x2e - c) & (c - 0x30)) >> 8) & 64;		/* / */
+	return v;
+}
+
+static char
+chr(unsigned int u)
+{
+	int v = (int)u, d = 'A';
+
+	d += ((25 - v) >> 8) & 6;	/* 26..: 'a' */
+	d -= ((51 - v) >> 8) & 75;	/* 52..: '0' */
+	d -= ((61 - v) >> 8) & 15;	/* 62: '+' */
+	d += ((62 - v) >> 8) & 3;	/* 63: '/' */
+	return (char)(v + d);
+}
+
+size_t
+b64_encoded_len(size_t n)
+{
+	return (n + 2) / 3 * 4;
+}
+
+size_t
+b64_decoded_max(size_t len)
+{
+	/* Padded input: at most len / 4 whole quanta, 3 bytes each. */
+	return len / 4 * 3;
+}
+
+void
+b64_encode(const void *in, size_t n, char *out)
+{
+	const uint8_t	*p = in;
+	uint32_t	 w;
+	size_t		 i;
+
+	for (i = 0; i + 3 <= n; i += 3) {
+		w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		*out++ = chr(w >> 18);
+		*out++ = chr((w >> 12) & 0x3f);
+		*out++ = chr((w >> 6) & 0x3f);
+		*out++ = chr(w & 0x3f);
+	}
+	if (n - i == 1) {
+		w = (uint32_t)p[i] << 16;
+		*out++ = chr(w >> 18);
+		*out++ = chr((w >> 12) & 0x3f);
+		*out++ = '=';
+		*out++ = '=';
+	} else if (n - i == 2) {
+		w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+		*out++ = chr(w >> 18);
+		*out++ = chr((w >> 12) & 0x3f);
+		*out++ = chr((w >> 6) & 0x3f);
+		*out++ = '=';
+	}
+	*out = '\0';
+	explicit_bzero(&w, sizeof(w));
+}
+
+/* The next index at or after i that is not CR or LF. */
+static size_t
+skip_nl(const char *in, size_t len, size_t i)
+{
+	while (i < len && (in[i] == '\r' || in[i] == '\n'))
+		i++;
+	return i;
+}
+
+/*
+ * What Go's decoder (base64.StdEncoding, not Strict) accepts: '=' may only
+ * stand at position 2 of a quantum followed by a second '=', or at position
+ * 3; after the padding only CR and LF may follow; a quantum cut short
+ * without padding is an error; the unused low bits of the last symbol are
+ * not checked.
+ */
+int
+b64_decode(const char *in, size_t len, uint8_t *out, size_t *outlen)
+{
+	uint32_t	 acc = 0;
+	size_t		 i = 0, o = 0;
+	int		 j = 0, v, bad = 0, r = -1;
+
+	for (;;) {
+		i = skip_nl(in, len, i);
+		if (i == len)
+			break;
+		if (in[i] == '=') {
+			/* "x=", "=": too little data before the padding. */
+			if (j < 2)
+				goto out;
+			i++;
+			if (j == 2) {
+				i = skip_nl(in, len, i);
+				if (i == len || in[i] != '=')
+					goto out;
+				i++;
+			}
+			if (skip_nl(in, len, i) != len)
+				goto out;
+			acc <<= 6 * (4 - j);
+			out[o++] = (uint8_t)(acc >> 16);
+			if (j == 3)
+				out[o++] = (uint8_t)(acc >> 8);
+			j = 0;
+			break;
+		}
+		v = val((unsigned char)in[i++]);
+		bad |= v;	/* negative once any character was invalid */
+		acc = acc << 6 | ((uint32_t)v & 0x3f);
+		if (++j == 4) {
+			out[o++] = (uint8_t)(acc >> 16);
+			out[o++] = (uint8_t)(acc >> 8);
+			out[o++] = (uint8_t)acc;
+			acc = 0;
+			j = 0;
+		}
+	}
+	if (j != 0 || bad < 0)
+		goto out;
+	*outlen = o;
+	r = 0;
+ out:
+	if (r == -1)
+		explicit_bzero(out, o);
+	explicit_bzero(&acc, sizeof(acc));
+	return r;
+}
