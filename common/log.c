@@ -10,6 +10,49 @@
 
 static char	log_role[32] = "keyward";
 static int	log_level = LOG_LVL_INFO;
+static log_hook_fn log_hook;
+static int	log_in_hook;
+
+void
+log_set_hook(log_hook_fn fn)
+{
+	log_hook = fn;
+}
+
+/*
+ * {"message":"<line>"}: the error-log event of spec 3.6, the line escaped
+ * as a JSON string. out needs 6 * strlen(line) + 16 bytes.
+ */
+size_t
+log_event_json(const char *line, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)line;
+	size_t n = 0;
+
+#define PUT(ch) do { if (n + 1 < outlen) out[n++] = (ch); } while (0)
+	for (const char *h = "{\"message\":\""; *h; h++)
+		PUT(*h);
+	for (; *p && n + 8 < outlen; p++) {
+		if (*p == '"' || *p == '\\') {
+			PUT('\\');
+			PUT(*p);
+		} else if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&') {
+			PUT('\\');
+			PUT('u');
+			PUT('0');
+			PUT('0');
+			PUT(hex[*p >> 4]);
+			PUT(hex[*p & 0xf]);
+		} else
+			PUT(*p);
+	}
+	PUT('"');
+	PUT('}');
+#undef PUT
+	out[n] = '\0';
+	return n;
+}
 
 void
 log_init(const char *role, int level)
@@ -79,6 +122,14 @@ vlog(int level, int with_errno, const char *fmt, va_list ap)
 			n += m;
 		if ((size_t)n >= sizeof(line) - 1)
 			n = sizeof(line) - 2;
+	}
+	line[n] = '\0';
+	/* Lines up to INFO also go to the /v1/log/error subscribers; the
+	 * guard stops a failing hook from logging into itself. */
+	if (log_hook != NULL && level <= LOG_LVL_INFO && !log_in_hook) {
+		log_in_hook = 1;
+		log_hook(line);
+		log_in_hook = 0;
 	}
 	line[n++] = '\n';
 	/* One write per line keeps lines from different processes whole. */

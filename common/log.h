@@ -8,6 +8,7 @@
 #define KEYWARD_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum log_level {
 	LOG_LVL_OFF = -1,
@@ -18,6 +19,12 @@ enum log_level {
 };
 
 void	log_init(const char *role, int level);
+/* Called with every line at INFO or more severe (no newline), e.g. to
+ * forward it to the error-log stream. Not re-entered. */
+typedef void (*log_hook_fn)(const char *line);
+void	log_set_hook(log_hook_fn);
+/* The error-log event {"message":"<line>"}; returns its length. */
+size_t	log_event_json(const char *line, char *out, size_t outlen);
 void	log_setrole(const char *role);
 void	log_setlevel(int level);
 int	log_getlevel(void);

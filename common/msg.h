@@ -20,6 +20,7 @@
 /* Fixed descriptors in each child, set up by the parent before exec. */
 #define FD_PARENT		3	/* every child: control channel */
 #define FD_LISTEN		4	/* worker: the shared listening socket */
+#define FD_METRICS		5	/* worker: the shared metrics region */
 
 /* Hard frame limits (payload bytes), checked before allocation. */
 #define IPC_MAX_CONTROL		(16u << 20)	/* config slices */
@@ -61,16 +62,111 @@ enum msg_type {
 	 *                   u64 crypto uptime (ns) */
 	MSG_STATUS_REP,
 
+	/*
+	 * Key operations. Every request starts with str identity (hex); the
+	 * crypto process re-checks the policy against the path it rebuilds
+	 * from the operation and the name (never a path the worker sends).
+	 * Names are re-validated there and again in the agent.
+	 */
+	/* worker -> crypto: str identity.  Reply MSG_DONE or MSG_ERROR. */
+	MSG_READY_REQ = 34,
+	/* worker -> crypto: str identity, str name.  Reply MSG_DONE. */
+	MSG_KEY_CREATE,
+	/* worker -> crypto: str identity, str name, u8 key type
+	 * (enum kes_key_type), bytes key (32).  Reply MSG_DONE. */
+	MSG_KEY_IMPORT,
+	/* worker -> crypto: str identity, str name.  Reply MSG_KEY_INFO. */
+	MSG_KEY_DESCRIBE,
+	/* worker -> crypto: str identity, str name.  Reply MSG_DONE. */
+	MSG_KEY_DELETE,
+	/* worker -> crypto: str identity, str pattern (the listing resource
+	 * as given, spec 3.3).  Reply MSG_KEY_NAMES. */
+	MSG_KEY_LIST,
+	/* worker -> crypto: str identity, str name, bytes context.
+	 * Reply MSG_KEY_DEK. */
+	MSG_KEY_GENERATE,
+	/* worker -> crypto: str identity, str name, bytes plaintext,
+	 * bytes context.  Reply MSG_KEY_SEALED. */
+	MSG_KEY_ENCRYPT,
+	/* worker -> crypto: str identity, str name, bytes ciphertext,
+	 * bytes context.  Reply MSG_KEY_OPENED. */
+	MSG_KEY_DECRYPT,
+	/* worker -> crypto: str identity, str name, bytes message.
+	 * Reply MSG_KEY_MAC. */
+	MSG_KEY_HMAC,
+
+	/* crypto -> worker: empty (create, import, delete, ready) */
+	MSG_DONE = 48,
+	/* crypto -> worker: str name, u8 key type, u64 created_at seconds
+	 * (two's complement of an int64), u32 nanoseconds, str created_by */
+	MSG_KEY_INFO,
+	/* crypto -> worker: u32 n, n x str name, str continue_at */
+	MSG_KEY_NAMES,
+	/* crypto -> worker: bytes plaintext (32), bytes ciphertext */
+	MSG_KEY_DEK,
+	/* crypto -> worker: bytes ciphertext */
+	MSG_KEY_SEALED,
+	/* crypto -> worker: bytes plaintext */
+	MSG_KEY_OPENED,
+	/* crypto -> worker: bytes sum (32) */
+	MSG_KEY_MAC,
+
 	/* --- crypto <-> agent --- */
 	/* crypto -> agent: empty */
 	MSG_KS_STATUS_REQ = 64,
 	/* agent -> crypto: u8 reachable, u64 latency (ns), str error */
 	MSG_KS_STATUS_REP,
+	/* crypto -> agent: str name, bytes value (the stored-key encoding,
+	 * spec 6.1).  Reply MSG_KS_DONE or MSG_KS_FAIL; never overwrites. */
+	MSG_KS_CREATE,
+	/* crypto -> agent: str name.  Reply MSG_KS_VALUE or MSG_KS_FAIL. */
+	MSG_KS_GET,
+	/* crypto -> agent: str name.  Reply MSG_KS_DONE or MSG_KS_FAIL. */
+	MSG_KS_DELETE,
+	/* crypto -> agent: str prefix.  Reply MSG_KS_NAMES or MSG_KS_FAIL:
+	 * names in byte order that start with prefix, at most KS_LIST_MAX */
+	MSG_KS_LIST,
+	/* agent -> crypto: empty */
+	MSG_KS_DONE = 80,
+	/* agent -> crypto: bytes value */
+	MSG_KS_VALUE,
+	/* agent -> crypto: u32 n, n x str name, str continue_at (the first
+	 * name not returned; empty when none) */
+	MSG_KS_NAMES,
+	/* agent -> crypto: u8 reason (enum ks_fail), str detail for the log
+	 * (never key material) */
+	MSG_KS_FAIL,
+
+	/*
+	 * Log streams (spec 3.6). Workers send audit events, every child
+	 * sends its error lines; the parent forwards each event to the
+	 * workers that have subscribers for that stream.
+	 */
+	/* child -> parent, parent -> worker: u8 stream (enum log_stream),
+	 * str event (one JSON object, no newline) */
+	MSG_LOG_EVENT = 96,
+	/* worker -> parent: u8 stream, u8 on (subscribers present or not) */
+	MSG_LOG_SUBSCRIBE,
 
 	/* any peer -> requester: u16 http status, str message */
 	MSG_ERROR = 120,
 
 	MSG_TYPE_MAX
+};
+
+/* Why the agent could not do what was asked (MSG_KS_FAIL). */
+enum ks_fail {
+	KS_FAIL_EXISTS = 1,	/* create: the name is taken */
+	KS_FAIL_NOT_FOUND,	/* get, delete: no such key */
+	KS_FAIL_INVALID,	/* a name the store will not use */
+	KS_FAIL_UNAVAILABLE,	/* the store failed or cannot be reached */
+};
+
+#define KS_LIST_MAX		1024	/* names per MSG_KS_NAMES (spec 3.3) */
+
+enum log_stream {
+	LOG_STREAM_AUDIT = 0,
+	LOG_STREAM_ERROR = 1,
 };
 
 const char	*msg_name(unsigned int type);

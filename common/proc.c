@@ -168,3 +168,28 @@ proc_accept_crypto(struct ipc_msg *m, struct peer *dst,
 	log_debug("crypto channel connected");
 	return 0;
 }
+
+static struct peer *log_parent;
+
+static void
+log_to_parent(const char *line)
+{
+	char		ev[6 * 1024 + 32];
+	struct buf	b;
+
+	if (log_parent == NULL || !log_parent->open)
+		return;
+	(void)log_event_json(line, ev, sizeof(ev));
+	buf_init(&b, sizeof(ev) + 16);
+	(void)buf_put_u8(&b, LOG_STREAM_ERROR);
+	(void)buf_put_str(&b, ev);
+	(void)peer_send(log_parent, MSG_LOG_EVENT, 0, &b);
+	buf_release(&b);
+}
+
+void
+proc_log_forward(struct peer *parent)
+{
+	log_parent = parent;
+	log_set_hook(log_to_parent);
+}

@@ -52,6 +52,9 @@ int	proc_accept_crypto(struct ipc_msg *, struct peer *dst,
 	    const struct peer_dispatch *, peer_lost_fn);
 /* Child side: MSG_RELOAD_DONE (u8 ok, str reason); why NULL means ok. */
 void	proc_reload_done(struct peer *parent, uint32_t id, const char *why);
+/* Send this process's log lines to the parent as error-log events
+ * (MSG_LOG_EVENT) for the /v1/log/error subscribers. */
+void	proc_log_forward(struct peer *parent);
 /* Parent side: check a HELLO payload; NULL when fine, else the reason. */
 const char *proc_check_hello(struct buf *payload);
 /* The build identity both sides compare. */

@@ -6,6 +6,7 @@
 #include "common/xmalloc.h"
 
 #define SLICE_MAX_API	256
+#define SLICE_MAX_KEYS	65536
 
 static int
 pem_get(struct buf *b, struct pem *p)
@@ -30,7 +31,7 @@ pem_free(struct pem *p)
 
 /*
  * worker: u32 index, u64 started, u32 log level (biased by 1 so that
- * LOG_LVL_OFF fits), u8 auth, bytes cert, bytes key, str password,
+ * LOG_LVL_OFF fits), u32 audit level (biased the same way), u8 auth, bytes cert, bytes key, str password,
  * bytes ca, policy set, u32 n api, then per route: str path,
  * u64 timeout ms, u8 skip_auth.
  */
@@ -42,6 +43,7 @@ worker_slice_put(struct buf *b, const struct worker_slice *s)
 	if (buf_put_u32(b, s->index) == -1 ||
 	    buf_put_u64(b, s->started_ns) == -1 ||
 	    buf_put_u32(b, s->log_level + 1) == -1 ||
+	    buf_put_u32(b, s->audit_level + 1) == -1 ||
 	    buf_put_u8(b, s->tls_auth) == -1 ||
 	    buf_put_bytes(b, s->cert.data, s->cert.len) == -1 ||
 	    buf_put_bytes(b, s->key.data, s->key.len) == -1 ||
@@ -61,12 +63,13 @@ worker_slice_put(struct buf *b, const struct worker_slice *s)
 int
 worker_slice_get(struct buf *b, struct worker_slice *s)
 {
-	uint32_t	lvl, n, i;
+	uint32_t	lvl, alvl, n, i;
 
 	memset(s, 0, sizeof(*s));
 	if (buf_get_u32(b, &s->index) == -1 ||
 	    buf_get_u64(b, &s->started_ns) == -1 ||
 	    buf_get_u32(b, &lvl) == -1 || lvl > 4 ||
+	    buf_get_u32(b, &alvl) == -1 || alvl > 4 ||
 	    buf_get_u8(b, &s->tls_auth) == -1 || s->tls_auth > TLS_AUTH_ON ||
 	    pem_get(b, &s->cert) == -1 ||
 	    pem_get(b, &s->key) == -1 ||
@@ -76,6 +79,7 @@ worker_slice_get(struct buf *b, struct worker_slice *s)
 	    buf_get_u32(b, &n) == -1 || n > SLICE_MAX_API)
 		goto fail;
 	s->log_level = (int)lvl - 1;
+	s->audit_level = (int)alvl - 1;
 	if (n > 0)
 		s->api = xcalloc(n, sizeof(*s->api));
 	for (i = 0; i < n; i++) {
@@ -118,24 +122,36 @@ worker_slice_forget_key(struct worker_slice *s)
 }
 
 /* crypto: u32 log level + 1, u64 started, policy set, u64 any, unused,
- * offline (ms). */
+ * offline (ms), u32 n keys, n x str key name, u32 n skip_auth paths,
+ * n x str path. */
 int
 crypto_slice_put(struct buf *b, const struct crypto_slice *s)
 {
+	size_t i;
+
 	if (buf_put_u32(b, s->log_level + 1) == -1 ||
 	    buf_put_u64(b, s->started_ns) == -1 ||
 	    policy_set_put(b, &s->pol) == -1 ||
 	    buf_put_u64(b, s->cache_any_ms) == -1 ||
 	    buf_put_u64(b, s->cache_unused_ms) == -1 ||
-	    buf_put_u64(b, s->cache_offline_ms) == -1)
+	    buf_put_u64(b, s->cache_offline_ms) == -1 ||
+	    buf_put_u32(b, s->nkeys) == -1)
 		return -1;
+	for (i = 0; i < s->nkeys; i++)
+		if (buf_put_str(b, s->keys[i]) == -1)
+			return -1;
+	if (buf_put_u32(b, s->nskip_auth) == -1)
+		return -1;
+	for (i = 0; i < s->nskip_auth; i++)
+		if (buf_put_str(b, s->skip_auth[i]) == -1)
+			return -1;
 	return 0;
 }
 
 int
 crypto_slice_get(struct buf *b, struct crypto_slice *s)
 {
-	uint32_t lvl;
+	uint32_t lvl, n, i;
 
 	memset(s, 0, sizeof(*s));
 	if (buf_get_u32(b, &lvl) == -1 || lvl > 4 ||
@@ -146,7 +162,25 @@ crypto_slice_get(struct buf *b, struct crypto_slice *s)
 	if (buf_get_u64(b, &s->cache_any_ms) == -1 ||
 	    buf_get_u64(b, &s->cache_unused_ms) == -1 ||
 	    buf_get_u64(b, &s->cache_offline_ms) == -1 ||
-	    buf_end(b) == -1)
+	    buf_get_u32(b, &n) == -1 || n > SLICE_MAX_KEYS)
+		goto fail;
+	if (n > 0)
+		s->keys = xcalloc(n, sizeof(*s->keys));
+	for (i = 0; i < n; i++) {
+		s->nkeys = i + 1;
+		if (buf_get_strdup(b, &s->keys[i]) == -1)
+			goto fail;
+	}
+	if (buf_get_u32(b, &n) == -1 || n > SLICE_MAX_API)
+		goto fail;
+	if (n > 0)
+		s->skip_auth = xcalloc(n, sizeof(*s->skip_auth));
+	for (i = 0; i < n; i++) {
+		s->nskip_auth = i + 1;
+		if (buf_get_strdup(b, &s->skip_auth[i]) == -1)
+			goto fail;
+	}
+	if (buf_end(b) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -157,7 +191,15 @@ fail:
 void
 crypto_slice_free(struct crypto_slice *s)
 {
+	size_t i;
+
 	policy_set_free(&s->pol);
+	for (i = 0; i < s->nkeys; i++)
+		free(s->keys[i]);
+	free(s->keys);
+	for (i = 0; i < s->nskip_auth; i++)
+		free(s->skip_auth[i]);
+	free(s->skip_auth);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -24,6 +24,8 @@ struct worker_slice {
 	uint32_t		 index;
 	uint64_t		 started_ns;	/* server start, CLOCK_REALTIME */
 	int			 log_level;
+	int			 audit_level;	/* log.audit; LOG_LVL_OFF: no
+						 * audit lines on stdout */
 	uint8_t			 tls_auth;	/* enum tls_auth */
 	struct pem		 cert;		/* chain, leaf first */
 	struct pem		 key;		/* secret */
@@ -40,6 +42,10 @@ struct crypto_slice {
 	struct policy_set	 pol;
 	uint64_t		 cache_any_ms, cache_unused_ms,
 				 cache_offline_ms;
+	char			**keys;		/* declarative keys: names */
+	size_t			 nkeys;
+	char			**skip_auth;	/* api: paths with skip_auth */
+	size_t			 nskip_auth;
 };
 
 struct agent_slice {

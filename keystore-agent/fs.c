@@ -1,34 +1,160 @@
 /*
- * The filesystem key store (spec §6.2): one file per key in one directory.
+ * The filesystem key store (spec §6.2): one file per key in one directory,
+ * file name = key name, content = the stored value.
+ *
  * The agent is not chrooted, so the store is reached by its path each time:
- * a directory that was moved away or lost its permissions shows up in the
- * status check as unreachable.
+ * every call opens the directory anew and works relative to that descriptor
+ * (openat and friends). A directory that was moved away or lost its
+ * permissions shows up as unavailable, in the status check and in every
+ * call, instead of a descriptor kept open on the old place.
+ *
+ * Crash safety (a kill -9 at any instant): a key is written to a temporary
+ * file whose name can never be a key name (".tmp-" and random hex; names
+ * never contain '.'), made durable with fsync, then link()ed to its name.
+ * link() is atomic and fails when the name exists, so a key file is either
+ * absent or complete, and an existing key is never replaced (rename() would
+ * replace it). A crash leaves at most a temporary behind; the next start
+ * removes it, and listing never shows it.
  */
+#include <sys/random.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/kes_key.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/names.h"
 #include "common/xmalloc.h"
 #include "keystore-agent/keystore.h"
+#include "privsep/files.h"
+
+#define TMP_PREFIX	".tmp-"
+/* The prefix and 16 random bytes in hex. */
+#define TMP_NAMELEN	(sizeof(TMP_PREFIX) - 1 + 32)
+#define READ_CHUNK	(64u << 10)
 
 static struct {
 	char	*path;
 } fs;
 
+/* A fresh descriptor on the store's directory, or -1 with err set. */
+static int
+fs_dir(char *err, size_t errlen)
+{
+	int fd;
+
+	/* No O_NOFOLLOW: the configured path may be a symbolic link. */
+	fd = open(fs.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		snprintf(err, errlen, "%s: %s", fs.path, strerror(errno));
+	return fd;
+}
+
+/*
+ * The store's own check, behind the agent's kes_valid_name(): the name is
+ * used as a file name, so it must be one path element that is neither "."
+ * nor ".." nor a temporary. KES's fs store rejects '/', '\' and '.'.
+ */
+static bool
+fs_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 0 && n <= KES_NAME_MAX && strpbrk(name, "/\\.") == NULL;
+}
+
+/* Makes the directory entries written so far durable. */
+static int
+fs_sync_dir(int dfd, char *err, size_t errlen)
+{
+	if (fsync(dfd) == -1) {
+		snprintf(err, errlen, "%s: fsync: %s", fs.path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Remove temporaries a crash left behind; they never hold a key under
+ * its name, so nothing is lost. */
+static int
+fs_sweep(int dfd, char *err, size_t errlen)
+{
+	struct dirent	*de;
+	DIR		*d;
+	int		 fd, n = 0;
+
+	if ((fd = dup(dfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		snprintf(err, errlen, "%s: %s", fs.path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	for (errno = 0; (de = readdir(d)) != NULL; errno = 0) {
+		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
+			continue;
+		if (unlinkat(dfd, de->d_name, 0) == -1)
+			log_warn("%s/%s: cannot remove", fs.path, de->d_name);
+		else
+			n++;
+	}
+	if (errno != 0) {
+		snprintf(err, errlen, "%s: %s", fs.path, strerror(errno));
+		closedir(d);
+		return -1;
+	}
+	closedir(d);
+	if (n > 0)
+		log_info("%s: removed %d temporary file%s left by an "
+		    "interrupted create", fs.path, n, n == 1 ? "" : "s");
+	return 0;
+}
+
 static int
 fs_init(const struct agent_slice *s, char *err, size_t errlen)
 {
+	struct stat	st;
+	int		dfd, rc;
+
 	if (s->fs_path == NULL || s->fs_path[0] != '/') {
 		snprintf(err, errlen, "key store path must be absolute");
 		return -1;
 	}
+	free(fs.path);
 	fs.path = xstrdup(s->fs_path);
-	return 0;
+	/*
+	 * Started as root, the parent has already made the directory for
+	 * the server's user (privsep/parent.c); otherwise we run as that
+	 * user and make it here, the same way. Mode 0700, not KES's 0755:
+	 * nobody but the server needs to see which keys exist. Missing
+	 * parents get 0755 (dir_ensure), so that a root-made tree stays
+	 * traversable for the unprivileged agent.
+	 */
+	if (dir_ensure(fs.path, 0700, (uid_t)-1, (gid_t)-1, err,
+	    errlen) == -1)
+		return -1;
+	if ((dfd = fs_dir(err, errlen)) == -1)
+		return -1;
+	if (fstat(dfd, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", fs.path, strerror(errno));
+		close(dfd);
+		return -1;
+	}
+	if (st.st_mode & 077)
+		log_warnx("%s: mode %04o lets others see the key names; "
+		    "chmod 0700 is enough", fs.path,
+		    (unsigned int)(st.st_mode & 07777));
+	rc = fs_sweep(dfd, err, errlen);
+	close(dfd);
+	return rc;
 }
 
 static uint64_t
@@ -49,11 +175,8 @@ fs_status(uint64_t *latency_ns, char *err, size_t errlen)
 	uint64_t	t0 = now_ns();
 	int		fd;
 
-	fd = openat(AT_FDCWD, fs.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1) {
-		snprintf(err, errlen, "%s: %s", fs.path, strerror(errno));
+	if ((fd = fs_dir(err, errlen)) == -1)
 		return -1;
-	}
 	if (fstat(fd, &st) == -1 || !S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "%s: not a directory", fs.path);
 		close(fd);
@@ -69,8 +192,299 @@ fs_status(uint64_t *latency_ns, char *err, size_t errlen)
 	return 0;
 }
 
+static int
+write_all(int fd, const uint8_t *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* A new, empty temporary file in the store; its name goes to tmp. */
+static int
+tmp_create(int dfd, char tmp[TMP_NAMELEN + 1], char *err, size_t errlen)
+{
+	static const char	hex[] = "0123456789abcdef";
+	uint8_t			rnd[16];
+	char			*w;
+	size_t			i;
+	int			fd, tries;
+
+	for (tries = 0; tries < 4; tries++) {
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+			snprintf(err, errlen, "getrandom: %s",
+			    strerror(errno));
+			return -1;
+		}
+		w = tmp + strlen(strcpy(tmp, TMP_PREFIX));
+		for (i = 0; i < sizeof(rnd); i++) {
+			*w++ = hex[rnd[i] >> 4];
+			*w++ = hex[rnd[i] & 15];
+		}
+		*w = '\0';
+		fd = openat(dfd, tmp, O_CREAT | O_EXCL | O_WRONLY |
+		    O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd != -1 || errno != EEXIST)
+			break;
+	}
+	if (fd == -1)
+		snprintf(err, errlen, "%s: cannot create a temporary file: "
+		    "%s", fs.path, strerror(errno));
+	return fd;
+}
+
+static int
+fs_create(const char *name, const uint8_t *value, size_t len, char *err,
+    size_t errlen)
+{
+	char	tmp[TMP_NAMELEN + 1];
+	int	dfd, fd, rc = KS_FAIL_UNAVAILABLE;
+
+	if (!fs_name_ok(name)) {
+		snprintf(err, errlen, "'%s' cannot be a file name", name);
+		return KS_FAIL_INVALID;
+	}
+	/* Reads stop at KES_STORED_MAX: a larger key could not be read. */
+	if (len == 0 || len > KES_STORED_MAX) {
+		snprintf(err, errlen, "a stored key is 1 to %u bytes, not %zu",
+		    KES_STORED_MAX, len);
+		return KS_FAIL_INVALID;
+	}
+	if ((dfd = fs_dir(err, errlen)) == -1)
+		return KS_FAIL_UNAVAILABLE;
+	if ((fd = tmp_create(dfd, tmp, err, errlen)) == -1) {
+		close(dfd);
+		return KS_FAIL_UNAVAILABLE;
+	}
+	if (write_all(fd, value, len) == -1 || fsync(fd) == -1) {
+		snprintf(err, errlen, "%s/%s: %s", fs.path, tmp,
+		    strerror(errno));
+		close(fd);
+		goto out;
+	}
+	if (close(fd) == -1) {
+		snprintf(err, errlen, "%s/%s: close: %s", fs.path, tmp,
+		    strerror(errno));
+		goto out;
+	}
+	if (linkat(dfd, tmp, dfd, name, 0) == -1) {
+		if (errno == EEXIST) {
+			snprintf(err, errlen, "key '%s' exists", name);
+			rc = KS_FAIL_EXISTS;
+		} else
+			snprintf(err, errlen, "%s/%s: %s", fs.path, name,
+			    strerror(errno));
+		goto out;
+	}
+	/* The key is in place; the temporary is only a second name. */
+	if (unlinkat(dfd, tmp, 0) == -1)
+		log_warn("%s/%s: cannot remove", fs.path, tmp);
+	if (fs_sync_dir(dfd, err, errlen) == -1) {
+		/* Reported as failed, so it must not exist: nobody was told
+		 * about this key, and it may not survive a crash. */
+		if (unlinkat(dfd, name, 0) == -1)
+			log_warn("%s/%s: cannot remove", fs.path, name);
+		close(dfd);
+		return KS_FAIL_UNAVAILABLE;
+	}
+	close(dfd);
+	return 0;
+ out:
+	if (unlinkat(dfd, tmp, 0) == -1 && errno != ENOENT)
+		log_warn("%s/%s: cannot remove", fs.path, tmp);
+	close(dfd);
+	return rc;
+}
+
+/*
+ * Reads fd to its end into out: at most KES_STORED_MAX bytes, and no more
+ * than out may hold. hint is the size fstat saw, plus one to meet the end.
+ */
+static int
+read_capped(int fd, const char *name, size_t hint, struct buf *out,
+    char *err, size_t errlen)
+{
+	size_t	 total = 0, room, want;
+	ssize_t	 n;
+	uint8_t	*p, extra;
+
+	for (;;) {
+		room = KES_STORED_MAX - total;
+		if (room > out->max - out->len)
+			room = out->max - out->len;
+		want = READ_CHUNK;
+		if (hint > total && hint - total < want)
+			want = hint - total;
+		if (want > room)
+			want = room;
+		if (want == 0) {
+			/* Full: the file must end here. */
+			if ((n = read(fd, &extra, 1)) == 0)
+				return 0;
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1)
+				snprintf(err, errlen, "%s/%s: %s", fs.path,
+				    name, strerror(errno));
+			else if (total == KES_STORED_MAX)
+				snprintf(err, errlen, "%s/%s: larger than %u "
+				    "bytes, too large for a stored key",
+				    fs.path, name, KES_STORED_MAX);
+			else
+				snprintf(err, errlen, "%s/%s: too large for "
+				    "the reply", fs.path, name);
+			return -1;
+		}
+		if ((p = buf_reserve(out, want)) == NULL) {
+			snprintf(err, errlen, "%s/%s: no room for the value",
+			    fs.path, name);
+			return -1;
+		}
+		if ((n = read(fd, p, want)) == -1) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "%s/%s: %s", fs.path, name,
+			    strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		out->len += (size_t)n;
+		total += (size_t)n;
+	}
+}
+
+static int
+fs_get(const char *name, struct buf *out, char *err, size_t errlen)
+{
+	struct stat	st;
+	size_t		start = out->len;
+	int		dfd, fd, rc = KS_FAIL_UNAVAILABLE;
+
+	if (!fs_name_ok(name)) {
+		snprintf(err, errlen, "'%s' cannot be a file name", name);
+		return KS_FAIL_INVALID;
+	}
+	if ((dfd = fs_dir(err, errlen)) == -1)
+		return KS_FAIL_UNAVAILABLE;
+	/* O_NONBLOCK: a FIFO planted under a key's name must not hang the
+	 * agent; it is refused below like any other non-regular file. */
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK | O_NOCTTY);
+	close(dfd);
+	if (fd == -1) {
+		if (errno == ENOENT) {
+			snprintf(err, errlen, "key '%s' does not exist", name);
+			return KS_FAIL_NOT_FOUND;
+		}
+		if (errno == ELOOP)
+			snprintf(err, errlen, "%s/%s: a symbolic link, not "
+			    "a key file", fs.path, name);
+		else
+			snprintf(err, errlen, "%s/%s: %s", fs.path, name,
+			    strerror(errno));
+		return KS_FAIL_UNAVAILABLE;
+	}
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "%s/%s: %s", fs.path, name,
+		    strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s/%s: not a regular file", fs.path,
+		    name);
+	} else if (st.st_size > (off_t)KES_STORED_MAX) {
+		snprintf(err, errlen, "%s/%s: %lld bytes, too large for a "
+		    "stored key (at most %u)", fs.path, name,
+		    (long long)st.st_size, KES_STORED_MAX);
+	} else if (read_capped(fd, name, (size_t)st.st_size + 1, out, err,
+	    errlen) == 0)
+		rc = 0;
+	close(fd);
+	if (rc != 0 && out->len > start) {
+		/* Nothing half-read stays behind in the caller's buffer. */
+		explicit_bzero(out->data + start, out->len - start);
+		out->len = start;
+	}
+	return rc;
+}
+
+static int
+fs_del(const char *name, char *err, size_t errlen)
+{
+	int dfd;
+
+	if (!fs_name_ok(name)) {
+		snprintf(err, errlen, "'%s' cannot be a file name", name);
+		return KS_FAIL_INVALID;
+	}
+	if ((dfd = fs_dir(err, errlen)) == -1)
+		return KS_FAIL_UNAVAILABLE;
+	if (unlinkat(dfd, name, 0) == -1) {
+		if (errno == ENOENT) {
+			snprintf(err, errlen, "key '%s' does not exist", name);
+			close(dfd);
+			return KS_FAIL_NOT_FOUND;
+		}
+		snprintf(err, errlen, "%s/%s: %s", fs.path, name,
+		    strerror(errno));
+		close(dfd);
+		return KS_FAIL_UNAVAILABLE;
+	}
+	if (fs_sync_dir(dfd, err, errlen) == -1) {
+		close(dfd);
+		return KS_FAIL_UNAVAILABLE;
+	}
+	close(dfd);
+	return 0;
+}
+
+/* Every entry whose name the store would accept: temporaries, "." and
+ * ".." (and anything else with a dot) never look like keys. */
+static int
+fs_list(ks_name_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct dirent	*de;
+	DIR		*d;
+	int		 dfd, rc = 0;
+
+	if ((dfd = fs_dir(err, errlen)) == -1)
+		return KS_FAIL_UNAVAILABLE;
+	if ((d = fdopendir(dfd)) == NULL) {
+		snprintf(err, errlen, "%s: %s", fs.path, strerror(errno));
+		close(dfd);
+		return KS_FAIL_UNAVAILABLE;
+	}
+	for (errno = 0; (de = readdir(d)) != NULL; errno = 0) {
+		if (!fs_name_ok(de->d_name))
+			continue;
+		if (fn(de->d_name, arg) == -1) {
+			snprintf(err, errlen, "%s: listing stopped", fs.path);
+			rc = KS_FAIL_UNAVAILABLE;
+			break;
+		}
+	}
+	if (rc == 0 && errno != 0) {
+		snprintf(err, errlen, "%s: %s", fs.path, strerror(errno));
+		rc = KS_FAIL_UNAVAILABLE;
+	}
+	closedir(d);
+	return rc;
+}
+
 const struct keystore keystore_fs = {
 	.name = "fs",
 	.init = fs_init,
 	.status = fs_status,
+	.create = fs_create,
+	.get = fs_get,
+	.del = fs_del,
+	.list = fs_list,
 };

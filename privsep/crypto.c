@@ -4,53 +4,51 @@
  * Every field from a worker is hostile: requests are re-authorised here
  * against this process's own copy of the policy table.
  *
+ * Files: crypto.c (this: the process, its peers, the key-store status and
+ * the calls at the agent) and keyops.c (the key cache and operations).
+ *
  * Peers and the messages accepted from each:
  *   parent   MSG_PEER (a worker or the agent channel), MSG_RELOAD,
  *            MSG_SHUTDOWN
- *   worker   MSG_STATUS_REQ
- *   agent    MSG_KS_STATUS_REP, MSG_ERROR
+ *   worker   MSG_STATUS_REQ, MSG_READY_REQ, MSG_KEY_CREATE, _IMPORT,
+ *            _DESCRIBE, _DELETE, _LIST, _GENERATE, _ENCRYPT, _DECRYPT,
+ *            _HMAC
+ *   agent    MSG_KS_STATUS_REP, MSG_KS_DONE, _VALUE, _NAMES, _FAIL,
+ *            MSG_ERROR
  * Anything else is a protocol error: the sending channel is dropped (the
  * parent then replaces that worker); this process carries on.
  */
 #include <sys/queue.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "common/ev.h"
+#include "common/gojson.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/peer.h"
 #include "common/policy.h"
 #include "common/proc.h"
 #include "common/slice.h"
+#include "common/ciphertext.h"
 #include "common/xmalloc.h"
 #include "privsep/crypto.h"
+#include "privsep/crypto_int.h"
 #include "privsep/privdrop.h"
 #include "privsep/sandbox.h"
 
 #define KS_STATUS_TIMEOUT_MS	10000
-#define STATUS_PATH		"/v1/status"
-
-struct cpeer {
-	struct peer		 p;
-	TAILQ_ENTRY(cpeer)	 entry;
-};
-TAILQ_HEAD(cpeerlist, cpeer);
-
-/* A worker request parked until the key store answers. */
-struct waiter {
-	TAILQ_ENTRY(waiter)	 entry;
-	struct peer		*worker;	/* NULL once that worker left */
-	uint32_t		 id;
-};
-TAILQ_HEAD(waiterlist, waiter);
 
 static int	answer_status(struct peer *, struct ipc_msg *);
+static int	answer_ready(struct peer *, struct ipc_msg *);
 static int	answer_ks_status(struct peer *, struct ipc_msg *);
+static int	answer_ks_reply(struct peer *, struct ipc_msg *);
 static int	answer_agent_error(struct peer *, struct ipc_msg *);
 static int	parent_peer(struct peer *, struct ipc_msg *);
 static int	parent_reload(struct peer *, struct ipc_msg *);
@@ -64,72 +62,92 @@ static const struct peer_dispatch parent_dispatch[] = {
 };
 static const struct peer_dispatch worker_dispatch[] = {
 	{ MSG_STATUS_REQ,	answer_status },
+	{ MSG_READY_REQ,	answer_ready },
+	{ MSG_KEY_CREATE,	answer_key_create },
+	{ MSG_KEY_IMPORT,	answer_key_import },
+	{ MSG_KEY_DESCRIBE,	answer_key_describe },
+	{ MSG_KEY_DELETE,	answer_key_delete },
+	{ MSG_KEY_LIST,		answer_key_list },
+	{ MSG_KEY_GENERATE,	answer_key_generate },
+	{ MSG_KEY_ENCRYPT,	answer_key_encrypt },
+	{ MSG_KEY_DECRYPT,	answer_key_decrypt },
+	{ MSG_KEY_HMAC,		answer_key_hmac },
 	{ 0, NULL }
 };
 static const struct peer_dispatch agent_dispatch[] = {
 	{ MSG_KS_STATUS_REP,	answer_ks_status },
+	{ MSG_KS_DONE,		answer_ks_reply },
+	{ MSG_KS_VALUE,		answer_ks_reply },
+	{ MSG_KS_NAMES,		answer_ks_reply },
+	{ MSG_KS_FAIL,		answer_ks_reply },
 	{ MSG_ERROR,		answer_agent_error },
 	{ 0, NULL }
 };
 
-static struct {
-	struct peer		 parent;
-	struct cpeerlist	 workers;
-	struct cpeer		*agent;
-	struct crypto_slice	 cf;
-	uint64_t		 started;	/* ev_now() at start */
-	/* One key-store status query at a time; callers share its answer. */
-	struct waiterlist	 status_waiters;
-	bool			 status_inflight;
-	uint32_t		 status_id;
-	uint32_t		 next_id;
-	struct ev_timer		 status_timer;
-	bool			 stopping;
-} cs;
+struct crypto_state cs;
+
+struct peer *
+crypto_worker(uint64_t serial)
+{
+	struct cpeer *cp;
+
+	TAILQ_FOREACH(cp, &cs.workers, entry)
+		if (cp->serial == serial)
+			return &cp->p;
+	return NULL;
+}
+
+uint64_t
+crypto_serial(struct peer *p)
+{
+	return ((struct cpeer *)p->arg)->serial;
+}
+
+/* --- key-store status: /v1/status, /v1/ready and the offline probe ---- */
+
+static void
+set_offline(bool offline)
+{
+	if (offline == cs.offline)
+		return;
+	cs.offline = offline;
+	if (offline) {
+		cs.offline_since = ev_now();
+		cs.next_offline = cs.offline_since + cs.cf.cache_offline_ms;
+		log_warnx("key store offline%s", cs.cf.cache_offline_ms ?
+		    ": cached keys keep serving for expiry.offline" : "");
+	} else
+		log_info("key store reachable again");
+}
 
 static void
 status_finish(bool reachable, uint64_t latency_ns)
 {
 	struct waiter	*w;
+	struct peer	*p;
 	struct buf	 b;
 
 	ev_timer_cancel(&cs.status_timer);
 	cs.status_inflight = false;
+	set_offline(!reachable);
 	buf_init(&b, 64);
 	(void)buf_put_u8(&b, reachable);
 	(void)buf_put_u64(&b, latency_ns);
 	(void)buf_put_u64(&b, (ev_now() - cs.started) * 1000000);
 	while ((w = TAILQ_FIRST(&cs.status_waiters)) != NULL) {
 		TAILQ_REMOVE(&cs.status_waiters, w, entry);
-		if (w->worker != NULL)
-			peer_send(w->worker, MSG_STATUS_REP, w->id, &b);
+		if ((p = crypto_worker(w->worker)) == NULL)
+			;
+		else if (!w->ready)
+			peer_send(p, MSG_STATUS_REP, w->id, &b);
+		else if (reachable)
+			peer_send(p, MSG_DONE, w->id, NULL);
+		else
+			peer_send_error(p, w->id, 504,
+			    "key store is not reachable");
 		free(w);
 	}
 	buf_release(&b);
-}
-
-static void
-peer_lost(struct peer *p, const char *why)
-{
-	struct cpeer	*cp = p->arg;
-	struct waiter	*w;
-
-	if (why != NULL)
-		log_warnx("dropping %s %u channel: %s", role_name(p->role),
-		    p->index, why);
-	peer_close(p);
-	if (p->role == ROLE_WORKER) {
-		TAILQ_REMOVE(&cs.workers, cp, entry);
-		TAILQ_FOREACH(w, &cs.status_waiters, entry)
-			if (w->worker == p)
-				w->worker = NULL;
-	} else if (cp == cs.agent) {
-		cs.agent = NULL;
-		/* Whatever the agent had not answered fails now. */
-		if (cs.status_inflight)
-			status_finish(false, 0);
-	}
-	free(cp);
 }
 
 static void
@@ -139,43 +157,83 @@ status_timeout(struct ev_timer *t)
 	status_finish(false, 0);
 }
 
-/*
- * STATUS_REQ: str identity. The worker already checked the policy; the
- * check is repeated here so a compromised worker gains nothing by skipping
- * it.
- */
-static int
-answer_status(struct peer *p, struct ipc_msg *m)
+/* Ask the agent for the store's status unless a query is running. */
+static void
+status_query(void)
 {
-	const char	*identity;
-	struct waiter	*w;
-
-	if (buf_get_str(&m->payload, &identity, NULL) == -1 ||
-	    buf_end(&m->payload) == -1)
-		return -1;
-	if (!policy_allows(&cs.cf.pol, identity, STATUS_PATH)) {
-		log_warnx("worker %u asked for status for an identity the "
-		    "policy does not allow", p->index);
-		peer_send_error(p, m->hdr.id, 403,
-		    "not authorized: insufficient permissions");
-		return 0;
-	}
-	w = xcalloc(1, sizeof(*w));
-	w->worker = p;
-	w->id = m->hdr.id;
-	TAILQ_INSERT_TAIL(&cs.status_waiters, w, entry);
 	if (cs.status_inflight)
-		return 0;
+		return;
 	if (cs.agent == NULL) {
 		status_finish(false, 0);
-		return 0;
+		return;
 	}
 	cs.status_inflight = true;
 	cs.status_id = ++cs.next_id;
 	peer_send(&cs.agent->p, MSG_KS_STATUS_REQ, cs.status_id, NULL);
 	ev_timer_set(&cs.status_timer, KS_STATUS_TIMEOUT_MS, status_timeout,
 	    NULL);
+}
+
+static void
+probe_tick(struct ev_timer *t)
+{
+	status_query();
+	ev_timer_set(&cs.probe_timer, KS_PROBE_MS, probe_tick, NULL);
+}
+
+/* A call failed because the store is unavailable: check now rather than
+ * at the next probe. */
+void
+ks_trigger_probe(void)
+{
+	status_query();
+}
+
+/*
+ * STATUS_REQ and READY_REQ: str identity. The worker already checked the
+ * policy; the check is repeated here so a compromised worker gains nothing
+ * by skipping it.
+ */
+static int
+status_wait(struct peer *p, struct ipc_msg *m, bool ready)
+{
+	const char	*identity, *path = ready ? "/v1/ready" : "/v1/status";
+	struct waiter	*w;
+	size_t		 i;
+	bool		 ok = false;
+
+	if (buf_get_str(&m->payload, &identity, NULL) == -1 ||
+	    buf_end(&m->payload) == -1)
+		return -1;
+	for (i = 0; i < cs.cf.nskip_auth; i++)
+		if (strcmp(cs.cf.skip_auth[i], path) == 0)
+			ok = true;
+	if (!ok && !policy_allows(&cs.cf.pol, identity, path)) {
+		log_warnx("worker %u asked for %s for an identity the "
+		    "policy does not allow", p->index, path);
+		peer_send_error(p, m->hdr.id, 403,
+		    "not authorized: insufficient permissions");
+		return 0;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->worker = crypto_serial(p);
+	w->id = m->hdr.id;
+	w->ready = ready;
+	TAILQ_INSERT_TAIL(&cs.status_waiters, w, entry);
+	status_query();
 	return 0;
+}
+
+static int
+answer_status(struct peer *p, struct ipc_msg *m)
+{
+	return status_wait(p, m, false);
+}
+
+static int
+answer_ready(struct peer *p, struct ipc_msg *m)
+{
+	return status_wait(p, m, true);
 }
 
 /* KS_STATUS_REP: u8 reachable, u64 latency ns, str error. */
@@ -193,7 +251,7 @@ answer_ks_status(struct peer *p, struct ipc_msg *m)
 		return -1;
 	if (!cs.status_inflight || m->hdr.id != cs.status_id)
 		return 0;	/* late answer to a query that timed out */
-	if (!ok)
+	if (!ok && !cs.offline)
 		log_warnx("key store unreachable: %s", err);
 	status_finish(ok, lat);
 	return 0;
@@ -216,6 +274,105 @@ answer_agent_error(struct peer *p, struct ipc_msg *m)
 	return 0;
 }
 
+/* --- calls at the agent ------------------------------------------------ */
+
+static void
+ksreq_tick(struct ev_timer *t)
+{
+	struct ksreq	*r;
+	uint64_t	 now = ev_now();
+
+	/* Every call has the same timeout: the oldest are first. */
+	while ((r = TAILQ_FIRST(&cs.ksreqs)) != NULL && r->deadline <= now) {
+		TAILQ_REMOVE(&cs.ksreqs, r, entry);
+		log_warnx("key store: %s '%s' timed out", msg_name(r->type),
+		    r->name);
+		(void)keyops_ks_done(r, NULL);
+		free(r);
+		ks_trigger_probe();
+	}
+	if (!TAILQ_EMPTY(&cs.ksreqs))
+		ev_timer_set(&cs.ksreq_timer, 1000, ksreq_tick, NULL);
+}
+
+struct ksreq *
+ks_call(uint16_t type, const struct buf *b, const char *name)
+{
+	struct ksreq *r;
+
+	if (cs.agent == NULL)
+		return NULL;
+	r = xcalloc(1, sizeof(*r));
+	r->id = ++cs.next_id;
+	r->type = type;
+	r->deadline = ev_now() + KS_REQ_TIMEOUT_MS;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	if (peer_send(&cs.agent->p, type, r->id, b) == -1) {
+		free(r);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&cs.ksreqs, r, entry);
+	if (!cs.ksreq_timer.armed)
+		ev_timer_set(&cs.ksreq_timer, 1000, ksreq_tick, NULL);
+	return r;
+}
+
+/* KS_DONE, KS_VALUE, KS_NAMES, KS_FAIL: the answer to one call. */
+static int
+answer_ks_reply(struct peer *p, struct ipc_msg *m)
+{
+	struct ksreq	*r;
+	int		 rv;
+
+	TAILQ_FOREACH(r, &cs.ksreqs, entry)
+		if (r->id == m->hdr.id)
+			break;
+	if (r == NULL)
+		return 0;	/* late answer to a call that timed out */
+	TAILQ_REMOVE(&cs.ksreqs, r, entry);
+	rv = keyops_ks_done(r, m);
+	free(r);
+	return rv;
+}
+
+/* The agent is gone: every call it had fails now. */
+static void
+ks_fail_all(void)
+{
+	struct ksreq *r;
+
+	while ((r = TAILQ_FIRST(&cs.ksreqs)) != NULL) {
+		TAILQ_REMOVE(&cs.ksreqs, r, entry);
+		(void)keyops_ks_done(r, NULL);
+		free(r);
+	}
+	ev_timer_cancel(&cs.ksreq_timer);
+}
+
+/* --- peers ------------------------------------------------------------ */
+
+static void
+peer_lost(struct peer *p, const char *why)
+{
+	struct cpeer *cp = p->arg;
+
+	if (why != NULL)
+		log_warnx("dropping %s %u channel: %s", role_name(p->role),
+		    p->index, why);
+	peer_close(p);
+	if (p->role == ROLE_WORKER) {
+		/* Its parked and waiting requests find no worker by this
+		 * serial and are dropped when they come up. */
+		TAILQ_REMOVE(&cs.workers, cp, entry);
+	} else if (cp == cs.agent) {
+		cs.agent = NULL;
+		if (cs.status_inflight)
+			status_finish(false, 0);
+		ks_fail_all();
+	}
+	free(cp);
+}
+
 /* PEER: u8 role, u32 index; the descriptor is the channel. */
 static int
 parent_peer(struct peer *p, struct ipc_msg *m)
@@ -236,13 +393,17 @@ parent_peer(struct peer *p, struct ipc_msg *m)
 				break;
 			}
 	n = xcalloc(1, sizeof(*n));
+	n->serial = ++cs.next_serial;
 	peer_open(&n->p, m->fd, IPC_MAX_PEER, false, role, index,
 	    role == ROLE_AGENT ? agent_dispatch : worker_dispatch, peer_lost,
 	    n);
 	m->fd = -1;
-	if (role == ROLE_AGENT)
+	if (role == ROLE_AGENT) {
 		cs.agent = n;
-	else
+		if (!cs.declared_done)
+			keyops_create_declared();
+		status_query();		/* learn whether the store is up */
+	} else
 		TAILQ_INSERT_TAIL(&cs.workers, n, entry);
 	log_debug("%s %u channel connected", role_name(role), index);
 	return 0;
@@ -260,6 +421,12 @@ parent_reload(struct peer *p, struct ipc_msg *m)
 	crypto_slice_free(&cs.cf);
 	cs.cf = nc;
 	log_setlevel(cs.cf.log_level);
+	/* New cache settings take effect now; new `keys:` get created. */
+	keyops_cache_start();
+	if (cs.cf.nkeys > 0 && cs.agent != NULL)
+		keyops_create_declared();
+	else
+		cs.declared_done = cs.cf.nkeys == 0;
 	proc_reload_done(p, m->hdr.id, NULL);
 	return 0;
 }
@@ -288,14 +455,23 @@ crypto_main(int argc, char **argv)
 	/* Initialise OpenSSL fully now: nothing may load lazily later. */
 	if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS |
 	    OPENSSL_INIT_ADD_ALL_CIPHERS | OPENSSL_INIT_ADD_ALL_DIGESTS |
-	    OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1)
+	    OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1 ||
+	    kes_crypto_init() == -1 || RAND_priv_bytes(cs.rnd, 1) != 1)
 		fatalx("OpenSSL initialisation failed");
+	explicit_bzero(cs.rnd, 1);
+	gojson_init();		/* stored keys: jansson's copies get wiped */
 	ev_init();
 	TAILQ_INIT(&cs.workers);
 	TAILQ_INIT(&cs.status_waiters);
+	TAILQ_INIT(&cs.ksreqs);
 	cs.started = ev_now();
+	cs.declared_done = cs.cf.nkeys == 0;
+	cache_init();
+	keyops_cache_start();
+	ev_timer_set(&cs.probe_timer, KS_PROBE_MS, probe_tick, NULL);
 	peer_adopt(&cs.parent, ROLE_PARENT, 0, parent_dispatch,
 	    proc_parent_lost, NULL);
+	proc_log_forward(&cs.parent);
 
 	if (sandbox_apply(ROLE_CRYPTO, opts.sandbox_debug) == -1)
 		fatalx("cannot load the sandbox");

@@ -14,6 +14,7 @@
  *   SIGHUP           reload; on any error keep the running configuration
  */
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -45,6 +46,7 @@
 #include "privsep/devpki.h"
 #include "privsep/files.h"
 #include "privsep/parent.h"
+#include "worker/metrics.h"
 
 #define MAX_WORKERS		256
 #define BACKOFF_MIN_MS		100
@@ -70,16 +72,21 @@ struct child {
 	unsigned int		 failures;
 	struct ev_timer		 timer;		/* restart or start timeout */
 	unsigned int		 cf_gen;	/* configuration it was sent */
+	bool			 subs[2];	/* worker: log subscribers */
 };
 
 static int	child_hello(struct peer *, struct ipc_msg *);
 static int	child_ready(struct peer *, struct ipc_msg *);
 static int	child_reload_done(struct peer *, struct ipc_msg *);
+static int	child_log_event(struct peer *, struct ipc_msg *);
+static int	child_log_subscribe(struct peer *, struct ipc_msg *);
 
 static const struct peer_dispatch child_dispatch[] = {
 	{ MSG_HELLO,		child_hello },
 	{ MSG_READY,		child_ready },
 	{ MSG_RELOAD_DONE,	child_reload_done },
+	{ MSG_LOG_EVENT,	child_log_event },
+	{ MSG_LOG_SUBSCRIBE,	child_log_subscribe },
 	{ 0, NULL }
 };
 
@@ -105,11 +112,14 @@ static struct {
 	unsigned int		 cf_gen;	/* bumped by every reload */
 	struct devpki		 dev;
 	bool			 is_dev;
+	int			 metrics_fd;	/* the workers' shared counters */
+	bool			 log_on[2];	/* some worker subscribes */
 } ps;
 
 static void	child_spawn(struct child *);
 static void	send_reload(struct child *);
 static void	children_foreach(void (*)(struct child *));
+static void	send_log_on(struct child *, unsigned int);
 
 static uint64_t
 realtime_ns(void)
@@ -151,6 +161,8 @@ put_config(struct buf *b, const struct child *c)
 	struct worker_slice	ws;
 	struct crypto_slice	cs;
 	struct agent_slice	as;
+	char			*skip[256];
+	size_t			 i;
 	int			r;
 
 	switch (c->role) {
@@ -159,6 +171,7 @@ put_config(struct buf *b, const struct child *c)
 		ws.index = c->index;
 		ws.started_ns = ps.started_ns;
 		ws.log_level = ps.cf->log.error;
+		ws.audit_level = ps.cf->log.audit;
 		ws.tls_auth = ps.cf->tls.auth;
 		ws.cert = ps.tls.cert;
 		ws.key = ps.tls.key;
@@ -178,6 +191,14 @@ put_config(struct buf *b, const struct child *c)
 		cs.cache_any_ms = ps.cf->cache.any_ms;
 		cs.cache_unused_ms = ps.cf->cache.unused_ms;
 		cs.cache_offline_ms = ps.cf->cache.offline_ms;
+		cs.keys = ps.cf->keys;
+		cs.nkeys = ps.cf->nkeys;
+		/* The crypto process skips its own policy check exactly
+		 * where the worker skips authentication. */
+		cs.skip_auth = skip;
+		for (i = 0; i < ps.cf->napi && cs.nskip_auth < 256; i++)
+			if (ps.cf->api[i].skip_auth)
+				skip[cs.nskip_auth++] = ps.cf->api[i].path;
 		r = crypto_slice_put(b, &cs);
 		policy_set_free(&cs.pol);
 		return r;
@@ -324,8 +345,12 @@ child_ready(struct peer *p, struct ipc_msg *m)
 		for (i = 0; i < ps.nworkers; i++)
 			wire(&ps.crypto, &ps.workers[i]);
 		break;
-	case ROLE_AGENT:
 	case ROLE_WORKER:
+		for (i = 0; i < 2; i++)
+			if (ps.log_on[i])
+				send_log_on(c, i);
+		/* FALLTHROUGH */
+	case ROLE_AGENT:
 		wire(&ps.crypto, c);
 		break;
 	default:
@@ -356,6 +381,109 @@ child_reload_done(struct peer *p, struct ipc_msg *m)
 	return 0;
 }
 
+/* --- the log streams' hub ------------------------------------------ */
+
+/* LOG_SUBSCRIBE to a worker: u8 stream, u8 on. */
+static void
+send_log_on(struct child *c, unsigned int stream)
+{
+	struct buf b;
+
+	buf_init(&b, 16);
+	(void)buf_put_u8(&b, (uint8_t)stream);
+	(void)buf_put_u8(&b, ps.log_on[stream]);
+	(void)peer_send(&c->ctl, MSG_LOG_SUBSCRIBE, 0, &b);
+	buf_release(&b);
+}
+
+/* Whether any worker has subscribers changed: tell every worker, so they
+ * send audit events only while someone listens. */
+static void
+log_subs_changed(unsigned int stream)
+{
+	unsigned int	i;
+	bool		on = false;
+
+	for (i = 0; i < ps.nworkers; i++)
+		if (ps.workers[i].subs[stream])
+			on = true;
+	if (on == ps.log_on[stream])
+		return;
+	ps.log_on[stream] = on;
+	for (i = 0; i < ps.nworkers; i++)
+		if (ps.workers[i].state == CHILD_READY)
+			send_log_on(&ps.workers[i], stream);
+}
+
+/* An event (one JSON object) to every worker with subscribers. */
+static void
+log_broadcast(unsigned int stream, const struct buf *payload)
+{
+	unsigned int i;
+
+	if (!ps.log_on[stream])
+		return;
+	for (i = 0; i < ps.nworkers; i++)
+		if (ps.workers[i].subs[stream] && ps.workers[i].ctl.open)
+			(void)peer_send(&ps.workers[i].ctl, MSG_LOG_EVENT, 0,
+			    payload);
+}
+
+/* LOG_EVENT: u8 stream, str event. Audit events come from workers only;
+ * error lines from any child. */
+static int
+child_log_event(struct peer *p, struct ipc_msg *m)
+{
+	struct child	*c = p->arg;
+	struct buf	 v;
+	uint8_t		 stream;
+	const char	*ev;
+
+	buf_view(&v, m->payload.data, m->payload.len);
+	if (buf_get_u8(&v, &stream) == -1 || stream > LOG_STREAM_ERROR ||
+	    (stream == LOG_STREAM_AUDIT && c->role != ROLE_WORKER) ||
+	    buf_get_str(&v, &ev, NULL) == -1 || buf_end(&v) == -1)
+		return -1;
+	log_broadcast(stream, &m->payload);
+	return 0;
+}
+
+/* LOG_SUBSCRIBE from a worker: u8 stream, u8 on. */
+static int
+child_log_subscribe(struct peer *p, struct ipc_msg *m)
+{
+	struct child	*c = p->arg;
+	uint8_t		 stream;
+	bool		 on;
+
+	if (c->role != ROLE_WORKER ||
+	    buf_get_u8(&m->payload, &stream) == -1 ||
+	    stream > LOG_STREAM_ERROR ||
+	    buf_get_bool(&m->payload, &on) == -1 ||
+	    buf_end(&m->payload) == -1)
+		return -1;
+	c->subs[stream] = on;
+	log_subs_changed(stream);
+	return 0;
+}
+
+/* The parent's own lines join the error stream directly. */
+static void
+parent_log_hook(const char *line)
+{
+	char		ev[6 * 1024 + 32];
+	struct buf	b;
+
+	if (!ps.log_on[LOG_STREAM_ERROR])
+		return;
+	(void)log_event_json(line, ev, sizeof(ev));
+	buf_init(&b, sizeof(ev) + 16);
+	(void)buf_put_u8(&b, LOG_STREAM_ERROR);
+	(void)buf_put_str(&b, ev);
+	log_broadcast(LOG_STREAM_ERROR, &b);
+	buf_release(&b);
+}
+
 /* Close every descriptor from 'from' on; the fixed slots are below it. */
 static void
 close_from(int from)
@@ -373,18 +501,21 @@ exec_child(const struct child *c, int ctl)
 	const char	*keep[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS",
 			    "LSAN_OPTIONS", "TZ", NULL };
 	sigset_t	 none;
-	int		 hi_ctl, hi_lst = -1, n = 0, i;
+	int		 hi_ctl, hi_lst = -1, hi_met = -1, n = 0, i;
 
 	/* Move the fixed descriptors out of the way, then into place. */
 	if ((hi_ctl = fcntl(ctl, F_DUPFD, 64)) == -1 ||
 	    (c->role == ROLE_WORKER &&
 	    (hi_lst = fcntl(ps.listen_fd, F_DUPFD, 64)) == -1) ||
+	    (c->role == ROLE_WORKER &&
+	    (hi_met = fcntl(ps.metrics_fd, F_DUPFD, 64)) == -1) ||
 	    dup2(hi_ctl, FD_PARENT) == -1 ||
-	    (hi_lst != -1 && dup2(hi_lst, FD_LISTEN) == -1)) {
+	    (hi_lst != -1 && dup2(hi_lst, FD_LISTEN) == -1) ||
+	    (hi_met != -1 && dup2(hi_met, FD_METRICS) == -1)) {
 		log_warn("%s: descriptor setup", child_name(c));
 		_exit(127);
 	}
-	close_from(c->role == ROLE_WORKER ? FD_LISTEN + 1 : FD_PARENT + 1);
+	close_from(c->role == ROLE_WORKER ? FD_METRICS + 1 : FD_PARENT + 1);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
@@ -519,6 +650,11 @@ child_exited(struct child *c, int status)
 	ev_timer_cancel(&c->timer);
 	c->pid = 0;
 	c->state = CHILD_DOWN;
+	if (c->role == ROLE_WORKER) {	/* its subscribers are gone */
+		c->subs[LOG_STREAM_AUDIT] = c->subs[LOG_STREAM_ERROR] = false;
+		log_subs_changed(LOG_STREAM_AUDIT);
+		log_subs_changed(LOG_STREAM_ERROR);
+	}
 	if (ps.stopping) {
 		if (!clean)
 			log_warnx("%s %s while stopping", child_name(c), how);
@@ -861,6 +997,11 @@ parent_main(int argc, char **argv)
 	if (ps.nworkers > MAX_WORKERS)
 		ps.nworkers = MAX_WORKERS;
 	ps.workers = xcalloc(ps.nworkers, sizeof(*ps.workers));
+	/* The workers' counters outlive any one worker (worker/metrics.h). */
+	if ((ps.metrics_fd = memfd_create("keyward-metrics", MFD_CLOEXEC)) ==
+	    -1 || ftruncate(ps.metrics_fd, (off_t)metrics_region_size()) == -1)
+		fatal("metrics region");
+	log_set_hook(parent_log_hook);
 	ps.crypto.role = ROLE_CRYPTO;
 	ps.agent.role = ROLE_AGENT;
 	for (i = 0; i < ps.nworkers; i++) {

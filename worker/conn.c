@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -21,6 +22,7 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "worker/metrics.h"
 #include "worker/worker.h"
 
 #define READ_CHUNK	16384
@@ -46,6 +48,25 @@ conn_event(struct ev_io *io, uint32_t events)
 	conn_drive(c);
 }
 
+/* The client's address for audit records, without the port. */
+static void
+peer_ip(int fd, char *out, size_t len)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	const void		*a = NULL;
+
+	out[0] = '\0';
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
+		return;
+	if (ss.ss_family == AF_INET)
+		a = &((struct sockaddr_in *)&ss)->sin_addr;
+	else if (ss.ss_family == AF_INET6)
+		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+	if (a == NULL || inet_ntop(ss.ss_family, a, out, len) == NULL)
+		out[0] = '\0';
+}
+
 void
 conn_accept(int fd)
 {
@@ -59,6 +80,7 @@ conn_accept(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
+	peer_ip(fd, c->ip, sizeof(c->ip));
 	if ((c->ssl = SSL_new(w.ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
 		log_warnx("SSL_new failed");
 		SSL_free(c->ssl);
@@ -89,6 +111,9 @@ void
 conn_close(struct conn *c)
 {
 	conn_forget_pending(c);
+	logs_unsubscribe(c);
+	if (c->metered)
+		metrics_request_abort();
 	ev_del(&c->io);
 	if (c->state != CONN_HANDSHAKE)
 		(void)SSL_shutdown(c->ssl);	/* best effort close_notify */
@@ -108,7 +133,8 @@ conn_close(struct conn *c)
 bool
 conn_idle(const struct conn *c)
 {
-	return c->state == CONN_HANDSHAKE || (c->state == CONN_READ &&
+	return c->state == CONN_HANDSHAKE || c->state == CONN_STREAM ||
+	    (c->state == CONN_READ &&
 	    !c->have_head && buf_avail(&c->in) == 0);
 }
 
@@ -243,8 +269,10 @@ frame_request(struct conn *c)
 		c->head_only = c->req.method == HTTP_HEAD;
 		if (c->req.body == HTTP_BODY_LENGTH &&
 		    c->req.content_length > BODY_MAX) {
+			/* No route takes more (spec 3.1); KES's handlers
+			 * fail such a body as unreadable. */
 			c->keep_alive = false;
-			respond_error(c, 413, "request body too large");
+			respond_error(c, 400, "invalid request body");
 			return -1;
 		}
 	}
@@ -316,6 +344,7 @@ consume_request(struct conn *c)
 	c->parsed_upto = 0;
 	c->deadline = 0;
 	c->route = NULL;
+	c->path[0] = '\0';
 	c->req_started = ev_now();
 }
 
@@ -333,6 +362,15 @@ conn_drive(struct conn *c)
 		case CONN_WAIT:
 			conn_arm(c, 0);	/* nothing to do until crypto answers */
 			return;
+		case CONN_STREAM:
+			/* Events go out as they come; whatever the client
+			 * sends is dropped, and its close ends the stream. */
+			if (flush_out(c) != 1)
+				return;
+			buf_reset(&c->in);
+			if (read_more(c) != 1)
+				return;
+			break;
 		case CONN_WRITE:
 		case CONN_CLOSING:
 			if ((r = flush_out(c)) != 1)

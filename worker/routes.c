@@ -3,79 +3,82 @@
  * ServeMux redirects, route lookup, method, body limit, authentication and
  * authorisation, handler) and the responses, byte-compatible with KES.
  */
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-#include <malloc.h>
 
+#include "common/b64.h"
+#include "common/gotime.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/policy.h"
 #include "common/xmalloc.h"
+#include "worker/metrics.h"
 #include "worker/worker.h"
 
-enum route_auth {
-	AUTH_NONE,		/* N: no identity needed */
-	AUTH_IDENTIFY,		/* I: any or no certificate, no policy */
-	AUTH_VERIFY,		/* V: admin, or allowed by its policy */
-};
+#define MB	1000000		/* aead.dev/mem's MB, spec 3.1 */
 
-struct route;
-typedef void (*route_fn)(struct conn *, const struct route *,
-    const char *resource);
-typedef void (*reply_fn)(struct conn *, struct ipc_msg *);
-
-struct route {
-	const char	*path;		/* ends in '/' for a subtree */
-	enum http_method method;	/* PUT also takes POST */
-	size_t		 max_body;
-	unsigned int	 timeout_s;
-	enum route_auth	 auth;
-	route_fn	 fn;
-	reply_fn	 reply;
-};
-
-static void	route_version(struct conn *, const struct route *,
-		    const char *);
-static void	route_status(struct conn *, const struct route *,
-		    const char *);
-static void	reply_status(struct conn *, struct ipc_msg *);
-
+/* Spec 3.1, in KES's order. */
 static const struct route routes[] = {
 	{ "/version",	HTTP_GET, 0, 10, AUTH_NONE,   route_version, NULL },
+	{ "/v1/ready",	HTTP_GET, 0, 15, AUTH_VERIFY, route_ready, reply_done },
 	{ "/v1/status",	HTTP_GET, 0, 15, AUTH_VERIFY, route_status,
 	    reply_status },
+	{ "/v1/metrics", HTTP_GET, 0, 15, AUTH_VERIFY, route_metrics, NULL },
+	{ "/v1/api",	HTTP_GET, 0, 10, AUTH_VERIFY, route_api, NULL },
+	{ "/v1/key/create/", HTTP_PUT, 0, 15, AUTH_VERIFY, route_key_create,
+	    reply_done },
+	{ "/v1/key/import/", HTTP_PUT, MB, 15, AUTH_VERIFY, route_key_import,
+	    reply_done },
+	{ "/v1/key/describe/", HTTP_GET, 0, 15, AUTH_VERIFY,
+	    route_key_describe, reply_key_info },
+	{ "/v1/key/list/", HTTP_GET, 0, 15, AUTH_VERIFY, route_key_list,
+	    reply_key_names },
+	{ "/v1/key/delete/", HTTP_DELETE, 0, 15, AUTH_VERIFY, route_key_delete,
+	    reply_done },
+	{ "/v1/key/generate/", HTTP_PUT, MB, 15, AUTH_VERIFY,
+	    route_key_generate, reply_key_dek },
+	{ "/v1/key/encrypt/", HTTP_PUT, MB, 15, AUTH_VERIFY, route_key_encrypt,
+	    reply_key_sealed },
+	{ "/v1/key/decrypt/", HTTP_PUT, MB, 15, AUTH_VERIFY, route_key_decrypt,
+	    reply_key_opened },
+	{ "/v1/key/hmac/", HTTP_PUT, MB, 15, AUTH_VERIFY, route_key_hmac,
+	    reply_key_mac },
+	{ "/v1/policy/describe/", HTTP_GET, 0, 15, AUTH_VERIFY,
+	    route_policy_describe, NULL },
+	{ "/v1/policy/read/", HTTP_GET, 0, 15, AUTH_VERIFY, route_policy_read,
+	    NULL },
+	{ "/v1/policy/list/", HTTP_GET, 0, 15, AUTH_VERIFY, route_policy_list,
+	    NULL },
+	{ "/v1/identity/describe/", HTTP_GET, 0, 15, AUTH_VERIFY,
+	    route_identity_describe, NULL },
+	{ "/v1/identity/list/", HTTP_GET, 0, 15, AUTH_VERIFY,
+	    route_identity_list, NULL },
+	{ "/v1/identity/self/describe", HTTP_GET, 0, 15, AUTH_IDENTIFY,
+	    route_identity_self, NULL },
+	{ "/v1/log/error", HTTP_GET, 0, 0, AUTH_VERIFY, route_log_error, NULL },
+	{ "/v1/log/audit", HTTP_GET, 0, 0, AUTH_VERIFY, route_log_audit, NULL },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 
-static struct {
-	long	num_cpu;
-	long	num_cpu_used;
-	char	*stack_top;
-} sysinfo;
+const struct route *
+routes_table(size_t *n)
+{
+	*n = NROUTES;
+	return routes;
+}
 
-/* Figures that need files or syscalls the sandbox forbids later. */
 void
 routes_init(char *stack_top)
 {
-	cpu_set_t set;
-
-	sysinfo.num_cpu = sysconf(_SC_NPROCESSORS_ONLN);
-	if (sysinfo.num_cpu < 1)
-		sysinfo.num_cpu = 1;
-	sysinfo.num_cpu_used = sysinfo.num_cpu;
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		sysinfo.num_cpu_used = CPU_COUNT(&set);
-	sysinfo.stack_top = stack_top;
+	admin_init(stack_top);
 }
 
 /* --- responses ---------------------------------------------------------- */
 
 /* A JSON string the way Go's encoding/json writes it. */
-static void
+void
 json_str(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -107,6 +110,36 @@ put_str(struct buf *b, const char *s)
 	return buf_put(b, s, strlen(s));
 }
 
+void
+json_key(struct buf *b, const char *key)
+{
+	json_str(b, key);
+	(void)buf_put_u8(b, ':');
+}
+
+/* []byte: padded standard base64 in a string. */
+void
+json_b64(struct buf *b, const uint8_t *p, size_t n)
+{
+	size_t	 len = b64_encoded_len(n);
+	char	*s = xmalloc(len + 1);
+
+	b64_encode(p, n, s);
+	(void)buf_put_u8(b, '"');
+	(void)buf_put(b, s, len);
+	(void)buf_put_u8(b, '"');
+	freezero(s, len + 1);
+}
+
+/* time.Time: RFC 3339 with nanoseconds trimmed. */
+void
+json_time(struct buf *b, int64_t sec, int32_t nsec)
+{
+	char t[GOTIME_MAX];
+
+	json_str(b, gotime_format(sec, nsec, t));
+}
+
 /*
  * Status line, headers and body straight into c->out: no fixed-size head,
  * since a 301's Location echoes the request path (up to 8 KiB escaped
@@ -121,6 +154,13 @@ respond(struct conn *c, int status, const char *ctype, const char *extra,
 	time_t		 now = time(NULL);
 	size_t		 save = c->out.len;
 	int		 n, bad;
+
+	audit_request(c, status);
+	if (c->metered) {
+		metrics_request_end(status, (ev_now() - c->req_started) *
+		    1000000);
+		c->metered = false;
+	}
 
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
@@ -170,12 +210,37 @@ respond_error(struct conn *c, int status, const char *message)
 	respond_error_hdr(c, status, NULL, message);
 }
 
-static void
+void
 respond_json(struct conn *c, int status, struct buf *b)
 {
 	(void)buf_put_u8(b, '\n');	/* Go's json.Encoder ends with \n */
 	respond(c, status, "application/json", NULL, buf_ptr(b),
 	    buf_avail(b));
+	buf_release(b);
+}
+
+void
+respond_empty(struct conn *c)
+{
+	respond(c, 200, NULL, NULL, "", 0);
+}
+
+void
+crypto_call(struct conn *c, uint16_t type, struct buf *b)
+{
+	if (crypto_request(c, type, b) == -1)
+		respond_error(c, 503, "service unavailable: crypto process "
+		    "restarting");
+	buf_release(b);
+}
+
+void
+reply_done(struct conn *c, struct ipc_msg *m)
+{
+	if (m->hdr.type != MSG_DONE || buf_end(&m->payload) == -1)
+		respond_error(c, 500, "internal error");
+	else
+		respond_empty(c);
 }
 
 /* Go ServeMux's 301: Location, and a small HTML body for GET/HEAD. */
@@ -229,7 +294,7 @@ api_override(const struct route *r)
 }
 
 /* The route's timeout in ms (an api: override wins); 0 for none. */
-static uint64_t
+uint64_t
 route_timeout(const struct route *r)
 {
 	const struct api_route_cfg *o = api_override(r);
@@ -291,6 +356,7 @@ route_request(struct conn *c)
 	size_t			 qlen;
 	int			 n;
 
+	c->path[0] = '\0';	/* the audit record must not show the last one */
 	n = http_split_target(c->req.target, c->req.target_len, c->path,
 	    sizeof(c->path), &query, &qlen);
 	if (n < 0) {
@@ -315,6 +381,9 @@ route_request(struct conn *c)
 		return;
 	}
 
+	metrics_request_begin();
+	c->metered = true;
+
 	/* Method before authentication, as KES does. */
 	if (!method_ok(r, c->req.method)) {
 		xasprintf(&msg, "received method '%.*s' expected '%s'",
@@ -322,17 +391,14 @@ route_request(struct conn *c)
 		    http_method_name(r->method));
 		xasprintf(&accept, "Accept: %s\r\n",
 		    http_method_name(r->method));
-		c->head_only = false;
+		/* A HEAD still gets no body: Go's server drops it too. */
 		respond_error_hdr(c, 405, accept, msg);
 		free(accept);
 		free(msg);
 		return;
 	}
-	if (buf_avail(&c->body) > r->max_body && r->max_body > 0) {
-		respond_error(c, 400, "invalid request body");
-		return;
-	}
-
+	/* The body limit is the handlers' (they read the body after
+	 * authorisation and the name check, as KES does). */
 	switch (route_auth(r)) {
 	case AUTH_VERIFY:
 		if (c->ident_err != IDENT_OK) {
@@ -354,7 +420,7 @@ route_request(struct conn *c)
 	 * connection (the worker's sweep enforces it). */
 	c->deadline = route_timeout(r) ? ev_now() + route_timeout(r) : 0;
 	c->route = r;
-	r->fn(c, r, res);
+	r->fn(c, res);
 }
 
 /* An answer from the crypto process for c's request. */
@@ -378,102 +444,4 @@ route_reply(struct conn *c, struct ipc_msg *m)
 		return;
 	}
 	c->route->reply(c, m);
-}
-
-/* --- handlers ----------------------------------------------------------- */
-
-static void
-route_version(struct conn *c, const struct route *r, const char *res)
-{
-	struct buf b;
-
-	buf_init(&b, 512);
-	(void)buf_put(&b, "{\"version\":", 11);
-	json_str(&b, KEYWARD_VERSION);
-	(void)buf_put(&b, ",\"commit\":", 10);
-	json_str(&b, KEYWARD_COMMIT);
-	(void)buf_put_u8(&b, '}');
-	respond_json(c, 200, &b);
-	buf_release(&b);
-}
-
-/* STATUS_REQ: str identity; the crypto process checks it again. */
-static void
-route_status(struct conn *c, const struct route *r, const char *res)
-{
-	struct buf b;
-
-	buf_init(&b, 128);
-	(void)buf_put_str(&b, c->identity);
-	if (crypto_request(c, MSG_STATUS_REQ, &b) == -1)
-		respond_error(c, 503, "service unavailable: crypto process "
-		    "restarting");
-	buf_release(&b);
-}
-
-static const char *
-go_arch(void)
-{
-#if defined(__x86_64__)
-	return "amd64";
-#elif defined(__aarch64__)
-	return "arm64";
-#elif defined(__i386__)
-	return "386";
-#else
-	return "unknown";
-#endif
-}
-
-/*
- * STATUS_REP: u8 reachable, u64 key-store latency ns, u64 crypto uptime ns.
- * Units as KES-HEAD (spec §3.2): uptime in seconds, keystore_latency in
- * milliseconds (at least 1 when reachable). An unreachable store is sent
- * as both keystore_unreachable and keystore_unavailable, so kms-go clients
- * (MinIO) see the store as down instead of failing the whole call.
- */
-static void
-reply_status(struct conn *c, struct ipc_msg *m)
-{
-	struct timespec	 ts;
-	struct mallinfo2 mi = mallinfo2();
-	struct buf	 b;
-	bool		 ok;
-	uint64_t	 lat, up, now;
-	char		 num[256], here;
-
-	if (buf_get_bool(&m->payload, &ok) == -1 ||
-	    buf_get_u64(&m->payload, &lat) == -1 ||
-	    buf_get_u64(&m->payload, &up) == -1 ||
-	    buf_end(&m->payload) == -1) {
-		respond_error(c, 500, "failed to read server version");
-		return;
-	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	up = now > w.cf.started_ns ? (now - w.cf.started_ns) : 0;
-	buf_init(&b, 1024);
-	(void)buf_put(&b, "{\"version\":", 11);
-	json_str(&b, KEYWARD_VERSION);
-	snprintf(num, sizeof(num), ",\"os\":\"linux\",\"arch\":\"%s\","
-	    "\"uptime\":%llu,\"num_cpu\":%ld,\"num_cpu_used\":%ld,"
-	    "\"mem_heap_used\":%zu,\"mem_stack_used\":%zu", go_arch(),
-	    (unsigned long long)((up + 500000000) / 1000000000),
-	    sysinfo.num_cpu, sysinfo.num_cpu_used, mi.uordblks,
-	    (size_t)(sysinfo.stack_top > &here ? sysinfo.stack_top - &here :
-	    0));
-	(void)buf_put(&b, num, strlen(num));
-	if (ok) {
-		lat = (lat + 500000) / 1000000;
-		snprintf(num, sizeof(num), ",\"keystore_latency\":%llu",
-		    (unsigned long long)(lat ? lat : 1));
-		(void)buf_put(&b, num, strlen(num));
-	} else {
-		static const char down[] = ",\"keystore_unreachable\":true,"
-		    "\"keystore_unavailable\":true";
-		(void)buf_put(&b, down, sizeof(down) - 1);
-	}
-	(void)buf_put_u8(&b, '}');
-	respond_json(c, 200, &b);
-	buf_release(&b);
 }

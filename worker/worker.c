@@ -4,8 +4,11 @@
  * key or a key-store credential.
  *
  * Peers and the messages accepted from each:
- *   parent   MSG_PEER (the crypto channel), MSG_RELOAD, MSG_SHUTDOWN
- *   crypto   MSG_STATUS_REP, MSG_ERROR
+ *   parent   MSG_PEER (the crypto channel), MSG_RELOAD, MSG_SHUTDOWN,
+ *            MSG_LOG_EVENT, MSG_LOG_SUBSCRIBE
+ *   crypto   MSG_STATUS_REP, MSG_DONE, MSG_KEY_INFO, MSG_KEY_NAMES,
+ *            MSG_KEY_DEK, MSG_KEY_SEALED, MSG_KEY_OPENED, MSG_KEY_MAC,
+ *            MSG_ERROR (each the answer to one request, by id)
  */
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -25,6 +28,8 @@
 #include "common/xmalloc.h"
 #include "privsep/privdrop.h"
 #include "privsep/sandbox.h"
+#include "worker/body.h"
+#include "worker/metrics.h"
 #include "worker/worker.h"
 
 #define PENDING_MASK		(sizeof(w.pending) / sizeof(w.pending[0]) - 1)
@@ -43,10 +48,19 @@ static const struct peer_dispatch parent_dispatch[] = {
 	{ MSG_PEER,		parent_peer },
 	{ MSG_RELOAD,		parent_reload },
 	{ MSG_SHUTDOWN,		parent_shutdown },
+	{ MSG_LOG_EVENT,	parent_log_event },
+	{ MSG_LOG_SUBSCRIBE,	parent_log_subscribe },
 	{ 0, NULL }
 };
 static const struct peer_dispatch crypto_dispatch[] = {
 	{ MSG_STATUS_REP,	crypto_reply },
+	{ MSG_DONE,		crypto_reply },
+	{ MSG_KEY_INFO,		crypto_reply },
+	{ MSG_KEY_NAMES,	crypto_reply },
+	{ MSG_KEY_DEK,		crypto_reply },
+	{ MSG_KEY_SEALED,	crypto_reply },
+	{ MSG_KEY_OPENED,	crypto_reply },
+	{ MSG_KEY_MAC,		crypto_reply },
 	{ MSG_ERROR,		crypto_reply },
 	{ 0, NULL }
 };
@@ -306,6 +320,15 @@ worker_main(int argc, char **argv)
 	worker_slice_forget_key(&w.cf);
 
 	routes_init(&stack_top);
+	body_init();
+	logs_init();
+	/* The metrics region is the parent's; without it, count locally. */
+	if (metrics_attach(FD_METRICS, w.cf.index) == -1) {
+		log_warnx("no shared metrics region; /v1/metrics shows this "
+		    "worker only");
+		metrics_attach_private();
+	}
+	(void)close(FD_METRICS);
 
 	proc_confine(&opts, true, false);
 
@@ -314,6 +337,7 @@ worker_main(int argc, char **argv)
 	w.started_mono = ev_now();
 	peer_adopt(&w.parent, ROLE_PARENT, 0, parent_dispatch,
 	    proc_parent_lost, NULL);
+	proc_log_forward(&w.parent);
 	/* EPOLLEXCLUSIVE: one worker wakes per new connection. */
 	if (ev_add(&w.listen_io, w.listen_fd, EPOLLIN | EPOLLEXCLUSIVE,
 	    listen_event, NULL) == -1)

@@ -3,7 +3,12 @@
  * loop, non-blocking sockets and non-blocking OpenSSL. Files:
  *   worker.c  the process: peers, listener, timeouts, shutdown
  *   conn.c    one client connection: TLS, request framing, responses
- *   routes.c  route table, authorisation, handlers
+ *   routes.c  route table, routing and authorisation, responses
+ *   keys.c    the key routes (stubs of the crypto process's handlers)
+ *   admin.c   status, ready, metrics, api, policy and identity routes
+ *   logs.c    audit records and the log streams
+ *   body.c    JSON request bodies
+ *   metrics.c counters shared by all workers
  *   http.c    the request parser (pure)
  */
 #ifndef KEYWARD_WORKER_H
@@ -42,9 +47,29 @@ enum conn_state {
 	CONN_WAIT,		/* a request is at the crypto process */
 	CONN_WRITE,		/* flushing a response */
 	CONN_CLOSING,		/* flushing, then close */
+	CONN_STREAM,		/* a /v1/log/ subscriber: events only */
 };
 
+enum route_auth {
+	AUTH_NONE,		/* N: no identity needed */
+	AUTH_IDENTIFY,		/* I: any or no certificate, no policy */
+	AUTH_VERIFY,		/* V: admin, or allowed by its policy */
+};
+
+struct conn;
 struct route;
+typedef void (*route_fn)(struct conn *, const char *resource);
+typedef void (*reply_fn)(struct conn *, struct ipc_msg *);
+
+struct route {
+	const char	*path;		/* ends in '/' for a subtree */
+	enum http_method method;	/* PUT also takes POST */
+	size_t		 max_body;
+	unsigned int	 timeout_s;	/* 0: none */
+	enum route_auth	 auth;
+	route_fn	 fn;
+	reply_fn	 reply;		/* the crypto process's answer */
+};
 
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;
@@ -63,6 +88,7 @@ struct conn {
 	bool			 sent_continue;
 	size_t			 parsed_upto;	/* for http_head_ready */
 	char			 path[HTTP_MAX_REQUEST_LINE + 2];
+	char			 ip[48];	/* client address, for audit */
 	enum ident_err		 ident_err;
 	char			 identity[IDENTITY_LEN + 1];
 	uint32_t		 req_id;	/* at crypto, or 0 */
@@ -72,6 +98,8 @@ struct conn {
 	uint64_t		 last_active;	/* ev_now() */
 	uint64_t		 req_started;	/* first byte of this request */
 	uint64_t		 deadline;	/* route timeout; 0: none */
+	bool			 metered;	/* counted as in flight */
+	int			 stream;	/* log stream + 1, or 0 */
 };
 TAILQ_HEAD(connlist, conn);
 
@@ -90,6 +118,9 @@ struct worker {
 	struct ev_timer		 sweep;
 	struct ev_timer		 stop_timer;
 	uint64_t		 started_mono;
+	int			 audit_fd;	/* stdout, kept; or -1 */
+	bool			 log_on[2];	/* some worker subscribes */
+	bool			 subscribed[2];	/* this worker does */
 };
 
 extern struct worker w;
@@ -113,9 +144,66 @@ void	worker_conn_gone(void);
 void	routes_init(char *stack_top);
 void	route_request(struct conn *);
 void	route_reply(struct conn *, struct ipc_msg *);
+const struct route *routes_table(size_t *n);
+uint64_t route_timeout(const struct route *);
 /* Responses (routes.c): queue into c->out and switch to CONN_WRITE. */
 void	respond(struct conn *, int status, const char *content_type,
 	    const char *extra_headers, const void *body, size_t len);
 void	respond_error(struct conn *, int status, const char *message);
+/* 200, Content-Length 0, no Content-Type (KES's Reply). */
+void	respond_empty(struct conn *);
+/* b + "\n" as application/json; b is released (wiped). */
+void	respond_json(struct conn *, int status, struct buf *b);
+/* Send a request to the crypto process, or answer 503. */
+void	crypto_call(struct conn *, uint16_t type, struct buf *b);
+/* A reply that is MSG_DONE: 200 empty. */
+void	reply_done(struct conn *, struct ipc_msg *);
+/* JSON pieces the way Go's encoding/json writes them. */
+void	json_str(struct buf *, const char *);
+void	json_b64(struct buf *, const uint8_t *, size_t);
+void	json_time(struct buf *, int64_t sec, int32_t nsec);
+void	json_key(struct buf *, const char *key);	/* "key": */
+
+/* keys.c */
+void	route_key_create(struct conn *, const char *);
+void	route_key_import(struct conn *, const char *);
+void	route_key_describe(struct conn *, const char *);
+void	route_key_list(struct conn *, const char *);
+void	route_key_delete(struct conn *, const char *);
+void	route_key_generate(struct conn *, const char *);
+void	route_key_encrypt(struct conn *, const char *);
+void	route_key_decrypt(struct conn *, const char *);
+void	route_key_hmac(struct conn *, const char *);
+void	reply_key_info(struct conn *, struct ipc_msg *);
+void	reply_key_names(struct conn *, struct ipc_msg *);
+void	reply_key_dek(struct conn *, struct ipc_msg *);
+void	reply_key_sealed(struct conn *, struct ipc_msg *);
+void	reply_key_opened(struct conn *, struct ipc_msg *);
+void	reply_key_mac(struct conn *, struct ipc_msg *);
+
+/* admin.c */
+void	admin_init(char *stack_top);
+void	route_version(struct conn *, const char *);
+void	route_status(struct conn *, const char *);
+void	route_ready(struct conn *, const char *);
+void	route_metrics(struct conn *, const char *);
+void	route_api(struct conn *, const char *);
+void	route_policy_describe(struct conn *, const char *);
+void	route_policy_read(struct conn *, const char *);
+void	route_policy_list(struct conn *, const char *);
+void	route_identity_describe(struct conn *, const char *);
+void	route_identity_list(struct conn *, const char *);
+void	route_identity_self(struct conn *, const char *);
+void	route_log_audit(struct conn *, const char *);
+void	route_log_error(struct conn *, const char *);
+void	reply_status(struct conn *, struct ipc_msg *);
+
+/* logs.c */
+void	logs_init(void);
+void	audit_request(struct conn *, int status);
+void	logs_subscribe(struct conn *, int stream);
+void	logs_unsubscribe(struct conn *);
+int	parent_log_event(struct peer *, struct ipc_msg *);
+int	parent_log_subscribe(struct peer *, struct ipc_msg *);
 
 #endif

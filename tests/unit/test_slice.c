@@ -11,6 +11,7 @@ static char *allow[] = { "/v1/status" };
 static char *ids[] = { "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" };
 static struct policy pol = { "p", allow, 1, NULL, 0, ids, 1 };
 static struct api_route_cfg api[] = { { "/v1/status", 2000, true } };
+static char *keys[] = { "minio-key", "other" };
 
 static void
 make_worker(struct worker_slice *s)
@@ -19,6 +20,7 @@ make_worker(struct worker_slice *s)
 	s->index = 3;
 	s->started_ns = 1234567890123ULL;
 	s->log_level = -1;		/* LOG_LVL_OFF must survive */
+	s->audit_level = 2;
 	s->tls_auth = TLS_AUTH_ON;
 	s->cert.data = (uint8_t *)"CERT";
 	s->cert.len = 4;
@@ -44,6 +46,7 @@ Test(slice, worker_round_trip)
 	cr_assert_eq(out.index, 3);
 	cr_assert_eq(out.started_ns, in.started_ns);
 	cr_assert_eq(out.log_level, -1);
+	cr_assert_eq(out.audit_level, 2);
 	cr_assert_eq(out.tls_auth, TLS_AUTH_ON);
 	cr_assert_eq(out.cert.len, 4);
 	cr_assert_eq(memcmp(out.key.data, "KEY!", 4), 0);
@@ -98,7 +101,9 @@ Test(slice, worker_truncated_and_trailing)
 
 Test(slice, crypto_and_agent_round_trip)
 {
-	struct crypto_slice	cin = { 3, 42, { ADMIN, &pol, 1 }, 1, 2, 3 };
+	char			*skip[] = { "/v1/status" };
+	struct crypto_slice	cin = { 3, 42, { ADMIN, &pol, 1 }, 1, 2, 3,
+				    keys, 2, skip, 1 };
 	struct crypto_slice	cout;
 	struct agent_slice	ain = { 1, KS_FS, "/var/lib/keyward/keys" };
 	struct agent_slice	aout;
@@ -111,6 +116,10 @@ Test(slice, crypto_and_agent_round_trip)
 	cr_assert_eq(cout.cache_any_ms, 1);
 	cr_assert_eq(cout.cache_offline_ms, 3);
 	cr_assert_eq(cout.pol.npolicies, 1);
+	cr_assert_eq(cout.nkeys, 2);
+	cr_assert_str_eq(cout.keys[1], "other");
+	cr_assert_eq(cout.nskip_auth, 1);
+	cr_assert_str_eq(cout.skip_auth[0], "/v1/status");
 	crypto_slice_free(&cout);
 	buf_reset(&b);
 	cr_assert_eq(agent_slice_put(&b, &ain), 0);

@@ -1,0 +1,142 @@
+/*
+ * Inside the crypto process: its one context struct and what crypto.c (the
+ * process, its peers and the agent plumbing) and keyops.c (the key cache
+ * and the key operations) share.
+ */
+#ifndef KEYWARD_CRYPTO_INT_H
+#define KEYWARD_CRYPTO_INT_H
+
+#include <sys/queue.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/ev.h"
+#include "common/kes_key.h"
+#include "common/names.h"
+#include "common/peer.h"
+#include "common/slice.h"
+
+#define KS_REQ_TIMEOUT_MS	10000	/* an agent call that takes longer
+					 * has failed */
+#define KS_PROBE_MS		10000	/* key-store status probe, spec 6.5 */
+#define RND_POOL		4096	/* random bytes drawn per refill */
+#define CACHE_SLAB		(64 * 1024) /* cache entries come in slabs */
+
+struct cpeer {
+	struct peer		 p;
+	uint64_t		 serial;	/* unique for the process life */
+	TAILQ_ENTRY(cpeer)	 entry;
+};
+TAILQ_HEAD(cpeerlist, cpeer);
+
+/* A worker request parked until the key it needs arrives from the store.
+ * It names its worker by serial: the worker may be gone by then. */
+struct parked {
+	TAILQ_ENTRY(parked)	 entry;
+	uint64_t		 worker;
+	uint16_t		 type;
+	uint32_t		 id;
+	uint8_t			*payload;	/* a copy; wiped */
+	size_t			 len;
+};
+TAILQ_HEAD(parkedlist, parked);
+
+/* A cached key, or a key being fetched (the requests that wait for it are
+ * parked on the entry, so concurrent misses make one fetch). */
+struct centry {
+	struct centry		*next;		/* hash chain */
+	bool			 fetching;
+	bool			 used;		/* since the last unused sweep */
+	struct parkedlist	 parked;
+	struct kes_key		 k;
+	char			 name[KES_NAME_MAX + 1];
+};
+
+/* A call at the agent, answered in order but matched by id. */
+struct ksreq {
+	TAILQ_ENTRY(ksreq)	 entry;
+	uint32_t		 id;
+	uint16_t		 type;		/* MSG_KS_* sent */
+	uint64_t		 deadline;
+	uint64_t		 worker;	/* serial, 0: not for a worker */
+	uint32_t		 wid;		/* the worker's request id */
+	struct kes_key		*key;		/* create: cache it on success */
+	bool			 declared;	/* create of a config `keys:` */
+	char			 name[KES_NAME_MAX + 1];
+};
+TAILQ_HEAD(ksreqlist, ksreq);
+
+/* A status or ready request waiting for the shared key-store probe. */
+struct waiter {
+	TAILQ_ENTRY(waiter)	 entry;
+	uint64_t		 worker;
+	uint32_t		 id;
+	bool			 ready;		/* /v1/ready, else /v1/status */
+};
+TAILQ_HEAD(waiterlist, waiter);
+
+struct crypto_state {
+	struct peer		 parent;
+	struct cpeerlist	 workers;
+	struct cpeer		*agent;
+	struct crypto_slice	 cf;
+	uint64_t		 started;	/* ev_now() at start */
+	uint64_t		 next_serial;
+	uint32_t		 next_id;
+	bool			 stopping;
+
+	/* One key-store status query at a time; callers share it. */
+	struct waiterlist	 status_waiters;
+	bool			 status_inflight;
+	uint32_t		 status_id;
+	struct ev_timer		 status_timer;
+	struct ev_timer		 probe_timer;
+	bool			 offline;	/* the last probe failed */
+	uint64_t		 offline_since;
+
+	struct ksreqlist	 ksreqs;
+	struct ev_timer		 ksreq_timer;
+	bool			 declared_done;	/* config `keys:` created */
+	size_t			 declared_pending;
+
+	/* The cache: a chained hash table keyed by name. */
+	struct centry		**tab;
+	size_t			 tabsize;	/* a power of two */
+	size_t			 ncached;
+	struct centry		*cfree;		/* free entries (slabs) */
+	struct ev_timer		 cache_timer;
+	uint64_t		 next_any, next_unused, next_offline;
+
+	uint8_t			 rnd[RND_POOL];
+	size_t			 rnd_off;
+};
+
+extern struct crypto_state cs;
+
+/* crypto.c */
+struct peer	*crypto_worker(uint64_t serial);
+uint64_t	 crypto_serial(struct peer *);
+/* Send a call to the agent; NULL (nothing sent) without one. */
+struct ksreq	*ks_call(uint16_t type, const struct buf *, const char *name);
+void		 ks_trigger_probe(void);
+
+/* keyops.c: the worker messages and the agent's answers. */
+int	answer_key_create(struct peer *, struct ipc_msg *);
+int	answer_key_import(struct peer *, struct ipc_msg *);
+int	answer_key_describe(struct peer *, struct ipc_msg *);
+int	answer_key_delete(struct peer *, struct ipc_msg *);
+int	answer_key_list(struct peer *, struct ipc_msg *);
+int	answer_key_generate(struct peer *, struct ipc_msg *);
+int	answer_key_encrypt(struct peer *, struct ipc_msg *);
+int	answer_key_decrypt(struct peer *, struct ipc_msg *);
+int	answer_key_hmac(struct peer *, struct ipc_msg *);
+/* The agent answered call r (m NULL: it failed or timed out). -1 when
+ * the answer was malformed: a protocol error. */
+int	keyops_ks_done(struct ksreq *r, struct ipc_msg *m);
+void	keyops_create_declared(void);
+void	keyops_cache_start(void);
+void	cache_init(void);
+void	cache_clear(void);
+
+#endif
