@@ -541,12 +541,9 @@ ks_list_done(struct ksreq *r, struct ipc_msg *m)
 		send_to(r->worker, MSG_KEY_NAMES, r->wid, &m->payload);
 		return 0;
 	}
-	if (m != NULL && m->hdr.type == MSG_KS_FAIL &&
-	    ks_fail_reason(r, m) != 0) {
-		send_error_to(r->worker, r->wid, 502, "failed to list keys");
-		return 0;
-	}
-	if (m == NULL) {
+	/* No answer (timeout, agent gone) or a failure it reported. */
+	if (m == NULL || (m->hdr.type == MSG_KS_FAIL &&
+	    ks_fail_reason(r, m) != 0)) {
 		send_error_to(r->worker, r->wid, 502, "failed to list keys");
 		return 0;
 	}

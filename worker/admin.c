@@ -5,13 +5,13 @@
  * worker holds; created_at is the server's start and created_by the admin
  * identity, as in KES.
  */
+#include <malloc.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <malloc.h>
 
 #include "common/log.h"
 #include "common/msg.h"
@@ -236,7 +236,7 @@ policy_named(const char *name)
 	return NULL;
 }
 
-/* 0 and the policy, or -1 when an error was answered. */
+/* The policy a resource names, or NULL when an error was answered. */
 static const struct policy *
 policy_resource(struct conn *c, const char *name)
 {
@@ -274,24 +274,38 @@ route_policy_describe(struct conn *c, const char *res)
 	respond_json(c, 200, &b);
 }
 
-/* {"<pattern>":{},...}: KES's map of rules. */
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* {"<pattern>":{},...}: KES's map of rules, which Go writes with its keys
+ * sorted and without duplicates. */
 static void
 json_rules(struct buf *b, const char *field, char **pat, size_t n)
 {
-	size_t i;
+	char	**sorted;
+	size_t	  i;
 
 	if (n == 0)
 		return;
+	sorted = xcalloc(n, sizeof(*sorted));
+	memcpy(sorted, pat, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_str);
 	(void)buf_put_u8(b, ',');
 	json_key(b, field);
 	(void)buf_put_u8(b, '{');
 	for (i = 0; i < n; i++) {
+		if (i > 0 && strcmp(sorted[i], sorted[i - 1]) == 0)
+			continue;
 		if (i > 0)
 			(void)buf_put_u8(b, ',');
-		json_key(b, pat[i]);
+		json_key(b, sorted[i]);
 		put_cstr(b, "{}");
 	}
 	(void)buf_put_u8(b, '}');
+	free(sorted);
 }
 
 void
@@ -313,12 +327,6 @@ route_policy_read(struct conn *c, const char *res)
 	json_str(&b, w.cf.pol.admin ? w.cf.pol.admin : "");
 	(void)buf_put_u8(&b, '}');
 	respond_json(c, 200, &b);
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The prefix of a listing pattern (a trailing '*' stripped), or NULL when

@@ -115,7 +115,7 @@ conn_close(struct conn *c)
 	if (c->metered)
 		metrics_request_abort();
 	ev_del(&c->io);
-	if (c->state != CONN_HANDSHAKE)
+	if (c->state != CONN_HANDSHAKE && c->state != CONN_LINGER)
 		(void)SSL_shutdown(c->ssl);	/* best effort close_notify */
 	SSL_free(c->ssl);
 	ERR_clear_error();
@@ -134,6 +134,7 @@ bool
 conn_idle(const struct conn *c)
 {
 	return c->state == CONN_HANDSHAKE || c->state == CONN_STREAM ||
+	    c->state == CONN_LINGER ||
 	    (c->state == CONN_READ &&
 	    !c->have_head && buf_avail(&c->in) == 0);
 }
@@ -218,7 +219,13 @@ read_more(struct conn *c)
 	buf_compact(&c->in);
 	room = c->in.max - c->in.len;
 	if (room == 0) {
-		respond_error(c, 413, "request too large");
+		if (c->have_head) {
+			/* A chunked body whose framing alone fills the
+			 * buffer: too big, like one over BODY_MAX. */
+			c->body_too_big = true;
+			c->keep_alive = false;
+		} else
+			respond_error(c, 413, "request too large");
 		return 1;
 	}
 	if (room > READ_CHUNK)
@@ -267,15 +274,21 @@ frame_request(struct conn *c)
 		c->head_at = buf_ptr(&c->in);
 		c->keep_alive = c->req.keep_alive && !w.stopping;
 		c->head_only = c->req.method == HTTP_HEAD;
+		/*
+		 * No route takes more than BODY_MAX (spec 3.1). Such a body
+		 * is not read: the request is routed as usual (405, 403 and
+		 * the name check come first, as in KES), a route that reads
+		 * its body answers 400, one that takes none ignores it; then
+		 * the connection closes.
+		 */
 		if (c->req.body == HTTP_BODY_LENGTH &&
 		    c->req.content_length > BODY_MAX) {
-			/* No route takes more (spec 3.1); KES's handlers
-			 * fail such a body as unreadable. */
+			c->body_too_big = true;
 			c->keep_alive = false;
-			respond_error(c, 400, "invalid request body");
-			return -1;
 		}
 	}
+	if (c->body_too_big)
+		return 1;
 	/*
 	 * c->req points into c->in. Reading the body may have grown c->in
 	 * by copying it elsewhere: parse the same head again at its new
@@ -315,6 +328,12 @@ frame_request(struct conn *c)
 		r = http_chunked_feed(&c->chunked, p, avail, &used, &c->body);
 		if (r == 0)
 			return 0;
+		if (r == -413) {
+			buf_reset(&c->body);
+			c->body_too_big = true;
+			c->keep_alive = false;
+			return 1;
+		}
 		if (r < 0) {
 			c->keep_alive = false;
 			respond_error(c, -r, http_reason(-r));
@@ -348,6 +367,45 @@ consume_request(struct conn *c)
 	c->req_started = ev_now();
 }
 
+/*
+ * The client may still be sending a body we did not read. Closing now
+ * would answer it with a reset that can destroy our response before the
+ * client reads it; so: close_notify, shut down for writing, and read and
+ * drop what comes until the client closes (or LINGER_MS, the sweep).
+ */
+static void
+linger_start(struct conn *c)
+{
+	(void)SSL_shutdown(c->ssl);
+	ERR_clear_error();
+	(void)shutdown(c->fd, SHUT_WR);
+	c->state = CONN_LINGER;
+	c->last_active = ev_now();
+}
+
+/* 0: waiting for more (armed); -1: closed. */
+static int
+linger_drain(struct conn *c)
+{
+	uint8_t	 scratch[4096];
+	ssize_t	 n;
+	int	 i = 0;
+
+	/* Bounded per wake-up, so a fast sender cannot hold the worker. */
+	while ((n = read(c->fd, scratch, sizeof(scratch))) > 0 && ++i < 64)
+		;
+	if (n > 0) {
+		conn_arm(c, EPOLLIN);
+		return 0;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		conn_arm(c, EPOLLIN);
+		return 0;
+	}
+	conn_close(c);
+	return -1;
+}
+
 void
 conn_drive(struct conn *c)
 {
@@ -362,6 +420,10 @@ conn_drive(struct conn *c)
 		case CONN_WAIT:
 			conn_arm(c, 0);	/* nothing to do until crypto answers */
 			return;
+		case CONN_LINGER:
+			if (linger_drain(c) != 1)
+				return;
+			break;
 		case CONN_STREAM:
 			/* Events go out as they come; whatever the client
 			 * sends is dropped, and its close ends the stream. */
@@ -375,6 +437,10 @@ conn_drive(struct conn *c)
 		case CONN_CLOSING:
 			if ((r = flush_out(c)) != 1)
 				return;
+			if (c->body_too_big) {
+				linger_start(c);
+				break;
+			}
 			if (c->state == CONN_CLOSING || !c->keep_alive) {
 				conn_close(c);
 				return;

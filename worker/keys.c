@@ -51,7 +51,7 @@ static int
 decode_body(struct conn *c, struct body_field *f, size_t n,
     const char *message)
 {
-	if (buf_avail(&c->body) > c->route->max_body ||
+	if (c->body_too_big || buf_avail(&c->body) > c->route->max_body ||
 	    body_decode(buf_ptr(&c->body), buf_avail(&c->body), f, n) == -1) {
 		respond_error(c, 400, message);
 		return -1;

@@ -243,14 +243,31 @@ reply_done(struct conn *c, struct ipc_msg *m)
 		respond_empty(c);
 }
 
-/* Go ServeMux's 301: Location, and a small HTML body for GET/HEAD. */
+/* Go's htmlReplacer, for the URL inside the 301's HTML body. */
+static void
+html_escape(struct buf *b, const char *s)
+{
+	for (; *s; s++)
+		switch (*s) {
+		case '&':  (void)buf_put(b, "&amp;", 5); break;
+		case '<':  (void)buf_put(b, "&lt;", 4); break;
+		case '>':  (void)buf_put(b, "&gt;", 4); break;
+		case '"':  (void)buf_put(b, "&#34;", 5); break;
+		case '\'': (void)buf_put(b, "&#39;", 5); break;
+		default:   (void)buf_put_u8(b, (uint8_t)*s); break;
+		}
+}
+
+/* Go ServeMux's 301: Location; for GET and HEAD also an HTML body and its
+ * Content-Type (Go's http.Redirect). */
 static void
 respond_redirect(struct conn *c, const char *path, const char *query,
     size_t qlen)
 {
-	char	*esc, *loc, *hdr, *body = NULL;
-	size_t	 cap = 3 * strlen(path) + 1;
-	int	 n = 0;
+	char		*esc, *loc, *hdr;
+	size_t		 cap = 3 * strlen(path) + 1;
+	struct buf	 body;
+	bool		 html;
 
 	esc = xmalloc(cap);
 	if (http_escape_path(path, esc, cap) == -1) {
@@ -261,11 +278,16 @@ respond_redirect(struct conn *c, const char *path, const char *query,
 	xasprintf(&loc, "%s%s%.*s", esc, query ? "?" : "", (int)qlen,
 	    query ? query : "");
 	xasprintf(&hdr, "Location: %s\r\n", loc);
-	if (c->req.method == HTTP_GET || c->req.method == HTTP_HEAD)
-		n = xasprintf(&body, "<a href=\"%s\">Moved Permanently</a>."
-		    "\n\n", loc);
-	respond(c, 301, "text/html; charset=utf-8", hdr, body ? body : "", n);
-	free(body);
+	html = c->req.method == HTTP_GET || c->req.method == HTTP_HEAD;
+	buf_init(&body, 64 + 6 * strlen(loc));
+	if (html) {
+		put_str(&body, "<a href=\"");
+		html_escape(&body, loc);
+		put_str(&body, "\">Moved Permanently</a>.\n\n");
+	}
+	respond(c, 301, html ? "text/html; charset=utf-8" : NULL, hdr,
+	    buf_ptr(&body), buf_avail(&body));
+	buf_release(&body);
 	free(hdr);
 	free(loc);
 	free(esc);

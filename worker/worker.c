@@ -282,6 +282,9 @@ sweep_cb(struct ev_timer *t)
 		} else if (c->state == CONN_READ &&
 		    now - c->last_active > IDLE_TIMEOUT_MS)
 			conn_close(c);
+		else if (c->state == CONN_LINGER &&
+		    now - c->last_active > LINGER_MS)
+			conn_close(c);
 	}
 	ev_timer_set(&w.sweep, SWEEP_MS, sweep_cb, NULL);
 	maybe_exit();

@@ -40,6 +40,7 @@
 #define BODY_MAX		1000000		/* 1 MB, spec §3.1 */
 #define HEADER_TIMEOUT_MS	5000		/* spec §1.2 */
 #define IDLE_TIMEOUT_MS		90000
+#define LINGER_MS		2000		/* draining before close */
 
 enum conn_state {
 	CONN_HANDSHAKE,
@@ -48,6 +49,8 @@ enum conn_state {
 	CONN_WRITE,		/* flushing a response */
 	CONN_CLOSING,		/* flushing, then close */
 	CONN_STREAM,		/* a /v1/log/ subscriber: events only */
+	CONN_LINGER,		/* answered and shut down for writing;
+				 * draining what the client still sends */
 };
 
 enum route_auth {
@@ -99,6 +102,8 @@ struct conn {
 	uint64_t		 req_started;	/* first byte of this request */
 	uint64_t		 deadline;	/* route timeout; 0: none */
 	bool			 metered;	/* counted as in flight */
+	bool			 body_too_big;	/* over BODY_MAX: not read;
+						 * answered, then closed */
 	int			 stream;	/* log stream + 1, or 0 */
 };
 TAILQ_HEAD(connlist, conn);

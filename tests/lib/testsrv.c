@@ -16,15 +16,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "common/identity.h"
@@ -261,7 +267,8 @@ tsrv_init(struct testsrv *s, const char *exe)
 int
 tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 {
-	char	text[8192], cert[PATH_MAX + 16], key[PATH_MAX + 16];
+	char	text[32768], cert[PATH_MAX + 16], key[PATH_MAX + 16];
+	char	auth[PATH_MAX + 64];
 	int	n;
 
 	if (c->cert != NULL)
@@ -272,6 +279,13 @@ tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 		snprintf(key, sizeof(key), "%s", c->key);
 	else
 		snprintf(key, sizeof(key), "%s/server.key", s->pki);
+	if (c->tls_auth == NULL)
+		snprintf(auth, sizeof(auth), "  auth: on\n  ca: %s\n", s->ca);
+	else if (c->tls_auth[0] == '\0')
+		auth[0] = '\0';
+	else if (snprintf(auth, sizeof(auth), "  auth: %s\n", c->tls_auth) >=
+	    (int)sizeof(auth))
+		return -1;
 	n = snprintf(text, sizeof(text),
 	    "version: v1\n"
 	    "address: 127.0.0.1:%d\n"
@@ -280,8 +294,7 @@ tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 	    "tls:\n"
 	    "  key: %s\n"
 	    "  cert: %s\n"
-	    "  auth: on\n"
-	    "  ca: %s\n"
+	    "%s"
 	    "log:\n"
 	    "  error: on\n"
 	    "policy:\n"
@@ -291,6 +304,7 @@ tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 	    "    identities:\n"
 	    "      - %s\n"
 	    "%s%s%s"
+	    "%s"
 	    "keystore:\n"
 	    "  fs:\n"
 	    "    path: %s\n"
@@ -299,12 +313,13 @@ tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 	    "  chroot: %s\n"
 	    "  mlock: on\n"
 	    "%s",
-	    s->port, s->id[TSRV_ADMIN], key, cert, s->ca,
+	    s->port, s->id[TSRV_ADMIN], key, cert, auth,
 	    s->id[TSRV_STATUS],
 	    c->nobody_policy ? "  late:\n    allow:\n      - /v1/status\n"
 	    "    identities:\n      - " : "",
 	    c->nobody_policy ? s->id[TSRV_NOBODY] : "",
 	    c->nobody_policy ? "\n" : "",
+	    c->policies ? c->policies : "",
 	    s->keys, c->workers ? c->workers : 2, s->chroot,
 	    c->extra ? c->extra : "");
 	if (n < 0 || (size_t)n >= sizeof(text))
@@ -564,27 +579,29 @@ tsrv_get(const struct testsrv *s, enum tsrv_client who, const char *path,
 	return tsrv_get_ex(s, who, path, body, bodylen, NULL);
 }
 
-long
-tsrv_get_ex(const struct testsrv *s, enum tsrv_client who, const char *path,
-    char *body, size_t bodylen, const struct tsrv_req *o)
+/*
+ * A curl handle for path as client `who` with the options of o; the
+ * caller adds its callbacks. NULL (and msg in err) on failure. *hdrs gets
+ * the header list to free after the transfer.
+ */
+static CURL *
+make_handle(const struct testsrv *s, enum tsrv_client who, const char *path,
+    const struct tsrv_req *o, char *err, size_t errlen,
+    struct curl_slist **hdrs)
 {
-	char		 url[16384], err[CURL_ERROR_SIZE] = "";
-	struct sink	 k = { body, 0, bodylen };
+	char		 url[16384];
 	CURL		*h;
-	CURLcode	 rc;
-	long		 code = -1;
+	size_t		 i;
 
-	if (bodylen == 0)
-		return -1;
-	body[0] = '\0';
+	*hdrs = NULL;
 	if (snprintf(url, sizeof(url), "https://127.0.0.1:%d%s", s->port,
 	    path) >= (int)sizeof(url)) {
-		snprintf(body, bodylen, "path too long for the test client");
-		return -1;
+		snprintf(err, errlen, "path too long for the test client");
+		return NULL;
 	}
 	if ((h = curl_easy_init()) == NULL) {
-		snprintf(body, bodylen, "curl_easy_init failed");
-		return -1;
+		snprintf(err, errlen, "curl_easy_init failed");
+		return NULL;
 	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -594,19 +611,51 @@ tsrv_get_ex(const struct testsrv *s, enum tsrv_client who, const char *path,
 	curl_easy_setopt(h, CURLOPT_CAINFO, o && o->cainfo ? o->cainfo : s->ca);
 	if (o != NULL && o->ssl_version != 0)
 		curl_easy_setopt(h, CURLOPT_SSLVERSION, o->ssl_version);
-	curl_easy_setopt(h, CURLOPT_SSLCERT, s->cert[who]);
-	curl_easy_setopt(h, CURLOPT_SSLKEY, s->key[who]);
+	if (o == NULL || !o->no_cert) {
+		curl_easy_setopt(h, CURLOPT_SSLCERT,
+		    o && o->cert ? o->cert : s->cert[who]);
+		curl_easy_setopt(h, CURLOPT_SSLKEY,
+		    o && o->key ? o->key : s->key[who]);
+	}
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
 	if (o != NULL && o->body != NULL) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, o->body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)o->body_len);
 	}
-	if (o != NULL && o->method != NULL)
+	if (o != NULL && o->method != NULL) {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, o->method);
+		/* A HEAD answer has a Content-Length but no body. */
+		if (strcmp(o->method, "HEAD") == 0)
+			curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	}
+	for (i = 0; o != NULL && o->headers != NULL && o->headers[i] != NULL;
+	    i++)
+		*hdrs = curl_slist_append(*hdrs, o->headers[i]);
+	if (*hdrs != NULL)
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
+	curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+	return h;
+}
+
+long
+tsrv_get_ex(const struct testsrv *s, enum tsrv_client who, const char *path,
+    char *body, size_t bodylen, const struct tsrv_req *o)
+{
+	char		 err[CURL_ERROR_SIZE] = "";
+	struct sink	 k = { body, 0, bodylen };
+	struct curl_slist *hdrs;
+	CURL		*h;
+	CURLcode	 rc;
+	long		 code = -1;
+
+	if (bodylen == 0)
+		return -1;
+	body[0] = '\0';
+	if ((h = make_handle(s, who, path, o, body, bodylen, &hdrs)) == NULL)
+		return -1;
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
 	    o && o->timeout_ms ? o->timeout_ms : 3000L);
-	curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &k);
@@ -617,7 +666,635 @@ tsrv_get_ex(const struct testsrv *s, enum tsrv_client who, const char *path,
 		snprintf(body, bodylen, "curl: %s", err[0] ? err :
 		    curl_easy_strerror(rc));
 	curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);
 	return code;
+}
+
+/* --- requests with heads, and streams ------------------------------------- */
+
+/* A growing NUL-terminated byte string. */
+struct gbuf {
+	char	*p;
+	size_t	 len, cap;
+	bool	 oom;
+};
+
+static void
+gbuf_add(struct gbuf *g, const char *data, size_t n)
+{
+	char	*np;
+	size_t	 cap;
+
+	if (g->oom)
+		return;
+	if (g->len + n + 1 > g->cap) {
+		cap = g->cap ? g->cap : 4096;
+		while (cap < g->len + n + 1)
+			cap *= 2;
+		if ((np = realloc(g->p, cap)) == NULL) {
+			g->oom = true;
+			return;
+		}
+		g->p = np;
+		g->cap = cap;
+	}
+	memcpy(g->p + g->len, data, n);
+	g->len += n;
+	g->p[g->len] = '\0';
+}
+
+static char *
+gbuf_take(struct gbuf *g)
+{
+	char *p;
+
+	if (g->p == NULL)
+		gbuf_add(g, "", 0);
+	p = g->p;
+	memset(g, 0, sizeof(*g));
+	return p;
+}
+
+struct capture {
+	struct gbuf	head;
+	struct gbuf	body;
+	bool		head_done;	/* the blank line of a final head */
+};
+
+static size_t
+capture_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct capture *k = arg;
+
+	gbuf_add(&k->body, data, size * nmemb);
+	return size * nmemb;
+}
+
+/* Keep the last head only: an interim 100 Continue starts over. */
+static size_t
+capture_head(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct capture	*k = arg;
+	size_t		 n = size * nmemb;
+
+	if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+		k->head.len = 0;
+		k->head_done = false;
+	}
+	gbuf_add(&k->head, data, n);
+	if ((n == 2 && memcmp(data, "\r\n", 2) == 0) ||
+	    (n == 1 && data[0] == '\n')) {
+		/* 1xx heads are followed by the real one. */
+		if (!(k->head.len > 9 && k->head.p[9] == '1'))
+			k->head_done = true;
+	}
+	return n;
+}
+
+long
+tsrv_request(const struct testsrv *s, enum tsrv_client who, const char *path,
+    const struct tsrv_req *o, struct tsrv_resp *r)
+{
+	char		 err[CURL_ERROR_SIZE] = "";
+	struct capture	 k;
+	struct curl_slist *hdrs;
+	CURL		*h;
+	CURLcode	 rc;
+
+	memset(r, 0, sizeof(*r));
+	memset(&k, 0, sizeof(k));
+	r->status = -1;
+	if ((h = make_handle(s, who, path, o, r->err, sizeof(r->err),
+	    &hdrs)) == NULL)
+		goto out;
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+	    o && o->timeout_ms ? o->timeout_ms : 5000L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, capture_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &k);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, capture_head);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &k);
+	rc = curl_easy_perform(h);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	else
+		snprintf(r->err, sizeof(r->err), "curl: %.240s", err[0] ? err :
+		    curl_easy_strerror(rc));
+	if (k.head.oom || k.body.oom) {
+		r->status = -1;
+		snprintf(r->err, sizeof(r->err), "out of memory");
+	}
+	curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);
+out:
+	r->len = k.body.len;
+	r->body = gbuf_take(&k.body);
+	r->head = gbuf_take(&k.head);
+	if (r->body == NULL || r->head == NULL) {
+		r->status = -1;
+		r->len = 0;
+	}
+	return r->status;
+}
+
+void
+tsrv_resp_free(struct tsrv_resp *r)
+{
+	free(r->body);
+	free(r->head);
+	r->body = r->head = NULL;
+	r->len = 0;
+}
+
+/* The header `name` in a CRLF head: count, and the first value to out. */
+static int
+head_header(const char *head, const char *name, char *out, size_t len)
+{
+	const char	*p, *eol, *v;
+	size_t		 nlen = strlen(name), vlen;
+	int		 count = 0;
+
+	if (len > 0)
+		out[0] = '\0';
+	if (head == NULL)
+		return 0;
+	/* The status line first, then one header per line. */
+	for (p = strchr(head, '\n'); p != NULL && *++p != '\0'; p = eol) {
+		if ((eol = strchr(p, '\n')) == NULL)
+			eol = p + strlen(p);
+		if ((size_t)(eol - p) > nlen && p[nlen] == ':' &&
+		    strncasecmp(p, name, nlen) == 0) {
+			if (count++ == 0 && len > 0) {
+				v = p + nlen + 1;
+				while (v < eol && (*v == ' ' || *v == '\t'))
+					v++;
+				vlen = (size_t)(eol - v);
+				while (vlen > 0 && (v[vlen - 1] == '\r' ||
+				    v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+					vlen--;
+				if (vlen >= len)
+					vlen = len - 1;
+				memcpy(out, v, vlen);
+				out[vlen] = '\0';
+			}
+		}
+		if (*eol == '\0')
+			break;
+	}
+	return count;
+}
+
+int
+tsrv_resp_header(const struct tsrv_resp *r, const char *name, char *out,
+    size_t len)
+{
+	return head_header(r->head, name, out, len);
+}
+
+/* Wait until the socket is readable (or writable); false on timeout. */
+static bool
+wait_sock(curl_socket_t fd, bool wr, uint64_t end)
+{
+	struct pollfd	pfd = { .fd = fd, .events = wr ? POLLOUT : POLLIN };
+	uint64_t	now = tsrv_now_ms();
+
+	if (now >= end)
+		return false;
+	return poll(&pfd, 1, (int)(end - now)) > 0;
+}
+
+long
+tsrv_raw(const struct testsrv *s, enum tsrv_client who, const void *req,
+    size_t len, char *out, size_t outlen, unsigned int timeout_ms)
+{
+	char		 err[CURL_ERROR_SIZE] = "";
+	const char	*p = req;
+	struct curl_slist *hdrs;
+	curl_socket_t	 fd;
+	uint64_t	 end = tsrv_now_ms() + timeout_ms;
+	size_t		 n, got = 0;
+	CURLcode	 rc;
+	CURL		*h;
+
+	if (outlen == 0)
+		return -1;
+	out[0] = '\0';
+	if ((h = make_handle(s, who, "/", NULL, out, outlen, &hdrs)) == NULL)
+		return -1;
+	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+	/* The connection must outlive curl_easy_perform(). */
+	curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 0L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
+	if ((rc = curl_easy_perform(h)) != CURLE_OK ||
+	    curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK) {
+		snprintf(out, outlen, "curl: %s", err[0] ? err :
+		    curl_easy_strerror(rc));
+		curl_easy_cleanup(h);
+		return -1;
+	}
+	while (len > 0) {
+		rc = curl_easy_send(h, p, len, &n);
+		if (rc == CURLE_AGAIN) {
+			if (!wait_sock(fd, true, end))
+				break;
+			continue;
+		}
+		if (rc != CURLE_OK) {
+			snprintf(out, outlen, "curl: send: %s",
+			    curl_easy_strerror(rc));
+			curl_easy_cleanup(h);
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	while (got + 1 < outlen) {
+		rc = curl_easy_recv(h, out + got, outlen - 1 - got, &n);
+		if (rc == CURLE_AGAIN) {
+			if (!wait_sock(fd, false, end))
+				break;
+			continue;
+		}
+		if (rc != CURLE_OK || n == 0)
+			break;
+		got += n;
+	}
+	out[got] = '\0';
+	curl_easy_cleanup(h);
+	return (long)got;
+}
+
+struct tsrv_stream {
+	CURLM			*multi;
+	CURL			*h;
+	struct curl_slist	*hdrs;
+	struct capture		 k;
+	bool			 done;		/* the transfer ended */
+};
+
+/* Drive the transfer for up to ms; false once it ended. */
+static bool
+stream_step(struct tsrv_stream *t, int ms)
+{
+	CURLMsg	*msg;
+	int	 running = 0, left;
+
+	if (t->done)
+		return false;
+	(void)curl_multi_perform(t->multi, &running);
+	while ((msg = curl_multi_info_read(t->multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE)
+			t->done = true;
+	if (running == 0)
+		t->done = true;
+	if (!t->done && ms > 0)
+		(void)curl_multi_poll(t->multi, NULL, 0, ms, NULL);
+	return !t->done;
+}
+
+struct tsrv_stream *
+tsrv_stream_open(const struct testsrv *s, enum tsrv_client who,
+    const char *path, const struct tsrv_req *o, long *status)
+{
+	struct tsrv_stream	*t;
+	char			 err[256];
+	uint64_t		 end = tsrv_now_ms() + 3000;
+
+	*status = -1;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	if ((t->h = make_handle(s, who, path, o, err, sizeof(err),
+	    &t->hdrs)) == NULL || (t->multi = curl_multi_init()) == NULL) {
+		tsrv_stream_close(t);
+		return NULL;
+	}
+	curl_easy_setopt(t->h, CURLOPT_WRITEFUNCTION, capture_body);
+	curl_easy_setopt(t->h, CURLOPT_WRITEDATA, &t->k);
+	curl_easy_setopt(t->h, CURLOPT_HEADERFUNCTION, capture_head);
+	curl_easy_setopt(t->h, CURLOPT_HEADERDATA, &t->k);
+	if (curl_multi_add_handle(t->multi, t->h) != CURLM_OK) {
+		tsrv_stream_close(t);
+		return NULL;
+	}
+	while (!t->k.head_done && tsrv_now_ms() < end && stream_step(t, 50))
+		;
+	if (!t->k.head_done) {
+		tsrv_stream_close(t);
+		return NULL;
+	}
+	curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, status);
+	return t;
+}
+
+int
+tsrv_stream_wait(struct tsrv_stream *t, const char *needle,
+    unsigned int timeout_ms)
+{
+	uint64_t end = tsrv_now_ms() + timeout_ms;
+
+	for (;;) {
+		if (t->k.body.p != NULL && strstr(t->k.body.p, needle) != NULL)
+			return 0;
+		if (tsrv_now_ms() >= end)
+			return -1;
+		if (!stream_step(t, 50) && (t->k.body.p == NULL ||
+		    strstr(t->k.body.p, needle) == NULL))
+			return -1;
+	}
+}
+
+const char *
+tsrv_stream_body(const struct tsrv_stream *t)
+{
+	return t->k.body.p != NULL ? t->k.body.p : "";
+}
+
+const char *
+tsrv_stream_head(const struct tsrv_stream *t)
+{
+	return t->k.head.p != NULL ? t->k.head.p : "";
+}
+
+void
+tsrv_stream_close(struct tsrv_stream *t)
+{
+	if (t == NULL)
+		return;
+	if (t->multi != NULL && t->h != NULL)
+		(void)curl_multi_remove_handle(t->multi, t->h);
+	if (t->h != NULL)
+		curl_easy_cleanup(t->h);
+	if (t->multi != NULL)
+		curl_multi_cleanup(t->multi);
+	curl_slist_free_all(t->hdrs);
+	free(t->k.head.p);
+	free(t->k.body.p);
+	free(t);
+}
+
+/* --- more clients ------------------------------------------------------------ */
+
+/*
+ * Run shell commands (a printf format) in the PKI directory with `set -e`,
+ * their output appended to pki.log. 0, or -1 if one failed.
+ */
+static int __attribute__((format(printf, 2, 3)))
+pki_sh(const struct testsrv *s, const char *fmt, ...)
+{
+	char	cmd[8192], body[7168];
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		return -1;
+	n = snprintf(cmd, sizeof(cmd), "set -e; cd '%s'; { %s } >>pki.log "
+	    "2>&1", s->pki, body);
+	if (n < 0 || (size_t)n >= sizeof(cmd))
+		return -1;
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A name that is safe in a file name and a shell word. */
+static bool
+plain_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 0 && n < 64 && strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+/* The first 64 characters of a `sha256sum` output file, checked hex. */
+static int
+read_identity(const char *path, char out[TSRV_IDLEN + 1])
+{
+	char	*text;
+	size_t	 len;
+	int	 r = -1;
+
+	if ((text = read_all(path, &len)) == NULL)
+		return -1;
+	if (len > TSRV_IDLEN && strspn(text, "0123456789abcdef") ==
+	    TSRV_IDLEN && text[TSRV_IDLEN] == ' ') {
+		memcpy(out, text, TSRV_IDLEN);
+		out[TSRV_IDLEN] = '\0';
+		r = 0;
+	}
+	free(text);
+	return r;
+}
+
+int
+tsrv_make_client(struct testsrv *s, const char *name, struct tsrv_cert *c)
+{
+	char	idf[PATH_MAX + 16];
+
+	memset(c, 0, sizeof(*c));
+	if (!plain_name(name))
+		return -1;
+	if (pki_sh(s,
+	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	    "-keyout %s.key -out %s.csr -subj /CN=%s; "
+	    "openssl x509 -req -in %s.csr -CA ca.crt -CAkey ca.key "
+	    "-CAcreateserial -out %s.crt -days 825 -extfile client.ext; "
+	    "openssl x509 -in %s.crt -pubkey -noout | "
+	    "openssl pkey -pubin -outform DER | sha256sum > %s.id;",
+	    name, name, name, name, name, name, name) == -1)
+		return -1;
+	if (PATHF(c->cert, "%s/%s.crt", s->pki, name) ||
+	    PATHF(c->key, "%s/%s.key", s->pki, name) ||
+	    PATHF(idf, "%s/%s.id", s->pki, name))
+		return -1;
+	return read_identity(idf, c->id);
+}
+
+/* The 32-byte Ed25519 seed of a "kes:v1:" API key (spec 4.4). */
+static int
+apikey_seed(const char *apikey, uint8_t seed[32])
+{
+	unsigned char	raw[64];
+	size_t		len;
+	int		n;
+
+	if (strncmp(apikey, "kes:v1:", 7) == 0)
+		apikey += 7;
+	len = strlen(apikey);
+	/* 33 bytes are 44 characters without padding. */
+	if (len != 44 || strspn(apikey, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/") != len)
+		return -1;
+	if ((n = EVP_DecodeBlock(raw, (const unsigned char *)apikey,
+	    (int)len)) != 33 || raw[0] != 0x00)
+		return -1;
+	memcpy(seed, raw + 1, 32);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return 0;
+}
+
+int
+tsrv_make_apikey_client(struct testsrv *s, const char *name,
+    const char *apikey, char *apikey_out, struct tsrv_cert *c)
+{
+	/* PKCS#8 PrivateKeyInfo { v0, { id-Ed25519 }, OCTET STRING {
+	 * OCTET STRING seed } } (RFC 8410). */
+	static const uint8_t p8[16] = {
+		0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
+		0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+	};
+	uint8_t	 raw[33], der[48], serial[16];
+	char	 key[TSRV_APIKEYLEN + 8], path[PATH_MAX + 16];
+	char	 cnf[1024], hex[33];
+	int	 fd, n, i;
+
+	memset(c, 0, sizeof(*c));
+	if (!plain_name(name))
+		return -1;
+	if (apikey == NULL || apikey[0] == '\0') {
+		raw[0] = 0x00;
+		if (RAND_bytes(raw + 1, 32) != 1)
+			return -1;
+		memcpy(key, "kes:v1:", 7);
+		if (EVP_EncodeBlock((unsigned char *)key + 7, raw, 33) != 44)
+			return -1;
+		apikey = key;
+	} else if (strlen(apikey) >= sizeof(key))
+		return -1;
+	else
+		snprintf(key, sizeof(key), "%s", apikey);
+	memcpy(der, p8, sizeof(p8));
+	if (apikey_seed(key, der + sizeof(p8)) == -1)
+		return -1;
+	if (apikey_out != NULL)
+		memcpy(apikey_out, key, strlen(key) + 1);
+
+	if (PATHF(path, "%s/%s.der", s->pki, name))
+		return -1;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1)
+		return -1;
+	n = (int)write(fd, der, sizeof(der));
+	close(fd);
+	OPENSSL_cleanse(der, sizeof(der));
+	if (n != (int)sizeof(der))
+		return -1;
+
+	/* The key, then the identity, which the certificate's CN names. */
+	if (pki_sh(s,
+	    "openssl pkey -inform DER -in %s.der -out %s.key; "
+	    "openssl pkey -in %s.key -pubout -outform DER | sha256sum > %s.id;",
+	    name, name, name, name) == -1)
+		return -1;
+	if (PATHF(path, "%s/%s.id", s->pki, name) ||
+	    read_identity(path, c->id) == -1)
+		return -1;
+
+	/* Go's x509: serial in [0, 2^128), KeyUsage and BasicConstraints
+	 * critical. */
+	if (RAND_bytes(serial, sizeof(serial)) != 1)
+		return -1;
+	serial[0] &= 0x7f;
+	for (i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", serial[i]);
+	n = snprintf(cnf, sizeof(cnf),
+	    "[req]\ndistinguished_name = dn\nx509_extensions = ext\n"
+	    "prompt = no\n"
+	    "[dn]\nCN = %s\n"
+	    "[ext]\nbasicConstraints = critical,CA:FALSE\n"
+	    "keyUsage = critical,digitalSignature\n"
+	    "extendedKeyUsage = clientAuth\n", c->id);
+	if (n < 0 || (size_t)n >= sizeof(cnf) ||
+	    PATHF(path, "%s/%s.cnf", s->pki, name) ||
+	    tsrv_write_file(path, cnf) == -1)
+		return -1;
+	if (pki_sh(s,
+	    "openssl req -x509 -new -key %s.key -config %s.cnf -days 90 "
+	    "-set_serial 0x%s -out %s.crt;", name, name, hex, name) == -1)
+		return -1;
+	if (PATHF(c->cert, "%s/%s.crt", s->pki, name) ||
+	    PATHF(c->key, "%s/%s.key", s->pki, name))
+		return -1;
+	return 0;
+}
+
+/* --- the fs key store ------------------------------------------------------- */
+
+int
+tsrv_put_key_file(const struct testsrv *s, const char *name,
+    const char *value)
+{
+	struct stat	st;
+	char		path[PATH_MAX + 96];
+	size_t		len = strlen(value);
+	int		fd, r = 0;
+
+	if (!plain_name(name) || stat(s->keys, &st) == -1 ||
+	    snprintf(path, sizeof(path), "%s/%s", s->keys, name) >=
+	    (int)sizeof(path))
+		return -1;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		return -1;
+	if (write(fd, value, len) != (ssize_t)len ||
+	    fchown(fd, st.st_uid, st.st_gid) == -1 ||
+	    fchmod(fd, 0600) == -1 || fsync(fd) == -1)
+		r = -1;
+	if (close(fd) == -1)
+		r = -1;
+	if (r == -1)
+		(void)unlink(path);
+	return r;
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+tsrv_list_store(const struct testsrv *s, char *out, size_t len)
+{
+	struct dirent	 *d;
+	DIR		 *dir;
+	char		**names = NULL, **nn;
+	size_t		  n = 0, i, o = 0;
+	int		  r = 0, w;
+
+	if (len == 0)
+		return -1;
+	out[0] = '\0';
+	if ((dir = opendir(s->keys)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((d = readdir(dir)) != NULL) {
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+			continue;
+		if ((nn = realloc(names, (n + 1) * sizeof(*names))) == NULL ||
+		    (nn[n] = strdup(d->d_name)) == NULL) {
+			if (nn != NULL)
+				names = nn;
+			r = -1;
+			break;
+		}
+		names = nn;
+		n++;
+	}
+	closedir(dir);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp_name);
+	for (i = 0; i < n; i++) {
+		w = snprintf(out + o, len - o, "%s%s", i ? "\n" : "",
+		    names[i]);
+		if (w < 0 || (size_t)w >= len - o)
+			r = -1;
+		else
+			o += (size_t)w;
+		free(names[i]);
+	}
+	free(names);
+	return r;
 }
 
 /* --- /proc -------------------------------------------------------------------- */

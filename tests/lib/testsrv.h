@@ -37,6 +37,23 @@ struct tsrv_cfg {
 	const char	*key;		/* tls.key; NULL: the PKI's */
 	const char	*extra;		/* YAML appended verbatim (api: ...) */
 	bool		 nobody_policy;	/* also give TSRV_NOBODY a policy */
+	/*
+	 * More entries of the one `policy:` map (a second `policy:` key
+	 * would be a duplicate, which the configuration refuses), verbatim
+	 * and indented by two spaces, e.g.
+	 * "  app:\n    allow:\n      - /v1/status\n    identities:\n ...".
+	 */
+	const char	*policies;
+	/* tls.auth: NULL keeps "on" (with tls.ca), "" leaves both out (KES's
+	 * default: any certificate, no chain check), else that value. */
+	const char	*tls_auth;
+};
+
+/* A client certificate made after tsrv_init(): files and identity. */
+struct tsrv_cert {
+	char	cert[PATH_MAX];
+	char	key[PATH_MAX];
+	char	id[TSRV_IDLEN + 1];
 };
 
 struct tsrv_proc {
@@ -125,10 +142,102 @@ struct tsrv_req {
 	const char	*method;	/* default GET */
 	const void	*body;		/* request body, body_len bytes */
 	size_t		 body_len;
+	/* Additions; zero values keep the behaviour above. */
+	const char	*cert;		/* client certificate and key files */
+	const char	*key;		/*   instead of who's */
+	bool		 no_cert;	/* send no client certificate at all */
+	/* NULL-terminated extra request headers, curl's syntax: "Name:"
+	 * removes one curl would add (Content-Type, Expect), "Name;" sends
+	 * it empty. "Transfer-Encoding: chunked" sends the body chunked. */
+	const char *const *headers;
 };
 long		 tsrv_get_ex(const struct testsrv *, enum tsrv_client,
 		    const char *path, char *body, size_t bodylen,
 		    const struct tsrv_req *);
+
+/*
+ * Another client: an ECDSA P-256 key and a certificate (EKU clientAuth,
+ * CA:FALSE) signed by the test CA, PKI/<name>.{crt,key}. The identity is
+ * computed with the openssl CLI (SHA-256 of the DER SubjectPublicKeyInfo,
+ * spec 4.1), independently of the server's code.
+ */
+int		 tsrv_make_client(struct testsrv *, const char *name,
+		    struct tsrv_cert *);
+
+/*
+ * A client from a KES API key (spec 4.4). apikey: "kes:v1:" + base64(0x00
+ * || 32-byte Ed25519 seed); NULL or "" draws a new one, written back to
+ * apikey_out (at least TSRV_APIKEYLEN + 1 bytes) when that is not NULL.
+ * The key becomes a PKCS#8 Ed25519 private key; the certificate is
+ * self-signed with it, Subject CN=<identity>, KeyUsage digitalSignature,
+ * EKU clientAuth, basicConstraints CA:FALSE, valid 90 days. The identity is
+ * the SHA-256 of `openssl pkey -pubout -outform DER`. -1 on a malformed
+ * API key.
+ */
+#define TSRV_APIKEYLEN	51	/* "kes:v1:" + 44 base64 characters */
+int		 tsrv_make_apikey_client(struct testsrv *, const char *name,
+		    const char *apikey, char *apikey_out, struct tsrv_cert *);
+
+/*
+ * A request with everything a conformance check needs from the answer:
+ * status, the response head and the exact body bytes. who picks the
+ * client certificate unless o->cert, o->no_cert say otherwise.
+ */
+struct tsrv_resp {
+	long	 status;	/* -1: transport error, see err */
+	char	 err[256];
+	char	*head;		/* the last response head, CRLF lines */
+	char	*body;		/* body bytes, NUL-terminated (len excludes) */
+	size_t	 len;
+};
+long		 tsrv_request(const struct testsrv *, enum tsrv_client,
+		    const char *path, const struct tsrv_req *,
+		    struct tsrv_resp *);
+void		 tsrv_resp_free(struct tsrv_resp *);
+/*
+ * The value of the first header `name` (case-insensitive), leading and
+ * trailing blanks removed, into out; the number of headers of that name
+ * (0: absent, out is then "").
+ */
+int		 tsrv_resp_header(const struct tsrv_resp *, const char *name,
+		    char *out, size_t len);
+
+/*
+ * Raw HTTP over mTLS as client `who`: send req[0, len) as is, then read
+ * until the server closes or timeout_ms pass. The bytes received go to
+ * out (NUL-terminated, truncated to fit); their count, or -1 when the
+ * connection or the send failed (curl's error in out).
+ */
+long		 tsrv_raw(const struct testsrv *, enum tsrv_client,
+		    const void *req, size_t len, char *out, size_t outlen,
+		    unsigned int timeout_ms);
+
+/*
+ * A response that never ends (/v1/log/audit, /v1/log/error), read
+ * incrementally. open returns once the response head arrived (status in
+ * *status, or -1 and NULL on failure/timeout); wait reads until `needle`
+ * is in the body received so far (0) or timeout_ms pass (-1).
+ */
+struct tsrv_stream;
+struct tsrv_stream *tsrv_stream_open(const struct testsrv *,
+		    enum tsrv_client, const char *path,
+		    const struct tsrv_req *, long *status);
+int		 tsrv_stream_wait(struct tsrv_stream *, const char *needle,
+		    unsigned int timeout_ms);
+/* The body so far (NUL-terminated), and the response head. */
+const char	*tsrv_stream_body(const struct tsrv_stream *);
+const char	*tsrv_stream_head(const struct tsrv_stream *);
+void		 tsrv_stream_close(struct tsrv_stream *);
+
+/*
+ * The fs key store directory (srv.keys), as the server's agent sees it:
+ * put a key file (mode 0600, owned like the directory, so by the server's
+ * user) with `value` as its exact bytes; list the names in it, sorted and
+ * joined by '\n' ("" for an empty or missing directory).
+ */
+int		 tsrv_put_key_file(const struct testsrv *, const char *name,
+		    const char *value);
+int		 tsrv_list_store(const struct testsrv *, char *out, size_t len);
 
 /* The processes whose parent is ppid, with their command lines. */
 int		 tsrv_children(struct testsrv *, struct tsrv_proc *, int max);
