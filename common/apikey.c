@@ -9,87 +9,41 @@
 #include <openssl/x509v3.h>
 
 #include "common/apikey.h"
+#include "common/b64.h"
 #include "common/identity.h"
 #include "common/x509.h"
 #include "common/xmalloc.h"
 
 #define APIKEY_TYPE_ED25519	0x00
 #define APIKEY_RAW_LEN		(1 + APIKEY_SEED_LEN)	/* type || seed */
-#define APIKEY_B64_LEN		44			/* 33 bytes, no '=' */
 #define APIKEY_CERT_DAYS	90
 
 /*
- * Base64 in both directions without branches or table lookups on the
- * value, so the time taken does not depend on the secret seed. The shifts
- * rely on the arithmetic right shift of negative ints, which every
- * compiler we build with does.
- */
-static int
-b64_val(unsigned char ch)
-{
-	int c = ch, v = -1;
-
-	v += (((0x40 - c) & (c - 0x5b)) >> 8) & (c - 64);	/* A-Z */
-	v += (((0x60 - c) & (c - 0x7b)) >> 8) & (c - 70);	/* a-z */
-	v += (((0x2f - c) & (c - 0x3a)) >> 8) & (c + 5);	/* 0-9 */
-	v += (((0x2a - c) & (c - 0x2c)) >> 8) & 63;		/* + */
-	v += (((0x2e - c) & (c - 0x30)) >> 8) & 64;		/* / */
-	return v;
-}
-
-static char
-b64_chr(unsigned int u)
-{
-	int v = (int)u, d = 'A';
-
-	d += ((25 - v) >> 8) & 6;	/* 26..: 'a' */
-	d -= ((51 - v) >> 8) & 75;	/* 52..: '0' */
-	d -= ((61 - v) >> 8) & 15;	/* 62: '+' */
-	d += ((62 - v) >> 8) & 3;	/* 63: '/' */
-	return (char)(v + d);
-}
-
-/*
- * Go's base64.StdEncoding, which KES uses, skips CR and LF anywhere in the
- * input, so a key read from a file with its newline still parses. 33 bytes
- * encode to 44 characters without padding; any '=' would make the decoded
- * length other than 33, so padding is rejected outright.
+ * Go's base64.StdEncoding (common/b64.c, constant time over the data)
+ * skips CR and LF anywhere in the input, so a key read from a file with
+ * its newline still parses. 33 bytes encode to 44 characters without
+ * padding; anything that decodes to another length is refused.
  */
 int
 apikey_parse(const char *text, struct apikey *out)
 {
-	uint8_t		 raw[APIKEY_RAW_LEN];
-	unsigned int	 acc = 0;
-	size_t		 n = 0, i;
-	int		 v, bad = 0, r = -1;
+	uint8_t	*raw;
+	size_t	 len, n = 0, max;
+	int	 r = -1;
 
 	if (text == NULL)
 		return -1;
 	if (strncmp(text, APIKEY_PREFIX, sizeof(APIKEY_PREFIX) - 1) == 0)
 		text += sizeof(APIKEY_PREFIX) - 1;
-	for (i = 0; text[i] != '\0'; i++) {
-		if (text[i] == '\r' || text[i] == '\n')
-			continue;
-		if (n == APIKEY_B64_LEN)
-			goto out;
-		v = b64_val((unsigned char)text[i]);
-		bad |= v;	/* negative once any character was invalid */
-		acc = (acc << 6) | ((unsigned int)v & 0x3f);
-		if (n % 4 == 3) {
-			raw[n / 4 * 3] = (uint8_t)(acc >> 16);
-			raw[n / 4 * 3 + 1] = (uint8_t)(acc >> 8);
-			raw[n / 4 * 3 + 2] = (uint8_t)acc;
-			acc = 0;
-		}
-		n++;
+	len = strlen(text);
+	max = b64_decoded_max(len);
+	raw = xmalloc(max + 1);
+	if (b64_decode(text, len, raw, &n) == 0 && n == APIKEY_RAW_LEN &&
+	    raw[0] == APIKEY_TYPE_ED25519) {
+		memcpy(out->seed, raw + 1, APIKEY_SEED_LEN);
+		r = 0;
 	}
-	if (n != APIKEY_B64_LEN || bad < 0 || raw[0] != APIKEY_TYPE_ED25519)
-		goto out;
-	memcpy(out->seed, raw + 1, APIKEY_SEED_LEN);
-	r = 0;
- out:
-	explicit_bzero(raw, sizeof(raw));
-	explicit_bzero(&acc, sizeof(acc));
+	freezero(raw, max + 1);
 	return r;
 }
 
@@ -107,21 +61,13 @@ char *
 apikey_format(const struct apikey *k)
 {
 	uint8_t	 raw[APIKEY_RAW_LEN];
-	char	*s, *p;
-	size_t	 i;
+	char	*s;
 
 	raw[0] = APIKEY_TYPE_ED25519;
 	memcpy(raw + 1, k->seed, APIKEY_SEED_LEN);
 	s = xmalloc(APIKEY_TEXT_LEN + 1);
 	memcpy(s, APIKEY_PREFIX, sizeof(APIKEY_PREFIX) - 1);
-	p = s + sizeof(APIKEY_PREFIX) - 1;
-	for (i = 0; i < sizeof(raw); i += 3) {
-		*p++ = b64_chr(raw[i] >> 2);
-		*p++ = b64_chr(((raw[i] & 0x03) << 4) | (raw[i + 1] >> 4));
-		*p++ = b64_chr(((raw[i + 1] & 0x0f) << 2) | (raw[i + 2] >> 6));
-		*p++ = b64_chr(raw[i + 2] & 0x3f);
-	}
-	*p = '\0';
+	b64_encode(raw, sizeof(raw), s + sizeof(APIKEY_PREFIX) - 1);
 	explicit_bzero(raw, sizeof(raw));
 	return s;
 }

@@ -768,23 +768,52 @@ answer_key_list(struct peer *p, struct ipc_msg *m)
 	return 0;
 }
 
+/*
+ * The common start of the operations on one key: str identity, str name,
+ * then nbytes bytes fields and nothing else; the policy check for
+ * route+name and the name check; the key from the cache. 1: *k is set;
+ * 0: answered (an error) or parked; -1: malformed, a protocol error.
+ */
+struct key_req {
+	const char	*identity, *name;
+	const uint8_t	*bytes[2];
+	size_t		 len[2];
+};
+
+static int
+key_begin(struct peer *p, struct ipc_msg *m, const char *route,
+    size_t nbytes, struct key_req *r, const struct kes_key **k)
+{
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	if (buf_get_str(&m->payload, &r->identity, NULL) == -1 ||
+	    buf_get_str(&m->payload, &r->name, NULL) == -1)
+		return -1;
+	for (i = 0; i < nbytes; i++)
+		if (buf_get_bytes(&m->payload, &r->bytes[i], &r->len[i]) == -1)
+			return -1;
+	if (buf_end(&m->payload) == -1)
+		return -1;
+	if (!authorized(p, m->hdr.id, r->identity, route, r->name, false) ||
+	    (*k = key_get(p, m, r->name)) == NULL)
+		return 0;
+	return 1;
+}
+
 /* KEY_DESCRIBE: str identity, str name. */
 int
 answer_key_describe(struct peer *p, struct ipc_msg *m)
 {
-	const char		*identity, *name;
+	struct key_req		 r;
 	const struct kes_key	*k;
 	struct buf		 b;
+	int			 rv;
 
-	if (buf_get_str(&m->payload, &identity, NULL) == -1 ||
-	    buf_get_str(&m->payload, &name, NULL) == -1 ||
-	    buf_end(&m->payload) == -1)
-		return -1;
-	if (!authorized(p, m->hdr.id, identity, "/v1/key/describe/", name,
-	    false) || (k = key_get(p, m, name)) == NULL)
-		return 0;
+	if ((rv = key_begin(p, m, "/v1/key/describe/", 0, &r, &k)) != 1)
+		return rv;
 	buf_init(&b, 512);
-	(void)buf_put_str(&b, name);
+	(void)buf_put_str(&b, r.name);
 	(void)buf_put_u8(&b, k->type);
 	(void)buf_put_u64(&b, (uint64_t)k->created_sec);
 	(void)buf_put_u32(&b, (uint32_t)k->created_nsec);
@@ -794,45 +823,52 @@ answer_key_describe(struct peer *p, struct ipc_msg *m)
 	return 0;
 }
 
+/* Seal pt under k with a fresh iv and nonce and send it as reply type. */
+static void
+seal_reply(struct peer *p, uint32_t id, const struct kes_key *k,
+    const uint8_t *pt, size_t ptlen, const uint8_t *aad, size_t aadlen,
+    const uint8_t *dek)
+{
+	uint8_t		 rnd[KES_IV_LEN + KES_NONCE_LEN], *ct;
+	size_t		 ctlen = ptlen + KES_CT_OVERHEAD;
+	struct buf	 b;
+
+	ct = xmalloc(ctlen);
+	if (rnd_take(rnd, sizeof(rnd)) == -1 ||
+	    kes_seal(k, rnd, rnd + KES_IV_LEN, pt, ptlen, aad, aadlen,
+	    ct) == -1) {
+		peer_send_error(p, id, 500, "failed to encrypt plaintext");
+		freezero(ct, ctlen);
+		return;
+	}
+	buf_init(&b, ctlen + ptlen + 64);
+	if (dek != NULL)
+		(void)buf_put_bytes(&b, dek, ptlen);
+	(void)buf_put_bytes(&b, ct, ctlen);
+	peer_send(p, dek != NULL ? MSG_KEY_DEK : MSG_KEY_SEALED, id, &b);
+	buf_release(&b);
+	freezero(ct, ctlen);
+}
+
 /* KEY_GENERATE: str identity, str name, bytes context. A 32-byte DEK
  * sealed under the key with the context as associated data. */
 int
 answer_key_generate(struct peer *p, struct ipc_msg *m)
 {
-	const char		*identity, *name;
-	const uint8_t		*ctx;
-	size_t			 ctxlen;
+	struct key_req		 r;
 	const struct kes_key	*k;
-	uint8_t			 dek[32], rnd[KES_IV_LEN + KES_NONCE_LEN];
-	uint8_t			 ct[sizeof(dek) + KES_CT_OVERHEAD];
-	struct buf		 b;
+	uint8_t			 dek[32];
+	int			 rv;
 
-	if (buf_get_str(&m->payload, &identity, NULL) == -1 ||
-	    buf_get_str(&m->payload, &name, NULL) == -1 ||
-	    buf_get_bytes(&m->payload, &ctx, &ctxlen) == -1 ||
-	    buf_end(&m->payload) == -1)
-		return -1;
-	if (!authorized(p, m->hdr.id, identity, "/v1/key/generate/", name,
-	    false) || (k = key_get(p, m, name)) == NULL)
-		return 0;
-	if (rnd_take(dek, sizeof(dek)) == -1 ||
-	    rnd_take(rnd, sizeof(rnd)) == -1) {
+	if ((rv = key_begin(p, m, "/v1/key/generate/", 1, &r, &k)) != 1)
+		return rv;
+	if (rnd_take(dek, sizeof(dek)) == -1) {
 		peer_send_error(p, m->hdr.id, 500,
 		    "failed to generate encryption key");
 		return 0;
 	}
-	if (kes_seal(k, rnd, rnd + KES_IV_LEN, dek, sizeof(dek), ctx, ctxlen,
-	    ct) == -1) {
-		explicit_bzero(dek, sizeof(dek));
-		peer_send_error(p, m->hdr.id, 500,
-		    "failed to encrypt plaintext");
-		return 0;
-	}
-	buf_init(&b, 256);
-	(void)buf_put_bytes(&b, dek, sizeof(dek));
-	(void)buf_put_bytes(&b, ct, sizeof(ct));
-	peer_send(p, MSG_KEY_DEK, m->hdr.id, &b);
-	buf_release(&b);
+	seal_reply(p, m->hdr.id, k, dek, sizeof(dek), r.bytes[0], r.len[0],
+	    dek);
 	explicit_bzero(dek, sizeof(dek));
 	return 0;
 }
@@ -841,39 +877,14 @@ answer_key_generate(struct peer *p, struct ipc_msg *m)
 int
 answer_key_encrypt(struct peer *p, struct ipc_msg *m)
 {
-	const char		*identity, *name;
-	const uint8_t		*pt, *ctx;
-	size_t			 ptlen, ctxlen;
+	struct key_req		 r;
 	const struct kes_key	*k;
-	uint8_t			 rnd[KES_IV_LEN + KES_NONCE_LEN], *ct;
-	struct buf		 b;
+	int			 rv;
 
-	if (buf_get_str(&m->payload, &identity, NULL) == -1 ||
-	    buf_get_str(&m->payload, &name, NULL) == -1 ||
-	    buf_get_bytes(&m->payload, &pt, &ptlen) == -1 ||
-	    buf_get_bytes(&m->payload, &ctx, &ctxlen) == -1 ||
-	    buf_end(&m->payload) == -1)
-		return -1;
-	if (!authorized(p, m->hdr.id, identity, "/v1/key/encrypt/", name,
-	    false) || (k = key_get(p, m, name)) == NULL)
-		return 0;
-	if (rnd_take(rnd, sizeof(rnd)) == -1) {
-		peer_send_error(p, m->hdr.id, 500,
-		    "failed to encrypt plaintext");
-		return 0;
-	}
-	ct = xmalloc(ptlen + KES_CT_OVERHEAD);
-	if (kes_seal(k, rnd, rnd + KES_IV_LEN, pt, ptlen, ctx, ctxlen,
-	    ct) == -1) {
-		peer_send_error(p, m->hdr.id, 500,
-		    "failed to encrypt plaintext");
-	} else {
-		buf_init(&b, ptlen + KES_CT_OVERHEAD + 64);
-		(void)buf_put_bytes(&b, ct, ptlen + KES_CT_OVERHEAD);
-		peer_send(p, MSG_KEY_SEALED, m->hdr.id, &b);
-		buf_release(&b);
-	}
-	freezero(ct, ptlen + KES_CT_OVERHEAD);
+	if ((rv = key_begin(p, m, "/v1/key/encrypt/", 2, &r, &k)) != 1)
+		return rv;
+	seal_reply(p, m->hdr.id, k, r.bytes[0], r.len[0], r.bytes[1],
+	    r.len[1], NULL);
 	return 0;
 }
 
@@ -881,24 +892,18 @@ answer_key_encrypt(struct peer *p, struct ipc_msg *m)
 int
 answer_key_decrypt(struct peer *p, struct ipc_msg *m)
 {
-	const char		*identity, *name;
-	const uint8_t		*ct, *ctx;
-	size_t			 ctlen, ctxlen, ptlen;
+	struct key_req		 r;
 	const struct kes_key	*k;
 	uint8_t			*pt;
+	size_t			 ptlen;
 	struct buf		 b;
+	int			 rv;
 
-	if (buf_get_str(&m->payload, &identity, NULL) == -1 ||
-	    buf_get_str(&m->payload, &name, NULL) == -1 ||
-	    buf_get_bytes(&m->payload, &ct, &ctlen) == -1 ||
-	    buf_get_bytes(&m->payload, &ctx, &ctxlen) == -1 ||
-	    buf_end(&m->payload) == -1)
-		return -1;
-	if (!authorized(p, m->hdr.id, identity, "/v1/key/decrypt/", name,
-	    false) || (k = key_get(p, m, name)) == NULL)
-		return 0;
-	pt = xmalloc(ctlen + 1);
-	if (kes_open(k, ct, ctlen, ctx, ctxlen, pt, &ptlen) == -1) {
+	if ((rv = key_begin(p, m, "/v1/key/decrypt/", 2, &r, &k)) != 1)
+		return rv;
+	pt = xmalloc(r.len[0] + 1);
+	if (kes_open(k, r.bytes[0], r.len[0], r.bytes[1], r.len[1], pt,
+	    &ptlen) == -1) {
 		peer_send_error(p, m->hdr.id, 400,
 		    "decryption failed: ciphertext is not authentic");
 	} else {
@@ -907,7 +912,7 @@ answer_key_decrypt(struct peer *p, struct ipc_msg *m)
 		peer_send(p, MSG_KEY_OPENED, m->hdr.id, &b);
 		buf_release(&b);
 	}
-	freezero(pt, ctlen + 1);
+	freezero(pt, r.len[0] + 1);
 	return 0;
 }
 
@@ -915,26 +920,19 @@ answer_key_decrypt(struct peer *p, struct ipc_msg *m)
 int
 answer_key_hmac(struct peer *p, struct ipc_msg *m)
 {
-	const char		*identity, *name;
-	const uint8_t		*msg;
-	size_t			 len;
+	struct key_req		 r;
 	const struct kes_key	*k;
 	uint8_t			 sum[32];
 	struct buf		 b;
+	int			 rv;
 
-	if (buf_get_str(&m->payload, &identity, NULL) == -1 ||
-	    buf_get_str(&m->payload, &name, NULL) == -1 ||
-	    buf_get_bytes(&m->payload, &msg, &len) == -1 ||
-	    buf_end(&m->payload) == -1)
-		return -1;
-	if (!authorized(p, m->hdr.id, identity, "/v1/key/hmac/", name,
-	    false) || (k = key_get(p, m, name)) == NULL)
-		return 0;
+	if ((rv = key_begin(p, m, "/v1/key/hmac/", 1, &r, &k)) != 1)
+		return rv;
 	if (!k->has_hmac) {
 		peer_send_error(p, m->hdr.id, 409, "key does not support HMAC");
 		return 0;
 	}
-	if (kes_hmac(k, msg, len, sum) == -1) {
+	if (kes_hmac(k, r.bytes[0], r.len[0], sum) == -1) {
 		peer_send_error(p, m->hdr.id, 500, "failed to compute HMAC");
 		return 0;
 	}

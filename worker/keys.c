@@ -59,17 +59,37 @@ decode_body(struct conn *c, struct body_field *f, size_t n,
 	return 0;
 }
 
+/*
+ * The name check, the body (when parse is set), then the request: str
+ * identity, str name and every BODY_BYTES field in order.
+ */
+static void
+key_body_call(struct conn *c, const char *name, struct body_field *f,
+    size_t n, bool parse, uint16_t type)
+{
+	struct buf	b;
+	size_t		i, extra = 0;
+
+	if (!key_name_ok(c, name) ||
+	    (parse && decode_body(c, f, n, MSG_BAD_BODY) == -1))
+		return;
+	for (i = 0; i < n; i++)
+		if (f[i].kind == BODY_BYTES)
+			extra += f[i].len;
+	key_request(&b, c, name, extra);
+	for (i = 0; i < n; i++)
+		if (f[i].kind == BODY_BYTES)
+			(void)buf_put_bytes(&b, f[i].bytes, f[i].len);
+	body_release(f, n);
+	crypto_call(c, type, &b);
+}
+
 /* --- create, import, delete, describe, list ---------------------------- */
 
 void
 route_key_create(struct conn *c, const char *name)
 {
-	struct buf b;
-
-	if (!key_name_ok(c, name))
-		return;
-	key_request(&b, c, name, 0);
-	crypto_call(c, MSG_KEY_CREATE, &b);
+	key_body_call(c, name, NULL, 0, false, MSG_KEY_CREATE);
 }
 
 /*
@@ -137,23 +157,13 @@ route_key_import(struct conn *c, const char *name)
 void
 route_key_delete(struct conn *c, const char *name)
 {
-	struct buf b;
-
-	if (!key_name_ok(c, name))
-		return;
-	key_request(&b, c, name, 0);
-	crypto_call(c, MSG_KEY_DELETE, &b);
+	key_body_call(c, name, NULL, 0, false, MSG_KEY_DELETE);
 }
 
 void
 route_key_describe(struct conn *c, const char *name)
 {
-	struct buf b;
-
-	if (!key_name_ok(c, name))
-		return;
-	key_request(&b, c, name, 0);
-	crypto_call(c, MSG_KEY_DESCRIBE, &b);
+	key_body_call(c, name, NULL, 0, false, MSG_KEY_DESCRIBE);
 }
 
 /* KEY_INFO: str name, u8 type, u64 created sec, u32 nsec, str created_by.
@@ -267,24 +277,14 @@ reply_key_names(struct conn *c, struct ipc_msg *m)
 void
 route_key_generate(struct conn *c, const char *name)
 {
-	enum { F_CONTEXT, F_VERSION, F_N };
-	struct body_field f[F_N] = {
+	struct body_field f[] = {
 		{ .name = "context", .kind = BODY_BYTES },
 		{ .name = "version", .kind = BODY_STRING },
 	};
-	struct buf b;
 
-	if (!key_name_ok(c, name))
-		return;
-	if (c->req.body == HTTP_BODY_CHUNKED ||
-	    (c->req.body == HTTP_BODY_LENGTH && c->req.content_length > 0)) {
-		if (decode_body(c, f, F_N, MSG_BAD_BODY) == -1)
-			return;
-	}
-	key_request(&b, c, name, f[F_CONTEXT].len);
-	(void)buf_put_bytes(&b, f[F_CONTEXT].bytes, f[F_CONTEXT].len);
-	body_release(f, F_N);
-	crypto_call(c, MSG_KEY_GENERATE, &b);
+	key_body_call(c, name, f, 2, c->req.body == HTTP_BODY_CHUNKED ||
+	    (c->req.body == HTTP_BODY_LENGTH && c->req.content_length > 0),
+	    MSG_KEY_GENERATE);
 }
 
 /* KEY_DEK: bytes plaintext, bytes ciphertext. */
@@ -317,22 +317,13 @@ reply_key_dek(struct conn *c, struct ipc_msg *m)
 void
 route_key_encrypt(struct conn *c, const char *name)
 {
-	enum { F_PLAINTEXT, F_CONTEXT, F_VERSION, F_N };
-	struct body_field f[F_N] = {
+	struct body_field f[] = {
 		{ .name = "plaintext", .kind = BODY_BYTES },
 		{ .name = "context", .kind = BODY_BYTES },
 		{ .name = "version", .kind = BODY_STRING },
 	};
-	struct buf b;
 
-	if (!key_name_ok(c, name) ||
-	    decode_body(c, f, F_N, MSG_BAD_BODY) == -1)
-		return;
-	key_request(&b, c, name, f[F_PLAINTEXT].len + f[F_CONTEXT].len);
-	(void)buf_put_bytes(&b, f[F_PLAINTEXT].bytes, f[F_PLAINTEXT].len);
-	(void)buf_put_bytes(&b, f[F_CONTEXT].bytes, f[F_CONTEXT].len);
-	body_release(f, F_N);
-	crypto_call(c, MSG_KEY_ENCRYPT, &b);
+	key_body_call(c, name, f, 3, true, MSG_KEY_ENCRYPT);
 }
 
 /* One bytes field as {"<field>":"<b64>"}. */
@@ -368,22 +359,13 @@ reply_key_sealed(struct conn *c, struct ipc_msg *m)
 void
 route_key_decrypt(struct conn *c, const char *name)
 {
-	enum { F_CIPHERTEXT, F_CONTEXT, F_VERSION, F_N };
-	struct body_field f[F_N] = {
+	struct body_field f[] = {
 		{ .name = "ciphertext", .kind = BODY_BYTES },
 		{ .name = "context", .kind = BODY_BYTES },
 		{ .name = "version", .kind = BODY_STRING },
 	};
-	struct buf b;
 
-	if (!key_name_ok(c, name) ||
-	    decode_body(c, f, F_N, MSG_BAD_BODY) == -1)
-		return;
-	key_request(&b, c, name, f[F_CIPHERTEXT].len + f[F_CONTEXT].len);
-	(void)buf_put_bytes(&b, f[F_CIPHERTEXT].bytes, f[F_CIPHERTEXT].len);
-	(void)buf_put_bytes(&b, f[F_CONTEXT].bytes, f[F_CONTEXT].len);
-	body_release(f, F_N);
-	crypto_call(c, MSG_KEY_DECRYPT, &b);
+	key_body_call(c, name, f, 3, true, MSG_KEY_DECRYPT);
 }
 
 void
@@ -396,20 +378,12 @@ reply_key_opened(struct conn *c, struct ipc_msg *m)
 void
 route_key_hmac(struct conn *c, const char *name)
 {
-	enum { F_MESSAGE, F_VERSION, F_N };
-	struct body_field f[F_N] = {
+	struct body_field f[] = {
 		{ .name = "message", .kind = BODY_BYTES },
 		{ .name = "version", .kind = BODY_STRING },
 	};
-	struct buf b;
 
-	if (!key_name_ok(c, name) ||
-	    decode_body(c, f, F_N, MSG_BAD_BODY) == -1)
-		return;
-	key_request(&b, c, name, f[F_MESSAGE].len);
-	(void)buf_put_bytes(&b, f[F_MESSAGE].bytes, f[F_MESSAGE].len);
-	body_release(f, F_N);
-	crypto_call(c, MSG_KEY_HMAC, &b);
+	key_body_call(c, name, f, 2, true, MSG_KEY_HMAC);
 }
 
 void

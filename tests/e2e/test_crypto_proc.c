@@ -63,6 +63,7 @@ teardown(void)
 	if (crypto_pid > 0) {
 		kill(crypto_pid, SIGKILL);
 		waitpid(crypto_pid, &status, 0);
+		ipc_close(&ctl);
 	}
 	rmdir(chroot_dir);
 }
@@ -194,6 +195,7 @@ Test(crypto_proc, answers_and_reauthorises)
 	cr_assert_eq(buf_get_str(&m.payload, &msg, NULL), 0);
 	cr_assert_eq(status, 403);
 	cr_assert_str_eq(msg, "not authorized: insufficient permissions");
+	ipc_close(&w0);
 }
 
 Test(crypto_proc, trailing_bytes_drop_only_that_worker)
@@ -213,6 +215,8 @@ Test(crypto_proc, trailing_bytes_drop_only_that_worker)
 	expect_dropped(&w0);
 	expect_alive();
 	expect_status(&w1, 2);
+	ipc_close(&w0);
+	ipc_close(&w1);
 }
 
 Test(crypto_proc, oversized_frame_drops_channel)
@@ -230,6 +234,8 @@ Test(crypto_proc, oversized_frame_drops_channel)
 	expect_alive();
 	add_worker(&w1, 1);
 	expect_status(&w1, 3);
+	ipc_close(&w0);
+	ipc_close(&w1);
 }
 
 Test(crypto_proc, unknown_type_and_wrong_version_drop_channel)
@@ -252,6 +258,9 @@ Test(crypto_proc, unknown_type_and_wrong_version_drop_channel)
 	expect_alive();
 	add_worker(&w2, 2);
 	expect_status(&w2, 4);
+	ipc_close(&w0);
+	ipc_close(&w1);
+	ipc_close(&w2);
 }
 
 /* A parent that speaks another protocol version is refused: the child
