@@ -2,7 +2,8 @@
  * The real crypto process (./build/keyward crypto, privileges dropped,
  * sandbox on) driven by this test acting as its parent and its workers:
  * a malformed or oversized frame from a worker costs that worker its
- * channel and nothing else; the handshake refuses another protocol version.
+ * channel and nothing else; the handshake refuses another protocol version;
+ * concurrent misses for one key make one fetch at a fake agent.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,7 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/ciphertext.h"
 #include "common/ipc.h"
+#include "common/kes_key.h"
 #include "common/msg.h"
 #include "common/policy.h"
 #include "common/proc.h"
@@ -304,4 +307,177 @@ Test(crypto_proc, hello_checks)
 	(void)buf_put_u32(&b, IPC_PROTO_VERSION);
 	cr_assert_str_eq(proc_check_hello(&b), "malformed HELLO");
 	buf_release(&b);
+}
+
+/* Hand the crypto process an agent channel; returns our end. */
+static void
+add_agent(struct ipc_chan *ac)
+{
+	struct buf	b;
+	int		sv[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
+	    0);
+	buf_init(&b, 16);
+	(void)buf_put_u8(&b, ROLE_AGENT);
+	(void)buf_put_u32(&b, 0);
+	cr_assert_eq(ipc_put_fd(&ctl, MSG_PEER, 0, buf_ptr(&b), buf_avail(&b),
+	    sv[1]), 0);
+	cr_assert_eq(ipc_flush_wait(&ctl, WAIT_MS), 0);
+	buf_release(&b);
+	close(sv[1]);
+	ipc_init(ac, sv[0], IPC_MAX_PEER, false);
+}
+
+/* The next call at the agent other than a status probe (answered "up");
+ * 0 when none comes within ms. */
+static int
+agent_next(struct ipc_chan *ac, struct ipc_msg *m, int ms)
+{
+	struct buf b;
+
+	for (;;) {
+		if (ipc_get_wait(ac, m, ms) != 1)
+			return 0;
+		if (m->hdr.type != MSG_KS_STATUS_REQ)
+			return 1;
+		buf_init(&b, 64);
+		(void)buf_put_u8(&b, 1);
+		(void)buf_put_u64(&b, 1000);
+		(void)buf_put_str(&b, "");
+		cr_assert_eq(ipc_put_buf(ac, MSG_KS_STATUS_REP, m->hdr.id, &b),
+		    0);
+		cr_assert_eq(ipc_flush_wait(ac, WAIT_MS), 0);
+		buf_release(&b);
+	}
+}
+
+static void
+generate_req(struct ipc_chan *wc, uint32_t id, const char *identity,
+    const char *name)
+{
+	struct buf b;
+
+	buf_init(&b, 256);
+	(void)buf_put_str(&b, identity);
+	(void)buf_put_str(&b, name);
+	(void)buf_put_bytes(&b, "ctx", 3);
+	cr_assert_eq(ipc_put_buf(wc, MSG_KEY_GENERATE, id, &b), 0);
+	cr_assert_eq(ipc_flush_wait(wc, WAIT_MS), 0);
+	buf_release(&b);
+}
+
+static void
+expect_error(struct ipc_chan *wc, uint32_t id, uint16_t want,
+    const char *wantmsg)
+{
+	struct ipc_msg	 m;
+	uint16_t	 status;
+	const char	*msg;
+
+	cr_assert_eq(ipc_get_wait(wc, &m, WAIT_MS), 1);
+	cr_assert_eq(m.hdr.type, MSG_ERROR);
+	cr_assert_eq(m.hdr.id, id);
+	cr_assert_eq(buf_get_u16(&m.payload, &status), 0);
+	cr_assert_eq(buf_get_str(&m.payload, &msg, NULL), 0);
+	cr_assert_eq(status, want);
+	cr_assert_str_eq(msg, wantmsg);
+}
+
+/* A DEK for request id, sealed under k with the context "ctx". */
+static void
+expect_dek(struct ipc_chan *wc, uint32_t id, const struct kes_key *k)
+{
+	struct ipc_msg	 m;
+	const uint8_t	*dek, *ct;
+	size_t		 deklen, ctlen, ptlen;
+	uint8_t		 pt[256];
+
+	cr_assert_eq(ipc_get_wait(wc, &m, WAIT_MS), 1);
+	cr_assert_eq(m.hdr.type, MSG_KEY_DEK, "type %u", m.hdr.type);
+	cr_assert_eq(m.hdr.id, id);
+	cr_assert_eq(buf_get_bytes(&m.payload, &dek, &deklen), 0);
+	cr_assert_eq(buf_get_bytes(&m.payload, &ct, &ctlen), 0);
+	cr_assert_eq(buf_end(&m.payload), 0);
+	cr_assert_eq(deklen, 32);
+	cr_assert_eq(ctlen, 32 + KES_CT_OVERHEAD);
+	cr_assert_eq(kes_open(k, ct, ctlen, (const uint8_t *)"ctx", 3, pt,
+	    &ptlen), 0);
+	cr_assert_eq(ptlen, 32);
+	cr_assert_arr_eq(pt, dek, 32);
+}
+
+/*
+ * Concurrent misses for one key make one fetch at the agent; the parked
+ * requests all get answers once it arrives, later ones come from the
+ * cache; a key the store does not have fails every waiter with KES's 404;
+ * the policy is checked before the store is asked.
+ */
+Test(crypto_proc, coalesces_misses_and_caches)
+{
+	struct ipc_chan	 w0, ag;
+	struct ipc_msg	 m;
+	struct kes_key	 k;
+	struct buf	 v, b;
+	const char	*name;
+	uint32_t	 get_id, id;
+
+	memset(&k, 0, sizeof(k));
+	k.type = KES_KEY_AES256;
+	memset(k.key, 0x11, sizeof(k.key));
+	k.has_hmac = true;
+	memset(k.hmac, 0x22, sizeof(k.hmac));
+	k.created_sec = 1700000000;
+	snprintf(k.created_by, sizeof(k.created_by), "%s", ADMIN);
+
+	start_crypto();
+	add_worker(&w0, 0);
+	add_agent(&ag);
+	for (id = 1; id <= 3; id++)
+		generate_req(&w0, id, ADMIN, "k1");
+	generate_req(&w0, 4, OTHER, "k1");
+	expect_error(&w0, 4, 403, "not authorized: insufficient permissions");
+
+	cr_assert_eq(agent_next(&ag, &m, WAIT_MS), 1, "no fetch");
+	cr_assert_eq(m.hdr.type, MSG_KS_GET);
+	get_id = m.hdr.id;
+	cr_assert_eq(buf_get_str(&m.payload, &name, NULL), 0);
+	cr_assert_str_eq(name, "k1");
+	cr_assert_eq(agent_next(&ag, &m, 300), 0, "a second fetch for k1");
+
+	buf_init(&v, 4096);
+	cr_assert_eq(kes_key_encode(&k, &v), 0);
+	buf_init(&b, 8192);
+	(void)buf_put_bytes(&b, buf_ptr(&v), buf_avail(&v));
+	cr_assert_eq(ipc_put_buf(&ag, MSG_KS_VALUE, get_id, &b), 0);
+	cr_assert_eq(ipc_flush_wait(&ag, WAIT_MS), 0);
+	buf_release(&b);
+	buf_release(&v);
+	for (id = 1; id <= 3; id++)
+		expect_dek(&w0, id, &k);
+
+	/* Cached now: no call at the agent. */
+	generate_req(&w0, 5, ADMIN, "k1");
+	expect_dek(&w0, 5, &k);
+	cr_assert_eq(agent_next(&ag, &m, 200), 0, "fetched a cached key");
+
+	/* Not in the store: one fetch, every waiter gets KES's 404. */
+	generate_req(&w0, 6, ADMIN, "k2");
+	generate_req(&w0, 7, ADMIN, "k2");
+	cr_assert_eq(agent_next(&ag, &m, WAIT_MS), 1);
+	cr_assert_eq(m.hdr.type, MSG_KS_GET);
+	get_id = m.hdr.id;
+	cr_assert_eq(agent_next(&ag, &m, 300), 0, "a second fetch for k2");
+	buf_init(&b, 256);
+	(void)buf_put_u8(&b, KS_FAIL_NOT_FOUND);
+	(void)buf_put_str(&b, "no such file");
+	cr_assert_eq(ipc_put_buf(&ag, MSG_KS_FAIL, get_id, &b), 0);
+	cr_assert_eq(ipc_flush_wait(&ag, WAIT_MS), 0);
+	buf_release(&b);
+	expect_error(&w0, 6, 404, "key does not exist");
+	expect_error(&w0, 7, 404, "key does not exist");
+	expect_alive();
+	kes_key_wipe(&k);
+	ipc_close(&ag);
+	ipc_close(&w0);
 }
