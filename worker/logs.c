@@ -4,7 +4,9 @@
  *
  * Each answered request gives one audit event: KES's JSON shape
  * {"time","request":{"ip","path","identity"},"response":{"code","time"}}
- * (response.time in milliseconds, as KES-HEAD) plus request.method. It is
+ * (response.time in milliseconds, as KES-HEAD) plus request.method,
+ * request.route (the route's path) and request.key (the key named, on key
+ * routes); clients that know only KES's fields ignore the others. It is
  * written as a text line to stdout (log.audit; the descriptor is kept from
  * before privileges dropped), and, while any worker has subscribers, sent
  * to the parent, which hands every event to every worker with subscribers.
@@ -44,6 +46,19 @@ put_cstr(struct buf *b, const char *s)
 	(void)buf_put(b, s, strlen(s));
 }
 
+/* The key a request is about, for key routes other than list; or NULL. */
+static const char *
+audit_key(const struct conn *c)
+{
+	size_t n;
+
+	if (c->route == NULL || strncmp(c->route->path, "/v1/key/", 8) != 0 ||
+	    strcmp(c->route->path, "/v1/key/list/") == 0)
+		return NULL;
+	n = strlen(c->route->path);
+	return strncmp(c->path, c->route->path, n) == 0 ? c->path + n : NULL;
+}
+
 /* The stdout line, in the text form of KES's console log (spec 10.2). */
 static void
 audit_line(struct conn *c, int status, uint64_t ms, const char *when)
@@ -62,6 +77,14 @@ audit_line(struct conn *c, int status, uint64_t ms, const char *when)
 	json_str(&b, c->path);
 	put_cstr(&b, " req.ip=");
 	put_cstr(&b, c->ip[0] ? c->ip : "-");
+	if (c->route != NULL) {
+		put_cstr(&b, " req.route=");
+		put_cstr(&b, c->route->path);
+	}
+	if (audit_key(c) != NULL) {
+		put_cstr(&b, " req.key=");
+		json_str(&b, audit_key(c));
+	}
 	put_cstr(&b, " req.identity=");
 	put_cstr(&b, c->identity[0] ? c->identity : "-");
 	snprintf(num, sizeof(num), " res.code=%d res.time=%llums\n", status,
@@ -98,6 +121,14 @@ audit_request(struct conn *c, int status)
 	json_str(&ev, c->have_head ? http_method_name(c->req.method) : "");
 	put_cstr(&ev, ",\"path\":");
 	json_str(&ev, c->path);
+	if (c->route != NULL) {
+		put_cstr(&ev, ",\"route\":");
+		json_str(&ev, c->route->path);
+	}
+	if (audit_key(c) != NULL) {
+		put_cstr(&ev, ",\"key\":");
+		json_str(&ev, audit_key(c));
+	}
 	if (c->identity[0]) {
 		put_cstr(&ev, ",\"identity\":");
 		json_str(&ev, c->identity);

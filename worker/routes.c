@@ -403,6 +403,7 @@ route_request(struct conn *c)
 		return;
 	}
 
+	c->route = r;		/* for the audit record, from here on */
 	metrics_request_begin();
 	c->metered = true;
 
@@ -441,7 +442,6 @@ route_request(struct conn *c)
 	/* Like KES's write deadline: a route that overruns loses the
 	 * connection (the worker's sweep enforces it). */
 	c->deadline = route_timeout(r) ? ev_now() + route_timeout(r) : 0;
-	c->route = r;
 	r->fn(c, res);
 }
 

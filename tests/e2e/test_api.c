@@ -2890,6 +2890,10 @@ Test(api, log_streams)
 	    "audit event order time, request, response: %s", line);
 	expect_recent_time(jstr(j, "time"), "audit event time");
 	cr_expect_str_eq(jstr(req, "path"), "/v1/key/generate/audit-k");
+	cr_expect_str_eq(jstr(req, "method"), "PUT", "audit method: %s", line);
+	cr_expect_str_eq(jstr(req, "route"), "/v1/key/generate/",
+	    "audit route: %s", line);
+	cr_expect_str_eq(jstr(req, "key"), "audit-k", "audit key: %s", line);
 	cr_expect_str_eq(jstr(req, "identity"), srv.id[TSRV_ADMIN],
 	    "audit identity: %s", line);
 	cr_expect_str_eq(jstr(req, "ip"), "127.0.0.1", "audit ip: %s", line);
@@ -2961,5 +2965,54 @@ Test(api, log_streams)
 	/* The server copes with subscribers that left. */
 	rq(&r, TSRV_ADMIN, "PUT", "/v1/key/generate/audit-k", "{}");
 	json_ok(&r, 200, "generate after the streams closed");
+	tsrv_resp_free(&r);
+}
+
+/*
+ * The audit line on stdout (spec 10.2; on by default): one per request,
+ * with route, key, identity and status, never the body; `log.audit: off`
+ * silences it.
+ */
+Test(api, audit_lines)
+{
+	struct tsrv_resp	 r = { 0 };
+	struct tsrv_cfg		 cfg = { .tls_auth = "" };
+	char			 want[512], ctx[] = "{\"context\":\"c2VjcmV0\"}";
+	const char		*log;
+
+	start_std();
+	rq(&r, TSRV_ADMIN, "PUT", "/v1/key/create/line-k", NULL);
+	expect_empty(&r, "create line-k");
+	rq(&r, TSRV_ADMIN, "PUT", "/v1/key/generate/line-k", ctx);
+	json_ok(&r, 200, "generate line-k");
+	FMT(want, "msg=audit req.method=PUT req.path=\"/v1/key/generate/"
+	    "line-k\" req.ip=127.0.0.1 req.route=/v1/key/generate/ "
+	    "req.key=\"line-k\" req.identity=%s res.code=200",
+	    srv.id[TSRV_ADMIN]);
+	cr_expect_eq(tsrv_wait_log(&srv, want, 1, 3000), 0, "no audit line "
+	    "%s; log:\n%s", want, tsrv_log_tail(&srv));
+	rq(&r, TSRV_NOBODY, NULL, "/v1/key/describe/line-k", NULL);
+	FMT(want, "req.path=\"/v1/key/describe/line-k\" req.ip=127.0.0.1 "
+	    "req.route=/v1/key/describe/ req.key=\"line-k\" req.identity=%s "
+	    "res.code=403", srv.id[TSRV_NOBODY]);
+	cr_expect_eq(tsrv_wait_log(&srv, want, 1, 3000), 0, "no audit line "
+	    "for a refused request; log:\n%s", tsrv_log_tail(&srv));
+	log = tsrv_log_tail(&srv);
+	cr_expect_null(strstr(log, "c2VjcmV0"), "the request body is in the "
+	    "audit lines");
+	cr_expect_null(strstr(log, r.body), "a response is in the log");
+	tsrv_cleanup(&srv);
+
+	/* log.audit: off: requests are still answered, no audit lines. */
+	init_clients();
+	cfg.audit = "off";
+	start(&cfg);
+	rq(&r, TSRV_ADMIN, NULL, "/v1/status", NULL);
+	json_ok(&r, 200, "status with log.audit off");
+	rq(&r, TSRV_ADMIN, NULL, "/version", NULL);
+	json_ok(&r, 200, "version with log.audit off");
+	tsrv_sleep_ms(300);
+	cr_expect_eq(tsrv_log_count(&srv, "msg=audit"), 0, "audit lines with "
+	    "log.audit off:\n%s", tsrv_log_tail(&srv));
 	tsrv_resp_free(&r);
 }

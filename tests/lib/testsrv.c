@@ -297,6 +297,7 @@ tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 	    "%s"
 	    "log:\n"
 	    "  error: on\n"
+	    "%s%s%s"
 	    "policy:\n"
 	    "  status:\n"
 	    "    allow:\n"
@@ -314,6 +315,8 @@ tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 	    "  mlock: on\n"
 	    "%s",
 	    s->port, s->id[TSRV_ADMIN], key, cert, auth,
+	    c->audit ? "  audit: " : "", c->audit ? c->audit : "",
+	    c->audit ? "\n" : "",
 	    s->id[TSRV_STATUS],
 	    c->nobody_policy ? "  late:\n    allow:\n      - /v1/status\n"
 	    "    identities:\n      - " : "",

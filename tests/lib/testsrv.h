@@ -47,6 +47,9 @@ struct tsrv_cfg {
 	/* tls.auth: NULL keeps "on" (with tls.ca), "" leaves both out (KES's
 	 * default: any certificate, no chain check), else that value. */
 	const char	*tls_auth;
+	/* log.audit: NULL leaves it out (on, KES's default), else that
+	 * value. */
+	const char	*audit;
 };
 
 /* A client certificate made after tsrv_init(): files and identity. */
