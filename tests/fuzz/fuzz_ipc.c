@@ -52,8 +52,34 @@ layout(uint16_t type)
 	case MSG_STATUS_REP:	return "188";
 	case MSG_KS_STATUS_REQ:	return "";
 	case MSG_KS_STATUS_REP:	return "18s";
+	case MSG_READY_REQ:	return "s";
+	case MSG_KEY_CREATE:	return "ss";
+	case MSG_KEY_IMPORT:	return "ss1y";
+	case MSG_KEY_DESCRIBE:	return "ss";
+	case MSG_KEY_DELETE:	return "ss";
+	case MSG_KEY_LIST:	return "ss";
+	case MSG_KEY_GENERATE:	return "ssy";
+	case MSG_KEY_ENCRYPT:	return "ssyy";
+	case MSG_KEY_DECRYPT:	return "ssyy";
+	case MSG_KEY_HMAC:	return "ssy";
+	case MSG_DONE:		return "";
+	case MSG_KEY_INFO:	return "s184s";
+	case MSG_KEY_DEK:	return "yy";
+	case MSG_KEY_SEALED:	return "y";
+	case MSG_KEY_OPENED:	return "y";
+	case MSG_KEY_MAC:	return "y";
+	case MSG_KS_CREATE:	return "sy";
+	case MSG_KS_GET:	return "s";
+	case MSG_KS_DELETE:	return "s";
+	case MSG_KS_LIST:	return "s";
+	case MSG_KS_DONE:	return "";
+	case MSG_KS_VALUE:	return "y";
+	case MSG_KS_FAIL:	return "1s";
+	case MSG_LOG_EVENT:	return "1s";
+	case MSG_LOG_SUBSCRIBE:	return "1b";
 	case MSG_ERROR:		return "2s";
-	default:		return NULL;	/* opaque: CONFIG, RELOAD */
+	/* opaque: CONFIG, RELOAD; counted lists: KEY_NAMES, KS_NAMES */
+	default:		return NULL;
 	}
 }
 

@@ -1,0 +1,177 @@
+/*
+ * libFuzzer harness for the crypto process's key operations
+ * (privsep/keyops.c, included): a hostile worker's request payload, then a
+ * hostile agent's answer to whatever call the request made. The process
+ * around them is replaced by stubs: one worker peer whose output is
+ * dropped, an agent that is "there" but only records the call.
+ *
+ * Input: u8 operation, u8 agent answer type, u16 length of the request
+ * payload (big-endian), the request payload, the agent's payload.
+ * Two keys are cached from the start: "k" (AES256, with an HMAC key) and
+ * "c" (ChaCha20, legacy, without one); other names miss and fetch.
+ */
+#include <sys/socket.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/gojson.h"
+#include "privsep/keyops.c"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+struct crypto_state	 cs;
+static struct peer	 wp;
+static struct ksreq	*last_call;
+
+/* --- stubs for privsep/crypto.c and privsep/privdrop.c ------------------ */
+
+struct peer *
+crypto_worker(uint64_t serial)
+{
+	return serial == 1 ? &wp : NULL;
+}
+
+uint64_t
+crypto_serial(struct peer *p)
+{
+	return 1;
+}
+
+struct ksreq *
+ks_call(uint16_t type, const struct buf *b, const char *name)
+{
+	struct ksreq *r;
+
+	if (last_call != NULL)
+		return NULL;	/* one call per input: the agent is "busy" */
+	r = xcalloc(1, sizeof(*r));
+	r->id = 1;
+	r->type = type;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	last_call = r;
+	return r;
+}
+
+void
+ks_trigger_probe(void)
+{
+}
+
+void
+mem_dontdump(void *p, size_t len)
+{
+}
+
+/* --- the harness ---------------------------------------------------------- */
+
+static void
+seed_cache(void)
+{
+	struct kes_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.type = KES_KEY_AES256;
+	memset(k.key, 0x11, sizeof(k.key));
+	k.has_hmac = true;
+	memset(k.hmac, 0x22, sizeof(k.hmac));
+	cache_put("k", &k);
+	k.type = KES_KEY_CHACHA20;
+	k.has_hmac = false;
+	cache_put("c", &k);
+	kes_key_wipe(&k);
+}
+
+static void
+init_once(void)
+{
+	static bool	done;
+	int		sv[2];
+
+	if (done)
+		return;
+	done = true;
+	log_init("fuzz", LOG_LVL_OFF);
+	gojson_init();
+	if (kes_crypto_init() == -1)
+		abort();
+	ev_init();
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == -1)
+		abort();
+	peer_open(&wp, sv[0], IPC_MAX_PEER, false, ROLE_WORKER, 0, NULL,
+	    NULL, NULL);
+	cs.cf.pol.admin = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	cache_init();
+	seed_cache();
+}
+
+static const uint16_t answers[] = {
+	0, MSG_KS_DONE, MSG_KS_VALUE, MSG_KS_NAMES, MSG_KS_FAIL, MSG_ERROR,
+};
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const peer_handler ops[] = {
+		answer_key_create, answer_key_import, answer_key_describe,
+		answer_key_delete, answer_key_list, answer_key_generate,
+		answer_key_encrypt, answer_key_decrypt, answer_key_hmac,
+	};
+	static const uint16_t types[] = {
+		MSG_KEY_CREATE, MSG_KEY_IMPORT, MSG_KEY_DESCRIBE,
+		MSG_KEY_DELETE, MSG_KEY_LIST, MSG_KEY_GENERATE,
+		MSG_KEY_ENCRYPT, MSG_KEY_DECRYPT, MSG_KEY_HMAC,
+	};
+	struct ipc_msg	 m;
+	size_t		 op, reqlen;
+	uint16_t	 ans;
+	int		 rv;
+
+	init_once();
+	if (size < 4)
+		return 0;
+	op = data[0] % (sizeof(ops) / sizeof(ops[0]));
+	ans = answers[data[1] % (sizeof(answers) / sizeof(answers[0]))];
+	reqlen = (size_t)data[2] << 8 | data[3];
+	data += 4;
+	size -= 4;
+	if (reqlen > size)
+		reqlen = size;
+
+	memset(&m, 0, sizeof(m));
+	m.fd = -1;
+	m.hdr.type = types[op];
+	m.hdr.id = 7;
+	buf_view(&m.payload, data, reqlen);
+	rv = ops[op](&wp, &m);
+	if (rv != 0 && rv != -1)
+		abort();
+
+	/* The agent's answer to the call the request made, if any. */
+	if (last_call != NULL) {
+		struct ksreq *r = last_call;
+
+		memset(&m, 0, sizeof(m));
+		m.fd = -1;
+		m.hdr.type = ans;
+		m.hdr.id = r->id;
+		buf_view(&m.payload, data + reqlen, size - reqlen);
+		last_call = NULL;
+		rv = keyops_ks_done(r, ans == 0 ? NULL : &m);
+		if (rv != 0 && rv != -1)
+			abort();
+		free(r);
+	}
+	if (last_call != NULL)
+		abort();	/* a resumed request called the agent again */
+
+	/* Keep the cache small and the fixed keys in it; drop the output. */
+	if (cs.ncached > 256) {
+		cache_clear();
+		seed_cache();
+	}
+	buf_reset(&wp.ch.out);
+	return 0;
+}
