@@ -413,7 +413,7 @@ ks_get_done(struct ksreq *r, struct ipc_msg *m)
 	struct centry	*e = cache_find(r->name);
 	const uint8_t	*v;
 	size_t		 len;
-	int		 reason, bad = 0;
+	int		 reason, bad = 0, rv;
 
 	if (e == NULL || !e->fetching)
 		return 0;	/* cannot happen: fetching entries stay */
@@ -427,7 +427,11 @@ ks_get_done(struct ksreq *r, struct ipc_msg *m)
 			fetch_done(e, 502, "failed to read key");
 			return -1;
 		}
-		if (kes_key_decode(v, len, &e->k) == -1) {
+		rv = kes_key_decode(v, len, &e->k);
+		/* The stored value sits in the channel's input: wipe it
+		 * now rather than when the buffer is next compacted. */
+		explicit_bzero((void *)(uintptr_t)v, len);
+		if (rv == -1) {
 			log_warnx("key '%s' in the key store is malformed",
 			    r->name);
 			fetch_done(e, 502, "failed to read key");

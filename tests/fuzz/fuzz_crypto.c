@@ -127,11 +127,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ipc_msg	 m;
 	size_t		 op, reqlen;
 	uint16_t	 ans;
+	uint8_t		*copy;
 	int		 rv;
 
 	init_once();
 	if (size < 4)
 		return 0;
+	/* The process wipes what it read from a channel: work on a copy,
+	 * as a channel's input buffer is. */
+	copy = xmemdup(data, size);
+	data = copy;
 	op = data[0] % (sizeof(ops) / sizeof(ops[0]));
 	ans = answers[data[1] % (sizeof(answers) / sizeof(answers[0]))];
 	reqlen = (size_t)data[2] << 8 | data[3];
@@ -173,5 +178,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		seed_cache();
 	}
 	buf_reset(&wp.ch.out);
+	free(copy);
 	return 0;
 }
