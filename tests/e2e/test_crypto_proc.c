@@ -27,6 +27,7 @@
 #include "common/policy.h"
 #include "common/proc.h"
 #include "common/slice.h"
+#include "tests/lib/fakeparent.h"
 #include "tests/lib/testsrv.h"
 
 #define ADMIN	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -40,22 +41,11 @@ static char		chroot_dir[] = "/tmp/keyward-test-chroot.XXXXXX";
 static void
 spawn_crypto(void)
 {
-	char	exe[PATH_MAX];
-	int	sv[2];
+	const char *why = NULL;
 
-	cr_assert_eq(tsrv_default_exe(exe, sizeof(exe)), 0);
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
-	    0);
-	crypto_pid = fork();
-	cr_assert_neq(crypto_pid, -1);
-	if (crypto_pid == 0) {
-		dup2(sv[1], FD_PARENT);
-		close_range(FD_PARENT + 1, ~0U, 0);
-		execl(exe, "keyward", "crypto", (char *)NULL);
-		_exit(127);
-	}
-	close(sv[1]);
-	ipc_init(&ctl, sv[0], IPC_MAX_CONTROL, true);
+	crypto_pid = fakeparent_spawn("crypto", &ctl, &why);
+	cr_assert_gt(crypto_pid, 0, "cannot start the crypto process: %s",
+	    why ? why : "?");
 }
 
 static void
@@ -75,19 +65,14 @@ teardown(void)
 static void
 start_crypto(void)
 {
-	struct proc_opts	opts = { 0 };
-	struct crypto_slice	cs = { 0 };
-	struct ipc_msg		m;
-	struct buf		b;
+	struct proc_opts	 opts = { 0 };
+	struct crypto_slice	 cs = { 0 };
+	struct buf		 b;
+	const char		*why = NULL;
 
 	cr_assert_not_null(mkdtemp(chroot_dir));
 	chmod(chroot_dir, 0755);
 	spawn_crypto();
-	cr_assert_eq(ipc_get_wait(&ctl, &m, WAIT_MS), 1, "no HELLO: %s",
-	    ctl.error);
-	cr_assert_eq(m.hdr.type, MSG_HELLO);
-	cr_assert_null(proc_check_hello(&m.payload));
-
 	opts.user = "keyward";
 	opts.chroot = geteuid() == 0 ? chroot_dir : "";
 	opts.mlock = true;
@@ -97,32 +82,20 @@ start_crypto(void)
 	buf_init(&b, 4096);
 	cr_assert_eq(proc_opts_put(&b, &opts), 0);
 	cr_assert_eq(crypto_slice_put(&b, &cs), 0);
-	cr_assert_eq(ipc_put_buf(&ctl, MSG_CONFIG, 0, &b), 0);
-	cr_assert_eq(ipc_flush_wait(&ctl, WAIT_MS), 0);
+	cr_assert_eq(fakeparent_configure(&ctl, &b, WAIT_MS, &why), 0,
+	    "handshake: %s", why ? why : "?");
 	buf_release(&b);
-	cr_assert_eq(ipc_get_wait(&ctl, &m, WAIT_MS), 1, "no READY: %s",
-	    ctl.error);
-	cr_assert_eq(m.hdr.type, MSG_READY);
 }
 
 /* Hand the crypto process a new worker channel; returns our end. */
 static void
 add_worker(struct ipc_chan *wc, uint32_t index)
 {
-	struct buf	b;
-	int		sv[2];
+	const char *why = NULL;
 
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
-	    0);
-	buf_init(&b, 16);
-	(void)buf_put_u8(&b, ROLE_WORKER);
-	(void)buf_put_u32(&b, index);
-	cr_assert_eq(ipc_put_fd(&ctl, MSG_PEER, 0, buf_ptr(&b), buf_avail(&b),
-	    sv[1]), 0);
-	cr_assert_eq(ipc_flush_wait(&ctl, WAIT_MS), 0);
-	buf_release(&b);
-	close(sv[1]);
-	ipc_init(wc, sv[0], IPC_MAX_PEER, false);
+	cr_assert_eq(fakeparent_add_peer(&ctl, ROLE_WORKER, index, wc,
+	    WAIT_MS, &why), 0, "cannot add worker %u: %s", index,
+	    why ? why : "?");
 }
 
 static void
@@ -313,20 +286,10 @@ Test(crypto_proc, hello_checks)
 static void
 add_agent(struct ipc_chan *ac)
 {
-	struct buf	b;
-	int		sv[2];
+	const char *why = NULL;
 
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
-	    0);
-	buf_init(&b, 16);
-	(void)buf_put_u8(&b, ROLE_AGENT);
-	(void)buf_put_u32(&b, 0);
-	cr_assert_eq(ipc_put_fd(&ctl, MSG_PEER, 0, buf_ptr(&b), buf_avail(&b),
-	    sv[1]), 0);
-	cr_assert_eq(ipc_flush_wait(&ctl, WAIT_MS), 0);
-	buf_release(&b);
-	close(sv[1]);
-	ipc_init(ac, sv[0], IPC_MAX_PEER, false);
+	cr_assert_eq(fakeparent_add_peer(&ctl, ROLE_AGENT, 0, ac, WAIT_MS,
+	    &why), 0, "cannot add the agent: %s", why ? why : "?");
 }
 
 /* The next call at the agent other than a status probe (answered "up");
