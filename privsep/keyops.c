@@ -657,12 +657,26 @@ keyops_create_declared(void)
 	}
 }
 
+/* A new key version for name (secret: imported, or NULL for a random
+ * one) with its own HMAC key, stored; the agent's answer goes to p. */
+static void
+create_key(struct peer *p, uint32_t id, const char *identity,
+    const char *name, uint8_t type, const uint8_t *secret)
+{
+	struct kes_key k;
+
+	if (new_key(&k, type, secret, identity) == -1)
+		peer_send_error(p, id, 500, "failed to generate encryption key");
+	else if (!store_new_key(name, &k, p, id))
+		peer_send_error(p, id, 502, "failed to create key");
+	kes_key_wipe(&k);
+}
+
 /* KEY_CREATE: str identity, str name. */
 int
 answer_key_create(struct peer *p, struct ipc_msg *m)
 {
 	const char	*identity, *name;
-	struct kes_key	 k;
 
 	if (buf_get_str(&m->payload, &identity, NULL) == -1 ||
 	    buf_get_str(&m->payload, &name, NULL) == -1 ||
@@ -671,12 +685,8 @@ answer_key_create(struct peer *p, struct ipc_msg *m)
 	if (!authorized(p, m->hdr.id, identity, "/v1/key/create/", name,
 	    false))
 		return 0;
-	if (new_key(&k, kes_default_key_type(), NULL, identity) == -1)
-		peer_send_error(p, m->hdr.id, 500,
-		    "failed to generate encryption key");
-	else if (!store_new_key(name, &k, p, m->hdr.id))
-		peer_send_error(p, m->hdr.id, 502, "failed to create key");
-	kes_key_wipe(&k);
+	create_key(p, m->hdr.id, identity, name, kes_default_key_type(),
+	    NULL);
 	return 0;
 }
 
@@ -688,7 +698,6 @@ answer_key_import(struct peer *p, struct ipc_msg *m)
 	const uint8_t	*secret;
 	size_t		 len;
 	uint8_t		 type;
-	struct kes_key	 k;
 
 	if (buf_get_str(&m->payload, &identity, NULL) == -1 ||
 	    buf_get_str(&m->payload, &name, NULL) == -1 ||
@@ -700,12 +709,7 @@ answer_key_import(struct peer *p, struct ipc_msg *m)
 	if (!authorized(p, m->hdr.id, identity, "/v1/key/import/", name,
 	    false))
 		return 0;
-	if (new_key(&k, type, secret, identity) == -1)
-		peer_send_error(p, m->hdr.id, 500,
-		    "failed to generate encryption key");
-	else if (!store_new_key(name, &k, p, m->hdr.id))
-		peer_send_error(p, m->hdr.id, 502, "failed to create key");
-	kes_key_wipe(&k);
+	create_key(p, m->hdr.id, identity, name, type, secret);
 	return 0;
 }
 

@@ -255,25 +255,6 @@ policy_resource(struct conn *c, const char *name)
 	return p;
 }
 
-void
-route_policy_describe(struct conn *c, const char *res)
-{
-	const struct policy	*p;
-	struct buf		 b;
-
-	if ((p = policy_resource(c, res)) == NULL)
-		return;
-	buf_init(&b, 1024);
-	put_cstr(&b, "{\"name\":");
-	json_str(&b, p->name);
-	put_cstr(&b, ",\"created_at\":");
-	json_started(&b);
-	put_cstr(&b, ",\"created_by\":");
-	json_str(&b, w.cf.pol.admin ? w.cf.pol.admin : "");
-	(void)buf_put_u8(&b, '}');
-	respond_json(c, 200, &b);
-}
-
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -308,8 +289,10 @@ json_rules(struct buf *b, const char *field, char **pat, size_t n)
 	free(sorted);
 }
 
-void
-route_policy_read(struct conn *c, const char *res)
+/* describe: {"name","created_at","created_by"}; read adds "allow" and
+ * "deny" after the name. */
+static void
+respond_policy(struct conn *c, const char *res, bool rules)
 {
 	const struct policy	*p;
 	struct buf		 b;
@@ -319,14 +302,28 @@ route_policy_read(struct conn *c, const char *res)
 	buf_init(&b, 65536);
 	put_cstr(&b, "{\"name\":");
 	json_str(&b, p->name);
-	json_rules(&b, "allow", p->allow, p->nallow);
-	json_rules(&b, "deny", p->deny, p->ndeny);
+	if (rules) {
+		json_rules(&b, "allow", p->allow, p->nallow);
+		json_rules(&b, "deny", p->deny, p->ndeny);
+	}
 	put_cstr(&b, ",\"created_at\":");
 	json_started(&b);
 	put_cstr(&b, ",\"created_by\":");
 	json_str(&b, w.cf.pol.admin ? w.cf.pol.admin : "");
 	(void)buf_put_u8(&b, '}');
 	respond_json(c, 200, &b);
+}
+
+void
+route_policy_describe(struct conn *c, const char *res)
+{
+	respond_policy(c, res, false);
+}
+
+void
+route_policy_read(struct conn *c, const char *res)
+{
+	respond_policy(c, res, true);
 }
 
 /* The prefix of a listing pattern (a trailing '*' stripped), or NULL when
