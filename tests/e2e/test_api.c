@@ -3016,3 +3016,73 @@ Test(api, audit_lines)
 	    "log.audit off:\n%s", tsrv_log_tail(&srv));
 	tsrv_resp_free(&r);
 }
+
+/*
+ * admin.identity: disabled (spec 4.2): the identity that used to be admin
+ * is an unknown identity now; policies still work; the identity list does
+ * not show "disabled".
+ */
+Test(api, admin_disabled)
+{
+	struct tsrv_resp	 r = { 0 };
+	struct tsrv_cfg		 cfg = { .tls_auth = "", .admin = "disabled" };
+	char			 pol[1024];
+
+	need_root();
+	init_clients();
+	FMT(pol, "  app:\n    allow:\n      - /v1/identity/list/*\n"
+	    "      - /v1/key/create/app-*\n    identities:\n      - %s\n",
+	    app.id);
+	cfg.policies = pol;
+	start(&cfg);
+	rq(&r, TSRV_ADMIN, NULL, "/v1/status", NULL);
+	expect_error(&r, 403, MSG_DENIED, "former admin: /v1/status");
+	rq(&r, TSRV_ADMIN, "PUT", "/v1/key/create/x", NULL);
+	expect_error(&r, 403, MSG_DENIED, "former admin: create");
+	rq(&r, TSRV_STATUS, NULL, "/v1/status", NULL);
+	json_ok(&r, 200, "status client with admin disabled");
+	rq(&r, WHO_APP, "PUT", "/v1/key/create/app-1", NULL);
+	expect_empty(&r, "app: create app-1 with admin disabled");
+	rq(&r, WHO_APP, NULL, "/v1/identity/list/", NULL);
+	json_ok(&r, 200, "identity list with admin disabled");
+	cr_expect_null(strstr(r.body, "disabled"), "identity list: %s",
+	    r.body);
+	cr_expect_null(strstr(r.body, srv.id[TSRV_ADMIN]), "identity list "
+	    "shows the former admin: %s", r.body);
+	tsrv_resp_free(&r);
+}
+
+/*
+ * Expect: 100-continue (RFC 9110 10.1.1): the interim 100 comes before the
+ * final answer; a body over the limit gets no 100, only its 400.
+ */
+Test(api, expect_continue)
+{
+	static const char ok[] =
+	    "PUT /v1/key/generate/decl-1 HTTP/1.1\r\nHost: k\r\n"
+	    "Expect: 100-continue\r\nContent-Length: 18\r\n"
+	    "Connection: close\r\n\r\n{\"context\":\"e30=\"}";
+	static const char big[] =
+	    "PUT /v1/key/generate/decl-1 HTTP/1.1\r\nHost: k\r\n"
+	    "Expect: 100-continue\r\nContent-Length: 2000000\r\n\r\n";
+	char	raw[8192];
+	long	n;
+
+	start_std();
+	n = tsrv_raw(&srv, TSRV_ADMIN, ok, sizeof(ok) - 1, raw, sizeof(raw),
+	    5000);
+	cr_assert_gt(n, 0, "raw request: %s", raw);
+	cr_expect_eq(strncmp(raw, "HTTP/1.1 100 Continue\r\n\r\n", 25), 0,
+	    "no interim 100 first: %.200s", raw);
+	cr_expect_eq(strncmp(raw + 25, "HTTP/1.1 200 ", 13), 0,
+	    "the final answer after the 100: %.200s", raw + 25);
+	n = tsrv_raw(&srv, TSRV_ADMIN, big, sizeof(big) - 1, raw, sizeof(raw),
+	    5000);
+	cr_assert_gt(n, 0, "raw request: %s", raw);
+	cr_expect_eq(strncmp(raw, "HTTP/1.1 400 ", 13), 0, "a body over the "
+	    "limit: %.200s", raw);
+	cr_expect_not_null(strstr(raw, "{\"message\":\"invalid request body\""
+	    "\n}"), "%.300s", raw);
+	cr_expect_null(strstr(raw, "100 Continue"), "a 100 for a body that "
+	    "will not be read: %.200s", raw);
+}

@@ -314,7 +314,7 @@ tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 	    "  chroot: %s\n"
 	    "  mlock: on\n"
 	    "%s",
-	    s->port, s->id[TSRV_ADMIN], key, cert, auth,
+	    s->port, c->admin ? c->admin : s->id[TSRV_ADMIN], key, cert, auth,
 	    c->audit ? "  audit: " : "", c->audit ? c->audit : "",
 	    c->audit ? "\n" : "",
 	    s->id[TSRV_STATUS],

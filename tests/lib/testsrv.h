@@ -50,6 +50,8 @@ struct tsrv_cfg {
 	/* log.audit: NULL leaves it out (on, KES's default), else that
 	 * value. */
 	const char	*audit;
+	/* admin.identity: NULL is TSRV_ADMIN's identity. */
+	const char	*admin;
 };
 
 /* A client certificate made after tsrv_init(): files and identity. */
