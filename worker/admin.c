@@ -392,12 +392,41 @@ route_policy_list(struct conn *c, const char *res)
 
 /* --- identities ---------------------------------------------------------- */
 
+/*
+ * What an identity is, as JSON fields: the admin's "admin":true,
+ * "created_at"; a policy identity's "policy","created_at","created_by",
+ * with rules also its "allow" and "deny". false for an unknown identity.
+ */
+static bool
+json_identity(struct buf *b, const char *id, bool rules)
+{
+	const struct policy *p;
+
+	if (policy_is_admin(&w.cf.pol, id)) {
+		put_cstr(b, "\"admin\":true,\"created_at\":");
+		json_started(b);
+		return true;
+	}
+	if ((p = policy_of(&w.cf.pol, id)) == NULL)
+		return false;
+	put_cstr(b, "\"policy\":");
+	json_str(b, p->name);
+	put_cstr(b, ",\"created_at\":");
+	json_started(b);
+	put_cstr(b, ",\"created_by\":");
+	json_str(b, w.cf.pol.admin ? w.cf.pol.admin : "");
+	if (rules) {
+		json_rules(b, "allow", p->allow, p->nallow);
+		json_rules(b, "deny", p->deny, p->ndeny);
+	}
+	return true;
+}
+
 void
 route_identity_describe(struct conn *c, const char *res)
 {
-	const struct policy	*p;
-	struct buf		 b;
-	char			*msg;
+	struct buf	 b;
+	char		*msg;
 
 	if (!kes_valid_name(res)) {
 		xasprintf(&msg, "identity '%s' is empty, too long or contains "
@@ -407,17 +436,8 @@ route_identity_describe(struct conn *c, const char *res)
 		return;
 	}
 	buf_init(&b, 1024);
-	if (policy_is_admin(&w.cf.pol, res)) {
-		put_cstr(&b, "{\"admin\":true,\"created_at\":");
-		json_started(&b);
-	} else if ((p = policy_of(&w.cf.pol, res)) != NULL) {
-		put_cstr(&b, "{\"policy\":");
-		json_str(&b, p->name);
-		put_cstr(&b, ",\"created_at\":");
-		json_started(&b);
-		put_cstr(&b, ",\"created_by\":");
-		json_str(&b, w.cf.pol.admin ? w.cf.pol.admin : "");
-	} else {
+	(void)buf_put_u8(&b, '{');
+	if (!json_identity(&b, res, false)) {
 		buf_release(&b);
 		respond_error(c, 404, "identity does not exist");
 		return;
@@ -456,29 +476,13 @@ route_identity_list(struct conn *c, const char *res)
 void
 route_identity_self(struct conn *c, const char *res)
 {
-	const struct policy	*p;
-	struct buf		 b;
+	struct buf b;
 
-	if (c->identity[0] == '\0') {
-		respond_error(c, 404, "identity does not exist");
-		return;
-	}
 	buf_init(&b, 65536);
 	put_cstr(&b, "{\"identity\":");
 	json_str(&b, c->identity);
-	if (policy_is_admin(&w.cf.pol, c->identity)) {
-		put_cstr(&b, ",\"admin\":true,\"created_at\":");
-		json_started(&b);
-	} else if ((p = policy_of(&w.cf.pol, c->identity)) != NULL) {
-		put_cstr(&b, ",\"policy\":");
-		json_str(&b, p->name);
-		put_cstr(&b, ",\"created_at\":");
-		json_started(&b);
-		put_cstr(&b, ",\"created_by\":");
-		json_str(&b, w.cf.pol.admin ? w.cf.pol.admin : "");
-		json_rules(&b, "allow", p->allow, p->nallow);
-		json_rules(&b, "deny", p->deny, p->ndeny);
-	} else {
+	(void)buf_put_u8(&b, ',');
+	if (c->identity[0] == '\0' || !json_identity(&b, c->identity, true)) {
 		buf_release(&b);
 		respond_error(c, 404, "identity does not exist");
 		return;
