@@ -48,7 +48,7 @@ static struct {
 	EVP_MAC		*hmac;
 	EVP_CIPHER_CTX	*cctx;
 	EVP_MAC_CTX	*mctx;
-} cs;
+} cx;
 
 int
 kes_crypto_init(void)
@@ -56,29 +56,29 @@ kes_crypto_init(void)
 	OSSL_PARAM	params[2];
 	char		digest[] = "SHA256";
 
-	if (cs.ready)
+	if (cx.ready)
 		return 0;
-	if ((cs.gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) == NULL ||
-	    (cs.chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305",
+	if ((cx.gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) == NULL ||
+	    (cx.chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305",
 	    NULL)) == NULL ||
-	    (cs.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
-	    (cs.cctx = EVP_CIPHER_CTX_new()) == NULL ||
-	    (cs.mctx = EVP_MAC_CTX_new(cs.hmac)) == NULL)
+	    (cx.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
+	    (cx.cctx = EVP_CIPHER_CTX_new()) == NULL ||
+	    (cx.mctx = EVP_MAC_CTX_new(cx.hmac)) == NULL)
 		goto fail;
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
 	    digest, 0);
 	params[1] = OSSL_PARAM_construct_end();
-	if (EVP_MAC_CTX_set_params(cs.mctx, params) != 1)
+	if (EVP_MAC_CTX_set_params(cx.mctx, params) != 1)
 		goto fail;
-	cs.ready = true;
+	cx.ready = true;
 	return 0;
  fail:
-	EVP_MAC_CTX_free(cs.mctx);
-	EVP_CIPHER_CTX_free(cs.cctx);
-	EVP_MAC_free(cs.hmac);
-	EVP_CIPHER_free(cs.chacha);
-	EVP_CIPHER_free(cs.gcm);
-	memset(&cs, 0, sizeof(cs));
+	EVP_MAC_CTX_free(cx.mctx);
+	EVP_CIPHER_CTX_free(cx.cctx);
+	EVP_MAC_free(cx.hmac);
+	EVP_CIPHER_free(cx.chacha);
+	EVP_CIPHER_free(cx.gcm);
+	memset(&cx, 0, sizeof(cx));
 	return -1;
 }
 
@@ -167,15 +167,15 @@ derive(uint8_t type, const uint8_t key[KES_KEY_LEN],
 
 	switch (type) {
 	case KES_KEY_AES256:
-		if (EVP_MAC_init(cs.mctx, key, KES_KEY_LEN, NULL) != 1 ||
-		    EVP_MAC_update(cs.mctx, iv, KES_IV_LEN) != 1 ||
-		    EVP_MAC_final(cs.mctx, kd, &n, KES_DERIVED_LEN) != 1 ||
+		if (EVP_MAC_init(cx.mctx, key, KES_KEY_LEN, NULL) != 1 ||
+		    EVP_MAC_update(cx.mctx, iv, KES_IV_LEN) != 1 ||
+		    EVP_MAC_final(cx.mctx, kd, &n, KES_DERIVED_LEN) != 1 ||
 		    n != KES_DERIVED_LEN)
 			return NULL;
-		return cs.gcm;
+		return cx.gcm;
 	case KES_KEY_CHACHA20:
 		kes_hchacha20(key, iv, kd);
-		return cs.chacha;
+		return cx.chacha;
 	default:
 		return NULL;
 	}
@@ -191,28 +191,28 @@ kes_seal(const struct kes_key *k, const uint8_t iv[KES_IV_LEN],
 	int		 l, fl = 0, r = -1;
 
 	if (ptlen > INT_MAX - KES_CT_OVERHEAD || aadlen > INT_MAX ||
-	    (!cs.ready && kes_crypto_init() == -1))
+	    (!cx.ready && kes_crypto_init() == -1))
 		return -1;
 	if ((c = derive(k->type, k->key, iv, kd)) == NULL)
 		goto out;
 	l = 0;
-	if (EVP_EncryptInit_ex2(cs.cctx, c, kd, nonce, NULL) != 1 ||
-	    (aadlen > 0 && EVP_EncryptUpdate(cs.cctx, NULL, &l, aad,
+	if (EVP_EncryptInit_ex2(cx.cctx, c, kd, nonce, NULL) != 1 ||
+	    (aadlen > 0 && EVP_EncryptUpdate(cx.cctx, NULL, &l, aad,
 	    (int)aadlen) != 1))
 		goto out;
 	l = 0;
-	if ((ptlen > 0 && EVP_EncryptUpdate(cs.cctx, out, &l, pt,
+	if ((ptlen > 0 && EVP_EncryptUpdate(cx.cctx, out, &l, pt,
 	    (int)ptlen) != 1) ||
-	    EVP_EncryptFinal_ex(cs.cctx, out + l, &fl) != 1 ||
+	    EVP_EncryptFinal_ex(cx.cctx, out + l, &fl) != 1 ||
 	    (size_t)l + (size_t)fl != ptlen ||
-	    EVP_CIPHER_CTX_ctrl(cs.cctx, EVP_CTRL_AEAD_GET_TAG, KES_TAG_LEN,
+	    EVP_CIPHER_CTX_ctrl(cx.cctx, EVP_CTRL_AEAD_GET_TAG, KES_TAG_LEN,
 	    out + ptlen) != 1)
 		goto out;
 	memcpy(out + ptlen + KES_TAG_LEN, iv, KES_IV_LEN);
 	memcpy(out + ptlen + KES_TAG_LEN + KES_IV_LEN, nonce, KES_NONCE_LEN);
 	r = 0;
  out:
-	(void)EVP_CIPHER_CTX_reset(cs.cctx);
+	(void)EVP_CIPHER_CTX_reset(cx.cctx);
 	explicit_bzero(kd, sizeof(kd));
 	if (r == -1)
 		explicit_bzero(out, ptlen + KES_CT_OVERHEAD);
@@ -239,22 +239,22 @@ open_sealed(uint8_t type, const uint8_t key[KES_KEY_LEN],
 	if ((c = derive(type, key, iv, kd)) == NULL)
 		goto out;
 	l = 0;
-	if (EVP_DecryptInit_ex2(cs.cctx, c, kd, nonce, NULL) != 1 ||
-	    (aadlen > 0 && EVP_DecryptUpdate(cs.cctx, NULL, &l, aad,
+	if (EVP_DecryptInit_ex2(cx.cctx, c, kd, nonce, NULL) != 1 ||
+	    (aadlen > 0 && EVP_DecryptUpdate(cx.cctx, NULL, &l, aad,
 	    (int)aadlen) != 1))
 		goto out;
 	l = 0;
-	if ((n > 0 && EVP_DecryptUpdate(cs.cctx, out, &l, sealed,
+	if ((n > 0 && EVP_DecryptUpdate(cx.cctx, out, &l, sealed,
 	    (int)n) != 1) ||
-	    EVP_CIPHER_CTX_ctrl(cs.cctx, EVP_CTRL_AEAD_SET_TAG, KES_TAG_LEN,
+	    EVP_CIPHER_CTX_ctrl(cx.cctx, EVP_CTRL_AEAD_SET_TAG, KES_TAG_LEN,
 	    tag) != 1 ||
-	    EVP_DecryptFinal_ex(cs.cctx, out + l, &fl) != 1 ||
+	    EVP_DecryptFinal_ex(cx.cctx, out + l, &fl) != 1 ||
 	    (size_t)l + (size_t)fl != n)
 		goto out;
 	*outlen = n;
 	r = 0;
  out:
-	(void)EVP_CIPHER_CTX_reset(cs.cctx);
+	(void)EVP_CIPHER_CTX_reset(cx.cctx);
 	explicit_bzero(kd, sizeof(kd));
 	return r;
 }
@@ -425,7 +425,7 @@ kes_open(const struct kes_key *k, const uint8_t *ct, size_t ctlen,
 	int		r = -1;
 
 	memset(&lg, 0, sizeof(lg));
-	if (!cs.ready && kes_crypto_init() == -1)
+	if (!cx.ready && kes_crypto_init() == -1)
 		goto out;
 	if (parse_msgpack(ct, ctlen, &lg) == -1 &&
 	    parse_json(ct, ctlen, &lg) == -1) {
@@ -453,11 +453,11 @@ kes_hmac(const struct kes_key *k, const uint8_t *msg, size_t len,
 {
 	size_t n = 0;
 
-	if (!k->has_hmac || (!cs.ready && kes_crypto_init() == -1))
+	if (!k->has_hmac || (!cx.ready && kes_crypto_init() == -1))
 		return -1;
-	if (EVP_MAC_init(cs.mctx, k->hmac, KES_KEY_LEN, NULL) != 1 ||
-	    (len > 0 && EVP_MAC_update(cs.mctx, msg, len) != 1) ||
-	    EVP_MAC_final(cs.mctx, out, &n, 32) != 1 || n != 32) {
+	if (EVP_MAC_init(cx.mctx, k->hmac, KES_KEY_LEN, NULL) != 1 ||
+	    (len > 0 && EVP_MAC_update(cx.mctx, msg, len) != 1) ||
+	    EVP_MAC_final(cx.mctx, out, &n, 32) != 1 || n != 32) {
 		explicit_bzero(out, 32);
 		return -1;
 	}

@@ -188,10 +188,12 @@ route_metrics(struct conn *c, const char *res)
 	sys.heap_used = mi.uordblks;
 	sys.heap_objects = mi.ordblks + mi.hblks;
 	sys.stack_used = stack_used();
-	buf_init(&b, 256 * 1024);
-	metrics_render(&b, &sys);
-	respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
-	    buf_ptr(&b), buf_avail(&b));
+	buf_init(&b, METRICS_TEXT_MAX);
+	if (metrics_render(&b, &sys) == -1)
+		respond_error(c, 500, "failed to render metrics");
+	else
+		respond(c, 200, "text/plain; version=0.0.4; charset=utf-8",
+		    NULL, buf_ptr(&b), buf_avail(&b));
 	buf_release(&b);
 }
 
