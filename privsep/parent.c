@@ -503,12 +503,16 @@ exec_child(const struct child *c, int ctl)
 	sigset_t	 none;
 	int		 hi_ctl, hi_lst = -1, hi_met = -1, n = 0, i;
 
-	/* Move the fixed descriptors out of the way, then into place. */
-	if ((hi_ctl = fcntl(ctl, F_DUPFD, 64)) == -1 ||
+	/*
+	 * Move the fixed descriptors above the fixed numbers (never onto
+	 * one another), then into place. Not at a high number: that fails
+	 * under a low RLIMIT_NOFILE.
+	 */
+	if ((hi_ctl = fcntl(ctl, F_DUPFD, FD_METRICS + 1)) == -1 ||
 	    (c->role == ROLE_WORKER &&
-	    (hi_lst = fcntl(ps.listen_fd, F_DUPFD, 64)) == -1) ||
+	    (hi_lst = fcntl(ps.listen_fd, F_DUPFD, FD_METRICS + 1)) == -1) ||
 	    (c->role == ROLE_WORKER &&
-	    (hi_met = fcntl(ps.metrics_fd, F_DUPFD, 64)) == -1) ||
+	    (hi_met = fcntl(ps.metrics_fd, F_DUPFD, FD_METRICS + 1)) == -1) ||
 	    dup2(hi_ctl, FD_PARENT) == -1 ||
 	    (hi_lst != -1 && dup2(hi_lst, FD_LISTEN) == -1) ||
 	    (hi_met != -1 && dup2(hi_met, FD_METRICS) == -1)) {

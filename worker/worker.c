@@ -11,6 +11,7 @@
  *            MSG_ERROR (each the answer to one request, by id)
  */
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -239,6 +240,35 @@ parent_shutdown(struct peer *p, struct ipc_msg *m)
 
 /* --- listener and timeouts -------------------------------------------- */
 
+static void listen_event(struct ev_io *, uint32_t);
+
+/*
+ * Out of descriptors the listener would stay readable and spin: stop
+ * watching it until a connection closes or the next sweep. EPOLLEXCLUSIVE
+ * cannot be changed with EPOLL_CTL_MOD, hence delete and add.
+ */
+static void
+listen_pause(void)
+{
+	if (w.listen_paused)
+		return;
+	ev_del(&w.listen_io);
+	w.listen_paused = true;
+}
+
+static void
+listen_resume(void)
+{
+	if (!w.listen_paused || w.stopping)
+		return;
+	if (ev_add(&w.listen_io, w.listen_fd, EPOLLIN | EPOLLEXCLUSIVE,
+	    listen_event, NULL) == -1) {
+		log_warn("epoll_ctl listener");
+		return;
+	}
+	w.listen_paused = false;
+}
+
 static void
 listen_event(struct ev_io *io, uint32_t events)
 {
@@ -248,14 +278,37 @@ listen_event(struct ev_io *io, uint32_t events)
 		fd = accept4(w.listen_fd, NULL, NULL,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != ECONNABORTED &&
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				if (ev_now() - w.fd_warned > 60 * 1000) {
+					log_warn("accept (%u connections); "
+					    "new ones wait", w.nconns);
+					w.fd_warned = ev_now();
+				}
+				listen_pause();
+			} else if (errno != EAGAIN && errno != ECONNABORTED &&
 			    errno != EINTR)
 				log_warn("accept");
-			/* EMFILE and friends: the sweep closes idle ones. */
 			return;
 		}
 		conn_accept(fd);
 	}
+}
+
+/*
+ * Go raises the soft descriptor limit to the hard one at start, so KES
+ * could hold as many connections as the hard limit allows; so do workers.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit(RLIMIT_NOFILE)");
 }
 
 /*
@@ -286,6 +339,7 @@ sweep_cb(struct ev_timer *t)
 		    now - c->last_active > LINGER_MS)
 			conn_close(c);
 	}
+	listen_resume();
 	ev_timer_set(&w.sweep, SWEEP_MS, sweep_cb, NULL);
 	maybe_exit();
 }
@@ -294,6 +348,7 @@ sweep_cb(struct ev_timer *t)
 void
 worker_conn_gone(void)
 {
+	listen_resume();
 	maybe_exit();
 }
 
@@ -333,6 +388,7 @@ worker_main(int argc, char **argv)
 	}
 	(void)close(FD_METRICS);
 
+	raise_nofile();
 	proc_confine(&opts, true, false);
 
 	ev_init();

@@ -115,6 +115,8 @@ struct worker {
 	struct peer		 crypto;
 	int			 listen_fd;
 	struct ev_io		 listen_io;
+	bool			 listen_paused;	/* out of descriptors */
+	uint64_t		 fd_warned;	/* last such warning */
 	struct connlist		 conns;
 	unsigned int		 nconns;
 	struct conn		*pending[1024];	/* by req_id */

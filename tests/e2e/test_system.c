@@ -5,9 +5,14 @@
  * suite's .fini kills whatever is left of it. Needs root (the children drop
  * to user keyward, which scripts/ensure-user.sh creates); skipped otherwise.
  */
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1123,4 +1128,120 @@ Test(system, large_body_after_head, .timeout = 60)
 	code = tsrv_get(&srv, TSRV_ADMIN, "/version", body, BODYLEN);
 	cr_expect_eq(code, 200, "the worker did not survive: %ld %s", code,
 	    body);
+}
+
+/* --- 18. out of descriptors ------------------------------------------------------- */
+
+/* The soft RLIMIT_NOFILE of a process, from /proc (-1 if unreadable). */
+static long
+proc_nofile(pid_t pid, bool hard)
+{
+	char	path[64], line[256];
+	long	soft_v = -1, hard_v = -1;
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "Max open files", 14) == 0)
+			(void)sscanf(line + 14, "%ld %ld", &soft_v, &hard_v);
+	fclose(f);
+	return hard ? hard_v : soft_v;
+}
+
+static int
+tcp_connect(int port)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	int			fd;
+
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * A worker raises its soft descriptor limit to the hard one (as Go does
+ * for KES), and one that runs out of descriptors stops watching the
+ * listener instead of spinning on EMFILE and logging each time; it
+ * accepts again once connections close.
+ */
+Test(system, out_of_descriptors, .timeout = 60)
+{
+	struct tsrv_cfg	cfg = { .workers = 1 };
+	struct rlimit	rl = { .rlim_cur = 64, .rlim_max = 128 };
+	char		body[BODYLEN];
+	pid_t		wk, holder;
+	int		fds[128], p[2], n = 0, i;
+	long		code;
+	uint64_t	t0;
+
+	need_root();
+	(void)keyward_user();
+	/*
+	 * The server inherits these limits (this test runs in a process of
+	 * its own). Without CAP_SYS_RESOURCE they cannot be set on the
+	 * worker from outside, so the hard limit is small enough for this
+	 * process to open more connections than the worker can accept.
+	 */
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0, "%s", strerror(errno));
+	start_server(&cfg);
+	cr_assert_gt(wk = tsrv_child(&srv, "keyward worker 0"), 0);
+	cr_expect_eq(proc_nofile(wk, false), 128, "the worker kept a soft "
+	    "limit of %ld (hard %ld)", proc_nofile(wk, false),
+	    proc_nofile(wk, true));
+
+	rl.rlim_cur = rl.rlim_max;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0, "%s", strerror(errno));
+	/* Two processes of ours hold more than the worker can. */
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_neq(holder = fork(), -1);
+	if (holder == 0) {
+		for (i = 0; i < 100; i++)
+			if ((fds[n] = tcp_connect(srv.port)) != -1)
+				n++;
+		if (write(p[1], &n, sizeof(n)) != (ssize_t)sizeof(n))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	cr_assert_eq(read(p[0], &i, sizeof(i)), (ssize_t)sizeof(i));
+	close(p[0]);
+	for (i = 0; i < 100; i++)
+		if ((fds[n] = tcp_connect(srv.port)) != -1)
+			n++;
+	t0 = tsrv_now_ms();
+	while (tsrv_log_count(&srv, "new ones wait") == 0 &&
+	    tsrv_now_ms() - t0 < 5000)
+		tsrv_sleep_ms(POLL_MS);
+	tsrv_sleep_ms(500);
+	kill(holder, SIGKILL);
+	(void)waitpid(holder, NULL, 0);
+	cr_expect_eq(tsrv_log_count(&srv, "new ones wait"), 1, "log:\n%s",
+	    tsrv_log_tail(&srv));
+	cr_expect_eq(tsrv_log_count(&srv, "accept"), 1, "the worker logged "
+	    "accept failures repeatedly; log:\n%s", tsrv_log_tail(&srv));
+
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	code = 0;
+	t0 = tsrv_now_ms();
+	while (tsrv_now_ms() - t0 < 10000) {
+		code = tsrv_get(&srv, TSRV_ADMIN, "/version", body, BODYLEN);
+		if (code == 200)
+			break;
+		tsrv_sleep_ms(POLL_MS);
+	}
+	cr_expect_eq(code, 200, "no answer after the connections closed: "
+	    "%ld; log:\n%s", code, tsrv_log_tail(&srv));
+	cr_expect_eq(tsrv_child(&srv, "keyward worker 0"), wk,
+	    "the worker was replaced");
 }
