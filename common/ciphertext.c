@@ -182,7 +182,7 @@ derive(uint8_t type, const uint8_t key[KES_KEY_LEN],
 }
 
 int
-kes_seal(const struct kes_key *k, const uint8_t iv[KES_IV_LEN],
+kes_seal(const struct kes_secret *k, const uint8_t iv[KES_IV_LEN],
     const uint8_t nonce[KES_NONCE_LEN], const uint8_t *pt, size_t ptlen,
     const uint8_t *aad, size_t aadlen, uint8_t *out)
 {
@@ -418,7 +418,7 @@ parse_json(const uint8_t *ct, size_t len, struct legacy *lg)
  * never retried as raw.
  */
 int
-kes_open(const struct kes_key *k, const uint8_t *ct, size_t ctlen,
+kes_open(const struct kes_secret *k, const uint8_t *ct, size_t ctlen,
     const uint8_t *aad, size_t aadlen, uint8_t *out, size_t *outlen)
 {
 	struct legacy	lg;
@@ -448,7 +448,7 @@ kes_open(const struct kes_key *k, const uint8_t *ct, size_t ctlen,
 }
 
 int
-kes_hmac(const struct kes_key *k, const uint8_t *msg, size_t len,
+kes_hmac(const struct kes_secret *k, const uint8_t *msg, size_t len,
     uint8_t out[32])
 {
 	size_t n = 0;

@@ -32,7 +32,7 @@ uint8_t	kes_default_key_type(void);
  * caller's random iv and nonce. Writes ptlen + KES_CT_OVERHEAD bytes to out.
  * 0, or -1 on an OpenSSL failure.
  */
-int	kes_seal(const struct kes_key *k, const uint8_t iv[KES_IV_LEN],
+int	kes_seal(const struct kes_secret *k, const uint8_t iv[KES_IV_LEN],
 	    const uint8_t nonce[KES_NONCE_LEN], const uint8_t *pt, size_t ptlen,
 	    const uint8_t *aad, size_t aadlen, uint8_t *out);
 
@@ -41,7 +41,7 @@ int	kes_seal(const struct kes_key *k, const uint8_t iv[KES_IV_LEN],
  * JSON use the algorithm they name. out needs ctlen bytes. 0 and *outlen,
  * or -1: malformed or not authentic (out wiped).
  */
-int	kes_open(const struct kes_key *k, const uint8_t *ct, size_t ctlen,
+int	kes_open(const struct kes_secret *k, const uint8_t *ct, size_t ctlen,
 	    const uint8_t *aad, size_t aadlen, uint8_t *out, size_t *outlen);
 
 /*
@@ -53,7 +53,7 @@ void	kes_hchacha20(const uint8_t key[32], const uint8_t in[16],
 	    uint8_t out[32]);
 
 /* HMAC-SHA256 with the key's HMAC key; -1 when it has none. */
-int	kes_hmac(const struct kes_key *k, const uint8_t *msg, size_t len,
+int	kes_hmac(const struct kes_secret *k, const uint8_t *msg, size_t len,
 	    uint8_t out[32]);
 
 #endif

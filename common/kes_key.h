@@ -23,11 +23,28 @@ enum kes_key_type {
 	KES_KEY_CHACHA20 = 2,
 };
 
-struct kes_key {
-	uint8_t		 type;			/* enum kes_key_type */
-	uint8_t		 key[KES_KEY_LEN];
-	bool		 has_hmac;
+/*
+ * What the cipher needs of a key: the secret and HMAC keys and the type.
+ * The key cache holds only this and a little metadata (DESIGN: locked
+ * memory per cached key).
+ */
+#define KES_SECRET_FIELDS						\
+	uint8_t		 type;		/* enum kes_key_type */		\
+	bool		 has_hmac;					\
+	uint8_t		 key[KES_KEY_LEN];				\
 	uint8_t		 hmac[KES_KEY_LEN];	/* HMAC-SHA256 key */
+
+struct kes_secret {
+	KES_SECRET_FIELDS
+};
+
+struct kes_key {
+	/* k.key and k.secret name the same bytes (C11 anonymous members
+	 * sharing a common initial sequence). */
+	union {
+		struct { KES_SECRET_FIELDS };
+		struct kes_secret secret;
+	};
 	int64_t		 created_sec;		/* Unix; GOTIME_ZERO_SEC
 						 * when never set */
 	int32_t		 created_nsec;

@@ -44,12 +44,21 @@ TAILQ_HEAD(parkedlist, parked);
 
 /* A cached key, or a key being fetched (the requests that wait for it are
  * parked on the entry, so concurrent misses make one fetch). */
+struct creator;
+
+/*
+ * Kept small: 100 k cached keys should cost little locked memory. The
+ * creator identity is shared (interned) by all keys one identity made;
+ * the parked list exists only while a fetch runs.
+ */
 struct centry {
 	struct centry		*next;		/* hash chain */
-	bool			 fetching;
+	struct parkedlist	*parked;	/* while fetching, else NULL */
+	struct creator		*by;		/* created_by, shared */
+	int64_t			 created_sec;
+	int32_t			 created_nsec;
 	bool			 used;		/* since the last unused sweep */
-	struct parkedlist	 parked;
-	struct kes_key		 k;
+	struct kes_secret	 k;
 	char			 name[KES_NAME_MAX + 1];
 };
 
@@ -105,6 +114,7 @@ struct crypto_state {
 	size_t			 tabsize;	/* a power of two */
 	size_t			 ncached;
 	struct centry		*cfree;		/* free entries (slabs) */
+	struct creator		*creators;	/* interned created_by */
 	struct ev_timer		 cache_timer;
 	uint64_t		 next_any, next_unused, next_offline;
 

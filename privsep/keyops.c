@@ -129,9 +129,69 @@ centry_alloc(void)
 	return e;
 }
 
+/* With its hash slot, a cached key costs under 256 bytes of locked memory
+ * (`make bench` measures it). */
+_Static_assert(sizeof(struct centry) <= 192, "struct centry grew");
+
+/* created_by strings, shared by the keys one identity created. */
+struct creator {
+	struct creator	*next;
+	size_t		 refs;
+	char		 s[];
+};
+
+static struct creator *
+creator_get(const char *s)
+{
+	struct creator	*c;
+	size_t		 len = strlen(s);
+
+	for (c = cs.creators; c != NULL; c = c->next)
+		if (strcmp(c->s, s) == 0) {
+			c->refs++;
+			return c;
+		}
+	c = xmalloc(sizeof(*c) + len + 1);
+	memcpy(c->s, s, len + 1);
+	c->refs = 1;
+	c->next = cs.creators;
+	cs.creators = c;
+	return c;
+}
+
+static void
+creator_put(struct creator *c)
+{
+	struct creator **pp;
+
+	if (c == NULL || --c->refs > 0)
+		return;
+	for (pp = &cs.creators; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	free(c);
+}
+
+/* Fill a cache entry from a decoded key. */
+static void
+centry_set(struct centry *e, const struct kes_key *k)
+{
+	struct creator *old = e->by;
+
+	e->k = k->secret;
+	e->created_sec = k->created_sec;
+	e->created_nsec = k->created_nsec;
+	e->by = creator_get(k->created_by);
+	creator_put(old);
+}
+
 static void
 centry_free(struct centry *e)
 {
+	creator_put(e->by);
+	free(e->parked);
 	explicit_bzero(e, sizeof(*e));
 	e->next = cs.cfree;
 	cs.cfree = e;
@@ -147,7 +207,6 @@ cache_add(const char *name)
 		cache_grow();
 	e = centry_alloc();
 	snprintf(e->name, sizeof(e->name), "%s", name);
-	TAILQ_INIT(&e->parked);
 	h = hash_name(name) & (cs.tabsize - 1);
 	e->next = cs.tab[h];
 	cs.tab[h] = e;
@@ -182,7 +241,7 @@ cache_evict(bool unused_only)
 	for (i = 0; i < cs.tabsize; i++)
 		for (e = cs.tab[i]; e; e = n) {
 			n = e->next;
-			if (e->fetching)
+			if (e->parked != NULL)
 				continue;
 			if (unused_only && e->used)
 				e->used = false;
@@ -315,7 +374,7 @@ park(struct centry *e, struct peer *p, struct ipc_msg *m)
 	pk->id = m->hdr.id;
 	pk->len = m->payload.len;
 	pk->payload = xmemdup(m->payload.data, pk->len);
-	TAILQ_INSERT_TAIL(&e->parked, pk, entry);
+	TAILQ_INSERT_TAIL(e->parked, pk, entry);
 }
 
 static void
@@ -329,7 +388,7 @@ parked_free(struct parked *pk)
  * The key for a request: cached, or NULL when the request has been parked
  * (or answered with an error). Concurrent misses share one fetch.
  */
-static const struct kes_key *
+static const struct centry *
 key_get(struct peer *p, struct ipc_msg *m, const char *name)
 {
 	struct centry	*e;
@@ -337,12 +396,12 @@ key_get(struct peer *p, struct ipc_msg *m, const char *name)
 	struct buf	 b;
 
 	if ((e = cache_find(name)) != NULL) {
-		if (e->fetching) {
+		if (e->parked != NULL) {
 			park(e, p, m);
 			return NULL;
 		}
 		e->used = true;
-		return &e->k;
+		return e;
 	}
 	buf_init(&b, KES_NAME_MAX + 16);
 	(void)buf_put_str(&b, name);
@@ -353,7 +412,8 @@ key_get(struct peer *p, struct ipc_msg *m, const char *name)
 		return NULL;
 	}
 	e = cache_add(name);
-	e->fetching = true;
+	e->parked = xmalloc(sizeof(*e->parked));
+	TAILQ_INIT(e->parked);
 	park(e, p, m);
 	return NULL;
 }
@@ -368,13 +428,13 @@ fetch_done(struct centry *e, uint16_t status, const char *msg)
 	struct parked		*pk;
 
 	TAILQ_INIT(&l);
-	TAILQ_CONCAT(&l, &e->parked, entry);
+	TAILQ_CONCAT(&l, e->parked, entry);
+	free(e->parked);
+	e->parked = NULL;
 	if (status != 0)
 		cache_unlink(e);
-	else {
-		e->fetching = false;
+	else
 		e->used = true;
-	}
 	while ((pk = TAILQ_FIRST(&l)) != NULL) {
 		TAILQ_REMOVE(&l, pk, entry);
 		if (status != 0)
@@ -411,11 +471,12 @@ static int
 ks_get_done(struct ksreq *r, struct ipc_msg *m)
 {
 	struct centry	*e = cache_find(r->name);
+	struct kes_key	 k;
 	const uint8_t	*v;
 	size_t		 len;
 	int		 reason, bad = 0, rv;
 
-	if (e == NULL || !e->fetching)
+	if (e == NULL || e->parked == NULL)
 		return 0;	/* cannot happen: fetching entries stay */
 	if (m == NULL) {
 		fetch_done(e, 502, "failed to read key");
@@ -427,10 +488,13 @@ ks_get_done(struct ksreq *r, struct ipc_msg *m)
 			fetch_done(e, 502, "failed to read key");
 			return -1;
 		}
-		rv = kes_key_decode(v, len, &e->k);
+		rv = kes_key_decode(v, len, &k);
 		/* The stored value sits in the channel's input: wipe it
 		 * now rather than when the buffer is next compacted. */
 		explicit_bzero((void *)(uintptr_t)v, len);
+		if (rv == 0)
+			centry_set(e, &k);
+		kes_key_wipe(&k);
 		if (rv == -1) {
 			log_warnx("key '%s' in the key store is malformed",
 			    r->name);
@@ -459,9 +523,9 @@ cache_put(const char *name, const struct kes_key *k)
 
 	if (e == NULL)
 		e = cache_add(name);
-	else if (e->fetching)
+	else if (e->parked != NULL)
 		return;		/* the fetch in flight will fill it */
-	e->k = *k;
+	centry_set(e, k);
 	e->used = true;
 }
 
@@ -514,7 +578,7 @@ ks_delete_done(struct ksreq *r, struct ipc_msg *m)
 	    (reason = ks_fail_reason(r, m)) == 0))
 		bad = -1;
 	if ((reason == -1 || reason == KS_FAIL_NOT_FOUND) &&
-	    (e = cache_find(r->name)) != NULL && !e->fetching)
+	    (e = cache_find(r->name)) != NULL && e->parked == NULL)
 		cache_unlink(e);
 	if (reason == -1)
 		send_to(r->worker, MSG_DONE, r->wid, NULL);
@@ -790,7 +854,7 @@ struct key_req {
 
 static int
 key_begin(struct peer *p, struct ipc_msg *m, const char *route,
-    size_t nbytes, struct key_req *r, const struct kes_key **k)
+    size_t nbytes, struct key_req *r, const struct centry **k)
 {
 	size_t i;
 
@@ -814,7 +878,7 @@ int
 answer_key_describe(struct peer *p, struct ipc_msg *m)
 {
 	struct key_req		 r;
-	const struct kes_key	*k;
+	const struct centry	*k;
 	struct buf		 b;
 	int			 rv;
 
@@ -822,10 +886,10 @@ answer_key_describe(struct peer *p, struct ipc_msg *m)
 		return rv;
 	buf_init(&b, 512);
 	(void)buf_put_str(&b, r.name);
-	(void)buf_put_u8(&b, k->type);
+	(void)buf_put_u8(&b, k->k.type);
 	(void)buf_put_u64(&b, (uint64_t)k->created_sec);
 	(void)buf_put_u32(&b, (uint32_t)k->created_nsec);
-	(void)buf_put_str(&b, k->created_by);
+	(void)buf_put_str(&b, k->by->s);
 	peer_send(p, MSG_KEY_INFO, m->hdr.id, &b);
 	buf_release(&b);
 	return 0;
@@ -833,7 +897,7 @@ answer_key_describe(struct peer *p, struct ipc_msg *m)
 
 /* Seal pt under k with a fresh iv and nonce and send it as reply type. */
 static void
-seal_reply(struct peer *p, uint32_t id, const struct kes_key *k,
+seal_reply(struct peer *p, uint32_t id, const struct kes_secret *k,
     const uint8_t *pt, size_t ptlen, const uint8_t *aad, size_t aadlen,
     const uint8_t *dek)
 {
@@ -864,7 +928,7 @@ int
 answer_key_generate(struct peer *p, struct ipc_msg *m)
 {
 	struct key_req		 r;
-	const struct kes_key	*k;
+	const struct centry	*k;
 	uint8_t			 dek[32];
 	int			 rv;
 
@@ -875,7 +939,7 @@ answer_key_generate(struct peer *p, struct ipc_msg *m)
 		    "failed to generate encryption key");
 		return 0;
 	}
-	seal_reply(p, m->hdr.id, k, dek, sizeof(dek), r.bytes[0], r.len[0],
+	seal_reply(p, m->hdr.id, &k->k, dek, sizeof(dek), r.bytes[0], r.len[0],
 	    dek);
 	explicit_bzero(dek, sizeof(dek));
 	return 0;
@@ -886,12 +950,12 @@ int
 answer_key_encrypt(struct peer *p, struct ipc_msg *m)
 {
 	struct key_req		 r;
-	const struct kes_key	*k;
+	const struct centry	*k;
 	int			 rv;
 
 	if ((rv = key_begin(p, m, "/v1/key/encrypt/", 2, &r, &k)) != 1)
 		return rv;
-	seal_reply(p, m->hdr.id, k, r.bytes[0], r.len[0], r.bytes[1],
+	seal_reply(p, m->hdr.id, &k->k, r.bytes[0], r.len[0], r.bytes[1],
 	    r.len[1], NULL);
 	return 0;
 }
@@ -901,7 +965,7 @@ int
 answer_key_decrypt(struct peer *p, struct ipc_msg *m)
 {
 	struct key_req		 r;
-	const struct kes_key	*k;
+	const struct centry	*k;
 	uint8_t			*pt;
 	size_t			 ptlen;
 	struct buf		 b;
@@ -910,7 +974,7 @@ answer_key_decrypt(struct peer *p, struct ipc_msg *m)
 	if ((rv = key_begin(p, m, "/v1/key/decrypt/", 2, &r, &k)) != 1)
 		return rv;
 	pt = xmalloc(r.len[0] + 1);
-	if (kes_open(k, r.bytes[0], r.len[0], r.bytes[1], r.len[1], pt,
+	if (kes_open(&k->k, r.bytes[0], r.len[0], r.bytes[1], r.len[1], pt,
 	    &ptlen) == -1) {
 		peer_send_error(p, m->hdr.id, 400,
 		    "decryption failed: ciphertext is not authentic");
@@ -929,18 +993,18 @@ int
 answer_key_hmac(struct peer *p, struct ipc_msg *m)
 {
 	struct key_req		 r;
-	const struct kes_key	*k;
+	const struct centry	*k;
 	uint8_t			 sum[32];
 	struct buf		 b;
 	int			 rv;
 
 	if ((rv = key_begin(p, m, "/v1/key/hmac/", 1, &r, &k)) != 1)
 		return rv;
-	if (!k->has_hmac) {
+	if (!k->k.has_hmac) {
 		peer_send_error(p, m->hdr.id, 409, "key does not support HMAC");
 		return 0;
 	}
-	if (kes_hmac(k, r.bytes[0], r.len[0], sum) == -1) {
+	if (kes_hmac(&k->k, r.bytes[0], r.len[0], sum) == -1) {
 		peer_send_error(p, m->hdr.id, 500, "failed to compute HMAC");
 		return 0;
 	}

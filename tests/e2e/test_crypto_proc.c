@@ -364,7 +364,7 @@ expect_dek(struct ipc_chan *wc, uint32_t id, const struct kes_key *k)
 	cr_assert_eq(buf_end(&m.payload), 0);
 	cr_assert_eq(deklen, 32);
 	cr_assert_eq(ctlen, 32 + KES_CT_OVERHEAD);
-	cr_assert_eq(kes_open(k, ct, ctlen, (const uint8_t *)"ctx", 3, pt,
+	cr_assert_eq(kes_open(&k->secret, ct, ctlen, (const uint8_t *)"ctx", 3, pt,
 	    &ptlen), 0);
 	cr_assert_eq(ptlen, 32);
 	cr_assert_arr_eq(pt, dek, 32);

@@ -42,7 +42,7 @@ one(uint8_t type, const uint8_t *data, size_t len)
 	memcpy(k.key, KAT_KEY, sizeof(k.key));
 	pt = malloc(len + 1);
 	memset(pt, 0xa5, len + 1);
-	r = kes_open(&k, data, len, aad, aadlen, pt, &n);
+	r = kes_open(&k.secret, data, len, aad, aadlen, pt, &n);
 	CHECK(r == 0 || r == -1);
 	CHECK(pt[len] == 0xa5);			/* stayed inside ctlen */
 	if (r == -1) {
@@ -57,7 +57,7 @@ one(uint8_t type, const uint8_t *data, size_t len)
 	back = malloc(n + KES_CT_OVERHEAD);
 	if (len == n + KES_CT_OVERHEAD) {
 		/* Same length as a raw form: same iv and nonce. */
-		CHECK(kes_seal(&k, data + n + KES_TAG_LEN,
+		CHECK(kes_seal(&k.secret, data + n + KES_TAG_LEN,
 		    data + n + KES_TAG_LEN + KES_IV_LEN, pt, n, aad, aadlen,
 		    ct) == 0);
 		/* A legacy container is always longer than its raw form;
@@ -65,10 +65,10 @@ one(uint8_t type, const uint8_t *data, size_t len)
 		CHECK(memcmp(ct, data, len) == 0);
 	} else {
 		CHECK(data[0] == 0x95 || data[0] == '{');
-		CHECK(kes_seal(&k, KAT_IV, KAT_NONCE, pt, n, aad, aadlen,
+		CHECK(kes_seal(&k.secret, KAT_IV, KAT_NONCE, pt, n, aad, aadlen,
 		    ct) == 0);
 	}
-	CHECK(kes_open(&k, ct, n + KES_CT_OVERHEAD, aad, aadlen, back,
+	CHECK(kes_open(&k.secret, ct, n + KES_CT_OVERHEAD, aad, aadlen, back,
 	    &n2) == 0);
 	CHECK(n2 == n && (n == 0 || memcmp(back, pt, n) == 0));
 	free(back);

@@ -58,7 +58,7 @@ assert_opens(const struct kes_key *k, const void *ct, size_t len,
 	uint8_t	out[CT_MAX];
 	size_t	n = 0;
 
-	cr_assert_eq(kes_open(k, ct, len, AAD, AADLEN, out, &n), 0, "%s",
+	cr_assert_eq(kes_open(&k->secret, ct, len, AAD, AADLEN, out, &n), 0, "%s",
 	    what);
 	cr_assert_eq(n, sizeof(KAT_PT), "%s", what);
 	cr_assert_arr_eq(out, KAT_PT, n, "%s", what);
@@ -70,7 +70,7 @@ try_open(const struct kes_key *k, const void *ct, size_t len)
 	uint8_t	out[CT_MAX];
 	size_t	n;
 
-	return kes_open(k, ct, len, AAD, AADLEN, out, &n);
+	return kes_open(&k->secret, ct, len, AAD, AADLEN, out, &n);
 }
 
 TestSuite(ciphertext, .init = init);
@@ -122,16 +122,16 @@ Test(ciphertext, kat_raw_seal)
 	for (i = 0; i < NELEM(t); i++) {
 		k = key_of(t[i].type);
 		cr_assert_eq(t[i].ptlen + KES_CT_OVERHEAD, t[i].wantlen);
-		cr_assert_eq(kes_seal(&k, KAT_IV, KAT_NONCE, t[i].pt,
+		cr_assert_eq(kes_seal(&k.secret, KAT_IV, KAT_NONCE, t[i].pt,
 		    t[i].ptlen, t[i].aad, t[i].aadlen, ct), 0);
 		cr_assert_arr_eq(ct, t[i].want, t[i].wantlen, "vector %zu", i);
-		cr_assert_eq(kes_open(&k, t[i].want, t[i].wantlen, t[i].aad,
+		cr_assert_eq(kes_open(&k.secret, t[i].want, t[i].wantlen, t[i].aad,
 		    t[i].aadlen, pt, &n), 0, "vector %zu", i);
 		cr_assert_eq(n, t[i].ptlen);
 		cr_assert_arr_eq(pt, t[i].pt, n);
 		/* An empty context is the same as none. */
 		if (t[i].aadlen == 0)
-			cr_assert_eq(kes_open(&k, t[i].want, t[i].wantlen,
+			cr_assert_eq(kes_open(&k.secret, t[i].want, t[i].wantlen,
 			    (const uint8_t *)"", 0, pt, &n), 0);
 	}
 }
@@ -157,9 +157,9 @@ Test(ciphertext, wrong_context_or_key)
 	uint8_t		out[CT_MAX];
 	size_t		n;
 
-	cr_assert_eq(kes_open(&k, KAT_RAW_AES, sizeof(KAT_RAW_AES), AAD,
+	cr_assert_eq(kes_open(&k.secret, KAT_RAW_AES, sizeof(KAT_RAW_AES), AAD,
 	    AADLEN - 1, out, &n), -1);
-	cr_assert_eq(kes_open(&k, KAT_RAW_AES, sizeof(KAT_RAW_AES), NULL, 0,
+	cr_assert_eq(kes_open(&k.secret, KAT_RAW_AES, sizeof(KAT_RAW_AES), NULL, 0,
 	    out, &n), -1);
 	k.key[31] ^= 1;
 	cr_assert_eq(try_open(&k, KAT_RAW_AES, sizeof(KAT_RAW_AES)), -1);
@@ -373,7 +373,7 @@ Test(ciphertext, legacy_lookalikes_fall_back_to_raw)
 		for (found = 0, i = 0; i < 65536 && !found; i++) {
 			nonce[0] = (uint8_t)i;
 			nonce[1] = (uint8_t)(i >> 8);
-			cr_assert_eq(kes_seal(&k, KAT_IV, nonce, KAT_PT, 32,
+			cr_assert_eq(kes_seal(&k.secret, KAT_IV, nonce, KAT_PT, 32,
 			    AAD, AADLEN, ct), 0);
 			found = ct[0] == want[t];
 		}
@@ -406,11 +406,11 @@ Test(ciphertext, roundtrip_random)
 			pt[j] = (uint8_t)rnd(&s);
 		for (j = 0; j < aadlen; j++)
 			aad[j] = (uint8_t)rnd(&s);
-		cr_assert_eq(kes_seal(&k, iv, nonce, pt, ptlen, aad, aadlen,
+		cr_assert_eq(kes_seal(&k.secret, iv, nonce, pt, ptlen, aad, aadlen,
 		    ct), 0);
 		cr_assert_arr_eq(ct + ptlen + 16, iv, 16);
 		cr_assert_arr_eq(ct + ptlen + 32, nonce, 12);
-		cr_assert_eq(kes_open(&k, ct, ptlen + KES_CT_OVERHEAD, aad,
+		cr_assert_eq(kes_open(&k.secret, ct, ptlen + KES_CT_OVERHEAD, aad,
 		    aadlen, back, &n), 0, "len %zu", ptlen);
 		cr_assert_eq(n, ptlen);
 		cr_assert(ptlen == 0 || memcmp(back, pt, ptlen) == 0);
@@ -424,14 +424,14 @@ Test(ciphertext, short_inputs)
 	size_t		len, n;
 
 	/* An empty plaintext seals to 44 bytes and opens to nothing. */
-	cr_assert_eq(kes_seal(&k, KAT_IV, KAT_NONCE, NULL, 0, NULL, 0, ct),
+	cr_assert_eq(kes_seal(&k.secret, KAT_IV, KAT_NONCE, NULL, 0, NULL, 0, ct),
 	    0);
-	cr_assert_eq(kes_open(&k, ct, KES_CT_OVERHEAD, NULL, 0, out, &n), 0);
+	cr_assert_eq(kes_open(&k.secret, ct, KES_CT_OVERHEAD, NULL, 0, out, &n), 0);
 	cr_assert_eq(n, 0);
 	/* Anything shorter is rejected, down to nothing at all. */
 	for (len = 0; len < KES_CT_OVERHEAD; len++)
-		cr_assert_eq(kes_open(&k, ct, len, NULL, 0, out, &n), -1);
-	cr_assert_eq(kes_open(&k, NULL, 0, NULL, 0, out, &n), -1);
+		cr_assert_eq(kes_open(&k.secret, ct, len, NULL, 0, out, &n), -1);
+	cr_assert_eq(kes_open(&k.secret, NULL, 0, NULL, 0, out, &n), -1);
 }
 
 Test(ciphertext, hmac)
@@ -440,21 +440,21 @@ Test(ciphertext, hmac)
 	uint8_t		out[32];
 
 	memset(out, 0xaa, sizeof(out));
-	cr_assert_eq(kes_hmac(&k, (const uint8_t *)"x", 1, out), -1);
+	cr_assert_eq(kes_hmac(&k.secret, (const uint8_t *)"x", 1, out), -1);
 	k.has_hmac = true;
 	memcpy(k.hmac, KAT_HMAC_KEY, 32);
-	cr_assert_eq(kes_hmac(&k, (const uint8_t *)KAT_HMAC_MSG,
+	cr_assert_eq(kes_hmac(&k.secret, (const uint8_t *)KAT_HMAC_MSG,
 	    strlen(KAT_HMAC_MSG), out), 0);
 	cr_assert_arr_eq(out, KAT_HMAC_OUT, 32);
 	/* The HMAC key is its own, not the encryption key. */
 	memcpy(k.hmac, KAT_KEY, 32);
-	cr_assert_eq(kes_hmac(&k, (const uint8_t *)KAT_HMAC_MSG,
+	cr_assert_eq(kes_hmac(&k.secret, (const uint8_t *)KAT_HMAC_MSG,
 	    strlen(KAT_HMAC_MSG), out), 0);
 	cr_assert(memcmp(out, KAT_HMAC_OUT, 32) != 0);
 	/* Interleaved with derivations, which share the MAC context. */
 	memcpy(k.hmac, KAT_HMAC_KEY, 32);
 	assert_opens(&k, KAT_RAW_AES, sizeof(KAT_RAW_AES), "raw");
-	cr_assert_eq(kes_hmac(&k, (const uint8_t *)KAT_HMAC_MSG,
+	cr_assert_eq(kes_hmac(&k.secret, (const uint8_t *)KAT_HMAC_MSG,
 	    strlen(KAT_HMAC_MSG), out), 0);
 	cr_assert_arr_eq(out, KAT_HMAC_OUT, 32);
 }
@@ -512,7 +512,7 @@ Test(ciphertext, mutations_raw)
 				memcpy(m, t[j].ct, t[j].len);
 				m[i] ^= (uint8_t)(1 << bit);
 				memset(out, 0xaa, sizeof(out));
-				cr_assert_eq(kes_open(&k, m, t[j].len, AAD,
+				cr_assert_eq(kes_open(&k.secret, m, t[j].len, AAD,
 				    AADLEN, out, &n), -1);
 				for (o = 0; o < t[j].len; o++)
 					cr_assert_eq(out[o], 0);
@@ -549,7 +549,7 @@ Test(ciphertext, mutations_legacy)
 				if (m[i] == v)
 					continue;
 				m[i] = (uint8_t)v;
-				if (kes_open(&k, m, t[j].len, AAD, AADLEN,
+				if (kes_open(&k.secret, m, t[j].len, AAD, AADLEN,
 				    out, &n) == 0) {
 					opened++;
 					cr_assert_eq(n, 32);
