@@ -27,6 +27,8 @@
 #include "worker/metrics.h"
 #include "worker/worker.h"
 
+#define AUDIT_BATCH	(16u << 10)	/* pending audit bytes that flush */
+#define AUDIT_BATCH_MAX	(1u << 20)	/* far above a batch plus a line */
 #define STREAM_BACKLOG	(1u << 20)	/* a subscriber this far behind is
 					 * dropped */
 
@@ -38,6 +40,33 @@ logs_init(void)
 	w.audit_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 10);
 	if (w.audit_fd == -1)
 		log_warn("no stdout for audit lines");
+	buf_init(&w.audit_out, AUDIT_BATCH_MAX);
+}
+
+/*
+ * Audit lines collect during one turn of the event loop and go out in one
+ * write when it ends (or when AUDIT_BATCH bytes are pending): one system
+ * call for all the requests a turn answered, instead of one each. The
+ * descriptor stays blocking, as KES's stdout was: a reader that stops
+ * reading stops the worker rather than losing audit lines.
+ */
+void
+logs_flush(void)
+{
+	const uint8_t	*p = buf_ptr(&w.audit_out);
+	size_t		 left = buf_avail(&w.audit_out);
+	ssize_t		 n;
+
+	while (left > 0) {
+		if ((n = write(w.audit_fd, p, left)) == -1) {
+			if (errno == EINTR)
+				continue;
+			break;		/* lost: stdout is gone */
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	buf_reset(&w.audit_out);
 }
 
 static void
@@ -63,36 +92,34 @@ audit_key(const struct conn *c)
 static void
 audit_line(struct conn *c, int status, uint64_t ms, const char *when)
 {
-	struct buf	 b;
+	struct buf	*b = &w.audit_out;
 	char		 num[96];
 
 	if (w.audit_fd <= STDERR_FILENO || w.cf.audit_level < LOG_LVL_INFO)
 		return;
-	buf_init(&b, 1024 + sizeof(c->path));
-	put_cstr(&b, "time=");
-	put_cstr(&b, when);
-	put_cstr(&b, " level=INFO msg=audit req.method=");
-	put_cstr(&b, c->have_head ? http_method_name(c->req.method) : "-");
-	put_cstr(&b, " req.path=");
-	json_str(&b, c->path);
-	put_cstr(&b, " req.ip=");
-	put_cstr(&b, c->ip[0] ? c->ip : "-");
+	if (buf_avail(b) > AUDIT_BATCH)
+		logs_flush();
+	put_cstr(b, "time=");
+	put_cstr(b, when);
+	put_cstr(b, " level=INFO msg=audit req.method=");
+	put_cstr(b, c->have_head ? http_method_name(c->req.method) : "-");
+	put_cstr(b, " req.path=");
+	json_str(b, c->path);
+	put_cstr(b, " req.ip=");
+	put_cstr(b, c->ip[0] ? c->ip : "-");
 	if (c->route != NULL) {
-		put_cstr(&b, " req.route=");
-		put_cstr(&b, c->route->path);
+		put_cstr(b, " req.route=");
+		put_cstr(b, c->route->path);
 	}
 	if (audit_key(c) != NULL) {
-		put_cstr(&b, " req.key=");
-		json_str(&b, audit_key(c));
+		put_cstr(b, " req.key=");
+		json_str(b, audit_key(c));
 	}
-	put_cstr(&b, " req.identity=");
-	put_cstr(&b, c->identity[0] ? c->identity : "-");
+	put_cstr(b, " req.identity=");
+	put_cstr(b, c->identity[0] ? c->identity : "-");
 	snprintf(num, sizeof(num), " res.code=%d res.time=%llums\n", status,
 	    (unsigned long long)ms);
-	put_cstr(&b, num);
-	/* A short or failed write loses this line only. */
-	(void)!write(w.audit_fd, buf_ptr(&b), buf_avail(&b));
-	buf_release(&b);
+	put_cstr(b, num);
 }
 
 void

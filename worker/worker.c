@@ -203,6 +203,7 @@ static void
 maybe_exit(void)
 {
 	if (w.stopping && w.nconns == 0) {
+		logs_flush();
 		peer_flush_wait(&w.parent, 1000);
 		exit(0);
 	}
@@ -213,6 +214,7 @@ stop_timer_cb(struct ev_timer *t)
 {
 	log_warnx("%u connections still busy after %d s; closing them",
 	    w.nconns, STOP_GRACE_MS / 1000);
+	logs_flush();
 	exit(0);
 }
 
@@ -410,6 +412,8 @@ worker_main(int argc, char **argv)
 	proc_child_ready(&w.parent.ch);
 
 	peer_poll(&w.parent);
-	for (;;)
+	for (;;) {
 		ev_once(-1);
+		logs_flush();
+	}
 }

@@ -126,6 +126,7 @@ struct worker {
 	struct ev_timer		 stop_timer;
 	uint64_t		 started_mono;
 	int			 audit_fd;	/* stdout, kept; or -1 */
+	struct buf		 audit_out;	/* lines of this loop turn */
 	bool			 log_on[2];	/* some worker subscribes */
 	bool			 subscribed[2];	/* this worker does */
 };
@@ -207,6 +208,7 @@ void	reply_status(struct conn *, struct ipc_msg *);
 
 /* logs.c */
 void	logs_init(void);
+void	logs_flush(void);	/* write the audit lines of this turn */
 void	audit_request(struct conn *, int status);
 void	logs_subscribe(struct conn *, int stream);
 void	logs_unsubscribe(struct conn *);
