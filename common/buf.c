@@ -209,10 +209,9 @@ buf_get_u64(struct buf *b, uint64_t *v)
 {
 	uint32_t hi, lo;
 
-	if (buf_avail(b) < 8)
+	if (buf_avail(b) < 8 || buf_get_u32(b, &hi) == -1 ||
+	    buf_get_u32(b, &lo) == -1)
 		return -1;
-	(void)buf_get_u32(b, &hi);
-	(void)buf_get_u32(b, &lo);
 	*v = (uint64_t)hi << 32 | lo;
 	return 0;
 }
