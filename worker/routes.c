@@ -145,13 +145,29 @@ json_time(struct buf *b, int64_t sec, int32_t nsec)
  * since a 301's Location echoes the request path (up to 8 KiB escaped
  * threefold).
  */
+/* The Date header's value, formatted once a second. */
+static const char *
+http_date(void)
+{
+	static char	 date[64];
+	static time_t	 when = -1;
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+
+	if (now != when) {
+		gmtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		when = now;
+	}
+	return date;
+}
+
 void
 respond(struct conn *c, int status, const char *ctype, const char *extra,
     const void *body, size_t len)
 {
-	char		 line[160], date[64];
-	struct tm	 tm;
-	time_t		 now = time(NULL);
+	char		 line[160];
+	const char	*conn_hdr = "";
 	size_t		 save = c->out.len;
 	int		 n, bad;
 
@@ -162,8 +178,12 @@ respond(struct conn *c, int status, const char *ctype, const char *extra,
 		c->metered = false;
 	}
 
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	/* Go answers an HTTP/1.0 keep-alive request with the header that
+	 * keeps the connection open (ab -k waits for it). */
+	if (!c->keep_alive)
+		conn_hdr = "Connection: close\r\n";
+	else if (c->have_head && c->req.minor == 0)
+		conn_hdr = "Connection: keep-alive\r\n";
 	n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
 	    http_reason(status));
 	bad = buf_put(&c->out, line, n);
@@ -171,7 +191,7 @@ respond(struct conn *c, int status, const char *ctype, const char *extra,
 		bad |= put_str(&c->out, "Content-Type: ") |
 		    put_str(&c->out, ctype) | put_str(&c->out, "\r\n");
 	n = snprintf(line, sizeof(line), "Content-Length: %zu\r\nDate: %s\r\n"
-	    "%s", len, date, c->keep_alive ? "" : "Connection: close\r\n");
+	    "%s", len, http_date(), conn_hdr);
 	bad |= buf_put(&c->out, line, n);
 	if (extra != NULL)
 		bad |= put_str(&c->out, extra);

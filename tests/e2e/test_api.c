@@ -1705,6 +1705,36 @@ Test(api, methods)
 	rq(&r, TSRV_ADMIN, NULL, "/version", NULL);
 	expect_status(&r, 200, "GET /version after OPTIONS *");
 	tsrv_resp_free(&r);
+
+	/* HTTP/1.0 with keep-alive (ab -k): Go says it keeps the connection
+	 * open, and does; without the keep-alive token it closes. */
+	{
+		static const char ka[] =
+		    "GET /version HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+		    "GET /version HTTP/1.0\r\n\r\n"
+		    "GET /version HTTP/1.0\r\n\r\n";
+		const char *second;
+
+		n = tsrv_raw(&srv, TSRV_ADMIN, ka, sizeof(ka) - 1, raw,
+		    sizeof(raw), 5000);
+		cr_expect_gt(n, 0, "HTTP/1.0: %s", raw);
+		cr_expect_eq(strncmp(raw, "HTTP/1.1 200 ", 13), 0, "%.200s",
+		    raw);
+		cr_expect(strstr(raw, "\r\nConnection: keep-alive\r\n") !=
+		    NULL && strstr(raw, "\r\nConnection: keep-alive\r\n") <
+		    after_head(raw), "HTTP/1.0 keep-alive answered without "
+		    "\"Connection: keep-alive\": %.300s", raw);
+		second = strstr(after_head(raw), "HTTP/1.1 200 ");
+		cr_expect_not_null(second, "no answer to the second HTTP/1.0 "
+		    "request: %.400s", raw);
+		cr_expect(second != NULL && strstr(second,
+		    "\r\nConnection: close\r\n") != NULL, "the second "
+		    "HTTP/1.0 request (no keep-alive) must close: %.400s",
+		    second ? second : raw);
+		cr_expect(second == NULL ||
+		    strstr(second + 13, "HTTP/1.1 ") == NULL, "a third answer "
+		    "after Connection: close: %.600s", raw);
+	}
 }
 
 /* --- 6. routing ---------------------------------------------------------- */
