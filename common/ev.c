@@ -14,6 +14,7 @@
 static struct {
 	int		 epfd;
 	struct ev_timer	*timers;
+	struct ev_defer	*deferred;
 } ev = { .epfd = -1 };
 
 void
@@ -22,6 +23,55 @@ ev_init(void)
 	if ((ev.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("epoll_create1");
 	ev.timers = NULL;
+}
+
+void
+ev_defer_init(struct ev_defer *d, ev_defer_cb cb, void *arg)
+{
+	d->next = NULL;
+	d->queued = false;
+	d->cb = cb;
+	d->arg = arg;
+}
+
+void
+ev_defer(struct ev_defer *d)
+{
+	if (d->queued)
+		return;
+	d->queued = true;
+	d->next = ev.deferred;
+	ev.deferred = d;
+}
+
+void
+ev_defer_cancel(struct ev_defer *d)
+{
+	struct ev_defer **pp;
+
+	if (!d->queued)
+		return;
+	for (pp = &ev.deferred; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	d->queued = false;
+	d->next = NULL;
+}
+
+/* A callback may queue or cancel others: take one at a time. */
+static void
+run_deferred(void)
+{
+	struct ev_defer *d;
+
+	while ((d = ev.deferred) != NULL) {
+		ev.deferred = d->next;
+		d->next = NULL;
+		d->queued = false;
+		d->cb(d);
+	}
 }
 
 uint64_t
@@ -119,9 +169,11 @@ ev_once(int max_ms)
 	struct epoll_event	 evs[EV_BATCH];
 	struct ev_timer		*t;
 	struct ev_io		*io;
-	uint64_t		 now = ev_now();
+	uint64_t		 now;
 	int			 n, i, timeout = max_ms;
 
+	run_deferred();
+	now = ev_now();
 	for (t = ev.timers; t != NULL; t = t->next) {
 		int left = t->when <= now ? 0 : (int)(t->when - now);
 		if (timeout < 0 || left < timeout)

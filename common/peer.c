@@ -11,10 +11,27 @@
 static void
 peer_arm(struct peer *p)
 {
-	uint32_t ev = EPOLLIN | (ipc_pending(&p->ch) ? EPOLLOUT : 0);
+	uint32_t ev = EPOLLIN;
 
+	/* A queued end-of-turn flush writes first; EPOLLOUT only for what
+	 * the socket would not take. */
+	if (ipc_pending(&p->ch) && !p->flush.queued)
+		ev |= EPOLLOUT;
 	if (ev_mod(&p->io, ev) == -1)
 		fatal("epoll_ctl");
+}
+
+/* End of the loop turn: write what handlers queued. A failure is left to
+ * the event path (EPOLLOUT), which reports the peer lost. */
+static void
+peer_flush_turn(struct ev_defer *d)
+{
+	struct peer *p = d->arg;
+
+	if (!p->open)
+		return;
+	(void)ipc_flush(&p->ch);
+	peer_arm(p);
 }
 
 static int
@@ -91,6 +108,7 @@ peer_adopt(struct peer *p, enum proc_role role, uint32_t index,
 	p->lost = lost;
 	p->arg = arg;
 	p->open = true;
+	ev_defer_init(&p->flush, peer_flush_turn, p);
 	if (ev_add(&p->io, p->ch.fd, EPOLLIN, peer_event, p) == -1)
 		fatal("epoll_ctl");
 }
@@ -100,6 +118,7 @@ peer_close(struct peer *p)
 {
 	if (!p->open)
 		return;
+	ev_defer_cancel(&p->flush);
 	ev_del(&p->io);
 	ipc_close(&p->ch);
 	p->open = false;
@@ -116,7 +135,7 @@ peer_send(struct peer *p, uint16_t type, uint32_t id, const struct buf *b)
 		    role_name(p->role), p->index, p->ch.error);
 		return -1;
 	}
-	peer_arm(p);
+	ev_defer(&p->flush);
 	return 0;
 }
 
@@ -128,7 +147,7 @@ peer_send_fd(struct peer *p, uint16_t type, uint32_t id, const struct buf *b,
 		return -1;
 	if (ipc_put_fd(&p->ch, type, id, buf_ptr(b), buf_avail(b), fd) == -1)
 		return -1;
-	peer_arm(p);
+	ev_defer(&p->flush);
 	return 0;
 }
 

@@ -38,6 +38,7 @@ struct peer {
 	peer_lost_fn			 lost;
 	void				*arg;
 	bool				 open;
+	struct ev_defer			 flush;	/* end-of-turn write */
 };
 
 void	peer_open(struct peer *, int fd, size_t maxframe, bool fdpass,
@@ -47,7 +48,9 @@ void	peer_open(struct peer *, int fd, size_t maxframe, bool fdpass,
 void	peer_adopt(struct peer *, enum proc_role, uint32_t index,
 	    const struct peer_dispatch *, peer_lost_fn, void *arg);
 void	peer_close(struct peer *);
-/* Queue a frame (b may be NULL for an empty payload) and arm EPOLLOUT. */
+/* Queue a frame (b may be NULL for an empty payload); the frames queued
+ * during one loop turn go out together when it ends (EPOLLOUT is armed
+ * only if the socket cannot take them all). */
 int	peer_send(struct peer *, uint16_t type, uint32_t id,
 	    const struct buf *);
 /* The same with a descriptor (dup'ed; the caller keeps its copy). */

@@ -196,6 +196,10 @@ tls_server_ctx(const struct pem *cert, const struct pem *key,
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 	    SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* One read(2) per record instead of header and body apart; the
+	 * worker reads until WANT_READ before it waits, so nothing buffered
+	 * inside OpenSSL is left unseen. */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	/* Sessions are not resumed across workers; keep it simple. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);

@@ -45,6 +45,16 @@ conn_event(struct ev_io *io, uint32_t events)
 		conn_close(c);
 		return;
 	}
+	/*
+	 * A connection waiting for the crypto process keeps its events
+	 * armed (one epoll_ctl less each way per request); only when the
+	 * client sends more meanwhile (pipelining, a close) does it stop
+	 * listening until the answer is out.
+	 */
+	if (c->state == CONN_WAIT) {
+		conn_arm(c, 0);
+		return;
+	}
 	conn_drive(c);
 }
 
@@ -418,8 +428,7 @@ conn_drive(struct conn *c)
 				return;
 			break;
 		case CONN_WAIT:
-			conn_arm(c, 0);	/* nothing to do until crypto answers */
-			return;
+			return;		/* until crypto answers (conn_event) */
 		case CONN_LINGER:
 			if (linger_drain(c) != 1)
 				return;

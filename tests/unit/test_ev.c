@@ -1,0 +1,144 @@
+/*
+ * Unit tests for common/ev.c's end-of-turn work and common/peer.c's use of
+ * it: frames queued during a loop turn go out together when it ends, in
+ * one write, and never before.
+ */
+#include <criterion/criterion.h>
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/ev.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/peer.h"
+
+static int	runs[4];
+static struct ev_defer d[4];
+
+static void
+count_cb(struct ev_defer *x)
+{
+	runs[(struct ev_defer *)x - d]++;
+}
+
+/* Queues d[1] from inside a deferred callback. */
+static void
+chain_cb(struct ev_defer *x)
+{
+	runs[0]++;
+	ev_defer(&d[1]);
+}
+
+static void
+setup(void)
+{
+	log_init("test", LOG_LVL_OFF);
+	ev_init();
+	memset(runs, 0, sizeof(runs));
+}
+
+TestSuite(ev, .init = setup);
+
+Test(ev, defer_runs_once_per_turn)
+{
+	ev_defer_init(&d[0], count_cb, NULL);
+	ev_defer_init(&d[1], count_cb, NULL);
+	ev_defer(&d[0]);
+	ev_defer(&d[0]);
+	ev_defer(&d[1]);
+	cr_assert_eq(runs[0], 0, "ran before the turn ended");
+	ev_once(0);
+	cr_assert_eq(runs[0], 1, "queued twice, ran %d times", runs[0]);
+	cr_assert_eq(runs[1], 1);
+	ev_once(0);
+	cr_assert_eq(runs[0], 1, "ran again without being queued");
+	ev_defer(&d[0]);
+	ev_once(0);
+	cr_assert_eq(runs[0], 2, "queued again, not run");
+}
+
+Test(ev, defer_cancel)
+{
+	ev_defer_init(&d[0], count_cb, NULL);
+	ev_defer_init(&d[1], count_cb, NULL);
+	ev_defer(&d[0]);
+	ev_defer(&d[1]);
+	ev_defer_cancel(&d[0]);
+	ev_defer_cancel(&d[0]);		/* twice is harmless */
+	ev_once(0);
+	cr_assert_eq(runs[0], 0, "cancelled work ran");
+	cr_assert_eq(runs[1], 1, "cancelling one dropped another");
+}
+
+Test(ev, defer_from_a_callback)
+{
+	ev_defer_init(&d[0], chain_cb, NULL);
+	ev_defer_init(&d[1], count_cb, NULL);
+	ev_defer(&d[0]);
+	ev_once(0);
+	cr_assert_eq(runs[0], 1);
+	cr_assert_eq(runs[1], 1, "work queued by deferred work waited for "
+	    "another turn");
+}
+
+static int
+lost_calls;
+
+static void
+lost(struct peer *p, const char *why)
+{
+	lost_calls++;
+	peer_close(p);
+}
+
+static const struct peer_dispatch none[] = { { 0, NULL } };
+
+Test(ev, peer_frames_leave_at_end_of_turn)
+{
+	struct peer	 p;
+	struct ipc_chan	 other;
+	struct ipc_msg	 m;
+	struct buf	 b;
+	uint8_t		 scratch[64];
+	int		 sv[2], i;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
+	    0);
+	peer_open(&p, sv[0], IPC_MAX_PEER, false, ROLE_WORKER, 0, none, lost,
+	    NULL);
+	ipc_init(&other, sv[1], IPC_MAX_PEER, false);
+	buf_init(&b, 64);
+	(void)buf_put_str(&b, "x");
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(peer_send(&p, MSG_STATUS_REQ, (uint32_t)i, &b), 0);
+	buf_release(&b);
+	cr_assert_eq(recv(sv[1], scratch, sizeof(scratch), MSG_PEEK), -1,
+	    "a frame left before the turn ended");
+	cr_assert_eq(errno, EAGAIN);
+
+	ev_once(0);
+	cr_assert_gt(ipc_read(&other), 0);
+	for (i = 0; i < 3; i++) {
+		cr_assert_eq(ipc_get(&other, &m), 1, "frame %d missing after "
+		    "one turn and one read", i);
+		cr_assert_eq(m.hdr.type, MSG_STATUS_REQ);
+		cr_assert_eq(m.hdr.id, (uint32_t)i, "frames out of order");
+	}
+	cr_assert_eq(lost_calls, 0);
+
+	/* Closing a peer with a flush queued cancels the flush. */
+	buf_init(&b, 16);
+	cr_assert_eq(peer_send(&p, MSG_STATUS_REQ, 9, &b), 0);
+	buf_release(&b);
+	peer_close(&p);
+	ev_once(0);
+	cr_assert_eq(lost_calls, 0);
+	ipc_close(&other);
+}
