@@ -246,6 +246,10 @@ read_more(struct conn *c)
 	}
 	r = SSL_read(c->ssl, p, room);
 	if (r > 0) {
+		/* A request starts with its first byte, not when the one
+		 * before it ended: keep-alive pauses are not its time. */
+		if (!c->have_head && buf_avail(&c->in) == 0)
+			c->req_started = ev_now();
 		c->in.len += r;
 		c->last_active = ev_now();
 		return 1;

@@ -3003,6 +3003,53 @@ Test(api, log_streams)
  * with route, key, identity and status, never the body; `log.audit: off`
  * silences it.
  */
+static size_t
+discard(char *p, size_t size, size_t n, void *arg)
+{
+	return size * n;
+}
+
+/*
+ * res.time is the request's own time: on a kept-alive connection the
+ * pause before a request is not part of it.
+ */
+static void
+expect_time_excludes_idle(void)
+{
+	char		 url[128];
+	const char	*log, *p, *last = NULL;
+	long		 reused = -1;
+	unsigned long	 ms = 0;
+	CURL		*h;
+	int		 i;
+
+	FMT(url, "https://127.0.0.1:%d/v1/api", srv.port);
+	cr_assert_not_null(h = curl_easy_init());
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_SSLCERT, srv.cert[TSRV_ADMIN]);
+	curl_easy_setopt(h, CURLOPT_SSLKEY, srv.key[TSRV_ADMIN]);
+	curl_easy_setopt(h, CURLOPT_CAINFO, srv.ca);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	for (i = 0; i < 2; i++) {
+		if (i == 1)
+			tsrv_sleep_ms(1300);
+		cr_assert_eq(curl_easy_perform(h), CURLE_OK);
+	}
+	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &reused);
+	curl_easy_cleanup(h);
+	cr_assert_eq(reused, 0, "the second request opened a new connection");
+	cr_assert_eq(tsrv_wait_log(&srv, "req.path=\"/v1/api\"", 2, 3000), 0,
+	    "log:\n%s", tsrv_log_tail(&srv));
+	log = tsrv_log_tail(&srv);
+	for (p = log; (p = strstr(p, "req.path=\"/v1/api\"")) != NULL; p++)
+		last = p;
+	cr_assert_not_null(last);
+	cr_assert_not_null(p = strstr(last, "res.time="));
+	ms = strtoul(p + 9, NULL, 10);
+	cr_expect_lt(ms, 1000, "res.time=%lums for a request sent after "
+	    "1.3 s of keep-alive idleness: the idle time was counted", ms);
+}
+
 Test(api, audit_lines)
 {
 	struct tsrv_resp	 r = { 0 };
@@ -3031,6 +3078,7 @@ Test(api, audit_lines)
 	cr_expect_null(strstr(log, "c2VjcmV0"), "the request body is in the "
 	    "audit lines");
 	cr_expect_null(strstr(log, r.body), "a response is in the log");
+	expect_time_excludes_idle();
 	tsrv_cleanup(&srv);
 
 	/* log.audit: off: requests are still answered, no audit lines. */
