@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/identity.h"
 #include "common/msg.h"
 #include "keystore-agent/agent.h"
 #include "privsep/crypto.h"
@@ -21,11 +24,37 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: keyward <command> [options]\n"
 	    "\n"
-	    "commands:\n"
-	    "  server   start the server: keyward server --config FILE | --dev\n"
-	    "  version  print the version\n"
+	    "Server:\n"
+	    "  server     start the server: keyward server --config FILE | --dev\n"
+	    "  version    print the version\n"
 	    "\n"
-	    "Run 'keyward <command> --help' for a command's options.\n");
+	    "Client (the kes CLI's commands, environment and output):\n"
+	    "  key        create|import|info|ls|rm|encrypt|decrypt|dek\n"
+	    "  policy     ls|info|show\n"
+	    "  identity   new|of|info|ls: API keys and identities\n"
+	    "  ls         list keys, identities (-i) or policies (-p)\n"
+	    "  status     show the server's status (--api: its APIs)\n"
+	    "  metric     sample the server's metrics\n"
+	    "  log        follow the audit or error log\n"
+	    "\n"
+	    "Environment of the client commands:\n"
+	    "  KES_SERVER                     server(s), comma-separated\n"
+	    "                                 (default 127.0.0.1:7373)\n"
+	    "  KES_API_KEY                    API key, or else\n"
+	    "  KES_CLIENT_CERT, KES_CLIENT_KEY  client certificate and key\n"
+	    "  KES_CAPATH                     CA of the server (default: the\n"
+	    "                                 system's; -k skips the check)\n"
+	    "  The kes CLI's fallbacks are read too (MINIO_KES_SERVER,\n"
+	    "  MINIO_KMS_KES_ENDPOINT, MINIO_KMS_KES_API_KEY,\n"
+	    "  MINIO_KMS_KES_CAPATH, ...); KES_ENCLAVE is accepted and ignored.\n"
+	    "\n"
+	    "Exit status: 0 ok, 1 the server refused, 2 usage error,\n"
+	    "3 no connection (network, TLS, credentials).\n"
+	    "\n"
+	    "Run 'keyward <command> --help' for a command's options.\n"
+	    "\n"
+	    "Example (after `keyward server --dev` printed the exports):\n"
+	    "  keyward key create my-key && keyward key dek my-key\n");
 }
 
 /* Children are started by the parent with a socket on FD_PARENT. */
@@ -48,7 +77,7 @@ main(int argc, char **argv)
 
 	if (cmd == NULL) {
 		usage(stderr);
-		return 2;
+		return CLI_USAGE;
 	}
 	if (strcmp(cmd, "server") == 0)
 		parent_main(argc - 1, argv + 1);
@@ -61,6 +90,22 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "agent") == 0)
 		return started_by_parent(cmd) ? agent_main(argc - 1, argv + 1)
 		    : 2;
+	if (strcmp(cmd, "key") == 0)
+		return key_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "policy") == 0)
+		return policy_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "ls") == 0)
+		return ls_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "status") == 0)
+		return status_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "metric") == 0)
+		return metric_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "log") == 0)
+		return log_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "identity") == 0)
+		return identity_is_remote(argc - 1, argv + 1) ?
+		    identity_remote_main(argc - 1, argv + 1) :
+		    identity_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0 ||
 	    strcmp(cmd, "-v") == 0) {
 		printf("keyward %s (commit %s)\n", KEYWARD_VERSION,

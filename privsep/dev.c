@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -61,25 +62,40 @@ local_url(const char *addr, char *url, size_t len)
 void
 dev_print(const struct config *cf, const struct devpki *dev)
 {
-	char url[128];
+	char	url[128], exe[PATH_MAX];
+	ssize_t	n;
 
 	local_url(cf->address, url, sizeof(url));
+	/* The first command names this binary: it need not be in PATH. */
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0)
+		snprintf(exe, sizeof(exe), "keyward");
+	else
+		exe[n] = '\0';
+	/*
+	 * The export lines are meant to be pasted as they are: KES_CAPATH
+	 * makes the client trust the throw-away CA without -k.
+	 */
 	printf("\nkeyward development server (throw-away keys; not for "
 	    "production)\n\n"
 	    "  files:     %s (removed when the server stops)\n"
 	    "  admin:     %s\n"
 	    "  API key:   %s\n\n"
-	    "Talk to it with curl over mutual TLS:\n\n"
-	    "  curl --cacert %s --cert %s --key %s %s/version\n"
-	    "  curl --cacert %s --cert %s --key %s %s/v1/status\n\n"
-	    "or with KES clients (kes CLI, MinIO):\n\n"
+	    "Use it with keyward's client commands (those of the kes CLI); "
+	    "paste these lines into a shell:\n\n"
 	    "  export KES_SERVER=%s\n"
 	    "  export KES_API_KEY=%s\n"
+	    "  export KES_CAPATH=%s\n"
+	    "  %s key create my-key && %s key dek my-key\n\n"
+	    "or with curl over mutual TLS:\n\n"
+	    "  curl --cacert %s --cert %s --key %s %s/version\n"
+	    "  curl --cacert %s --cert %s --key %s %s/v1/status\n\n"
+	    "or with MinIO:\n\n"
 	    "  export MINIO_KMS_KES_ENDPOINT=%s MINIO_KMS_KES_API_KEY=%s "
 	    "MINIO_KMS_KES_CAPATH=%s\n\n",
 	    dev->dir, dev->identity, dev->api_key,
+	    url, dev->api_key, dev->ca_cert, exe, exe,
 	    dev->ca_cert, dev->client_cert, dev->client_key, url,
 	    dev->ca_cert, dev->client_cert, dev->client_key, url,
-	    url, dev->api_key, url, dev->api_key, dev->ca_cert);
+	    url, dev->api_key, dev->ca_cert);
 	fflush(stdout);
 }
