@@ -26,6 +26,7 @@
 #include "worker/worker.h"
 
 #define READ_CHUNK	16384
+#define READ_FIRST	2048	/* a new input buffer's first read */
 
 static void
 conn_arm(struct conn *c, uint32_t events)
@@ -133,6 +134,7 @@ conn_close(struct conn *c)
 	buf_release(&c->in);
 	buf_release(&c->out);
 	buf_release(&c->body);
+	free(c->path);
 	TAILQ_REMOVE(&w.conns, c, entry);
 	w.nconns--;
 	explicit_bzero(c, sizeof(*c));
@@ -240,6 +242,12 @@ read_more(struct conn *c)
 	}
 	if (room > READ_CHUNK)
 		room = READ_CHUNK;
+	/* Read into the space there is; a new buffer starts small (most
+	 * requests are a few hundred bytes) and grows when it fills. */
+	if (c->in.cap > c->in.len && c->in.cap - c->in.len < room)
+		room = c->in.cap - c->in.len;
+	else if (c->in.cap == 0 && room > READ_FIRST)
+		room = READ_FIRST;
 	if ((p = buf_reserve(&c->in, room)) == NULL) {
 		conn_close(c);
 		return -1;
@@ -253,6 +261,17 @@ read_more(struct conn *c)
 		c->in.len += r;
 		c->last_active = ev_now();
 		return 1;
+	}
+	/*
+	 * Nothing more to read and nothing pending: an idle keep-alive
+	 * connection holds no buffers (10 k of them would hold tens of MiB).
+	 */
+	if (c->state == CONN_READ && !c->have_head && buf_avail(&c->in) == 0 &&
+	    buf_avail(&c->out) == 0 && SSL_get_error(c->ssl, r) ==
+	    SSL_ERROR_WANT_READ) {
+		buf_release(&c->in);
+		buf_release(&c->out);
+		buf_release(&c->body);
 	}
 	return ssl_wait(c, r);
 }
@@ -377,7 +396,8 @@ consume_request(struct conn *c)
 	c->parsed_upto = 0;
 	c->deadline = 0;
 	c->route = NULL;
-	c->path[0] = '\0';
+	free(c->path);
+	c->path = NULL;
 	c->req_started = ev_now();
 }
 

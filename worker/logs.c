@@ -85,7 +85,8 @@ audit_key(const struct conn *c)
 	    strcmp(c->route->path, "/v1/key/list/") == 0)
 		return NULL;
 	n = strlen(c->route->path);
-	return strncmp(c->path, c->route->path, n) == 0 ? c->path + n : NULL;
+	return c->path != NULL && strncmp(c->path, c->route->path, n) == 0 ?
+	    c->path + n : NULL;
 }
 
 /* The stdout line, in the text form of KES's console log (spec 10.2). */
@@ -104,7 +105,7 @@ audit_line(struct conn *c, int status, uint64_t ms, const char *when)
 	put_cstr(b, " level=INFO msg=audit req.method=");
 	put_cstr(b, c->have_head ? http_method_name(c->req.method) : "-");
 	put_cstr(b, " req.path=");
-	json_str(b, c->path);
+	json_str(b, c->path ? c->path : "");
 	put_cstr(b, " req.ip=");
 	put_cstr(b, c->ip[0] ? c->ip : "-");
 	if (c->route != NULL) {
@@ -135,7 +136,7 @@ audit_request(struct conn *c, int status)
 	audit_line(c, status, ms, when);
 	if (!w.log_on[LOG_STREAM_AUDIT] || !w.parent.open)
 		return;
-	buf_init(&ev, 1024 + 6 * sizeof(c->path));
+	buf_init(&ev, 1024 + 6 * (c->path ? strlen(c->path) : 0));
 	put_cstr(&ev, "{\"time\":\"");
 	put_cstr(&ev, when);
 	put_cstr(&ev, "\",\"request\":{");
@@ -147,7 +148,7 @@ audit_request(struct conn *c, int status)
 	put_cstr(&ev, "\"method\":");
 	json_str(&ev, c->have_head ? http_method_name(c->req.method) : "");
 	put_cstr(&ev, ",\"path\":");
-	json_str(&ev, c->path);
+	json_str(&ev, c->path ? c->path : "");
 	if (c->route != NULL) {
 		put_cstr(&ev, ",\"route\":");
 		json_str(&ev, c->route->path);

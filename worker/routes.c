@@ -394,34 +394,47 @@ route_request(struct conn *c)
 {
 	const struct route	*r;
 	const char		*query, *res = "";
-	char			 clean[sizeof(c->path) + 2], *msg, *accept;
-	size_t			 qlen;
+	char			*clean, *msg, *accept;
+	size_t			 qlen, cap;
 	int			 n;
 
-	c->path[0] = '\0';	/* the audit record must not show the last one */
+	/*
+	 * The path lives as long as the request (an idle connection holds
+	 * none); it is never longer than the target, and the cleaned path
+	 * or the path with a slash added at most two bytes longer.
+	 */
+	free(c->path);
+	cap = c->req.target_len + 2;
+	c->path = xcalloc(1, cap);
 	n = http_split_target(c->req.target, c->req.target_len, c->path,
-	    sizeof(c->path), &query, &qlen);
+	    cap, &query, &qlen);
 	if (n < 0) {
+		c->path[0] = '\0';
 		c->keep_alive = false;
 		respond_error(c, -n, http_reason(-n));
 		return;
 	}
-	if (http_clean_path(c->path, clean, sizeof(clean))) {
+	clean = xmalloc(cap + 2);
+	if (http_clean_path(c->path, clean, cap + 2)) {
 		if (*clean == '\0')
 			respond_error(c, 400, "Bad Request");
 		else
 			respond_redirect(c, clean, query, qlen);
+		free(clean);
 		return;
 	}
 	switch (route_find(c->path, &r, &res)) {
 	case 0:
+		free(clean);
 		respond_not_found(c);
 		return;
 	case -1:
-		snprintf(clean, sizeof(clean), "%s/", c->path);
+		snprintf(clean, cap + 2, "%s/", c->path);
 		respond_redirect(c, clean, query, qlen);
+		free(clean);
 		return;
 	}
+	free(clean);
 
 	c->route = r;		/* for the audit record, from here on */
 	metrics_request_begin();

@@ -90,7 +90,8 @@ struct conn {
 	bool			 have_head;
 	bool			 sent_continue;
 	size_t			 parsed_upto;	/* for http_head_ready */
-	char			 path[HTTP_MAX_REQUEST_LINE + 2];
+	char			*path;		/* decoded, of the request in
+						 * progress; NULL between */
 	char			 ip[48];	/* client address, for audit */
 	enum ident_err		 ident_err;
 	char			 identity[IDENTITY_LEN + 1];
