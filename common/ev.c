@@ -12,9 +12,13 @@
 #define EV_BATCH	64
 
 static struct {
-	int		 epfd;
-	struct ev_timer	*timers;
-	struct ev_defer	*deferred;
+	int			 epfd;
+	struct ev_timer		*timers;
+	struct ev_defer		*deferred;
+	/* The batch being dispatched, so that ev_del can drop the events
+	 * still waiting in it for an io that is going away. */
+	struct epoll_event	*batch;
+	int			 batch_next, batch_n;
 } ev = { .epfd = -1 };
 
 void
@@ -109,9 +113,19 @@ ev_mod(struct ev_io *io, uint32_t events)
 void
 ev_del(struct ev_io *io)
 {
+	int i;
+
 	if (io->fd != -1)
 		(void)epoll_ctl(ev.epfd, EPOLL_CTL_DEL, io->fd, NULL);
 	io->fd = -1;
+	/*
+	 * Its owner may free it as soon as this returns (a connection
+	 * closed by a crypto reply earlier in the batch): an event for it
+	 * later in the batch must not reach the freed memory.
+	 */
+	for (i = ev.batch_next; i < ev.batch_n; i++)
+		if (ev.batch[i].data.ptr == io)
+			ev.batch[i].data.ptr = NULL;
 }
 
 void
@@ -182,10 +196,14 @@ ev_once(int max_ms)
 	n = epoll_wait(ev.epfd, evs, EV_BATCH, timeout);
 	if (n == -1 && errno != EINTR)
 		fatal("epoll_wait");
+	ev.batch = evs;
+	ev.batch_n = n > 0 ? n : 0;
 	for (i = 0; i < n; i++) {
-		io = evs[i].data.ptr;
-		if (io->fd != -1)
+		ev.batch_next = i + 1;
+		if ((io = evs[i].data.ptr) != NULL && io->fd != -1)
 			io->cb(io, evs[i].events);
 	}
+	ev.batch = NULL;
+	ev.batch_n = ev.batch_next = 0;
 	run_timers();
 }
