@@ -1,0 +1,559 @@
+#!/bin/sh
+# `make bench`: keyward against nginx's static answer, side by side, on one
+# run of this machine (test-components.md 6.4/6.5, setup B).
+#
+#   sh tests/bench/run.sh [BUILD_DIR]      (default build-opt; run as root)
+#
+# Both servers are pinned to CPU0 (keyward's children inherit the mask),
+# the load generators to CPU1. BENCH_SECONDS (default 10) sets the length
+# of each measured run; every loadgen run has one extra second of warm-up.
+# Writes tests/bench/results/YYYY-MM-DD.{md,csv} and prints the table.
+# Every server this script starts is stopped on exit, also on failure or
+# Ctrl-C, and its scratch directory is removed (KEEP=1 keeps it).
+set -u
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${1:-build-opt}
+case $B in /*) ;; *) B=$ROOT/$B ;; esac
+SECS=${BENCH_SECONDS:-10}
+CONNS=64		# keep-alive connections
+NEWCONNS=16		# concurrent connections in the handshake runs
+IDLE=10000		# idle keep-alive connections held open
+NKEYS=100000		# keys in the filesystem store
+CONTEXT='{"minio-bucket":"minio-bucket/photos/2026/11/22/img-0001.jpg"}'
+LG=$B/bench/loadgen
+KW_BIN=$B/keyward
+RESULTS=$ROOT/tests/bench/results
+DAY=$(date +%F)
+
+W=
+KW_PID=
+NG_RUNNING=
+IDLE_PID=
+
+say() { printf '%s\n' "bench: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+cleanup() {
+	trap - EXIT INT TERM
+	[ -n "$IDLE_PID" ] && kill "$IDLE_PID" 2>/dev/null
+	stop_keyward
+	if [ -n "$NG_RUNNING" ]; then
+		m=$(cat "$W/nginx/nginx.pid" 2>/dev/null)
+		nginx -c "$W/nginx/nginx.conf" -s stop 2>/dev/null
+		i=0
+		while [ -n "$m" ] && kill -0 "$m" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		[ -n "$m" ] && kill -KILL "$m" 2>/dev/null
+		NG_RUNNING=
+	fi
+	if [ -n "$W" ] && [ "${KEEP:-0}" != 1 ]; then
+		rm -rf "$W"
+	elif [ -n "$W" ]; then
+		say "kept $W"
+	fi
+}
+trap cleanup EXIT
+trap 'say interrupted; exit 130' INT TERM
+
+[ "$(id -u)" = 0 ] || die "run as root (the server drops privileges itself)"
+for f in "$LG" "$B/bench/ipc_rtt" "$B/bench/mkkeys" "$KW_BIN"; do
+	[ -x "$f" ] || die "$f missing: make OPT=1 bench-bins"
+done
+
+# --- packages, limits, scratch directory ------------------------------------
+need() {	# command package
+	command -v "$1" >/dev/null 2>&1 && return 0
+	say "installing $2"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null ||
+	    { apt-get update -q >/dev/null &&
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" \
+	    >/dev/null; } || die "cannot install $2"
+}
+need nginx nginx
+need ab apache2-utils
+need taskset util-linux
+
+HARD=$(ulimit -Hn)
+if [ "$HARD" = unlimited ] || [ "$HARD" -gt 65536 ]; then HARD=65536; fi
+ulimit -n "$HARD" 2>/dev/null || say "cannot raise the open-file limit"
+NOFILE=$(ulimit -n)
+
+W=$(mktemp -d /tmp/keyward-bench.XXXXXX) || die "mktemp"
+chmod 0755 "$W"
+mkdir -p "$W/pki" "$W/chroot" "$W/nginx/logs" "$W/nginx/tmp" "$W/keys"
+chown keyward:keyward "$W/keys" 2>/dev/null || chown 999 "$W/keys"
+chmod 0700 "$W/keys"
+
+free_port() {	# a port nobody listens on, from a pid-based start
+	p=$((20000 + ($$ * 7 + $1) % 20000))
+	while ss -ltnH "sport = :$p" 2>/dev/null | grep -q .; do
+		p=$((p + 1))
+	done
+	echo "$p"
+}
+KW_PORT=$(free_port 0)
+NG_PORT=$(free_port 1)
+[ "$NG_PORT" = "$KW_PORT" ] && NG_PORT=$((KW_PORT + 1))
+
+# --- PKI (ECDSA P-256, test-components.md 1) --------------------------------
+(
+	cd "$W/pki" || exit 1
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout ca.key -out ca.crt -days 2 -subj "/CN=bench-ca" \
+	    -addext "basicConstraints=critical,CA:TRUE" \
+	    -addext "keyUsage=critical,keyCertSign,cRLSign" || exit 1
+	for n in server client; do
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		    -keyout $n.key -out $n.csr -subj "/CN=$n" || exit 1
+	done
+	printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+	printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >client.ext
+	openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key \
+	    -CAcreateserial -out server.crt -days 2 -extfile server.ext &&
+	openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key \
+	    -CAcreateserial -out client.crt -days 2 -extfile client.ext &&
+	cat client.crt client.key >client.pem
+) >"$W/pki.log" 2>&1 || die "PKI: $(tail -3 "$W/pki.log")"
+ID=$(openssl x509 -in "$W/pki/client.crt" -pubkey -noout |
+    openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)
+CERT="--cert $W/pki/client.crt --key $W/pki/client.key"
+
+# --- servers -------------------------------------------------------------------
+write_config() {	# audit: on|off
+	cat >"$W/keyward.yml" <<EOF
+version: v1
+address: 127.0.0.1:$KW_PORT
+admin:
+  identity: $ID
+tls:
+  key: $W/pki/server.key
+  cert: $W/pki/server.crt
+  auth: on
+  ca: $W/pki/ca.crt
+cache:
+  expiry: { any: 24h, unused: 24h, offline: 0s }
+log:
+  error: on
+  audit: $1
+keys:
+  - name: bench-key
+keystore:
+  fs:
+    path: $W/keys
+server:
+  workers: 1
+  chroot: $W/chroot
+  mlock: on
+EOF
+}
+
+start_keyward() {	# audit: on|off; audit lines (stdout) go to a file
+	write_config "$1"
+	touch "$W/server.log"
+	n0=$(grep -c "serving on" "$W/server.log")
+	taskset -c 0 "$KW_BIN" server --config "$W/keyward.yml" \
+	    >"$W/audit.log" 2>>"$W/server.log" &
+	KW_PID=$!
+	i=0
+	while [ "$(grep -c "serving on" "$W/server.log")" -le "$n0" ]; do
+		i=$((i + 1))
+		if [ $i -gt 300 ] || ! kill -0 "$KW_PID" 2>/dev/null; then
+			cat "$W/server.log" >&2
+			die "keyward did not start"
+		fi
+		sleep 0.1
+	done
+}
+
+stop_keyward() {
+	[ -n "$KW_PID" ] || return 0
+	kids=$(ps --ppid "$KW_PID" -o pid= 2>/dev/null)
+	kill -TERM "$KW_PID" 2>/dev/null
+	i=0
+	while kill -0 "$KW_PID" 2>/dev/null && [ $i -lt 70 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	# Only what this script started: the parent and its children.
+	for p in $kids $KW_PID; do kill -KILL "$p" 2>/dev/null; done
+	wait "$KW_PID" 2>/dev/null
+	KW_PID=
+}
+
+kw_child() {	# role -> pid
+	ps --ppid "$KW_PID" -o pid=,args= | awk -v r="$1" '$3 == r { print $1; exit }'
+}
+kw_pids() { echo "$KW_PID $(ps --ppid "$KW_PID" -o pid= | tr '\n' ' ')"; }
+ng_pids() {
+	m=$(cat "$W/nginx/nginx.pid")
+	echo "$m $(ps --ppid "$m" -o pid= | tr '\n' ' ')"
+}
+
+cpu_ticks() {	# pid -> utime + stime in clock ticks
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+status_kb() {	# field pids... -> sum in kB
+	f=$1
+	shift
+	for p in "$@"; do grep "^$f:" "/proc/$p/status" 2>/dev/null; done |
+	    awk '{ s += $2 } END { print s + 0 }'
+}
+pss_kb() {
+	for p in "$@"; do grep '^Pss:' "/proc/$p/smaps_rollup" 2>/dev/null; done |
+	    awk '{ s += $2 } END { print s + 0 }'
+}
+HZ=$(getconf CLK_TCK)
+
+start_nginx() {
+	sed -e "s,@DIR@,$W,g" -e "s,@PORT@,$NG_PORT,g" -e "s,@NOFILE@,$NOFILE,g" \
+	    "$ROOT/tests/bench/nginx.conf.in" >"$W/nginx/nginx.conf"
+	taskset -c 0 nginx -c "$W/nginx/nginx.conf" 2>"$W/nginx/start.log" ||
+	    die "nginx: $(cat "$W/nginx/start.log")"
+	NG_RUNNING=1
+	i=0
+	until [ -s "$W/nginx/nginx.pid" ] && ss -ltnH "sport = :$NG_PORT" |
+	    grep -q .; do
+		i=$((i + 1))
+		[ $i -gt 50 ] && die "nginx did not start"
+		sleep 0.1
+	done
+}
+
+# --- measuring -------------------------------------------------------------------
+KW_URL=https://127.0.0.1:$KW_PORT/v1/key/generate/bench-key
+NG_URL=https://127.0.0.1:$NG_PORT/v1/key/generate/bench-key
+
+# A CPU's busy ticks (everything but idle and iowait) from /proc/stat.
+cpu_busy() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+# "pid ticks" lines; then the ticks used since such a snapshot by the pids
+# given now (a child restarted meanwhile counts from zero).
+snap() { for p in "$@"; do echo "$p $(cpu_ticks "$p" 2>/dev/null || echo 0)"; done; }
+ticks_since() {
+	f=$1
+	shift
+	snap "$@" | awk 'NR == FNR { s[$1] = $2; next }
+	    { d += $2 - ($1 in s ? s[$1] : 0) } END { print d + 0 }' "$f" -
+}
+# Children of keyward the parent saw die of a signal, so far.
+crashes() { grep -c 'killed by signal' "$W/server.log" 2>/dev/null || true; }
+
+# loadgen NAME ARGS...: one run on CPU1; its result line into $W/r.NAME,
+# plus how busy CPU0 was and how much of that was the server under test
+# (other processes on CPU0 make a run's numbers unreliable).
+loadgen() {
+	name=$1
+	shift
+	case $name in ng_*|*_nginx) pf=ng_pids ;; *) pf=kw_pids ;; esac
+	snap $($pf) >"$W/snap"
+	b0=$(cpu_busy 0); c0=$(cpu_busy 1); k0=$(crashes); t0=$(date +%s.%N)
+	taskset -c 1 "$LG" -q "$@" >"$W/out.$name" 2>"$W/err.$name"
+	b1=$(cpu_busy 0); c1=$(cpu_busy 1); k1=$(crashes); t1=$(date +%s.%N)
+	sv=$(ticks_since "$W/snap" $($pf))
+	grep '^result ' "$W/out.$name" >"$W/r.$name" ||
+	    { say "$name: $(tail -2 "$W/err.$name")"; echo "result" >"$W/r.$name"; }
+	# CPU1's share beside the load generator's own (its cpu= field,
+	# measured without the warm-up, so this is approximate).
+	awk -v b=$((b1 - b0)) -v s="$sv" -v t0="$t0" -v t1="$t1" \
+	    -v c=$((c1 - c0)) -v lg="$(get "$name" cpu)" \
+	    -v hz="$HZ" -v k=$((k1 - k0)) 'BEGIN { w = (t1 - t0) * hz;
+	    if (w <= 0) w = 1;
+	    printf " cpu0_busy=%.2f cpu0_server=%.2f cpu0_other=%.2f " \
+	    "cpu1_busy=%.2f cpu1_other=%.2f server_crashes=%d\n", b / w,
+	    s / w, (b - s) / w, c / w, c / w - lg, k }' >>"$W/r.$name"
+	if [ $((k1 - k0)) -gt 0 ]; then
+		say "$name: keyward lost a child: $(grep 'killed by signal' \
+		    "$W/server.log" | tail -1)"
+	fi
+	tr -d '\n' <"$W/r.$name" >"$W/r.$name.1" && mv "$W/r.$name.1" "$W/r.$name"
+	say "$name: $(cut -d' ' -f2- "$W/r.$name")"
+}
+get() {	# NAME FIELD
+	tr ' ' '\n' <"$W/r.$1" | sed -n "s/^$2=//p" | head -1
+}
+calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }" 2>/dev/null; }
+
+CSV=
+MD=
+row() {	# metric keyward nginx ratio target met unit
+	CSV="$CSV\"$1\",\"$2\",$3,$4,\"$5\",$6,$7
+"
+	MD="$MD| $1 | $2 | $3 | $4 | $5 | $6 |
+"
+}
+met() {	# awk condition -> yes/no
+	if [ -z "$(echo "$1" | tr -d ' ')" ]; then echo "n/a"; return; fi
+	awk "BEGIN { exit !($1) }" 2>/dev/null && echo yes || echo no
+}
+ratio() {	# a b -> a/b
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0)
+	    print ""; else printf "%.2f", a / b }'
+}
+DETAILS=
+
+mkdir -p "$RESULTS"
+start_nginx
+say "making $NKEYS keys in the filesystem store"
+t0=$(date +%s.%N)
+"$B/bench/mkkeys" "$W/keys" "$NKEYS" bench- || die "mkkeys failed"
+MKKEYS_S=$(calc "$(date +%s.%N) - $t0" 1)
+start_keyward off
+say "keyward on :$KW_PORT (pid $KW_PID), nginx on :$NG_PORT, ${SECS}s per run"
+CRYPTO=$(kw_child crypto)
+WORKER=$(kw_child worker)
+
+LGA="-c $CONNS -d $SECS -w 1 --context $CONTEXT"
+
+# 1. keep-alive generate and decrypt, c=64.
+loadgen ng_gen --url "$NG_URL" $CERT $LGA
+c0=$(cpu_ticks "$CRYPTO"); w0=$(cpu_ticks "$WORKER")
+loadgen kw_gen --url "$KW_URL" $CERT $LGA
+c1=$(cpu_ticks "$CRYPTO"); w1=$(cpu_ticks "$WORKER")
+loadgen ng_dec --url "$NG_URL" $CERT $LGA --decrypt-from-generate
+c2=$(cpu_ticks "$CRYPTO")
+loadgen kw_dec --url "$KW_URL" $CERT $LGA --decrypt-from-generate
+c3=$(cpu_ticks "$CRYPTO")
+
+KG=$(get kw_gen rps); NGG=$(get ng_gen rps)
+KD=$(get kw_dec rps); NGD=$(get ng_dec rps)
+r=$(ratio "$KG" "$NGG")
+row "keep-alive generate, c=$CONNS (req/s)" "$(calc "${KG:-0}" 0)" \
+    "$(calc "${NGG:-0}" 0)" "$r" ">= 0.8 x nginx" "$(met "${r:-0} >= 0.8")" req/s
+r=$(ratio "$KD" "$NGD")
+row "keep-alive decrypt, c=$CONNS (req/s)" "$(calc "${KD:-0}" 0)" \
+    "$(calc "${NGD:-0}" 0)" "$r" ">= 0.8 x nginx" "$(met "${r:-0} >= 0.8")" req/s
+
+# Crypto-process CPU per 100k requests (the run includes its warm-up
+# second, so count every request of it: rps x (seconds + 1)).
+per100k() {	# ticks requests
+	awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { if (n > 0)
+	    printf "%.3f", t / hz / n * 100000 }'
+}
+n_gen=$(calc "$(get kw_gen requests) * ($SECS + 1) / $SECS" 0)
+n_dec=$(calc "$(get kw_dec requests) * ($SECS + 1) / $SECS" 0)
+CG=$(per100k $((c1 - c0)) "$n_gen")
+CD=$(per100k $((c3 - c2)) "$n_dec")
+WG=$(per100k $((w1 - w0)) "$n_gen")
+DETAILS="$DETAILS- CPU ticks ($HZ/s) during the keep-alive runs (warm-up included, about $n_gen generate and $n_dec decrypt requests): crypto $((c1 - c0)) and $((c3 - c2)), worker $((w1 - w0)) for generate
+"
+row "crypto CPU s per 100k generate" "$CG" "" "" "" "" s
+row "crypto CPU s per 100k decrypt" "$CD" "" "" "" "" s
+row "worker CPU s per 100k generate" "$WG" "" "" "" "" s
+
+# 2. A new connection per request: full mTLS handshake + one request. No
+# server verification on the client side, like ab (halves its CPU cost).
+NCA="-c $NEWCONNS -d $SECS -w 1 --new --context $CONTEXT"
+loadgen ng_new --url "$NG_URL" $CERT $NCA
+loadgen kw_new --url "$KW_URL" $CERT $NCA
+KN=$(get kw_new rps); NGN=$(get ng_new rps)
+r=$(ratio "$KN" "$NGN")
+row "new mTLS connection + generate, c=$NEWCONNS (conn/s)" \
+    "$(calc "${KN:-0}" 0)" "$(calc "${NGN:-0}" 0)" "$r" ">= 0.9 x nginx" \
+    "$(met "${r:-0} >= 0.9")" conn/s
+
+# 3. Latency at half of keyward's keep-alive generate rate, open loop.
+HALF=$(calc "${KG:-0} / 2" 0)
+if [ "${HALF:-0}" -gt 0 ]; then
+	loadgen kw_half --url "$KW_URL" $CERT $LGA --rate "$HALF"
+	loadgen ng_half --url "$NG_URL" $CERT $LGA --rate "$HALF"
+	for q in p50 p90 p99 p999; do
+		k=$(get kw_half ${q}_us); n=$(get ng_half ${q}_us)
+		case $q in
+		p99) t="< 2000 us"; m=$(met "${k:-99999} < 2000") ;;
+		*) t=""; m="" ;;
+		esac
+		row "$q latency, open loop at $HALF req/s (us)" "$k" "$n" "" "$t" "$m" us
+	done
+	DETAILS="$DETAILS- half load: keyward $(get kw_half rps) req/s achieved of $HALF scheduled; max $(get kw_half max_us) us (nginx $(get ng_half max_us) us)
+"
+fi
+
+# 4. The load generator checked against ab (apache2-utils, -k -E: keep-alive,
+# client certificate) on each server: same c, same body, back to back, no
+# warm-up for either.
+ab_run() {	# name url
+	taskset -c 1 ab -q -k -s 10 -E "$W/pki/client.pem" -c "$CONNS" \
+	    -t "$SECS" -n 100000000 -p "$W/body.json" -T application/json "$2" \
+	    >"$W/ab.$1" 2>&1
+	a_rps=$(awk '/^Requests per second/ { print $4 }' "$W/ab.$1")
+	a_fail=$(awk '/^Failed requests/ { print $3 }' "$W/ab.$1")
+	a_n2xx=$(awk '/^Non-2xx responses/ { print $3 }' "$W/ab.$1")
+	a_p99=$(awk '$1 == "99%" { print $2 }' "$W/ab.$1")
+	[ -n "$a_rps" ] || a_err=$(grep -v '^$' "$W/ab.$1" | tail -1)
+	say "ab $1: ${a_rps:-failed} req/s, failed ${a_fail:-?}, non-2xx ${a_n2xx:-0}"
+	eval "AB_$1=\${a_rps:-}"
+	DETAILS="$DETAILS- ab -k -E -c $CONNS on $1: ${a_rps:-failed (${a_err:-?})} req/s, failed ${a_fail:-?}, non-2xx ${a_n2xx:-0}, p99 ${a_p99:-?} ms (whole ms); loadgen just before: $(get "val_$1" rps) req/s, p99 $(get "val_$1" p99_us) us
+"
+}
+printf '{"context":"%s"}' "$(printf '%s' "$CONTEXT" | base64 -w0)" >"$W/body.json"
+for srv in keyward nginx; do
+	[ $srv = keyward ] && u=$KW_URL || u=$NG_URL
+	loadgen val_$srv --url "$u" $CERT -c "$CONNS" -d "$SECS" --body "$W/body.json"
+	ab_run $srv "$u"
+done
+VK=$(get val_keyward rps); VN=$(get val_nginx rps)
+row "validation: loadgen, c=$CONNS, no warm-up (req/s)" "$(calc "${VK:-0}" 0)" \
+    "$(calc "${VN:-0}" 0)" "$(ratio "$VK" "$VN")" "" "" req/s
+row "validation: ab -k -E, c=$CONNS (req/s)" "$(calc "${AB_keyward:-0}" 0)" \
+    "$(calc "${AB_nginx:-0}" 0)" "$(ratio "$AB_keyward" "$AB_nginx")" "" "" req/s
+row "validation: loadgen / ab" "$(ratio "$VK" "$AB_keyward")" \
+    "$(ratio "$VN" "$AB_nginx")" "" "about 1" "" ratio
+
+# 5. IPC round trip against the real crypto process, pinned like the server.
+KEYWARD_BIN=$KW_BIN taskset -c 0 "$B/bench/ipc_rtt" 20000 >"$W/ipc" \
+    2>"$W/ipc.err" || say "ipc_rtt failed: $(tail -2 "$W/ipc.err")"
+for k in echo status generate; do
+	l=$(grep "^rtt $k " "$W/ipc")
+	v() { echo "$l" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+	row "IPC round trip $k, p50 / p99 (us)" "$(v p50_us) / $(v p99_us)" \
+	    "" "" "" "" us
+done
+
+# 6. 100k keys: generate with a cold cache (each key once: every request a
+# fetch from the store), then warm; locked memory per cached key.
+L0=$(status_kb VmLck "$CRYPTO")
+loadgen kw_cold --url "https://127.0.0.1:$KW_PORT/v1/key/generate/bench-%d" \
+    $CERT -c "$CONNS" -n "$NKEYS" --keys "$NKEYS" --context "$CONTEXT" \
+    --timeout 30
+L1=$(status_kb VmLck "$CRYPTO")
+loadgen kw_warm --url "https://127.0.0.1:$KW_PORT/v1/key/generate/bench-%d" \
+    $CERT $LGA --keys "$NKEYS" --random
+L2=$(status_kb VmLck "$CRYPTO")
+row "generate over $NKEYS keys, cold cache (req/s)" \
+    "$(calc "$(get kw_cold rps)" 0)" "" "" "" "" req/s
+row "generate over $NKEYS keys, warm cache (req/s)" \
+    "$(calc "$(get kw_warm rps)" 0)" "" "" "" "" req/s
+PK=$(awk -v a="$L0" -v b="$L2" -v n="$NKEYS" 'BEGIN { printf "%.0f", (b - a) * 1024 / n }')
+row "locked memory per cached key (bytes)" "$PK" "" "" "<= 256 B" \
+    "$(met "$PK <= 256")" bytes
+DETAILS="$DETAILS- crypto VmLck: $L0 kB before the $NKEYS-key runs, $L1 kB after the cold run, $L2 kB after the warm run ($(get kw_cold transport_errors) transport errors, $(get kw_cold http_errors) non-2xx in the cold run); writing the keys took ${MKKEYS_S}s
+"
+
+# 7. 10k idle keep-alive connections: total memory of all processes.
+idle_rss() {	# name url pids-function
+	name=$1
+	fifo=$W/idle.$name.in
+	mkfifo "$fifo"
+	taskset -c 1 "$LG" --idle "$IDLE" --url "$2" $CERT --context "$CONTEXT" \
+	    --timeout 20 <"$fifo" >"$W/out.idle.$name" 2>"$W/err.idle.$name" &
+	IDLE_PID=$!
+	exec 9>"$fifo"
+	i=0
+	while ! grep -q '^idle .* ready' "$W/out.idle.$name"; do
+		i=$((i + 1))
+		if [ $i -gt 1200 ] || ! kill -0 "$IDLE_PID" 2>/dev/null; then
+			break
+		fi
+		sleep 0.1
+	done
+	sleep 1
+	pids=$($3)
+	rss=$(status_kb VmRSS $pids)
+	pss=$(pss_kb $pids)
+	ready=$(grep '^idle .* ready' "$W/out.idle.$name")
+	exec 9>&-
+	wait "$IDLE_PID" 2>/dev/null
+	IDLE_PID=
+	held=$(echo "$ready" | sed -n 's/.*held=\([0-9]*\).*/\1/p')
+	say "idle $name: ${ready:-not ready} rss ${rss} kB pss ${pss} kB"
+	eval "RSS_$name=\$rss; PSS_$name=\$pss; HELD_$name=\${held:-0}"
+	DETAILS="$DETAILS- idle $name: ${ready:-no ready line: $(tail -1 "$W/err.idle.$name")}; $(tail -1 "$W/out.idle.$name")
+"
+}
+R0=$(status_kb VmRSS $(kw_pids))
+idle_rss keyward "$KW_URL" kw_pids
+idle_rss nginx "$NG_URL" ng_pids
+if [ "$HELD_keyward" -eq "$IDLE" ]; then
+	v="$(calc "$RSS_keyward / 1024" 1)"
+	m=$(met "$RSS_keyward < 262144")
+else
+	v="FAILED: held $HELD_keyward of $IDLE"
+	m=no
+fi
+row "RSS, $IDLE idle keep-alive connections (MiB)" "$v" \
+    "$(calc "$RSS_nginx / 1024" 1)" "" "< 256 MiB" "$m" MiB
+row "PSS, $IDLE idle keep-alive connections (MiB)" \
+    "$(calc "$PSS_keyward / 1024" 1)" "$(calc "$PSS_nginx / 1024" 1)" "" "" "" MiB
+DETAILS="$DETAILS- keyward RSS (all processes) before the idle run: $(calc "$R0 / 1024" 1) MiB
+"
+
+# 8. Keep-alive generate with audit lines on (stdout to a file).
+stop_keyward
+start_keyward on
+loadgen kw_audit --url "$KW_URL" $CERT $LGA
+KA=$(get kw_audit rps)
+row "keep-alive generate, audit on (req/s)" "$(calc "${KA:-0}" 0)" \
+    "$(calc "${NGG:-0}" 0)" "$(ratio "$KA" "$NGG")" "" "" req/s
+NCRASH=$(crashes)
+row "keyward children killed by a signal during the bench" "$NCRASH" "" "" \
+    "0" "$(met "$NCRASH == 0")" count
+if [ "$NCRASH" -gt 0 ]; then
+	DETAILS="$DETAILS- keyward's log: $(grep 'killed by signal' "$W/server.log" |
+	    head -3 | sed 's/$/;/' | tr '\n' ' ')
+"
+fi
+DETAILS="$DETAILS- audit run wrote $(wc -l <"$W/audit.log") audit lines ($(du -k "$W/audit.log" | cut -f1) kB)
+"
+
+# Was the load generator the bottleneck anywhere? Did anything else run?
+SAT=
+NOISY=
+for f in "$W"/r.*; do
+	n=${f##*/r.}
+	c=$(get "$n" cpu)
+	o=$(get "$n" cpu0_other)
+	o1=$(get "$n" cpu1_other)
+	[ -n "$c" ] && DETAILS="$DETAILS- loadgen $n: $(get "$n" rps) req/s, own CPU $(calc "$c * 100" 0)%, errors $(get "$n" http_errors) non-2xx + $(get "$n" transport_errors) transport; CPU0 $(calc "$(get "$n" cpu0_busy) * 100" 0)% busy, server $(calc "$(get "$n" cpu0_server) * 100" 0)%, other processes $(calc "${o:-0} * 100" 0)%; CPU1 $(calc "$(get "$n" cpu1_busy) * 100" 0)% busy, other processes about $(calc "${o1:-0} * 100" 0)%; keyward children lost $(get "$n" server_crashes)
+"
+	if [ -n "$c" ] && [ "$(met "$c >= 0.9")" = yes ]; then
+		SAT="$SAT $n"
+	fi
+	if { [ -n "$o" ] && [ "$(met "$o >= 0.05")" = yes ]; } ||
+	    { [ -n "$o1" ] && [ "$(met "$o1 >= 0.1")" = yes ]; }; then
+		NOISY="$NOISY $n"
+	fi
+done
+stop_keyward
+
+# --- report --------------------------------------------------------------------------
+CPU=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)
+MACHINE="$(nproc) CPU ($CPU), $(uname -r), $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(openssl version | cut -d' ' -f1-2), keyward $(git -C "$ROOT" describe --always --dirty 2>/dev/null)"
+{
+	echo "# keyward benchmark, $DAY"
+	echo
+	echo "Machine: $MACHINE. keyward (1 worker) and nginx (1 worker) each pinned"
+	echo "to CPU0, the load generator to CPU1; ${SECS}s per run after 1s of warm-up;"
+	echo "TLS 1.3, ECDSA P-256, client certificates; POST of a MinIO-style"
+	echo "context. \`make bench\` (tests/bench/run.sh)."
+	echo
+	echo "| metric | keyward | nginx | ratio | target | met? |"
+	echo "|---|---|---|---|---|---|"
+	printf '%s' "$MD"
+	echo
+	if [ -n "$SAT" ]; then
+		echo "Load generator saturated (>= 90% of CPU1) in:$SAT; those rows measure it, not the server."
+	else
+		echo "The load generator never used 90% of CPU1: the servers were the bottleneck."
+	fi
+	if [ -n "$NOISY" ]; then
+		echo
+		echo "Other processes used >= 5% of CPU0 (or about 10% of CPU1) during:$NOISY; those numbers are disturbed (run again on an idle machine)."
+	fi
+	echo
+	echo "Details:"
+	echo
+	printf '%s' "$DETAILS"
+} >"$RESULTS/$DAY.md"
+{
+	echo "metric,keyward,nginx,ratio,target,met,unit"
+	printf '%s' "$CSV"
+} >"$RESULTS/$DAY.csv"
+cat "$RESULTS/$DAY.md"
+echo
+echo "ratios (keyward / nginx):"
+echo "  keep-alive generate $(ratio "$KG" "$NGG")  (target 0.8)"
+echo "  keep-alive decrypt  $(ratio "$KD" "$NGD")  (target 0.8)"
+echo "  new connections     $(ratio "$KN" "$NGN")  (target 0.9)"
+echo "written: tests/bench/results/$DAY.md, tests/bench/results/$DAY.csv"
