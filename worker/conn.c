@@ -56,6 +56,7 @@ conn_event(struct ev_io *io, uint32_t events)
 		conn_arm(c, 0);
 		return;
 	}
+	c->await_readable = false;
 	conn_drive(c);
 }
 
@@ -480,6 +481,14 @@ conn_drive(struct conn *c)
 			}
 			consume_request(c);
 			c->state = CONN_READ;
+			/*
+			 * The request was read whole and the client waits for
+			 * this answer: the socket is most likely empty. Let
+			 * epoll (level-triggered) say when the next request
+			 * is there instead of a read(2) that fails with EAGAIN
+			 * after every answer; OpenSSL's own buffer is checked.
+			 */
+			c->await_readable = !SSL_has_pending(c->ssl);
 			if (w.stopping) {
 				conn_close(c);
 				return;
@@ -496,6 +505,10 @@ conn_drive(struct conn *c)
 			}
 			if (r == -1)
 				break;	/* an error response is queued */
+			if (c->await_readable) {
+				conn_arm(c, EPOLLIN);
+				return;
+			}
 			if (read_more(c) != 1)
 				return;
 			break;

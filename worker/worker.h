@@ -89,6 +89,7 @@ struct conn {
 	const uint8_t		*head_at;	/* where req was parsed */
 	bool			 have_head;
 	bool			 sent_continue;
+	bool			 await_readable; /* read only after EPOLLIN */
 	size_t			 parsed_upto;	/* for http_head_ready */
 	char			*path;		/* decoded, of the request in
 						 * progress; NULL between */
