@@ -274,10 +274,20 @@ proc_harden(bool foreground)
 	devnull_fd = -1;
 }
 
+/*
+ * MCL_ONFAULT: a page is locked when it is first touched, so nothing that
+ * ever held data can be swapped out, while the library code a process
+ * never runs (the one binary maps libcurl and its dependencies in every
+ * process) is not made resident: about 16 MiB less per locked process.
+ */
 int
 memlock_all(void)
 {
-	return mlockall(MCL_CURRENT | MCL_FUTURE);
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -1;
+	return mlockall(MCL_CURRENT | MCL_FUTURE);	/* before Linux 4.4 */
 }
 
 const char *

@@ -49,7 +49,8 @@ struct proc_opts;
 void		 proc_confine(const struct proc_opts *, bool chroot,
 		    bool memlock);
 
-/* mlockall(MCL_CURRENT | MCL_FUTURE): 0, or -1 with errno set. */
+/* mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT): 0, or -1 with errno
+ * set. */
 int		 memlock_all(void);
 /* One sentence for the operator on how to make memlock_all() work. */
 const char	*memlock_help(void);

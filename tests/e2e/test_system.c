@@ -274,6 +274,19 @@ expect_proc(const struct tsrv_proc *k, const struct want_proc *w)
 #else
 		cr_expect(strtoul(v, NULL, 10) > 0, "%s (pid %d): VmLck is "
 		    "%s, want > 0 (mlockall)", k->cmd, (int)k->pid, v);
+		/* MCL_ONFAULT: mapped code never run is locked but not made
+		 * resident, so less is resident than locked. */
+		{
+			char rss[64];
+
+			cr_assert_eq(tsrv_proc_field(k->pid, "VmRSS", rss,
+			    sizeof(rss)), 0);
+			cr_expect_lt(strtoul(rss, NULL, 10),
+			    strtoul(v, NULL, 10), "%s (pid %d): VmRSS %s >= "
+			    "VmLck %s: every mapped page was made resident "
+			    "(mlockall without MCL_ONFAULT)", k->cmd,
+			    (int)k->pid, rss, v);
+		}
 #endif
 	}
 
