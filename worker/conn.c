@@ -136,6 +136,7 @@ conn_close(struct conn *c)
 	buf_release(&c->out);
 	buf_release(&c->body);
 	free(c->path);
+	free(c->req);
 	TAILQ_REMOVE(&w.conns, c, entry);
 	w.nconns--;
 	explicit_bzero(c, sizeof(*c));
@@ -296,7 +297,9 @@ frame_request(struct conn *c)
 			return 0;
 		}
 		c->parsed_upto = avail;
-		r = http_parse_head(p, avail, &c->req);
+		if (c->req == NULL)
+			c->req = xcalloc(1, sizeof(*c->req));
+		r = http_parse_head(p, avail, c->req);
 		if (r == 0)
 			return 0;
 		if (r < 0) {
@@ -306,8 +309,8 @@ frame_request(struct conn *c)
 		}
 		c->have_head = true;
 		c->head_at = buf_ptr(&c->in);
-		c->keep_alive = c->req.keep_alive && !w.stopping;
-		c->head_only = c->req.method == HTTP_HEAD;
+		c->keep_alive = c->req->keep_alive && !w.stopping;
+		c->head_only = c->req->method == HTTP_HEAD;
 		/*
 		 * No route takes more than BODY_MAX (spec 3.1). Such a body
 		 * is not read: the request is routed as usual (405, 403 and
@@ -315,8 +318,8 @@ frame_request(struct conn *c)
 		 * its body answers 400, one that takes none ignores it; then
 		 * the connection closes.
 		 */
-		if (c->req.body == HTTP_BODY_LENGTH &&
-		    c->req.content_length > BODY_MAX) {
+		if (c->req->body == HTTP_BODY_LENGTH &&
+		    c->req->content_length > BODY_MAX) {
 			c->body_too_big = true;
 			c->keep_alive = false;
 		}
@@ -330,28 +333,28 @@ frame_request(struct conn *c)
 	 * the head still starts it).
 	 */
 	if (buf_ptr(&c->in) != c->head_at) {
-		if (http_parse_head(p, avail, &c->req) <= 0) {
+		if (http_parse_head(p, avail, c->req) <= 0) {
 			c->keep_alive = false;
 			respond_error(c, 500, "internal error");
 			return -1;
 		}
 		c->head_at = buf_ptr(&c->in);
 	}
-	avail -= c->req.head_len;
-	p += c->req.head_len;
-	if (c->req.expect_continue && !c->sent_continue &&
-	    c->req.body != HTTP_BODY_NONE) {
+	avail -= c->req->head_len;
+	p += c->req->head_len;
+	if (c->req->expect_continue && !c->sent_continue &&
+	    c->req->body != HTTP_BODY_NONE) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		c->sent_continue = true;
 		(void)buf_put(&c->out, cont, sizeof(cont) - 1);
 	}
-	switch (c->req.body) {
+	switch (c->req->body) {
 	case HTTP_BODY_NONE:
 		return 1;
 	case HTTP_BODY_LENGTH:
-		if (avail < c->req.content_length)
+		if (avail < c->req->content_length)
 			return 0;
-		(void)buf_put(&c->body, p, c->req.content_length);
+		(void)buf_put(&c->body, p, c->req->content_length);
 		return 1;
 	case HTTP_BODY_CHUNKED:
 		/* Decoded afresh from the start each time: the body is at
@@ -374,7 +377,7 @@ frame_request(struct conn *c)
 			return -1;
 		}
 		/* The framed length, for consume_request(). */
-		c->req.content_length = used;
+		c->req->content_length = used;
 		return 1;
 	}
 	return -1;
@@ -384,10 +387,15 @@ frame_request(struct conn *c)
 static void
 consume_request(struct conn *c)
 {
-	size_t n = c->req.head_len;
+	size_t n = 0;
 
-	if (c->req.body != HTTP_BODY_NONE)
-		n += c->req.content_length;
+	if (c->req != NULL && c->have_head) {
+		n = c->req->head_len;
+		if (c->req->body != HTTP_BODY_NONE)
+			n += c->req->content_length;
+	}
+	free(c->req);
+	c->req = NULL;
 	if (n > buf_avail(&c->in))
 		n = buf_avail(&c->in);
 	(void)buf_skip(&c->in, n);

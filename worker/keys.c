@@ -282,8 +282,8 @@ route_key_generate(struct conn *c, const char *name)
 		{ .name = "version", .kind = BODY_STRING },
 	};
 
-	key_body_call(c, name, f, 2, c->req.body == HTTP_BODY_CHUNKED ||
-	    (c->req.body == HTTP_BODY_LENGTH && c->req.content_length > 0),
+	key_body_call(c, name, f, 2, c->req->body == HTTP_BODY_CHUNKED ||
+	    (c->req->body == HTTP_BODY_LENGTH && c->req->content_length > 0),
 	    MSG_KEY_GENERATE);
 }
 

@@ -103,7 +103,7 @@ audit_line(struct conn *c, int status, uint64_t ms, const char *when)
 	put_cstr(b, "time=");
 	put_cstr(b, when);
 	put_cstr(b, " level=INFO msg=audit req.method=");
-	put_cstr(b, c->have_head ? http_method_name(c->req.method) : "-");
+	put_cstr(b, c->have_head ? http_method_name(c->req->method) : "-");
 	put_cstr(b, " req.path=");
 	json_str(b, c->path ? c->path : "");
 	put_cstr(b, " req.ip=");
@@ -146,7 +146,7 @@ audit_request(struct conn *c, int status)
 		put_cstr(&ev, ",");
 	}
 	put_cstr(&ev, "\"method\":");
-	json_str(&ev, c->have_head ? http_method_name(c->req.method) : "");
+	json_str(&ev, c->have_head ? http_method_name(c->req->method) : "");
 	put_cstr(&ev, ",\"path\":");
 	json_str(&ev, c->path ? c->path : "");
 	if (c->route != NULL) {

@@ -182,7 +182,7 @@ respond(struct conn *c, int status, const char *ctype, const char *extra,
 	 * keeps the connection open (ab -k waits for it). */
 	if (!c->keep_alive)
 		conn_hdr = "Connection: close\r\n";
-	else if (c->have_head && c->req.minor == 0)
+	else if (c->have_head && c->req->minor == 0)
 		conn_hdr = "Connection: keep-alive\r\n";
 	n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
 	    http_reason(status));
@@ -298,7 +298,7 @@ respond_redirect(struct conn *c, const char *path, const char *query,
 	xasprintf(&loc, "%s%s%.*s", esc, query ? "?" : "", (int)qlen,
 	    query ? query : "");
 	xasprintf(&hdr, "Location: %s\r\n", loc);
-	html = c->req.method == HTTP_GET || c->req.method == HTTP_HEAD;
+	html = c->req->method == HTTP_GET || c->req->method == HTTP_HEAD;
 	buf_init(&body, 64 + 6 * strlen(loc));
 	if (html) {
 		put_str(&body, "<a href=\"");
@@ -404,9 +404,9 @@ route_request(struct conn *c)
 	 * or the path with a slash added at most two bytes longer.
 	 */
 	free(c->path);
-	cap = c->req.target_len + 2;
+	cap = c->req->target_len + 2;
 	c->path = xcalloc(1, cap);
-	n = http_split_target(c->req.target, c->req.target_len, c->path,
+	n = http_split_target(c->req->target, c->req->target_len, c->path,
 	    cap, &query, &qlen);
 	if (n < 0) {
 		c->path[0] = '\0';
@@ -441,9 +441,9 @@ route_request(struct conn *c)
 	c->metered = true;
 
 	/* Method before authentication, as KES does. */
-	if (!method_ok(r, c->req.method)) {
+	if (!method_ok(r, c->req->method)) {
 		xasprintf(&msg, "received method '%.*s' expected '%s'",
-		    (int)c->req.method_len, c->req.method_str,
+		    (int)c->req->method_len, c->req->method_str,
 		    http_method_name(r->method));
 		xasprintf(&accept, "Accept: %s\r\n",
 		    http_method_name(r->method));

@@ -85,7 +85,9 @@ struct conn {
 	struct buf		 out;		/* response bytes to encrypt */
 	struct buf		 body;		/* request body (wiped) */
 	struct http_chunked	 chunked;
-	struct http_request	 req;		/* points into in */
+	struct http_request	*req;		/* points into in; only
+						 * while a request is read
+						 * or answered (2 KiB) */
 	const uint8_t		*head_at;	/* where req was parsed */
 	bool			 have_head;
 	bool			 sent_continue;
