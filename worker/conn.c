@@ -222,6 +222,21 @@ flush_out(struct conn *c)
 	return 1;
 }
 
+/*
+ * Nothing to read and nothing pending: a keep-alive connection between
+ * requests holds no buffers (10 k idle ones would hold tens of MiB).
+ */
+static void
+conn_release_idle(struct conn *c)
+{
+	if (c->state != CONN_READ || c->have_head || buf_avail(&c->in) > 0 ||
+	    buf_avail(&c->out) > 0)
+		return;
+	buf_release(&c->in);
+	buf_release(&c->out);
+	buf_release(&c->body);
+}
+
 /* Read what TLS has: 1 got bytes, 0 waiting, -1 closed. */
 static int
 read_more(struct conn *c)
@@ -264,17 +279,8 @@ read_more(struct conn *c)
 		c->last_active = ev_now();
 		return 1;
 	}
-	/*
-	 * Nothing more to read and nothing pending: an idle keep-alive
-	 * connection holds no buffers (10 k of them would hold tens of MiB).
-	 */
-	if (c->state == CONN_READ && !c->have_head && buf_avail(&c->in) == 0 &&
-	    buf_avail(&c->out) == 0 && SSL_get_error(c->ssl, r) ==
-	    SSL_ERROR_WANT_READ) {
-		buf_release(&c->in);
-		buf_release(&c->out);
-		buf_release(&c->body);
-	}
+	if (SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ)
+		conn_release_idle(c);
 	return ssl_wait(c, r);
 }
 
@@ -514,6 +520,7 @@ conn_drive(struct conn *c)
 			if (r == -1)
 				break;	/* an error response is queued */
 			if (c->await_readable) {
+				conn_release_idle(c);
 				conn_arm(c, EPOLLIN);
 				return;
 			}
