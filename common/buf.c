@@ -113,6 +113,18 @@ buf_put(struct buf *b, const void *p, size_t n)
 }
 
 int
+buf_put_dec(struct buf *b, uint64_t v)
+{
+	char	d[20], *p = d + sizeof(d);
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return buf_put(b, p, (size_t)(d + sizeof(d) - p));
+}
+
+int
 buf_put_u8(struct buf *b, uint8_t v)
 {
 	return buf_put(b, &v, 1);

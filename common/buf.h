@@ -44,6 +44,8 @@ int	 buf_skip(struct buf *, size_t n);
 
 int	 buf_put(struct buf *, const void *, size_t);
 int	 buf_put_u8(struct buf *, uint8_t);
+/* v as decimal text (no NUL). */
+int	 buf_put_dec(struct buf *, uint64_t v);
 int	 buf_put_u16(struct buf *, uint16_t);
 int	 buf_put_u32(struct buf *, uint32_t);
 int	 buf_put_u64(struct buf *, uint64_t);

@@ -66,9 +66,13 @@ days_in(int m, int64_t y)
 char *
 gotime_format(int64_t sec, int32_t nsec, char out[GOTIME_MAX])
 {
-	int64_t	days, rem, y;
-	int	m, d, len, digits;
-	char	frac[11];
+	/* Room for the fraction (10), 'Z' and the NUL after the seconds. */
+	static char	last[GOTIME_MAX - 11];
+	static int64_t	last_sec;
+	static int	last_len;
+	int64_t		days, rem, y;
+	int		m, d, len, digits;
+	char		frac[11];
 
 	/* Normalise as time.Unix does, without overflowing. */
 	if (nsec < 0 || nsec >= NSEC_PER_SEC) {
@@ -90,17 +94,32 @@ gotime_format(int64_t sec, int32_t nsec, char out[GOTIME_MAX])
 		rem += SEC_PER_DAY;
 		days--;
 	}
-	civil_from_days(days, &y, &m, &d);
-	len = snprintf(out, GOTIME_MAX, "%s%04lld-%02d-%02dT%02d:%02d:%02d",
-	    y < 0 ? "-" : "", (long long)(y < 0 ? -y : y), m, d,
-	    (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
-	frac[0] = '\0';
-	if (nsec != 0) {
-		(void)snprintf(frac, sizeof(frac), ".%09d", (int)nsec);
-		for (digits = 9; frac[digits] == '0'; digits--)
-			frac[digits] = '\0';
+	/* Every audit record formats the time: the seconds part is
+	 * formatted once per second, the fraction by hand. */
+	if (sec != last_sec || last_len == 0) {
+		civil_from_days(days, &y, &m, &d);
+		len = snprintf(last, sizeof(last),
+		    "%s%04lld-%02d-%02dT%02d:%02d:%02d", y < 0 ? "-" : "",
+		    (long long)(y < 0 ? -y : y), m, d, (int)(rem / 3600),
+		    (int)(rem / 60 % 60), (int)(rem % 60));
+		/* Truncated for years Go would refuse anyway. */
+		last_len = len < 0 ? 0 : len < (int)sizeof(last) ? len :
+		    (int)sizeof(last) - 1;
+		last_sec = sec;
 	}
-	(void)snprintf(out + len, GOTIME_MAX - len, "%sZ", frac);
+	len = last_len;
+	memcpy(out, last, (size_t)len);
+	if (nsec != 0) {
+		frac[0] = '.';
+		for (digits = 9; digits > 0; digits--, nsec /= 10)
+			frac[digits] = (char)('0' + nsec % 10);
+		for (digits = 9; frac[digits] == '0'; digits--)
+			;
+		memcpy(out + len, frac, (size_t)digits + 1);
+		len += digits + 1;
+	}
+	out[len++] = 'Z';
+	out[len] = '\0';
 	return out;
 }
 

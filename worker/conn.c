@@ -304,7 +304,7 @@ frame_request(struct conn *c)
 		}
 		c->parsed_upto = avail;
 		if (c->req == NULL)
-			c->req = xcalloc(1, sizeof(*c->req));
+			c->req = xmalloc(sizeof(*c->req));
 		r = http_parse_head(p, avail, c->req);
 		if (r == 0)
 			return 0;

@@ -328,7 +328,11 @@ http_parse_head(const char *p, size_t len, struct http_request *req)
 	size_t	 lim, pos = 0, eol;
 	int	 r;
 
-	memset(req, 0, sizeof(*req));
+	/* Everything but the header table (2 KiB), which fills as it is
+	 * parsed: this runs for every request. */
+	memset(req, 0, offsetof(struct http_request, headers));
+	memset(&req->nheaders, 0, sizeof(*req) -
+	    offsetof(struct http_request, nheaders));
 	lim = len < HTTP_MAX_HEAD_BYTES ? len : HTTP_MAX_HEAD_BYTES;
 
 	/*

@@ -63,6 +63,8 @@ struct http_request {
 	const char		*target;	/* raw request-target */
 	size_t			 target_len;
 	int			 minor;		/* HTTP/1.<minor>: 0 or 1 */
+	/* http_parse_head() clears all but headers[]: keep nheaders right
+	 * after it and the scalars around it. */
 	struct http_header	 headers[HTTP_MAX_HEADERS];
 	size_t			 nheaders;
 	enum http_body		 body;

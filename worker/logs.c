@@ -94,7 +94,6 @@ static void
 audit_line(struct conn *c, int status, uint64_t ms, const char *when)
 {
 	struct buf	*b = &w.audit_out;
-	char		 num[96];
 
 	if (w.audit_fd <= STDERR_FILENO || w.cf.audit_level < LOG_LVL_INFO)
 		return;
@@ -118,9 +117,11 @@ audit_line(struct conn *c, int status, uint64_t ms, const char *when)
 	}
 	put_cstr(b, " req.identity=");
 	put_cstr(b, c->identity[0] ? c->identity : "-");
-	snprintf(num, sizeof(num), " res.code=%d res.time=%llums\n", status,
-	    (unsigned long long)ms);
-	put_cstr(b, num);
+	put_cstr(b, " res.code=");
+	(void)buf_put_dec(b, (uint64_t)status);
+	put_cstr(b, " res.time=");
+	(void)buf_put_dec(b, ms);
+	put_cstr(b, "ms\n");
 }
 
 void
@@ -128,7 +129,7 @@ audit_request(struct conn *c, int status)
 {
 	struct timespec	 ts;
 	struct buf	 b, ev;
-	char		 when[GOTIME_MAX], num[64];
+	char		 when[GOTIME_MAX];
 	uint64_t	 ms = ev_now() - c->req_started;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -161,9 +162,11 @@ audit_request(struct conn *c, int status)
 		put_cstr(&ev, ",\"identity\":");
 		json_str(&ev, c->identity);
 	}
-	snprintf(num, sizeof(num), "},\"response\":{\"code\":%d,"
-	    "\"time\":%llu}}", status, (unsigned long long)ms);
-	put_cstr(&ev, num);
+	put_cstr(&ev, "},\"response\":{\"code\":");
+	(void)buf_put_dec(&ev, (uint64_t)status);
+	put_cstr(&ev, ",\"time\":");
+	(void)buf_put_dec(&ev, ms);
+	put_cstr(&ev, "}}");
 	(void)buf_put_u8(&ev, 0);
 	buf_init(&b, buf_avail(&ev) + 16);
 	(void)buf_put_u8(&b, LOG_STREAM_AUDIT);

@@ -710,3 +710,24 @@ Test(buf, mutation_random_flips_and_truncations)
 	free(m);
 	buf_release(&w);
 }
+
+Test(buf, put_dec)
+{
+	struct buf	b;
+	const uint64_t	v[] = { 0, 7, 10, 404, 18446744073709551615ULL };
+	const char	*want[] = { "0", "7", "10", "404",
+			    "18446744073709551615" };
+	size_t		i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		buf_init(&b, 64);
+		cr_assert_eq(buf_put_dec(&b, v[i]), 0);
+		cr_assert_eq(buf_avail(&b), strlen(want[i]));
+		cr_assert(memcmp(buf_ptr(&b), want[i], strlen(want[i])) == 0,
+		    "%s", want[i]);
+		buf_release(&b);
+	}
+	buf_init(&b, 3);
+	cr_assert_eq(buf_put_dec(&b, 1234), -1, "past the maximum");
+	buf_release(&b);
+}

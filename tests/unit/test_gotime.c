@@ -256,3 +256,21 @@ Test(gotime, mutations)
 		}
 	}
 }
+
+/* The seconds part is cached between calls: the same second with other
+ * fractions, then another second, then the first again. */
+Test(gotime, format_same_second_repeatedly)
+{
+	char out[GOTIME_MAX];
+
+	cr_assert_str_eq(gotime_format(1700000000, 500000000, out),
+	    "2023-11-14T22:13:20.5Z");
+	cr_assert_str_eq(gotime_format(1700000000, 0, out),
+	    "2023-11-14T22:13:20Z");
+	cr_assert_str_eq(gotime_format(1700000000, 123, out),
+	    "2023-11-14T22:13:20.000000123Z");
+	cr_assert_str_eq(gotime_format(1700000001, 999999999, out),
+	    "2023-11-14T22:13:21.999999999Z");
+	cr_assert_str_eq(gotime_format(1700000000, 10, out),
+	    "2023-11-14T22:13:20.00000001Z");
+}

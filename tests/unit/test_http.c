@@ -576,8 +576,10 @@ Test(http, byte_by_byte)
 			cr_assert_eq(part.keep_alive, whole.keep_alive);
 			cr_assert_eq(part.expect_continue,
 			    whole.expect_continue);
+			/* Only the headers parsed: the rest of the table is
+			 * not cleared between parses. */
 			cr_assert(memcmp(part.headers, whole.headers,
-			    sizeof(whole.headers)) == 0);
+			    whole.nheaders * sizeof(whole.headers[0])) == 0);
 		}
 	}
 }
