@@ -308,13 +308,13 @@ LGA="-c $CONNS -d $SECS -w 1 --context $CONTEXT"
 
 # 1. keep-alive generate and decrypt, c=64.
 loadgen ng_gen --url "$NG_URL" $CERT $LGA
-c0=$(cpu_ticks "$CRYPTO"); w0=$(cpu_ticks "$WORKER")
+kc0=$(cpu_ticks "$CRYPTO"); kw0=$(cpu_ticks "$WORKER")
 loadgen kw_gen --url "$KW_URL" $CERT $LGA
-c1=$(cpu_ticks "$CRYPTO"); w1=$(cpu_ticks "$WORKER")
+kc1=$(cpu_ticks "$CRYPTO"); kw1=$(cpu_ticks "$WORKER")
 loadgen ng_dec --url "$NG_URL" $CERT $LGA --decrypt-from-generate
-c2=$(cpu_ticks "$CRYPTO")
+kc2=$(cpu_ticks "$CRYPTO")
 loadgen kw_dec --url "$KW_URL" $CERT $LGA --decrypt-from-generate
-c3=$(cpu_ticks "$CRYPTO")
+kc3=$(cpu_ticks "$CRYPTO")
 
 KG=$(get kw_gen rps); NGG=$(get ng_gen rps)
 KD=$(get kw_dec rps); NGD=$(get ng_dec rps)
@@ -325,7 +325,8 @@ r=$(ratio "$KD" "$NGD")
 row "keep-alive decrypt, c=$CONNS (req/s)" "$(calc "${KD:-0}" 0)" \
     "$(calc "${NGD:-0}" 0)" "$r" ">= 0.8 x nginx" "$(met "${r:-0} >= 0.8")" req/s
 
-# Crypto-process CPU per 100k requests (the run includes its warm-up
+# Crypto-process CPU per 100k requests (kc*/kw*: loadgen() uses c0/c1 for
+# CPU1's busy ticks) (the run includes its warm-up
 # second, so count every request of it: rps x (seconds + 1)).
 per100k() {	# ticks requests
 	awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { if (n > 0)
@@ -333,10 +334,10 @@ per100k() {	# ticks requests
 }
 n_gen=$(calc "$(get kw_gen requests) * ($SECS + 1) / $SECS" 0)
 n_dec=$(calc "$(get kw_dec requests) * ($SECS + 1) / $SECS" 0)
-CG=$(per100k $((c1 - c0)) "$n_gen")
-CD=$(per100k $((c3 - c2)) "$n_dec")
-WG=$(per100k $((w1 - w0)) "$n_gen")
-DETAILS="$DETAILS- CPU ticks ($HZ/s) during the keep-alive runs (warm-up included, about $n_gen generate and $n_dec decrypt requests): crypto $((c1 - c0)) and $((c3 - c2)), worker $((w1 - w0)) for generate
+CG=$(per100k $((kc1 - kc0)) "$n_gen")
+CD=$(per100k $((kc3 - kc2)) "$n_dec")
+WG=$(per100k $((kw1 - kw0)) "$n_gen")
+DETAILS="$DETAILS- CPU ticks ($HZ/s) during the keep-alive runs (warm-up included, about $n_gen generate and $n_dec decrypt requests): crypto $((kc1 - kc0)) and $((kc3 - kc2)), worker $((kw1 - kw0)) for generate
 "
 row "crypto CPU s per 100k generate" "$CG" "" "" "" "" s
 row "crypto CPU s per 100k decrypt" "$CD" "" "" "" "" s
