@@ -23,15 +23,22 @@ cli_json_output(bool json_flag)
 	return json_flag || !isatty(STDOUT_FILENO);
 }
 
+/* "keyward: <message>" on stderr, after what stdout holds. */
+static void
+vwarnx(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fputs("keyward: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
 void
 cli_warnx(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("keyward: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vwarnx(fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 }
@@ -41,10 +48,8 @@ cli_usage(const char *name, const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("keyward: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vwarnx(fmt, ap);
 	va_end(ap);
 	fprintf(stderr, ". See 'keyward %s --help'\n", name);
 	return CLI_USAGE;

@@ -12,8 +12,8 @@
 #include "common/wfile.h"
 #include "common/xmalloc.h"
 
-static int
-write_all(int fd, const void *data, size_t len)
+int
+wfile_write_all(int fd, const void *data, size_t len)
 {
 	const char	*p = data;
 	ssize_t		 n;
@@ -53,7 +53,7 @@ wfile_stage(struct wfile *w, const char *path, const void *data, size_t len,
 	w->path = xstrdup(path);
 	if ((fd = mkostemp(w->tmp, O_CLOEXEC)) == -1)
 		goto fail;
-	if (fchmod(fd, mode) == -1 || write_all(fd, data, len) == -1 ||
+	if (fchmod(fd, mode) == -1 || wfile_write_all(fd, data, len) == -1 ||
 	    fsync(fd) == -1) {
 		saved = errno;
 		close(fd);

@@ -21,6 +21,8 @@ struct wfile {
 	char	*tmp;		/* the temporary; NULL once committed */
 };
 
+/* write(2) until all of data[0, len) is written (EINTR retried). */
+int	wfile_write_all(int fd, const void *data, size_t len);
 /* Write data[0, len) with `mode` into a temporary next to path. */
 int	wfile_stage(struct wfile *, const char *path, const void *data,
 	    size_t len, mode_t mode);

@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/names.h"
+#include "common/wfile.h"
 #include "common/xmalloc.h"
 #include "keystore-agent/keystore.h"
 #include "privsep/files.h"
@@ -192,23 +193,6 @@ fs_status(uint64_t *latency_ns, char *err, size_t errlen)
 	return 0;
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* A new, empty temporary file in the store; its name goes to tmp. */
 static int
 tmp_create(int dfd, char tmp[TMP_NAMELEN + 1], char *err, size_t errlen)
@@ -265,7 +249,7 @@ fs_create(const char *name, const uint8_t *value, size_t len, char *err,
 		close(dfd);
 		return KS_FAIL_UNAVAILABLE;
 	}
-	if (write_all(fd, value, len) == -1 || fsync(fd) == -1) {
+	if (wfile_write_all(fd, value, len) == -1 || fsync(fd) == -1) {
 		snprintf(err, errlen, "%s/%s: %s", fs.path, tmp,
 		    strerror(errno));
 		close(fd);
