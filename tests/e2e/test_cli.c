@@ -995,6 +995,35 @@ Test(cli, tls_errors)
 	run(&r, &e, false, "status", NULL);
 	expect_code(&r, 3, "client certificate refused");
 	expect_in(r.err, "refused the API key", "the refusal");
+
+	/* A server certificate that expired yesterday. */
+	{
+		struct tsrv_cfg	cfg = { 0 };
+		char		csr[PATH_MAX], crt[PATH_MAX], key[PATH_MAX];
+		char		cakey[PATH_MAX], ext[PATH_MAX];
+
+		FMT(csr, "%s/expired.csr", srv.pki);
+		FMT(crt, "%s/expired.crt", srv.pki);
+		FMT(key, "%s/expired.key", srv.pki);
+		FMT(cakey, "%s/ca.key", srv.pki);
+		FMT(ext, "%s/server.ext", srv.pki);
+		cr_assert_eq(openssl("req", "-newkey", "ec", "-pkeyopt",
+		    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
+		    csr, "-subj", "/CN=expired", NULL), 0);
+		cr_assert_eq(openssl("x509", "-req", "-in", csr, "-CA", srv.ca,
+		    "-CAkey", cakey, "-out", crt, "-days", "-1", "-extfile",
+		    ext, NULL), 0);
+		stop(&srv);
+		cfg.cert = crt;
+		cfg.key = key;
+		start(&srv, &cfg);
+		env_client(&e, &srv, TSRV_ADMIN);
+		run(&r, &e, false, "status", NULL);
+		expect_code(&r, 3, "expired server certificate");
+		expect_in(r.err, "expired", "the reason");
+		FMT(line, "the CA file %s", srv.ca);
+		expect_in(r.err, line, "the CA file is named");
+	}
 	env_free(&e);
 }
 
