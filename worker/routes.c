@@ -400,13 +400,17 @@ route_request(struct conn *c)
 	int			 n;
 
 	/*
-	 * The path lives as long as the request (an idle connection holds
-	 * none); it is never longer than the target, and the cleaned path
-	 * or the path with a slash added at most two bytes longer.
+	 * The decoded path is never longer than the target, and the cleaned
+	 * path or the path with a slash added at most two bytes longer. The
+	 * buffer stays with the connection until it idles (conn.c).
 	 */
-	free(c->path);
 	cap = c->req->target_len + 2;
-	c->path = xcalloc(1, cap);
+	if (c->pathcap < cap) {
+		free(c->path);
+		c->pathcap = cap < 128 ? 128 : cap;
+		c->path = xmalloc(c->pathcap);
+	}
+	c->path[0] = '\0';
 	n = http_split_target(c->req->target, c->req->target_len, c->path,
 	    cap, &query, &qlen);
 	if (n < 0) {

@@ -35,6 +35,7 @@
 
 #define PENDING_MASK		(sizeof(w.pending) / sizeof(w.pending[0]) - 1)
 #define SWEEP_MS		1000
+#define RELEASE_IDLE_MS		1000	/* idle this long: buffers go */
 #define STOP_GRACE_MS		5000
 #define ACCEPT_BATCH		64
 
@@ -337,6 +338,9 @@ sweep_cb(struct ev_timer *t)
 		} else if (c->state == CONN_READ &&
 		    now - c->last_active > IDLE_TIMEOUT_MS)
 			conn_close(c);
+		else if (c->state == CONN_READ &&
+		    now - c->last_active >= RELEASE_IDLE_MS)
+			conn_release_idle(c);
 		else if (c->state == CONN_LINGER &&
 		    now - c->last_active > LINGER_MS)
 			conn_close(c);

@@ -94,7 +94,8 @@ struct conn {
 	bool			 await_readable; /* read only after EPOLLIN */
 	size_t			 parsed_upto;	/* for http_head_ready */
 	char			*path;		/* decoded, of the request in
-						 * progress; NULL between */
+						 * progress; "" or NULL between */
+	size_t			 pathcap;
 	char			 ip[48];	/* client address, for audit */
 	enum ident_err		 ident_err;
 	char			 identity[IDENTITY_LEN + 1];
@@ -146,6 +147,7 @@ void	conn_forget_pending(struct conn *);
 /* conn.c */
 void	conn_accept(int fd);
 void	conn_close(struct conn *);
+void	conn_release_idle(struct conn *);
 void	conn_drive(struct conn *);
 bool	conn_idle(const struct conn *);
 
