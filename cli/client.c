@@ -401,7 +401,9 @@ client_endpoint(const struct client *c)
 void
 client_resp_free(struct client_resp *r)
 {
-	free(r->body);
+	/* Answers carry plaintexts and data keys. */
+	if (r->body != NULL)
+		freezero(r->body, r->len + 1);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -429,6 +431,7 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 	struct client_resp	*r = x->resp;
 	size_t			 len = size * n;
 	long			 code = 0;
+	char			*p;
 
 	curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &code);
 	if (x->cb != NULL && code == 200) {
@@ -439,7 +442,13 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 		x->too_big = true;
 		return 0;
 	}
-	r->body = xreallocarray(r->body, r->len + len + 1, 1);
+	/* Grown by copy, so that no unwiped copy is left behind. */
+	p = xmalloc(r->len + len + 1);
+	if (r->body != NULL) {
+		memcpy(p, r->body, r->len);
+		freezero(r->body, r->len + 1);
+	}
+	r->body = p;
 	memcpy(r->body + r->len, data, len);
 	r->len += len;
 	r->body[r->len] = '\0';

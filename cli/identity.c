@@ -1108,8 +1108,6 @@ cmd_identity(int argc, char **argv)
 int
 identity_main(int argc, char **argv)
 {
-	/* jansson then wipes what it frees: the JSON may carry an API key. */
-	gojson_init();
 	if (argc > 1 && strcmp(argv[1], "new") == 0)
 		return cmd_new(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "of") == 0)

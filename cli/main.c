@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/identity.h"
+#include "common/gojson.h"
 #include "common/msg.h"
 #include "keystore-agent/agent.h"
 #include "privsep/crypto.h"
@@ -90,6 +91,11 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "agent") == 0)
 		return started_by_parent(cmd) ? agent_main(argc - 1, argv + 1)
 		    : 2;
+	/*
+	 * The client commands: jansson wipes what it frees from here on
+	 * (answers carry plaintexts, API keys).
+	 */
+	gojson_init();
 	if (strcmp(cmd, "key") == 0)
 		return key_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "policy") == 0)
