@@ -370,9 +370,7 @@ crypt_call(const struct cli_flags *fl, const char *route, const char *name,
 		json_decref(j);
 	} else if (rc == CLI_OK)
 		rc = CLI_REFUSED;
-	if (r.body != NULL)
-		explicit_bzero(r.body, r.len);
-	client_resp_free(&r);
+	client_resp_free(&r);	/* wipes the answer */
 	free(path);
 	client_free(c);
 	return rc;
