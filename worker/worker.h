@@ -85,16 +85,17 @@ struct conn {
 	struct buf		 out;		/* response bytes to encrypt */
 	struct buf		 body;		/* request body (wiped) */
 	struct http_chunked	 chunked;
-	struct http_request	*req;		/* points into in; only
-						 * while a request is read
-						 * or answered (2 KiB) */
+	struct http_request	*req;		/* points into in; 2 KiB,
+						 * given back with the
+						 * buffers when idle */
 	const uint8_t		*head_at;	/* where req was parsed */
 	bool			 have_head;
 	bool			 sent_continue;
 	bool			 await_readable; /* read only after EPOLLIN */
 	size_t			 parsed_upto;	/* for http_head_ready */
 	char			*path;		/* decoded, of the request in
-						 * progress; "" or NULL between */
+						 * progress; "" between, NULL
+						 * when idle */
 	size_t			 pathcap;
 	char			 ip[48];	/* client address, for audit */
 	enum ident_err		 ident_err;
