@@ -1,4 +1,4 @@
-/* KES client identities: SHA-256 of a SubjectPublicKeyInfo, leaf selection. */
+/* KES client identities: SHA-256 of a SubjectPublicKeyInfo; the peer's. */
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -86,53 +86,42 @@ cert_is_ca(X509 *x, int *ca)
 	return 0;
 }
 
-/* Counts x as presented; remembers it when it is not a CA. */
-static int
-consider(X509 *x, X509 **leaf, int *nleaf)
-{
-	int ca;
-
-	if (cert_is_ca(x, &ca) != 0)
-		return -1;
-	if (!ca) {
-		*leaf = x;
-		(*nleaf)++;
-	}
-	return 0;
-}
-
 /*
- * A certificate listed twice inside the chain counts twice, as it does for
- * Go's PeerCertificates; only the peer's second appearance, which is an
- * artefact of OpenSSL's client-side chain, is folded.
+ * The identity is the key that proved itself. A TLS handshake proves
+ * possession of the private key of the first certificate the client sends
+ * and of no other: OpenSSL checks the CertificateVerify against that
+ * certificate, the peer certificate. KES took the identity from "the one
+ * non-CA certificate" anywhere in the list, so a client could send its own
+ * CA-flagged certificate first, sign with its own key and be identified by
+ * a victim's public certificate sent second (spec §4.1). Here the identity
+ * is always the peer's; KES's messages stay for the shapes it refused: a
+ * CA certificate first is no client certificate at all, and another non-CA
+ * certificate anywhere after the peer is one client certificate too many.
+ * A certificate repeated in the list counts each time, as in Go's
+ * PeerCertificates.
  */
 enum ident_err
-identity_of_chain(STACK_OF(X509) *chain, X509 *peer,
+identity_of_peer(X509 *peer, STACK_OF(X509) *rest,
     char out[IDENTITY_LEN + 1])
 {
-	X509	*leaf = NULL, *x;
-	int	 i, n, nleaf = 0, peer_listed = 0;
+	X509	*x;
+	int	 i, n, ca;
 
-	n = chain != NULL ? sk_X509_num(chain) : 0;
-	for (i = 0; i < n; i++) {
-		if ((x = sk_X509_value(chain, i)) == NULL)
-			return IDENT_ERROR;
-		if (peer != NULL && !peer_listed &&
-		    (x == peer || X509_cmp(x, peer) == 0)) {
-			peer_listed = 1;
-		}
-		if (consider(x, &leaf, &nleaf) != 0)
-			return IDENT_ERROR;
-	}
-	if (peer != NULL && !peer_listed &&
-	    consider(peer, &leaf, &nleaf) != 0)
-		return IDENT_ERROR;
-
-	if (nleaf == 0)
+	if (peer == NULL)
 		return IDENT_NO_CERT;
-	if (nleaf > 1)
-		return IDENT_TOO_MANY;
-	if (identity_of_cert(leaf, out) != 0)
+	if (cert_is_ca(peer, &ca) != 0)
+		return IDENT_ERROR;
+	if (ca)
+		return IDENT_NO_CERT;
+	n = rest != NULL ? sk_X509_num(rest) : 0;
+	for (i = 0; i < n; i++) {
+		if ((x = sk_X509_value(rest, i)) == NULL ||
+		    cert_is_ca(x, &ca) != 0)
+			return IDENT_ERROR;
+		if (!ca)
+			return IDENT_TOO_MANY;
+	}
+	if (identity_of_cert(peer, out) != 0)
 		return IDENT_ERROR;
 	return IDENT_OK;
 }

@@ -18,20 +18,22 @@ int	identity_of_cert(X509 *x, char out[IDENTITY_LEN + 1]);
 
 enum ident_err {
 	IDENT_OK = 0,
-	IDENT_NO_CERT,		/* no non-CA certificate presented */
-	IDENT_TOO_MANY,		/* more than one non-CA certificate */
+	IDENT_NO_CERT,		/* no certificate, or a CA certificate first */
+	IDENT_TOO_MANY,		/* another non-CA certificate after the peer */
 	IDENT_ERROR		/* malformed certificate or OpenSSL failure */
 };
 
 /*
- * Leaf selection of §4.1 over every certificate the client presented:
- * `chain` (may be NULL) and `peer` (may be NULL; counted once even when the
- * chain holds it too, since OpenSSL includes the peer in
- * SSL_get_peer_cert_chain on the client side but not on the server side).
- * CA certificates (BasicConstraints cA=TRUE) are skipped. On IDENT_OK the
- * identity of the one remaining certificate is in `out`.
+ * The identity of a TLS client (spec §4.1, keyward's rule): that of `peer`,
+ * the certificate whose key signed the handshake (server side:
+ * SSL_get0_peer_certificate), never of another certificate the client sent.
+ * `rest` (may be NULL) holds the certificates sent after it (server side:
+ * SSL_get_peer_cert_chain, which excludes the peer). No peer, or a peer
+ * that is a CA (BasicConstraints cA=TRUE): IDENT_NO_CERT; a non-CA
+ * certificate in `rest`: IDENT_TOO_MANY. On IDENT_OK the identity is in
+ * `out`.
  */
-enum ident_err	identity_of_chain(STACK_OF(X509) *chain, X509 *peer,
+enum ident_err	identity_of_peer(X509 *peer, STACK_OF(X509) *rest,
 		    char out[IDENTITY_LEN + 1]);
 /* The KES error message for an ident_err (spec §2.3). */
 const char	*identity_err_message(enum ident_err);

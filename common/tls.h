@@ -2,11 +2,17 @@
  * The server TLS context, built from PEM bytes in memory (the worker is
  * chrooted and never opens a file). The parent builds one too, to reject a
  * broken certificate or key before any worker sees it (start and SIGHUP).
- * Client certificates per spec §1.1:
- *   tls.auth off (default): a certificate is required but not chain-checked;
+ * Client certificates per spec §1.1; the identity is always that of the
+ * first certificate, whose key signs the handshake (identity_of_peer):
+ *   tls.auth off (default): a certificate is required but nothing the client
+ *                           sent is chain-checked (no chain is even built);
  *                           OpenSSL still checks the CertificateVerify
  *                           signature (proof of possession).
- *   tls.auth on:            it must chain to tls.ca with EKU clientAuth.
+ *   tls.auth on:            the first certificate must chain to tls.ca
+ *                           (at most TLS_MAX_CHAIN certificates sent) and
+ *                           carry EKU clientAuth.
+ * Either way the client's Certificate message may hold at most
+ * TLS_MAX_CERT_LIST bytes; OpenSSL refuses a longer one before parsing it.
  * request_only (some route has skip_auth): the handshake succeeds without
  * a certificate and the routes that need one answer with HTTP errors.
  */
@@ -20,6 +26,12 @@
 
 #include "common/config.h"
 #include "common/slice.h"
+
+/* A leaf and up to 9 intermediates; real chains have 1-4 certificates. */
+#define TLS_MAX_CHAIN		10
+/* 64 KiB (Go's limit for a handshake message before 1.21); a chain of 10
+ * RSA-4096 certificates takes about 20 KiB. */
+#define TLS_MAX_CERT_LIST	(64 * 1024)
 
 SSL_CTX	*tls_server_ctx(const struct pem *cert, const struct pem *key,
 	    const char *password, const struct pem *ca, enum tls_auth auth,

@@ -156,8 +156,8 @@ conn_idle(const struct conn *c)
 static void
 identify(struct conn *c)
 {
-	c->ident_err = identity_of_chain(SSL_get_peer_cert_chain(c->ssl),
-	    SSL_get0_peer_certificate(c->ssl), c->identity);
+	c->ident_err = identity_of_peer(SSL_get0_peer_certificate(c->ssl),
+	    SSL_get_peer_cert_chain(c->ssl), c->identity);
 	if (c->ident_err != IDENT_OK)
 		c->identity[0] = '\0';
 }

@@ -315,8 +315,8 @@ handshake(const struct devpki *p, int version)
 	cr_assert_eq(SSL_version(s), version);
 	cr_assert_eq(SSL_get_verify_result(c), X509_V_OK);
 
-	cr_assert_eq(identity_of_chain(SSL_get_peer_cert_chain(s),
-	    SSL_get0_peer_certificate(s), id), IDENT_OK);
+	cr_assert_eq(identity_of_peer(SSL_get0_peer_certificate(s),
+	    SSL_get_peer_cert_chain(s), id), IDENT_OK);
 	cr_assert_str_eq(id, p->identity);
 
 	SSL_free(s);

@@ -1,7 +1,7 @@
 /*
  * common/identity: identities of RSA, ECDSA and Ed25519 certificates made
  * by the openssl command line and hashed by it independently, and the
- * leaf selection of spec §4.1.
+ * rule of spec §4.1 as keyward applies it: the identity is the peer's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +154,7 @@ make_pki(void)
 
 	selfsigned("ca", "ec -pkeyopt ec_paramgen_curve:P-256",
 	    "-addext keyUsage=critical,keyCertSign");
+	signed_by("inter", "ca", "basicConstraints=critical,CA:TRUE\\n");
 	signed_by("leaf1", "ca",
 	    "basicConstraints=CA:FALSE\\nextendedKeyUsage=clientAuth\\n");
 	signed_by("leaf2", "ca",
@@ -181,99 +182,127 @@ stack_of(X509 *a, X509 *b)
 }
 
 static void
-expect_leaf(STACK_OF(X509) *chain, X509 *peer, const char *leaf)
+expect_leaf(X509 *peer, STACK_OF(X509) *rest, const char *leaf)
 {
 	char want[IDENTITY_LEN + 1], got[IDENTITY_LEN + 1];
 
 	expected(leaf, want);
-	cr_assert_eq(identity_of_chain(chain, peer, got), IDENT_OK);
+	cr_assert_eq(identity_of_peer(peer, rest, got), IDENT_OK, "%s", leaf);
 	cr_assert_str_eq(got, want);
 }
 
-Test(identity, chain_selection)
+/*
+ * Every shape of what a client sends, as the server side sees it: the
+ * peer (the certificate whose key signed the handshake) and the rest.
+ */
+Test(identity, chain_shapes)
 {
-	X509		*ca, *leaf1, *leaf2, *nobc, *bare;
+	X509		*ca, *inter, *leaf1, *leaf2, *nobc, *bare;
 	STACK_OF(X509)	*sk;
 	char		 out[IDENTITY_LEN + 1];
 
 	make_pki();
 	ca = load("ca");
+	inter = load("inter");
 	leaf1 = load("leaf1");
 	leaf2 = load("leaf2");
 	nobc = load("nobc");
 	bare = load("bare");
 
-	/* Leaf only, as the server side sees a lone certificate. */
-	expect_leaf(NULL, leaf1, "leaf1");
+	/* Leaf alone (empty or absent rest). */
+	expect_leaf(leaf1, NULL, "leaf1");
+	sk = stack_of(NULL, NULL);
+	expect_leaf(leaf1, sk, "leaf1");
+	sk_X509_free(sk);
 
-	/* Server side: the chain lacks the peer. */
+	/* Leaf + intermediate + root; leaf + root. */
+	sk = stack_of(inter, ca);
+	expect_leaf(leaf1, sk, "leaf1");
+	sk_X509_free(sk);
 	sk = stack_of(ca, NULL);
-	expect_leaf(sk, leaf1, "leaf1");
+	expect_leaf(leaf1, sk, "leaf1");
 	sk_X509_free(sk);
 
-	/* Client-side shape: the chain repeats the peer; counted once. */
-	sk = stack_of(leaf1, ca);
-	expect_leaf(sk, leaf1, "leaf1");
+	/*
+	 * The impersonation: a CA certificate first (its key signed the
+	 * handshake), the victim's certificate after it. KES took the
+	 * victim's identity; no identity at all here.
+	 */
+	sk = stack_of(leaf1, NULL);
+	memset(out, 'x', sizeof(out));
+	cr_assert_eq(identity_of_peer(ca, sk, out), IDENT_NO_CERT);
+	cr_assert_eq(out[0], 'x', "nothing written");
+	sk_X509_free(sk);
+	sk = stack_of(inter, leaf1);
+	cr_assert_eq(identity_of_peer(ca, sk, out), IDENT_NO_CERT);
 	sk_X509_free(sk);
 
-	/* CA first, no separate peer. */
-	sk = stack_of(ca, leaf1);
-	expect_leaf(sk, NULL, "leaf1");
+	/* A CA alone, and nothing at all. */
+	cr_assert_eq(identity_of_peer(ca, NULL, out), IDENT_NO_CERT);
+	cr_assert_eq(identity_of_peer(NULL, NULL, out), IDENT_NO_CERT);
+	sk = stack_of(leaf1, NULL);
+	cr_assert_eq(identity_of_peer(NULL, sk, out), IDENT_NO_CERT);
 	sk_X509_free(sk);
 
-	/* Two leaves. */
+	/* A second non-CA certificate anywhere after the peer. */
 	sk = stack_of(leaf2, NULL);
-	cr_assert_eq(identity_of_chain(sk, leaf1, out), IDENT_TOO_MANY);
+	cr_assert_eq(identity_of_peer(leaf1, sk, out), IDENT_TOO_MANY);
 	sk_X509_free(sk);
 	sk = stack_of(ca, leaf2);
-	cr_assert_eq(identity_of_chain(sk, leaf1, out), IDENT_TOO_MANY);
+	cr_assert_eq(identity_of_peer(leaf1, sk, out), IDENT_TOO_MANY);
 	sk_X509_free(sk);
-
 	/* One leaf sent twice counts twice, as in Go's PeerCertificates. */
-	sk = stack_of(leaf1, leaf1);
-	cr_assert_eq(identity_of_chain(sk, NULL, out), IDENT_TOO_MANY);
+	sk = stack_of(leaf1, NULL);
+	cr_assert_eq(identity_of_peer(leaf1, sk, out), IDENT_TOO_MANY);
 	sk_X509_free(sk);
 
-	/* CA only, and nothing at all. */
-	cr_assert_eq(identity_of_chain(NULL, ca, out), IDENT_NO_CERT);
+	/* Only BasicConstraints cA=TRUE makes a CA: a bare self-signed
+	 * certificate and a keyCertSign-only one are leaves. */
+	expect_leaf(bare, NULL, "bare");
 	sk = stack_of(ca, NULL);
-	cr_assert_eq(identity_of_chain(sk, ca, out), IDENT_NO_CERT);
+	expect_leaf(nobc, sk, "nobc");
 	sk_X509_free(sk);
-	cr_assert_eq(identity_of_chain(NULL, NULL, out), IDENT_NO_CERT);
-	sk = stack_of(NULL, NULL);
-	cr_assert_eq(identity_of_chain(sk, NULL, out), IDENT_NO_CERT);
-	sk_X509_free(sk);
-
-	/* Only BasicConstraints cA=TRUE makes a CA. */
-	expect_leaf(NULL, bare, "bare");
-	sk = stack_of(ca, NULL);
-	expect_leaf(sk, nobc, "nobc");
+	sk = stack_of(bare, NULL);
+	cr_assert_eq(identity_of_peer(leaf1, sk, out), IDENT_TOO_MANY);
 	sk_X509_free(sk);
 
 	X509_free(ca);
+	X509_free(inter);
 	X509_free(leaf1);
 	X509_free(leaf2);
 	X509_free(nobc);
 	X509_free(bare);
 }
 
-/* Go refuses a certificate whose BasicConstraints appears twice. */
+/* Go refuses a certificate whose BasicConstraints appears twice, as the
+ * peer or after it. */
 Test(identity, duplicate_basic_constraints)
 {
-	X509	*leaf, *dup;
-	char	 out[IDENTITY_LEN + 1];
-	int	 i;
+	X509		*leaf, *dup, *ca, *dupca;
+	STACK_OF(X509)	*sk;
+	char		 out[IDENTITY_LEN + 1];
+	int		 i;
 
 	make_pki();
 	leaf = load("leaf1");
+	ca = load("ca");
 	cr_assert_not_null(dup = X509_dup(leaf));
 	i = X509_get_ext_by_NID(dup, NID_basic_constraints, -1);
 	cr_assert_geq(i, 0);
 	cr_assert_eq(X509_add_ext(dup, X509_get_ext(dup, i), -1), 1);
-	cr_assert_eq(identity_of_chain(NULL, dup, out), IDENT_ERROR);
-	cr_assert_eq(identity_of_chain(NULL, leaf, out), IDENT_OK);
+	cr_assert_eq(identity_of_peer(dup, NULL, out), IDENT_ERROR);
+	cr_assert_eq(identity_of_peer(leaf, NULL, out), IDENT_OK);
+	cr_assert_not_null(dupca = X509_dup(ca));
+	i = X509_get_ext_by_NID(dupca, NID_basic_constraints, -1);
+	cr_assert_geq(i, 0);
+	cr_assert_eq(X509_add_ext(dupca, X509_get_ext(dupca, i), -1), 1);
+	sk = stack_of(dupca, NULL);
+	cr_assert_eq(identity_of_peer(leaf, sk, out), IDENT_ERROR);
+	sk_X509_free(sk);
 	X509_free(dup);
+	X509_free(dupca);
 	X509_free(leaf);
+	X509_free(ca);
 }
 
 Test(identity, messages)
