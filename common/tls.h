@@ -27,6 +27,9 @@
 #include "common/config.h"
 #include "common/slice.h"
 
+/* TLS 1.2 suites: ECDHE with AES-GCM or ChaCha20-Poly1305, no CBC. */
+#define TLS12_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
+
 /* A leaf and up to 9 intermediates; real chains have 1-4 certificates. */
 #define TLS_MAX_CHAIN		10
 /* 64 KiB (Go's limit for a handshake message before 1.21); a chain of 10

@@ -163,13 +163,29 @@ identify(struct conn *c)
 }
 
 /*
+ * Plain HTTP on the TLS port (OpenSSL saw "GET ", "POST " ... where a
+ * record header belongs): Go's server answers these exact bytes in the
+ * clear before it closes, so a misconfigured client says what is wrong.
+ * One best-effort write; the connection closes either way.
+ */
+static void
+plain_http_answer(int fd)
+{
+	static const char msg[] = "HTTP/1.0 400 Bad Request\r\n\r\n"
+	    "Client sent an HTTP request to an HTTPS server.\n";
+
+	(void)!write(fd, msg, sizeof(msg) - 1);
+}
+
+/*
  * After an SSL call returned r <= 0: 0 when it waits for the socket (the
  * events it needs are armed), -1 when the connection is gone (closed).
  */
 static int
 ssl_wait(struct conn *c, int r)
 {
-	const char *why;
+	const char	*why;
+	unsigned long	 e;
 
 	switch (SSL_get_error(c->ssl, r)) {
 	case SSL_ERROR_WANT_READ:
@@ -179,10 +195,15 @@ ssl_wait(struct conn *c, int r)
 		conn_arm(c, EPOLLOUT);
 		return 0;
 	default:
-		why = ERR_reason_error_string(ERR_peek_last_error());
+		e = ERR_peek_last_error();
+		why = ERR_reason_error_string(e);
 		if (c->state == CONN_HANDSHAKE)
 			log_debug("TLS handshake failed: %s",
 			    why ? why : "closed");
+		if (c->state == CONN_HANDSHAKE &&
+		    ERR_GET_LIB(e) == ERR_LIB_SSL &&
+		    ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST)
+			plain_http_answer(c->fd);
 		ERR_clear_error();
 		conn_close(c);
 		return -1;
@@ -317,6 +338,12 @@ frame_request(struct conn *c)
 		if (r < 0) {
 			c->keep_alive = false;
 			respond_error(c, -r, http_reason(-r));
+			return -1;
+		}
+		/* RFC 9112 3.2; Go's server answers the same. */
+		if (c->req->minor == 1 && !c->req->has_host) {
+			c->keep_alive = false;
+			respond_error(c, 400, "missing required Host header");
 			return -1;
 		}
 		c->have_head = true;
@@ -523,6 +550,10 @@ conn_drive(struct conn *c)
 			}
 			if (r == -1)
 				break;	/* an error response is queued */
+			/* A 100 Continue just queued goes out before we wait
+			 * for the body: the client may wait for it first. */
+			if (buf_avail(&c->out) > 0 && flush_out(c) != 1)
+				return;
 			if (c->await_readable) {
 				conn_arm(c, EPOLLIN);
 				return;

@@ -291,6 +291,7 @@ head_semantics(struct http_request *req)
 	/* RFC 9112 3.2 requires a 400 for several Host lines. */
 	if (nhost > 1)
 		return -400;
+	req->has_host = nhost == 1;
 	if (nte > 0) {
 		/*
 		 * RFC 9112 6.1: HTTP/1.0 framing with Transfer-Encoding is

@@ -78,6 +78,7 @@ struct http_request {
 	 * answers without reading it. Ignored for HTTP/1.0 (RFC 9110 10.1.1).
 	 */
 	bool			 expect_continue;
+	bool			 has_host;	/* a Host line, even empty */
 	size_t			 head_len;	/* up to the final CRLF CRLF */
 };
 
@@ -99,9 +100,9 @@ struct http_request {
  * The bytes are checked strictly left to right, so for every prefix of a
  * buffer the result is 0 or the same as for the whole buffer (and 0 for
  * every prefix shorter than a complete head).
- * A missing Host header is accepted (Go answers 400): the server routes on
- * the path only and mTLS already names the peer, so Host carries nothing
- * we use, and being strict would only break odd clients.
+ * A missing Host header is not an error here (has_host says whether there
+ * was one); the caller answers an HTTP/1.1 request without it with 400, as
+ * Go's server does (RFC 9112 3.2).
  */
 int	 http_parse_head(const char *p, size_t len, struct http_request *req);
 

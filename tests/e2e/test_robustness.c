@@ -1,0 +1,278 @@
+/*
+ * Hostile and odd clients against the real server (privilege separation
+ * and the sandbox on): what a client that sends plain HTTP, leaves out
+ * Host, waits for 100 Continue, offers only CBC suites, trickles a body or
+ * never reads its answers meets. Each case was a defect of an adversarial
+ * run; each test fails against the server before its fix.
+ *
+ * A raw client (blocking OpenSSL over a TCP socket, with poll for
+ * timeouts) gives the control that curl does not: which suites it offers,
+ * when it sends what, and when it reads.
+ */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "tests/lib/testsrv.h"
+
+#define READY_MS	10000
+
+static struct testsrv srv;
+
+static void
+teardown(void)
+{
+	tsrv_cleanup(&srv);
+}
+
+TestSuite(robustness, .fini = teardown, .timeout = 120);
+
+static void
+start(const struct tsrv_cfg *cfg)
+{
+	struct tsrv_cfg def = { .tls_auth = "" };
+
+	if (geteuid() != 0)
+		cr_skip_test("the system tests start the server as root");
+	cr_assert_eq(tsrv_init(&srv, NULL), 0, "test setup failed: %s; "
+	    "build the server first (`make`)", strerror(errno));
+	cr_assert_eq(tsrv_write_config(&srv, cfg ? cfg : &def), 0);
+	cr_assert_eq(tsrv_start(&srv), 0);
+	cr_assert_eq(tsrv_wait_ready(&srv, READY_MS), 0,
+	    "the server did not start; log:\n%s", tsrv_log_tail(&srv));
+}
+
+/* A TCP connection to the server; Nagle off unless nagle. */
+static int
+tcp_open(bool nagle)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	int			fd, one = 1;
+
+	sin.sin_port = htons(srv.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_geq(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+	if (!nagle)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0,
+	    "connect: %s", strerror(errno));
+	return fd;
+}
+
+struct rawtls {
+	int	 fd;
+	SSL_CTX	*ctx;
+	SSL	*ssl;
+};
+
+/*
+ * A TLS connection as the admin. ciphers: the TLS 1.2 list to offer
+ * (NULL: OpenSSL's default); maxver: 0 or the highest version. Returns
+ * false when the handshake fails (the struct is then closed).
+ */
+static bool
+tls_open(struct rawtls *t, const char *ciphers, int maxver)
+{
+	memset(t, 0, sizeof(*t));
+	cr_assert_not_null(t->ctx = SSL_CTX_new(TLS_client_method()));
+	if (maxver != 0)
+		cr_assert_eq(SSL_CTX_set_max_proto_version(t->ctx, maxver), 1);
+	if (ciphers != NULL)
+		cr_assert_eq(SSL_CTX_set_cipher_list(t->ctx, ciphers), 1);
+	cr_assert_eq(SSL_CTX_use_certificate_chain_file(t->ctx,
+	    srv.cert[TSRV_ADMIN]), 1);
+	cr_assert_eq(SSL_CTX_use_PrivateKey_file(t->ctx, srv.key[TSRV_ADMIN],
+	    SSL_FILETYPE_PEM), 1);
+	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_NONE, NULL);
+	t->fd = tcp_open(false);
+	cr_assert_not_null(t->ssl = SSL_new(t->ctx));
+	cr_assert_eq(SSL_set_fd(t->ssl, t->fd), 1);
+	if (SSL_connect(t->ssl) != 1) {
+		ERR_clear_error();
+		SSL_free(t->ssl);
+		SSL_CTX_free(t->ctx);
+		close(t->fd);
+		memset(t, 0, sizeof(*t));
+		t->fd = -1;
+		return false;
+	}
+	return true;
+}
+
+static void
+tls_close(struct rawtls *t)
+{
+	if (t->ssl != NULL)
+		SSL_free(t->ssl);
+	if (t->ctx != NULL)
+		SSL_CTX_free(t->ctx);
+	if (t->fd >= 0)
+		close(t->fd);
+	memset(t, 0, sizeof(*t));
+	t->fd = -1;
+}
+
+static void
+tls_send(struct rawtls *t, const char *s)
+{
+	cr_assert_eq(SSL_write(t->ssl, s, (int)strlen(s)), (int)strlen(s));
+}
+
+/*
+ * Read into out until `needle` shows up (true), the server closes or
+ * timeout_ms pass (false). out is NUL-terminated.
+ */
+static bool
+tls_read_until(struct rawtls *t, const char *needle, char *out,
+    size_t outlen, unsigned int timeout_ms)
+{
+	struct pollfd	 pfd = { .fd = t->fd, .events = POLLIN };
+	uint64_t	 end = tsrv_now_ms() + timeout_ms, now;
+	size_t		 len = 0;
+	int		 n;
+
+	out[0] = '\0';
+	for (;;) {
+		if (strstr(out, needle) != NULL)
+			return true;
+		if (!SSL_has_pending(t->ssl)) {
+			if ((now = tsrv_now_ms()) >= end)
+				return false;
+			if (poll(&pfd, 1, (int)(end - now)) <= 0)
+				return false;
+		}
+		if (len + 1 >= outlen)
+			return false;
+		n = SSL_read(t->ssl, out + len, (int)(outlen - len - 1));
+		if (n <= 0) {
+			ERR_clear_error();
+			return strstr(out, needle) != NULL;
+		}
+		len += (size_t)n;
+		out[len] = '\0';
+	}
+}
+
+/* --- 12. Host and plain HTTP ------------------------------------------ */
+
+Test(robustness, missing_host)
+{
+	char	raw[4096];
+	long	n;
+
+	start(NULL);
+	n = tsrv_raw(&srv, TSRV_ADMIN, "GET /version HTTP/1.1\r\n\r\n",
+	    strlen("GET /version HTTP/1.1\r\n\r\n"), raw, sizeof(raw), 3000);
+	cr_assert_gt(n, 0, "%s", raw);
+	cr_expect_eq(strncmp(raw, "HTTP/1.1 400 ", 13), 0, "%s", raw);
+	cr_expect_not_null(strstr(raw, "missing required Host header"), "%s",
+	    raw);
+	/* An empty Host is a Host (as in Go); HTTP/1.0 needs none. */
+	n = tsrv_raw(&srv, TSRV_ADMIN, "GET /version HTTP/1.1\r\nHost:\r\n"
+	    "Connection: close\r\n\r\n", strlen("GET /version HTTP/1.1\r\n"
+	    "Host:\r\nConnection: close\r\n\r\n"), raw, sizeof(raw), 3000);
+	cr_expect_eq(strncmp(raw, "HTTP/1.1 200 ", 13), 0, "%s", raw);
+	n = tsrv_raw(&srv, TSRV_ADMIN, "GET /version HTTP/1.0\r\n\r\n",
+	    strlen("GET /version HTTP/1.0\r\n\r\n"), raw, sizeof(raw), 3000);
+	cr_expect_eq(strncmp(raw + 8, " 200 ", 5), 0, "%s", raw);
+}
+
+Test(robustness, plain_http_on_tls_port)
+{
+	static const char want[] = "HTTP/1.0 400 Bad Request\r\n\r\n"
+	    "Client sent an HTTP request to an HTTPS server.\n";
+	static const char *reqs[] = {
+		"GET /version HTTP/1.1\r\nHost: k\r\n\r\n",
+		"POST /v1/key/create/k HTTP/1.1\r\nHost: k\r\n\r\n",
+		"PUT /v1/key/create/k HTTP/1.1\r\nHost: k\r\n\r\n",
+		"HEAD / HTTP/1.1\r\nHost: k\r\n\r\n",
+	};
+	char	got[512];
+	size_t	i, len;
+	ssize_t	n;
+	int	fd;
+
+	start(NULL);
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		fd = tcp_open(false);
+		cr_assert_eq(write(fd, reqs[i], strlen(reqs[i])),
+		    (ssize_t)strlen(reqs[i]));
+		len = 0;
+		while (len < sizeof(got) - 1 &&
+		    (n = read(fd, got + len, sizeof(got) - 1 - len)) > 0)
+			len += (size_t)n;
+		got[len] = '\0';
+		close(fd);
+		cr_expect_str_eq(got, want, "%s", reqs[i]);
+	}
+}
+
+/* --- 13. TLS 1.2 suites ----------------------------------------------- */
+
+Test(robustness, tls12_aead_only)
+{
+	static const char *cbc[] = {
+		"ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES128-SHA256",
+		"ECDHE-ECDSA-AES256-SHA", "ECDHE-ECDSA-AES256-SHA384",
+		"ECDHE-RSA-AES128-SHA", "AES128-SHA", "AES128-GCM-SHA256",
+	};
+	static const char *aead[] = {
+		"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+		"ECDHE-ECDSA-CHACHA20-POLY1305",
+	};
+	struct rawtls	t;
+	size_t		i;
+
+	start(NULL);
+	for (i = 0; i < sizeof(cbc) / sizeof(cbc[0]); i++) {
+		cr_expect_not(tls_open(&t, cbc[i], TLS1_2_VERSION),
+		    "TLS 1.2 with %s was accepted", cbc[i]);
+		tls_close(&t);
+	}
+	for (i = 0; i < sizeof(aead) / sizeof(aead[0]); i++) {
+		cr_expect(tls_open(&t, aead[i], TLS1_2_VERSION),
+		    "TLS 1.2 with %s was refused", aead[i]);
+		if (t.ssl != NULL)
+			cr_expect_str_eq(SSL_get_cipher_name(t.ssl), aead[i]);
+		tls_close(&t);
+	}
+}
+
+/* --- 5. Expect: 100-continue ------------------------------------------ */
+
+/*
+ * A client that waits for 100 Continue before it sends its body (curl
+ * with a long --expect100-timeout) gets it at once, then its answer.
+ */
+Test(robustness, continue_is_sent_before_the_body)
+{
+	struct rawtls	t;
+	char		got[4096];
+
+	start(NULL);
+	cr_assert(tls_open(&t, NULL, 0));
+	tls_send(&t, "PUT /v1/key/create/cont-key HTTP/1.1\r\nHost: k\r\n"
+	    "Expect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+	cr_assert(tls_read_until(&t, "HTTP/1.1 100 Continue\r\n\r\n", got,
+	    sizeof(got), 3000), "no 100 Continue before the body: '%s'",
+	    got);
+	tls_send(&t, "{}");
+	cr_expect(tls_read_until(&t, "HTTP/1.1 200 ", got, sizeof(got),
+	    3000), "no answer after the body: '%s'", got);
+	tls_close(&t);
+}
