@@ -84,12 +84,16 @@ conn_accept(int fd)
 {
 	struct conn	*c;
 	int		 one = 1;
+	int		 sndbuf = CONN_SNDBUF;
 
 	if (w.stopping) {
 		close(fd);
 		return;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Bounds what a client that never reads its answers can pin in
+	 * the kernel; answers are small, so this costs no throughput. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
 	peer_ip(fd, c->ip, sizeof(c->ip));
@@ -124,6 +128,7 @@ conn_close(struct conn *c)
 {
 	conn_forget_pending(c);
 	logs_unsubscribe(c);
+	ev_timer_cancel(&c->resume);
 	if (c->metered)
 		metrics_request_abort();
 	ev_del(&c->io);
@@ -142,6 +147,21 @@ conn_close(struct conn *c)
 	explicit_bzero(c, sizeof(*c));
 	free(c);
 	worker_conn_gone();
+}
+
+/*
+ * A request that did not arrive in time (the sweep: its head within
+ * HEADER_TIMEOUT_MS, its body within BODY_TIMEOUT_MS) is answered 408,
+ * then the connection drains what the client still sends and closes, as
+ * for a body too big.
+ */
+void
+conn_request_timeout(struct conn *c)
+{
+	c->keep_alive = false;
+	c->body_too_big = true;
+	respond_error(c, 408, "request timeout");
+	conn_drive(c);
 }
 
 bool
@@ -237,9 +257,14 @@ flush_out(struct conn *c)
 			c->out.off += r;
 			continue;
 		}
+		/* The kernel's queue is full: the write deadline runs
+		 * from now until the answer is out (the sweep). */
+		if (c->write_blocked == 0)
+			c->write_blocked = ev_now();
 		return ssl_wait(c, r);
 	}
 	buf_reset(&c->out);
+	c->write_blocked = 0;
 	return 1;
 }
 
@@ -348,6 +373,9 @@ frame_request(struct conn *c)
 		}
 		c->have_head = true;
 		c->head_at = buf_ptr(&c->in);
+		c->body_started = ev_now();
+		c->chunk_fed = 0;
+		http_chunked_init(&c->chunked);
 		c->keep_alive = c->req->keep_alive && !w.stopping;
 		c->head_only = c->req->method == HTTP_HEAD;
 		/*
@@ -396,12 +424,12 @@ frame_request(struct conn *c)
 		(void)buf_put(&c->body, p, c->req->content_length);
 		return 1;
 	case HTTP_BODY_CHUNKED:
-		/* Decoded afresh from the start each time: the body is at
-		 * most 1 MB, and the decoder keeps no pointers into c->in,
-		 * which compaction would move. */
-		buf_reset(&c->body);
-		http_chunked_init(&c->chunked);
-		r = http_chunked_feed(&c->chunked, p, avail, &used, &c->body);
+		/* Decoded as it arrives, each byte once: the decoder keeps
+		 * its state and no pointer into c->in (which may move), so
+		 * only the bytes after chunk_fed are new. */
+		r = http_chunked_feed(&c->chunked, p + c->chunk_fed,
+		    avail - c->chunk_fed, &used, &c->body);
+		c->chunk_fed += used;
 		if (r == 0)
 			return 0;
 		if (r == -413) {
@@ -416,7 +444,7 @@ frame_request(struct conn *c)
 			return -1;
 		}
 		/* The framed length, for consume_request(). */
-		c->req->content_length = used;
+		c->req->content_length = c->chunk_fed;
 		return 1;
 	}
 	return -1;
@@ -486,10 +514,31 @@ linger_drain(struct conn *c)
 	return -1;
 }
 
+static void
+resume_cb(struct ev_timer *t)
+{
+	conn_drive(t->arg);
+}
+
+/*
+ * One connection may not hold the worker: after CONN_READS_PER_TURN reads
+ * in one go (a body sent in 1-byte records, a flood of pipelined
+ * requests) it waits for the next turn, when the others have had theirs.
+ * Not 0 ms: a timer due now would run again in the same turn.
+ */
+static bool
+read_budget_spent(struct conn *c, int *reads)
+{
+	if (++*reads <= CONN_READS_PER_TURN)
+		return false;
+	ev_timer_set(&c->resume, 1, resume_cb, c);
+	return true;
+}
+
 void
 conn_drive(struct conn *c)
 {
-	int r;
+	int r, reads = 0;
 
 	for (;;) {
 		switch (c->state) {
@@ -509,7 +558,8 @@ conn_drive(struct conn *c)
 			if (flush_out(c) != 1)
 				return;
 			buf_reset(&c->in);
-			if (read_more(c) != 1)
+			if (read_budget_spent(c, &reads) ||
+			    read_more(c) != 1)
 				return;
 			break;
 		case CONN_WRITE:
@@ -558,7 +608,8 @@ conn_drive(struct conn *c)
 				conn_arm(c, EPOLLIN);
 				return;
 			}
-			if (read_more(c) != 1)
+			if (read_budget_spent(c, &reads) ||
+			    read_more(c) != 1)
 				return;
 			break;
 		}

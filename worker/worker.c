@@ -315,10 +315,12 @@ raise_nofile(void)
 }
 
 /*
- * A client that is slow to send a request head (5 s) or that stays idle
- * between requests (90 s) loses its connection, so it cannot hold a worker.
- * So does a request that outlives its route's timeout (a hung crypto
- * process or a client that does not read its answer).
+ * A client that is slow to send a request head (5 s) or its body (15 s
+ * from the end of the head) gets 408 and loses its connection; so does
+ * one that stays idle between requests (90 s), or does not take an answer
+ * (10 s with the kernel's send queue full, however the answer was made),
+ * so it cannot hold a worker. So does a request that outlives its route's
+ * timeout (a hung crypto process).
  */
 static void
 sweep_cb(struct ev_timer *t)
@@ -331,10 +333,19 @@ sweep_cb(struct ev_timer *t)
 		    c->state != CONN_READ) {
 			log_debug("request exceeded its route timeout");
 			conn_close(c);
-		} else if (c->state == CONN_HANDSHAKE || (c->state == CONN_READ &&
-		    (buf_avail(&c->in) > 0 || c->have_head))) {
+		} else if (c->write_blocked != 0 &&
+		    now - c->write_blocked > WRITE_TIMEOUT_MS) {
+			log_debug("client does not read its answers");
+			conn_close(c);
+		} else if (c->state == CONN_HANDSHAKE) {
 			if (now - c->req_started > HEADER_TIMEOUT_MS)
 				conn_close(c);
+		} else if (c->state == CONN_READ && c->have_head) {
+			if (now - c->body_started > BODY_TIMEOUT_MS)
+				conn_request_timeout(c);
+		} else if (c->state == CONN_READ && buf_avail(&c->in) > 0) {
+			if (now - c->req_started > HEADER_TIMEOUT_MS)
+				conn_request_timeout(c);
 		} else if (c->state == CONN_READ &&
 		    now - c->last_active > IDLE_TIMEOUT_MS)
 			conn_close(c);

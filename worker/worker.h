@@ -38,9 +38,16 @@
 #define CONN_IN_MAX		(HTTP_MAX_HEAD_BYTES + 1000000 + 65536)
 #define CONN_OUT_MAX		(4u << 20)
 #define BODY_MAX		1000000		/* 1 MB, spec §3.1 */
-#define HEADER_TIMEOUT_MS	5000		/* spec §1.2 */
+#define HEADER_TIMEOUT_MS	5000		/* spec §1.2: first byte to end of head */
+#define BODY_TIMEOUT_MS		15000		/* end of head to end of body */
+#define WRITE_TIMEOUT_MS	10000		/* an answer the client does not take */
 #define IDLE_TIMEOUT_MS		90000
 #define LINGER_MS		2000		/* draining before close */
+/* The kernel's send queue of a connection (SO_SNDBUF; Linux doubles it):
+ * a client that pipelines and never reads pins this much at most. */
+#define CONN_SNDBUF		(64u << 10)
+/* TLS reads in one turn for one connection before the others get theirs. */
+#define CONN_READS_PER_TURN	32
 
 enum conn_state {
 	CONN_HANDSHAKE,
@@ -107,6 +114,12 @@ struct conn {
 	uint64_t		 last_active;	/* ev_now() */
 	uint64_t		 req_started;	/* first byte of this request */
 	uint64_t		 deadline;	/* route timeout; 0: none */
+	uint64_t		 body_started;	/* the head was complete */
+	uint64_t		 write_blocked;	/* the answer stopped going
+						 * out (client not reading);
+						 * 0: flowing */
+	uint64_t		 chunk_fed;	/* chunked body bytes decoded */
+	struct ev_timer		 resume;	/* more to read next turn */
 	bool			 metered;	/* counted as in flight */
 	bool			 body_too_big;	/* over BODY_MAX: not read;
 						 * answered, then closed */
@@ -149,6 +162,7 @@ void	conn_forget_pending(struct conn *);
 void	conn_accept(int fd);
 void	conn_close(struct conn *);
 void	conn_release_idle(struct conn *);
+void	conn_request_timeout(struct conn *);
 void	conn_drive(struct conn *);
 bool	conn_idle(const struct conn *);
 

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,9 @@ start(const struct tsrv_cfg *cfg)
 
 	if (geteuid() != 0)
 		cr_skip_test("the system tests start the server as root");
+	/* A write to a connection the server closed fails; it does not
+	 * kill the test. */
+	(void)signal(SIGPIPE, SIG_IGN);
 	cr_assert_eq(tsrv_init(&srv, NULL), 0, "test setup failed: %s; "
 	    "build the server first (`make`)", strerror(errno));
 	cr_assert_eq(tsrv_write_config(&srv, cfg ? cfg : &def), 0);
@@ -275,4 +279,121 @@ Test(robustness, continue_is_sent_before_the_body)
 	cr_expect(tls_read_until(&t, "HTTP/1.1 200 ", got, sizeof(got),
 	    3000), "no answer after the body: '%s'", got);
 	tls_close(&t);
+}
+
+/* --- 6. header and body timeouts -------------------------------------- */
+
+/* An 8 KB body sent at 1 KB/s takes longer than the 5 s head timeout and
+ * is answered all the same. */
+Test(robustness, slow_body_within_its_timeout)
+{
+	struct rawtls	t;
+	char		got[4096], head[256], piece[1025];
+	int		i;
+
+	start(NULL);
+	cr_assert(tls_open(&t, NULL, 0));
+	/* A JSON body of 8 KB: an 8 KB "context" the route ignores. */
+	snprintf(head, sizeof(head), "PUT /v1/key/create/slow-key HTTP/1.1\r\n"
+	    "Host: k\r\nContent-Length: %d\r\n\r\n", 8 * 1024);
+	tls_send(&t, head);
+	memset(piece, ' ', 1024);
+	piece[1024] = '\0';
+	for (i = 0; i < 8; i++) {
+		tsrv_sleep_ms(1000);
+		tls_send(&t, piece);
+	}
+	cr_expect(tls_read_until(&t, "HTTP/1.1 200 ", got, sizeof(got),
+	    5000), "8 KB at 1 KB/s: '%s'", got);
+	tls_close(&t);
+}
+
+/* A body that stops coming gets 408 once BODY_TIMEOUT_MS (15 s) passed;
+ * a head that stops coming, once the 5 s head timeout passed. */
+Test(robustness, stalled_body_and_head_get_408)
+{
+	struct rawtls	body, head;
+	char		got[4096];
+	uint64_t	t0;
+
+	start(NULL);
+	cr_assert(tls_open(&body, NULL, 0));
+	cr_assert(tls_open(&head, NULL, 0));
+	t0 = tsrv_now_ms();
+	tls_send(&body, "PUT /v1/key/create/k HTTP/1.1\r\nHost: k\r\n"
+	    "Content-Length: 100\r\n\r\n{\"a\":");
+	tls_send(&head, "GET /v1/status HTTP/1.1\r\nHo");
+	cr_expect(tls_read_until(&head, "HTTP/1.1 408 ", got, sizeof(got),
+	    9000), "stalled head: '%s'", got);
+	cr_expect_geq(tsrv_now_ms() - t0, 4500, "408 before the head "
+	    "timeout");
+	cr_expect(tls_read_until(&body, "HTTP/1.1 408 ", got, sizeof(got),
+	    15000), "stalled body: '%s'", got);
+	cr_expect_geq(tsrv_now_ms() - t0, 14500, "408 before the body "
+	    "timeout");
+	tls_close(&body);
+	tls_close(&head);
+}
+
+/* --- 3. clients that do not read --------------------------------------- */
+
+/*
+ * A client pipelines GET /nope as fast as it can and never reads. Another
+ * client is served meanwhile, and the flood's connection is gone within
+ * the write deadline (10 s once the send queue is full) plus the sweep.
+ */
+Test(robustness, client_that_never_reads)
+{
+	static const char req[] = "GET /nope HTTP/1.1\r\nHost: k\r\n\r\n";
+	struct rawtls	 t;
+	struct pollfd	 pfd;
+	char		 batch[sizeof(req) * 256], body[512];
+	uint64_t	 t0, stalled = 0;
+	size_t		 i, sent = 0;
+	long		 code;
+	int		 r;
+
+	start(NULL);
+	for (i = 0; i < 256; i++)
+		memcpy(batch + i * (sizeof(req) - 1), req, sizeof(req) - 1);
+	cr_assert(tls_open(&t, NULL, 0));
+	cr_assert_eq(BIO_socket_nbio(t.fd, 1), 1);
+	t0 = tsrv_now_ms();
+	/* Write until the write side has been stuck for 2 s. */
+	while (tsrv_now_ms() - t0 < 20000) {
+		r = SSL_write(t.ssl, batch, (int)(256 * (sizeof(req) - 1)));
+		if (r > 0) {
+			sent += (size_t)r;
+			stalled = 0;
+			continue;
+		}
+		ERR_clear_error();
+		if (SSL_get_error(t.ssl, r) != SSL_ERROR_WANT_WRITE)
+			break;		/* already gone */
+		if (stalled == 0)
+			stalled = tsrv_now_ms();
+		else if (tsrv_now_ms() - stalled > 2000)
+			break;
+		tsrv_sleep_ms(50);
+	}
+	cr_assert_gt(sent, 1u << 20, "only %zu bytes went out", sent);
+
+	/* Another client is served meanwhile. */
+	code = tsrv_get(&srv, TSRV_ADMIN, "/v1/status", body, sizeof(body));
+	cr_expect_eq(code, 200, "another client: %ld %s", code, body);
+
+	/* The server drops the flood (a reset: it never read the rest). */
+	pfd.fd = t.fd;
+	pfd.events = POLLRDHUP;
+	for (;;) {
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 200) > 0 &&
+		    (pfd.revents & (POLLERR | POLLHUP | POLLRDHUP)))
+			break;
+		cr_assert_lt(tsrv_now_ms() - t0, 40000, "the connection of a "
+		    "client that never reads is still open after 40 s");
+	}
+	tls_close(&t);
+	code = tsrv_get(&srv, TSRV_ADMIN, "/v1/status", body, sizeof(body));
+	cr_expect_eq(code, 200, "after: %ld %s", code, body);
 }
