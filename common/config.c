@@ -163,6 +163,36 @@ parse_address(struct cfg_parser *p, const struct cfg_sect *top)
 	    cfg_quote(c->address, q, sizeof(q)), why);
 }
 
+/*
+ * An identity is 64 lowercase hex characters. KES documents 'disabled'
+ * (and its examples '_') to turn admin access off; any other value that
+ * cannot be an identity did the same silently, so a mistyped identity
+ * (uppercase, one character short, an unset ${VAR} glued to text) left
+ * the server without an admin and nobody told. Refuse it.
+ */
+static int
+check_admin_identity(struct cfg_parser *p, const struct cfg_sect *s,
+    const char *id)
+{
+	char	 q[CFG_QUOTELEN];
+	size_t	 line = 0, n = strlen(id);
+
+	if (strcmp(id, "disabled") == 0 || strcmp(id, "_") == 0)
+		return 0;
+	if (n == 64 && strspn(id, "0123456789abcdef") == 64)
+		return 0;
+	(void)cfg_lookup(p, s, "identity", &line);
+	if (n == 64 && strspn(id, "0123456789abcdefABCDEF") == 64)
+		return cfg_error(p, line, "admin.identity", "'%s' has "
+		    "uppercase letters; expected the identity in lowercase "
+		    "hexadecimal", cfg_quote(id, q, sizeof(q)));
+	return cfg_error(p, line, "admin.identity", "'%s' is not an "
+	    "identity; expected 64 lowercase hexadecimal characters (the "
+	    "SHA-256 of a public key, as `keyward identity of CERT` prints "
+	    "it), or 'disabled' to turn admin access off",
+	    cfg_quote(id, q, sizeof(q)));
+}
+
 static int
 parse_admin(struct cfg_parser *p, const struct cfg_sect *top)
 {
@@ -184,7 +214,7 @@ parse_admin(struct cfg_parser *p, const struct cfg_sect *top)
 	if (old)
 		cfg_legacy(p, top, "root", "KES v0.17.2 and later read "
 		    "admin.identity");
-	return 0;
+	return check_admin_identity(p, &s, c->admin_identity);
 }
 
 static int

@@ -10,6 +10,7 @@
  * when it sends what, and when it reads.
  */
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -396,4 +397,46 @@ Test(robustness, client_that_never_reads)
 	tls_close(&t);
 	code = tsrv_get(&srv, TSRV_ADMIN, "/v1/status", body, sizeof(body));
 	cr_expect_eq(code, 200, "after: %ld %s", code, body);
+}
+
+/* --- 8. admin identities ------------------------------------------------ */
+
+/*
+ * An admin identity that cannot be one (uppercase hex, 63 characters,
+ * text around a variable) stops the start with a message that says what
+ * an identity looks like; it used to disable admin access silently.
+ */
+Test(robustness, admin_identity_must_be_one)
+{
+	static const char *bad[] = {
+		"3ECFCDF38FCBE141AE26A1030F81E96B753365A46760AE6B578698A97C59FD22",
+		"3ecfcdf38fcbe141ae26a1030f81e96b753365a46760ae6b578698a97c59fd2",
+		"x-${HOME}",
+	};
+	struct tsrv_cfg	 cfg = { .tls_auth = "" };
+	size_t		 i;
+	int		 status;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (geteuid() != 0)
+			cr_skip_test("the system tests start the server as "
+			    "root");
+		cr_assert_eq(tsrv_init(&srv, NULL), 0);
+		cfg.admin = bad[i];
+		cr_assert_eq(tsrv_write_config(&srv, &cfg), 0);
+		cr_assert_eq(tsrv_start(&srv), 0);
+		status = -1;
+		cr_assert_eq(tsrv_wait_exit(&srv, 5000, &status), 0,
+		    "admin.identity '%s': the server did not exit; log:\n%s",
+		    bad[i], tsrv_log_tail(&srv));
+		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) != 0,
+		    "exit status %#x", status);
+		cr_expect_gt(tsrv_log_count(&srv, "admin.identity"), 0,
+		    "'%s': %s", bad[i], tsrv_log_tail(&srv));
+		cr_expect_gt(tsrv_log_count(&srv, "lowercase hexadecimal"), 0,
+		    "'%s': %s", bad[i], tsrv_log_tail(&srv));
+		cr_expect_eq(tsrv_log_count(&srv, "serving on"), 0);
+		tsrv_cleanup(&srv);
+		memset(&srv, 0, sizeof(srv));
+	}
 }

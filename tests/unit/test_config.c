@@ -245,6 +245,34 @@ Test(config, admin_disabled)
 	config_free(c);
 }
 
+/* Only an identity, 'disabled' or '_' (KES's examples); anything else
+ * used to disable admin access silently. */
+Test(config, admin_identity_forms)
+{
+	struct config	*c;
+	char		 yaml[1024], upper[80];
+	size_t		 i;
+
+	c = parse_ok("admin:\n  identity: _\n" TLS FS);
+	config_free(c);
+	snprintf(upper, sizeof(upper), "%s", ID_A);
+	for (i = 0; upper[i] != '\0'; i++)
+		if (upper[i] >= 'a' && upper[i] <= 'f')
+			upper[i] -= 'a' - 'A';
+	snprintf(yaml, sizeof(yaml), "admin:\n  identity: %s\n" TLS FS, upper);
+	parse_err(yaml, "t.yml:2: admin.identity: ", "has uppercase letters",
+	    NULL);
+	/* 63 characters. */
+	parse_err("admin:\n  identity: " "3ecfcdf38fcbe141ae26a1030f81e96b7533"
+	    "65a46760ae6b578698a97c59fd2\n" TLS FS,
+	    "t.yml:2: admin.identity: ", "is not an identity; expected 64 "
+	    "lowercase hexadecimal characters", "'disabled'", NULL);
+	parse_err("admin:\n  identity: Disabled\n" TLS FS,
+	    "t.yml:2: admin.identity: 'Disabled' is not an identity", NULL);
+	parse_err("admin:\n  identity: x-${HOME}\n" TLS FS,
+	    "t.yml:2: admin.identity: 'x-${HOME}' is not an identity", NULL);
+}
+
 Test(config, admin_wrong_type)
 {
 	parse_err("admin:\n  identity:\n    a: b\n" TLS FS,

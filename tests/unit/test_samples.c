@@ -61,6 +61,7 @@ Test(samples, readme_config)
 	FILE		*f, *m;
 	bool		 in = false, done = false;
 
+	setenv("KEYWARD_ADMIN_IDENTITY", ID_A, 1);
 	setenv("MINIO_IDENTITY", ID_B, 1);
 	repo_path("README.md", path, sizeof(path));
 	cr_assert_not_null(f = fopen(path, "r"), "%s", path);
