@@ -980,16 +980,24 @@ class TestRestartAndLogs(unittest.TestCase):
             d.stop()
 
     def test_process_restart_after_kill9(self):
-        d = Double("restart2")
+        d = Double("restart2", ("--journal-max", "3000"))
         try:
             tok = d.login()
+            many = [uniq("m") for _ in range(24)]
+            for i, k in enumerate(many):
+                self.assertEqual(d.req("PUT", "/v1/kv2/data/" + k, {"data": {k: "v"}, "options": {"cas": 0}},
+                                       token=tok).status, 200)
+                if i % 4 == 0:
+                    self.assertEqual(d.req("DELETE", "/v1/kv2/metadata/" + k, token=tok).status, 204)
             n = uniq()
             self.assertEqual(d.req("PUT", "/v1/kv/" + n, {n: "durable"}, token=tok).status, 204)
             port = d.port
             d.stop(signal.SIGKILL)
-            state = slurp(d.state)
-            self.assertNotIn(tok, state, "the state file keeps a hash, never the token")
-            self.assertNotIn(SECRET_ID, state, "command-line secret_id is not persisted")
+            journal = slurp(d.state + ".journal")
+            self.assertIn(n, journal, "the acknowledged write is in the journal (replayed below)")
+            for f in (d.state, d.state + ".journal"):
+                self.assertNotIn(tok, slurp(f), "the state keeps a hash, never the token")
+                self.assertNotIn(SECRET_ID, slurp(f), "command-line secret_id is not persisted")
             self.assertEqual([f for f in os.listdir(TMP) if ".tmp." in f], [],
                              "atomic writes leave no temp file")
             cmd = list(d.cmd)
@@ -999,6 +1007,10 @@ class TestRestartAndLogs(unittest.TestCase):
             r = d.req("GET", "/v1/kv/" + n, token=tok)
             self.assertEqual(r.json["data"], {n: "durable"},
                              "§5.2 / issue 12: an acknowledged write survives kill -9 and a restart")
+            for i, k in enumerate(many):
+                r = d.req("GET", "/v1/kv2/data/%s?version=1" % k, token=tok)
+                self.assertEqual(r.status, 404 if i % 4 == 0 else 200,
+                                 "snapshot + journal (folded several times) give back every write and delete")
             self.assertEqual(d.stop(), 0, "SIGTERM exits 0")
         finally:
             if d.proc.poll() is None:
