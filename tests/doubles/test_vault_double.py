@@ -1054,6 +1054,25 @@ class TestRestartAndLogs(unittest.TestCase):
             self.assertNotIn(secret, text, "issue 12: logs never show tokens or secret_ids")
         self.assertNotIn(SECRET_ID, slurp(d.errf), "nor does stderr")
 
+    def test_exit_with_parent(self):
+        pf = os.path.join(TMP, "orphan.port")
+        sh = subprocess.Popen(["sh", "-c", '"$@" & echo $!; sleep 0.3', "sh", sys.executable, DOUBLE,
+                               "--cert", SRV_CERT, "--key", SRV_KEY, "--port-file", pf,
+                               "--exit-with-parent"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        pid = int(sh.stdout.readline())
+        sh.wait()
+        sh.stdout.close()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            self.fail("--exit-with-parent: the double outlived its parent")
+
     def errors_multi(self, r, text, where):
         self.assertEqual((r.status, r.json), (403, {"errors": [text]}), where)
 

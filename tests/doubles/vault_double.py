@@ -111,6 +111,23 @@ What it implements (section numbers are the spec's)
   path (with query), status, milliseconds.  Never a header value, body, token,
   secret_id or JWT.
 
+Starting it from a C test (tests/e2e)
+-------------------------------------
+    python3 tests/doubles/vault_double.py --addr 127.0.0.1:0 \
+        --cert $DIR/server.pem --key $DIR/server.key --client-ca $DIR/ca.pem \
+        --state $DIR/vault.json --port-file $DIR/vault.port \
+        --control-port-file $DIR/vault.cport --log $DIR/vault.log \
+        --approle keyward-role:$SECRET_ID --exit-with-parent
+fork/exec it, poll until both port files exist (each appears whole, after
+both listeners are up), read them with fscanf("%d"), and give keyward
+endpoint https://127.0.0.1:<port> with tls.ca $DIR/ca.pem (and a client
+certificate from that CA when --client-ca is on).  Knobs are plain HTTP/1.1
+to 127.0.0.1:<cport>; a raw-socket client sends e.g.
+    POST /seal HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n
+    Content-Length: 2\r\n\r\n{}
+and reads until EOF (answer 200 {"ok":true}).  SIGTERM stops it (exit 0,
+state flushed); --exit-with-parent makes it exit when its parent dies.
+
 What it does not implement
 --------------------------
 ACL policies (any valid token may do anything; use a fault rule to get a
@@ -142,6 +159,7 @@ Knobs -- command line
                        PAT); e.g. --fail 503:2 --fail 429:1:kv/*
 --drop COUNT[:PAT]     drop the next COUNT connections without an answer
 --control-token T      require header X-Control-Token: T on the control port
+--exit-with-parent     exit when the parent process goes away
 Path patterns (PAT) match the request path after "/v1/" without the query,
 exactly, or as a prefix when they end in "*".
 
@@ -2055,6 +2073,7 @@ def main(argv=None):
     ap.add_argument("--control", default="127.0.0.1:0")
     ap.add_argument("--control-port-file")
     ap.add_argument("--control-token")
+    ap.add_argument("--exit-with-parent", action="store_true")
     ap.add_argument("--log")
     ap.add_argument("--namespace", action="append", default=[])
     ap.add_argument("--mount", action="append", default=[])
@@ -2088,11 +2107,17 @@ def main(argv=None):
         write_atomic(args.port_file, b"%d\n" % d.port, False)
     if args.control_port_file:
         write_atomic(args.control_port_file, b"%d\n" % d.control_port, False)
-    print("vault-double port=%d control=%d" % (d.port, d.control_port), flush=True)
+    try:
+        print("vault-double port=%d control=%d" % (d.port, d.control_port), flush=True)
+    except OSError:
+        pass
+    parent = os.getppid()
     d.vault.log("listening on %s:%d (%s), control on 127.0.0.1:%d, transit cipher: %s" % (
         d.host, d.port, "mutual TLS" if args.client_ca else "TLS", d.control_port, CIPHER.name))
-    while not d.stopped.wait(0.5):
-        pass
+    while not d.stopped.wait(0.2):
+        if args.exit_with_parent and os.getppid() != parent:
+            d.vault.log("parent %d went away" % parent)
+            break
     d.vault.persist.commit(snapshot=True)
     d.vault.log("exit")
     return 0
