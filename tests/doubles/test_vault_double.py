@@ -1065,8 +1065,10 @@ class TestRestartAndLogs(unittest.TestCase):
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+                with open("/proc/%d/stat" % pid) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        break  # exited; its new parent has not reaped it yet
+            except (FileNotFoundError, ProcessLookupError):
                 break
             time.sleep(0.1)
         else:
