@@ -588,8 +588,8 @@ class Persister:
                     if self.do_fsync:
                         os.fsync(self.jfd)
                     self.journal_bytes += len(text)
-            except OSError as e:
-                self.error = str(e)
+            except Exception as e:  # noqa: BLE001 - never leave committers waiting
+                self.error = "%s: %s" % (type(e).__name__, e)
             with self.cv:
                 self.done = target
                 self.cv.notify_all()
@@ -989,10 +989,10 @@ class Vault:
             return err(404, "unsupported path")
         if m is None:
             return route_err
-        if m.type == "token":
-            return self.token_api(m, rest, op, data, tok, headers.get("X-Vault-Token"))
         if op == "update" and not isinstance(data, dict):
             return err(400, "failed to parse JSON input: not an object")
+        if m.type == "token":
+            return self.token_api(m, rest, op, data, tok, headers.get("X-Vault-Token"))
         if m.type == "kv-v1":
             return self.kv1(m, rest, op, data)
         if m.type == "kv-v2":
@@ -1515,7 +1515,10 @@ class Vault:
                 return err(400, "failed to base64-decode plaintext")
             ver = k["latest"]
             if "key_version" in data and data["key_version"]:
-                ver = int(data["key_version"])
+                try:
+                    ver = int(data["key_version"])
+                except (TypeError, ValueError):
+                    return err(400, "invalid key version")
                 if str(ver) not in k["versions"]:
                     return err(400, "invalid key version")
             key = base64.b64decode(k["versions"][str(ver)])
@@ -1710,7 +1713,11 @@ class VaultHandler(http.server.BaseHTTPRequestHandler):
             elif relpath is None:
                 resp = err(404)
             else:
-                resp = v.handle(self.command, relpath, query, self.headers, body, info)
+                try:
+                    resp = v.handle(self.command, relpath, query, self.headers, body, info)
+                except Exception as e:  # noqa: BLE001 - a bug in the double is a 500, not a hang
+                    v.log("internal error on %s %s: %s" % (self.command, path, type(e).__name__))
+                    resp = err(500, "internal error")
             status = resp.status
             entry["token_accessor"] = info.get("token_accessor")
             entry["client_cert"] = info["client_cert"]
@@ -1727,10 +1734,15 @@ class VaultHandler(http.server.BaseHTTPRequestHandler):
 
 
 class _Sink:
+    closed = False
+
     def write(self, b):
         return len(b)
 
     def flush(self):
+        pass
+
+    def close(self):
         pass
 
 
