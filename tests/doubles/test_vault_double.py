@@ -1056,10 +1056,17 @@ class TestRestartAndLogs(unittest.TestCase):
 
     def test_exit_with_parent(self):
         pf = os.path.join(TMP, "orphan.port")
-        sh = subprocess.Popen(["sh", "-c", '"$@" & echo $!; sleep 0.3', "sh", sys.executable, DOUBLE,
+        # sh starts the double and waits on its stdin; it exits when we close it
+        sh = subprocess.Popen(["sh", "-c", '"$@" </dev/null & echo $!; read x', "sh", sys.executable, DOUBLE,
                                "--cert", SRV_CERT, "--key", SRV_KEY, "--port-file", pf,
-                               "--exit-with-parent"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                               "--exit-with-parent"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
         pid = int(sh.stdout.readline())
+        deadline = time.time() + 15
+        while not os.path.exists(pf) and time.time() < deadline:
+            time.sleep(0.02)
+        self.assertTrue(os.path.exists(pf), "the double started")
+        sh.stdin.close()
         sh.wait()
         sh.stdout.close()
         deadline = time.time() + 10

@@ -2073,6 +2073,7 @@ class Double:
 
 
 def main(argv=None):
+    parent = os.getppid()  # first, before the parent has a chance to go away
     ap = argparse.ArgumentParser(description="HashiCorp Vault test double (see module docstring)")
     ap.add_argument("--addr", default="127.0.0.1:0")
     ap.add_argument("--cert", required=True)
@@ -2123,7 +2124,6 @@ def main(argv=None):
         print("vault-double port=%d control=%d" % (d.port, d.control_port), flush=True)
     except OSError:
         pass
-    parent = os.getppid()
     d.vault.log("listening on %s:%d (%s), control on 127.0.0.1:%d, transit cipher: %s" % (
         d.host, d.port, "mutual TLS" if args.client_ca else "TLS", d.control_port, CIPHER.name))
     while not d.stopped.wait(0.2):
