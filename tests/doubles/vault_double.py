@@ -34,8 +34,11 @@ What it implements (section numbers are the spec's)
   answer 405.  Bodies over 32 MiB answer 413.  Bad JSON answers 400
   "failed to parse JSON input: ...".
 * Envelope for every non-204 answer (§1.11): request_id, lease_id, renewable,
-  lease_duration, data, wrap_info, warnings, auth, mount_type; errors are
-  {"errors":[...]} for every status >= 400.
+  lease_duration, data, wrap_info, warnings, auth, then mount_type ("kv",
+  "transit", "token", ...), which the spec's list omits but current Vault
+  sends (captured Vault 1.1x output: ...,"auth":null,"mount_type":"kv"}), so
+  a client must ignore fields it does not know; errors are {"errors":[...]}
+  for every status >= 400.
 * KV v1 mounts: GET (lease_duration 2764800), PUT/POST (204, stores the flat
   object verbatim, 400 "missing data fields" for {}), DELETE (204 even if
   absent), LIST (keys incl. "dir/", 404 {"errors":[]} when empty).
