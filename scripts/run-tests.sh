@@ -1,5 +1,7 @@
 #!/bin/sh
-# Runs the criterion suites of a build directory: unit first, then e2e.
+# Runs the criterion suites of a build directory: unit first, then e2e; the
+# e2e kind also runs the Python self-tests of the test doubles
+# (tests/doubles/test_*.py, unittest; they need python3 and openssl).
 # Usage: run-tests.sh BUILD_DIR [unit|e2e]
 # Prints one closing line "N passed, N failed" over all suites.
 set -u
@@ -26,11 +28,52 @@ run_suite() {
 	rm -f "$out"
 }
 
+# A unittest suite: counts come from its "Ran N tests" line and the closing
+# "OK (skipped=S)" / "FAILED (failures=F, errors=E, ...)" line.
+run_pysuite() {
+	t=$1
+	echo "== $(basename "$t")"
+	if ! command -v python3 >/dev/null 2>&1; then
+		echo "!! $(basename "$t"): python3 not found; it is needed to test the doubles (scripts/deps.sh installs it)"
+		failed=$((failed + 1))
+		rc=1
+		return
+	fi
+	out=$(mktemp)
+	python3 "$t" >"$out" 2>&1
+	r=$?
+	cat "$out"
+	n=$(sed -n 's/^Ran \([0-9]*\) tests* in .*/\1/p' "$out" | tail -n 1)
+	last=$(grep -E '^(OK|FAILED)( |$)' "$out" | tail -n 1)
+	rm -f "$out"
+	if [ -z "$n" ] || [ -z "$last" ]; then
+		echo "!! $(basename "$t"): no unittest summary (exit $r)"
+		failed=$((failed + 1))
+		rc=1
+		return
+	fi
+	f=$(echo "$last" | sed -n 's/.*failures=\([0-9]*\).*/\1/p')
+	e=$(echo "$last" | sed -n 's/.*errors=\([0-9]*\).*/\1/p')
+	s=$(echo "$last" | sed -n 's/.*skipped=\([0-9]*\).*/\1/p')
+	u=$(echo "$last" | sed -n 's/.*unexpected successes=\([0-9]*\).*/\1/p')
+	f=${f:-0} e=${e:-0} s=${s:-0} u=${u:-0}
+	p=$((n - f - e - s - u))
+	[ "$p" -ge 0 ] || p=0 # an error in setUpModule/setUpClass runs no test
+	passed=$((passed + p))
+	failed=$((failed + f + e + u))
+	[ "$r" -eq 0 ] || rc=1
+}
+
 for kind in unit e2e; do
 	[ "$what" = all ] || [ "$what" = "$kind" ] || continue
 	for src in tests/$kind/test_*.c; do
 		[ -e "$src" ] || continue
 		run_suite "$b/tests/$(basename "$src" .c)"
+	done
+	[ "$kind" = e2e ] || continue
+	for py in tests/doubles/test_*.py; do
+		[ -e "$py" ] || continue
+		run_pysuite "$py"
 	done
 done
 echo
