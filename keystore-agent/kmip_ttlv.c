@@ -289,6 +289,80 @@ ttlv_put_datetime_ext(struct ttlv_enc *e, uint32_t tag, int64_t v)
 	put_be(e, tag, TTLV_DATETIME_EXT, (uint64_t)v, 8);
 }
 
+void
+ttlv_put_tree(struct ttlv_enc *e, const struct ttlv *t)
+{
+	struct ttlv_iter	 it;
+	struct ttlv		 c;
+	const uint8_t		*p;
+	const char		*s;
+	size_t			 n;
+	int32_t			 i32;
+	int64_t			 i64;
+	uint32_t		 u32;
+	bool			 b;
+	int			 r = 0;
+
+	if (e->err)
+		return;
+	switch (t->type) {
+	case TTLV_STRUCT:
+		ttlv_open(e, t->tag);
+		ttlv_iter_init(&it, t);
+		while (!e->err && (r = ttlv_next(&it, &c)) == 1)
+			ttlv_put_tree(e, &c);
+		if (r == -1)
+			e->err = 1;
+		ttlv_close(e);
+		return;
+	case TTLV_INT:
+		if ((r = ttlv_get_int(t, &i32)) == 0)
+			ttlv_put_int(e, t->tag, i32);
+		break;
+	case TTLV_LONG:
+		if ((r = ttlv_get_long(t, &i64)) == 0)
+			ttlv_put_long(e, t->tag, i64);
+		break;
+	case TTLV_BIGINT:
+		if ((r = ttlv_get_bigint(t, &p, &n)) == 0)
+			ttlv_put_bigint(e, t->tag, p, n);
+		break;
+	case TTLV_ENUM:
+		if ((r = ttlv_get_enum(t, &u32)) == 0)
+			ttlv_put_enum(e, t->tag, u32);
+		break;
+	case TTLV_BOOL:
+		if ((r = ttlv_get_bool(t, &b)) == 0)
+			ttlv_put_bool(e, t->tag, b);
+		break;
+	case TTLV_TEXT:
+		if ((r = ttlv_get_text(t, &s, &n)) == 0)
+			ttlv_put_text(e, t->tag, s, n);
+		break;
+	case TTLV_BYTES:
+		if ((r = ttlv_get_bytes(t, &p, &n)) == 0)
+			ttlv_put_bytes(e, t->tag, p, n);
+		break;
+	case TTLV_DATETIME:
+		if ((r = ttlv_get_datetime(t, &i64)) == 0)
+			ttlv_put_datetime(e, t->tag, i64);
+		break;
+	case TTLV_INTERVAL:
+		if ((r = ttlv_get_interval(t, &u32)) == 0)
+			ttlv_put_interval(e, t->tag, u32);
+		break;
+	case TTLV_DATETIME_EXT:
+		if ((r = ttlv_get_datetime_ext(t, &i64)) == 0)
+			ttlv_put_datetime_ext(e, t->tag, i64);
+		break;
+	default:
+		r = -1;
+		break;
+	}
+	if (r == -1)
+		e->err = 1;
+}
+
 /* --- decoder ------------------------------------------------------------ */
 
 struct dec {

@@ -146,4 +146,11 @@ int	ttlv_get_bytes(const struct ttlv *, const uint8_t **, size_t *);
 /* A Text String copied with its NUL; -1 if it does not fit in outlen. */
 int	ttlv_get_cstr(const struct ttlv *, char *out, size_t outlen);
 
+/*
+ * A decoded item (and everything under it) put again, through the typed
+ * getters and putters: what ttlv_decode() accepted comes out byte for byte
+ * the same (the tests' and the fuzzer's check that decoding is canonical).
+ */
+void	ttlv_put_tree(struct ttlv_enc *, const struct ttlv *);
+
 #endif

@@ -30,71 +30,6 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static void
-reencode(struct ttlv_enc *e, const struct ttlv *t)
-{
-	struct ttlv_iter it;
-	struct ttlv	 c;
-	const uint8_t	*p;
-	const char	*s;
-	size_t		 n;
-	int32_t		 i32;
-	int64_t		 i64;
-	uint32_t	 u32;
-	bool		 b;
-
-	switch (t->type) {
-	case TTLV_STRUCT:
-		ttlv_open(e, t->tag);
-		ttlv_iter_init(&it, t);
-		while (ttlv_next(&it, &c) == 1)
-			reencode(e, &c);
-		ttlv_close(e);
-		break;
-	case TTLV_INT:
-		CHECK(ttlv_get_int(t, &i32) == 0);
-		ttlv_put_int(e, t->tag, i32);
-		break;
-	case TTLV_LONG:
-		CHECK(ttlv_get_long(t, &i64) == 0);
-		ttlv_put_long(e, t->tag, i64);
-		break;
-	case TTLV_BIGINT:
-		CHECK(ttlv_get_bigint(t, &p, &n) == 0);
-		ttlv_put_bigint(e, t->tag, p, n);
-		break;
-	case TTLV_ENUM:
-		CHECK(ttlv_get_enum(t, &u32) == 0);
-		ttlv_put_enum(e, t->tag, u32);
-		break;
-	case TTLV_BOOL:
-		CHECK(ttlv_get_bool(t, &b) == 0);
-		ttlv_put_bool(e, t->tag, b);
-		break;
-	case TTLV_TEXT:
-		CHECK(ttlv_get_text(t, &s, &n) == 0);
-		ttlv_put_text(e, t->tag, s, n);
-		break;
-	case TTLV_BYTES:
-		CHECK(ttlv_get_bytes(t, &p, &n) == 0);
-		ttlv_put_bytes(e, t->tag, p, n);
-		break;
-	case TTLV_DATETIME:
-		CHECK(ttlv_get_datetime(t, &i64) == 0);
-		ttlv_put_datetime(e, t->tag, i64);
-		break;
-	case TTLV_INTERVAL:
-		CHECK(ttlv_get_interval(t, &u32) == 0);
-		ttlv_put_interval(e, t->tag, u32);
-		break;
-	case TTLV_DATETIME_EXT:
-		CHECK(ttlv_get_datetime_ext(t, &i64) == 0);
-		ttlv_put_datetime_ext(e, t->tag, i64);
-		break;
-	default:
-		CHECK(!"decoded an unknown type");
-	}
-}
 
 static void
 payloads(const struct kmip_item *it)
@@ -163,7 +98,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		buf_init(&b, len + 8);
 		ttlv_enc_begin(&e, &b);
 		(void)ttlv_decode(copy, len, NULL, &top, NULL, 0);
-		reencode(&e, &top);
+		ttlv_put_tree(&e, &top);
 		CHECK(ttlv_enc_end(&e) == 0);
 		CHECK(b.len == len && memcmp(b.data, copy, len) == 0);
 		buf_release(&b);

@@ -185,73 +185,6 @@ contains(const uint8_t *p, size_t n, const char *hex)
 	return r;
 }
 
-/* Re-encode a decoded tree with the encoder (the canonical form). */
-static void
-reencode(struct ttlv_enc *e, const struct ttlv *t)
-{
-	struct ttlv_iter it;
-	struct ttlv	 c;
-	const uint8_t	*p;
-	const char	*s;
-	size_t		 n;
-	int32_t		 i32;
-	int64_t		 i64;
-	uint32_t	 u32;
-	bool		 b;
-
-	switch (t->type) {
-	case TTLV_STRUCT:
-		ttlv_open(e, t->tag);
-		ttlv_iter_init(&it, t);
-		while (ttlv_next(&it, &c) == 1)
-			reencode(e, &c);
-		ttlv_close(e);
-		break;
-	case TTLV_INT:
-		cr_assert_eq(ttlv_get_int(t, &i32), 0);
-		ttlv_put_int(e, t->tag, i32);
-		break;
-	case TTLV_LONG:
-		cr_assert_eq(ttlv_get_long(t, &i64), 0);
-		ttlv_put_long(e, t->tag, i64);
-		break;
-	case TTLV_BIGINT:
-		cr_assert_eq(ttlv_get_bigint(t, &p, &n), 0);
-		ttlv_put_bigint(e, t->tag, p, n);
-		break;
-	case TTLV_ENUM:
-		cr_assert_eq(ttlv_get_enum(t, &u32), 0);
-		ttlv_put_enum(e, t->tag, u32);
-		break;
-	case TTLV_BOOL:
-		cr_assert_eq(ttlv_get_bool(t, &b), 0);
-		ttlv_put_bool(e, t->tag, b);
-		break;
-	case TTLV_TEXT:
-		cr_assert_eq(ttlv_get_text(t, &s, &n), 0);
-		ttlv_put_text(e, t->tag, s, n);
-		break;
-	case TTLV_BYTES:
-		cr_assert_eq(ttlv_get_bytes(t, &p, &n), 0);
-		ttlv_put_bytes(e, t->tag, p, n);
-		break;
-	case TTLV_DATETIME:
-		cr_assert_eq(ttlv_get_datetime(t, &i64), 0);
-		ttlv_put_datetime(e, t->tag, i64);
-		break;
-	case TTLV_INTERVAL:
-		cr_assert_eq(ttlv_get_interval(t, &u32), 0);
-		ttlv_put_interval(e, t->tag, u32);
-		break;
-	case TTLV_DATETIME_EXT:
-		cr_assert_eq(ttlv_get_datetime_ext(t, &i64), 0);
-		ttlv_put_datetime_ext(e, t->tag, i64);
-		break;
-	default:
-		cr_assert_fail("type %u decoded", t->type);
-	}
-}
-
 /* Decode p, re-encode, compare: a decoded input is always canonical. */
 static void
 assert_canonical(const uint8_t *p, size_t n)
@@ -263,7 +196,7 @@ assert_canonical(const uint8_t *p, size_t n)
 	cr_assert_eq(ttlv_decode(p, n, NULL, &top, NULL, 0), 0);
 	buf_init(&b, 2 * n + 64);
 	ttlv_enc_begin(&e, &b);
-	reencode(&e, &top);
+	ttlv_put_tree(&e, &top);
 	cr_assert_eq(ttlv_enc_end(&e), 0);
 	cr_assert_eq(b.len, n);
 	cr_assert_eq(memcmp(b.data, p, n), 0, "not canonical");
@@ -738,6 +671,18 @@ Test(kmip_ttlv, encoder_structure_misuse)
 	ttlv_enc_begin(&e, &b);
 	ttlv_put_text(&e, 0x420001, "a\0b", 3);
 	cr_assert_eq(ttlv_enc_end(&e), -1, "NUL in text");
+	/* Items that did not come from the decoder. */
+	ttlv_enc_begin(&e, &b);
+	ttlv_put_tree(&e, &(struct ttlv){ 0x420001, 0x0c, 0, NULL });
+	cr_assert_eq(ttlv_enc_end(&e), -1, "unknown type");
+	ttlv_enc_begin(&e, &b);
+	ttlv_put_tree(&e, &(struct ttlv){ 0x420001, TTLV_INT, 8,
+	    (const uint8_t *)"\0\0\0\1\0\0\0\0" });
+	cr_assert_eq(ttlv_enc_end(&e), -1, "integer of 8 bytes");
+	ttlv_enc_begin(&e, &b);
+	ttlv_put_tree(&e, &(struct ttlv){ 0x420001, TTLV_STRUCT, 4,
+	    (const uint8_t *)"\x42\0\1\2" });
+	cr_assert_eq(ttlv_enc_end(&e), -1, "structure cut short");
 	cr_assert_eq(b.len, 0);
 	buf_release(&b);
 }
