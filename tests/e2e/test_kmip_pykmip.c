@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,13 +106,16 @@ start_pykmip(void)
 	size_t	n;
 	int	r;
 
+	/* A write to a connection the server closed fails, not kills. */
+	(void)signal(SIGPIPE, SIG_IGN);
 	find_script();
 	(void)snprintf(srv.dir, sizeof(srv.dir), "/tmp/kw-kmip.XXXXXX");
 	cr_assert_not_null(mkdtemp(srv.dir));
 	srv.port = free_port();
 	(void)snprintf(log, sizeof(log), "%s/start.log", srv.dir);
 	cr_assert_lt((size_t)snprintf(cmd, sizeof(cmd),
-	    "sh %s start %s %d >%s 2>&1", srv.script, srv.dir, srv.port, log),
+	    "sh %s start %s %d %d >%s 2>&1", srv.script, srv.dir, srv.port,
+	    (int)getpid(), log),
 	    sizeof(cmd));
 	r = system(cmd);
 	if (r != 0) {
@@ -149,6 +153,26 @@ stop_pykmip(void)
 	}
 }
 
+/* Stop and start again on the same port, PKI and database. */
+static void
+restart_pykmip(void)
+{
+	char	cmd[4 * PATH_MAX + 64];
+	int	r;
+
+	(void)snprintf(cmd, sizeof(cmd), "sh %s stop %s", srv.script,
+	    srv.dir);
+	cr_assert_eq(system(cmd), 0);
+	srv.started = false;
+	cr_assert_lt((size_t)snprintf(cmd, sizeof(cmd),
+	    "sh %s start %s %d %d >>%s/start.log 2>&1", srv.script, srv.dir,
+	    srv.port, (int)getpid(), srv.dir), sizeof(cmd));
+	r = system(cmd);
+	cr_assert_eq(r, 0, "PyKMIP did not start again (see %s/start.log)",
+	    srv.dir);
+	srv.started = true;
+}
+
 TestSuite(kmip_pykmip, .init = start_pykmip, .fini = stop_pykmip,
     .timeout = 90);
 
@@ -177,8 +201,12 @@ ssl_errors(void)
 	return s;
 }
 
-static void
-kconnect(struct kconn *c)
+/*
+ * Connect with client certificate cert ("client", "noeku"; NULL: none),
+ * TLS up to maxver (0: any). 0, or -1 when the handshake fails.
+ */
+static int
+kconnect_ex(struct kconn *c, const char *cert, int maxver)
 {
 	char			 path[PATH_MAX + 32];
 	struct sockaddr_in	 sin;
@@ -190,12 +218,21 @@ kconnect(struct kconn *c)
 	cr_assert_not_null(c->ctx);
 	cr_assert_eq(SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION),
 	    1);
-	(void)snprintf(path, sizeof(path), "%s/pki/client.crt", srv.dir);
-	cr_assert_eq(SSL_CTX_use_certificate_chain_file(c->ctx, path), 1,
-	    "%s", ssl_errors());
-	(void)snprintf(path, sizeof(path), "%s/pki/client.key", srv.dir);
-	cr_assert_eq(SSL_CTX_use_PrivateKey_file(c->ctx, path,
-	    SSL_FILETYPE_PEM), 1, "%s", ssl_errors());
+	if (maxver != 0)
+		cr_assert_eq(SSL_CTX_set_max_proto_version(c->ctx, maxver), 1);
+	if (maxver == TLS1_3_VERSION)
+		cr_assert_eq(SSL_CTX_set_min_proto_version(c->ctx,
+		    TLS1_3_VERSION), 1);
+	if (cert != NULL) {
+		(void)snprintf(path, sizeof(path), "%s/pki/%s.crt", srv.dir,
+		    cert);
+		cr_assert_eq(SSL_CTX_use_certificate_chain_file(c->ctx, path),
+		    1, "%s", ssl_errors());
+		(void)snprintf(path, sizeof(path), "%s/pki/%s.key", srv.dir,
+		    cert);
+		cr_assert_eq(SSL_CTX_use_PrivateKey_file(c->ctx, path,
+		    SSL_FILETYPE_PEM), 1, "%s", ssl_errors());
+	}
 	(void)snprintf(path, sizeof(path), "%s/pki/ca.crt", srv.dir);
 	cr_assert_eq(SSL_CTX_load_verify_locations(c->ctx, path, NULL), 1);
 	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
@@ -218,11 +255,19 @@ kconnect(struct kconn *c)
 	vp = SSL_get0_param(c->ssl);
 	cr_assert_eq(X509_VERIFY_PARAM_set1_ip_asc(vp, "127.0.0.1"), 1);
 	cr_assert_eq(SSL_set_fd(c->ssl, c->fd), 1);
-	cr_assert_eq(SSL_connect(c->ssl), 1, "TLS handshake: %s",
-	    ssl_errors());
+	if (SSL_connect(c->ssl) != 1)
+		return -1;
 	cr_assert_eq(SSL_get_verify_result(c->ssl), X509_V_OK);
 	/* PyKMIP's TLS1.2 suite (spec 3.2). */
 	cr_assert_eq(SSL_version(c->ssl), TLS1_2_VERSION);
+	return 0;
+}
+
+static void
+kconnect(struct kconn *c)
+{
+	cr_assert_eq(kconnect_ex(c, "client", 0), 0, "TLS handshake: %s",
+	    ssl_errors());
 }
 
 static void
@@ -238,17 +283,18 @@ kclose(struct kconn *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static void
+static int
 read_full(struct kconn *c, uint8_t *p, size_t n)
 {
 	size_t	got;
 
 	while (n > 0) {
-		cr_assert_eq(SSL_read_ex(c->ssl, p, n, &got), 1,
-		    "reading the answer: %s", ssl_errors());
+		if (SSL_read_ex(c->ssl, p, n, &got) != 1)
+			return -1;
 		p += got;
 		n -= got;
 	}
+	return 0;
 }
 
 /* One exchange: the request in req (wiped and emptied after), the answer
@@ -258,26 +304,39 @@ struct answer {
 	struct kmip_resp	r;
 };
 
-static void
-roundtrip(struct kconn *c, struct buf *req, struct answer *a)
+/* -1 on a transport failure (what the store calls UNREACHABLE). */
+static int
+try_roundtrip(struct kconn *c, struct buf *req, struct answer *a)
 {
 	uint8_t		hdr[TTLV_HDRLEN], *p;
 	size_t		total, w;
 	char		err[128];
 
-	cr_assert_eq(SSL_write_ex(c->ssl, req->data, req->len, &w), 1);
-	cr_assert_eq(w, req->len);
-	buf_reset(req);
-	read_full(c, hdr, sizeof(hdr));
-	cr_assert_eq(ttlv_frame_len(hdr, TTLV_MSG_MAX, &total), 0);
+	memset(a, 0, sizeof(*a));
 	buf_init(&a->bytes, TTLV_MSG_MAX);
+	if (SSL_write_ex(c->ssl, req->data, req->len, &w) != 1 ||
+	    w != req->len)
+		return -1;
+	buf_reset(req);
+	if (read_full(c, hdr, sizeof(hdr)) == -1)
+		return -1;
+	cr_assert_eq(ttlv_frame_len(hdr, TTLV_MSG_MAX, &total), 0);
 	cr_assert_eq(buf_put(&a->bytes, hdr, sizeof(hdr)), 0);
 	p = buf_reserve(&a->bytes, total - sizeof(hdr));
 	cr_assert_not_null(p);
-	read_full(c, p, total - sizeof(hdr));
+	if (read_full(c, p, total - sizeof(hdr)) == -1)
+		return -1;
 	a->bytes.len = total;
 	cr_assert_eq(kmip_parse_response(a->bytes.data, a->bytes.len, NULL,
 	    &a->r, err, sizeof(err)), 0, "answer: %s", err);
+	return 0;
+}
+
+static void
+roundtrip(struct kconn *c, struct buf *req, struct answer *a)
+{
+	cr_assert_eq(try_roundtrip(c, req, a), 0, "transport: %s",
+	    ssl_errors());
 }
 
 static void
@@ -872,5 +931,100 @@ Test(kmip_pykmip, list_by_group_in_pages)
 		free(all[i]);
 	}
 	cr_assert_eq(seen, 0x1f, "every name once");
+	kclose(&c);
+}
+
+/*
+ * KT1: no client certificate, a TLS-1.3-only client (handshake failures:
+ * UNREACHABLE for the store), a certificate without EKU clientAuth (Reason
+ * 3 -> OTHER, with a hint). KT13: an answer over Maximum Response Size
+ * (Reason 2 -> a smaller request).
+ */
+Test(kmip_pykmip, tls_auth_and_response_size)
+{
+	const struct kmip_version all[] = { v20, v14, { 1, 3 }, v12 };
+	struct kmip_hdr		h = hdr(v12);
+	struct kconn		c;
+	struct answer		a;
+	struct buf		req;
+
+	cr_assert_eq(kconnect_ex(&c, NULL, 0), -1,
+	    "a client without a certificate got through");
+	kclose(&c);
+	ERR_clear_error();
+	cr_assert_eq(kconnect_ex(&c, "client", TLS1_3_VERSION), -1,
+	    "PyKMIP speaks TLS 1.2 only");
+	kclose(&c);
+	ERR_clear_error();
+
+	buf_init(&req, 64 * KB);
+	cr_assert_eq(kconnect_ex(&c, "noeku", 0), 0, "%s", ssl_errors());
+	cr_assert_eq(kmip_req_discover_versions(&req, &h, all, 4), 0);
+	roundtrip(&c, &req, &a);
+	cr_assert_eq(a.r.items[0].status, KMIP_STATUS_FAILED);
+	cr_assert_eq(a.r.items[0].reason, KMIP_REASON_AUTH_FAILED, "%u %s",
+	    a.r.items[0].reason, a.r.items[0].msg);
+	cr_assert_eq(kmip_item_outcome(KMIP_OP_DISCOVER_VERSIONS,
+	    &a.r.items[0]), KMIP_OUTCOME_OTHER);
+	cr_assert_not_null(kmip_reason_hint(a.r.items[0].reason));
+	answer_free(&a);
+	kclose(&c);
+
+	/* The answer to "all versions" is 6 Protocol Versions, over 300
+	 * bytes; allow 200. */
+	kconnect(&c);
+	h.max_response = 200;
+	cr_assert_eq(kmip_req_discover_versions(&req, &h, NULL, 0), 0);
+	roundtrip(&c, &req, &a);
+	cr_assert_eq(a.r.items[0].status, KMIP_STATUS_FAILED);
+	cr_assert_eq(a.r.items[0].reason, KMIP_REASON_RESPONSE_TOO_LARGE,
+	    "%u %s", a.r.items[0].reason, a.r.items[0].msg);
+	cr_assert_eq(kmip_item_outcome(KMIP_OP_DISCOVER_VERSIONS,
+	    &a.r.items[0]), KMIP_OUTCOME_SMALLER);
+	answer_free(&a);
+	h.max_response = 0;
+	cr_assert_eq(kmip_req_discover_versions(&req, &h, NULL, 0), 0);
+	roundtrip(&c, &req, &a);
+	cr_assert_eq(a.r.items[0].status, KMIP_STATUS_SUCCESS);
+	answer_free(&a);
+	buf_release(&req);
+	kclose(&c);
+}
+
+/*
+ * KT14: a server restart between requests. The pooled connection is
+ * dead (a transport failure: UNREACHABLE, then a new connection); the
+ * key survives in the server's database.
+ */
+Test(kmip_pykmip, restart_keeps_keys_and_kills_connections)
+{
+	struct kmip_version	v = v20;
+	struct kmip_hdr		h = hdr(v);
+	struct kconn		c, old;
+	struct answer		a;
+	struct buf		req, val;
+
+	kconnect(&c);
+	cr_assert_eq(create(&c, v, "keyward/durable", "kept"),
+	    KMIP_OUTCOME_OK);
+	kclose(&c);
+	kconnect(&old);
+	restart_pykmip();
+
+	buf_init(&req, 64 * KB);
+	cr_assert_eq(kmip_req_query(&req, &h), 0);
+	cr_assert_eq(try_roundtrip(&old, &req, &a), -1,
+	    "a connection to the old server still answers");
+	answer_free(&a);
+	kclose(&old);
+	ERR_clear_error();
+
+	kconnect(&c);
+	buf_init(&val, KB);
+	cr_assert_eq(get_by_name(&c, v, "keyward/durable", &val),
+	    KMIP_OUTCOME_OK);
+	cr_assert(value_is(&val, "kept"));
+	buf_release(&val);
+	buf_release(&req);
 	kclose(&c);
 }

@@ -3,12 +3,16 @@
 # 3.10: a throw-away ECDSA P-256 PKI, TLS 1.2 with client certificates
 # (EKU clientAuth enforced), a SQLite database, all in DIR.
 #
-#   sh tests/kmip/pykmip-server.sh start DIR PORT
+#   sh tests/kmip/pykmip-server.sh start DIR PORT [OWNER]
 #	DIR: an empty directory the caller made (and removes). Writes
-#	DIR/pki/{ca,server,client}.{crt,key} (client CN=keyward),
+#	DIR/pki/{ca,server,client,noeku}.{crt,key} (client: CN=keyward;
+#	noeku: a client certificate without EKU clientAuth),
 #	DIR/server.conf, DIR/server.log, DIR/server.pid, and returns once
 #	127.0.0.1:PORT accepts connections (exit 0), or prints why not
-#	(exit 1).
+#	(exit 1). Started again after a stop, it keeps the PKI and the
+#	database: a server restart with the keys surviving. OWNER: a pid;
+#	when that process is gone (a test that crashed before its cleanup)
+#	a watchdog stops the server.
 #   sh tests/kmip/pykmip-server.sh stop DIR
 #	Stops the server started in DIR (its own process group) and waits.
 #
@@ -17,7 +21,7 @@
 set -u
 
 usage() {
-	echo "usage: pykmip-server.sh start DIR PORT | stop DIR" >&2
+	echo "usage: pykmip-server.sh start DIR PORT [OWNER] | stop DIR" >&2
 	exit 2
 }
 
@@ -49,7 +53,9 @@ pki() {
 		printf '%s\n' 'basicConstraints=CA:FALSE' \
 		    'keyUsage=critical,digitalSignature' \
 		    'extendedKeyUsage=clientAuth' >client.ext
-		for n in server:server client:keyward; do
+		printf '%s\n' 'basicConstraints=CA:FALSE' \
+		    'keyUsage=critical,digitalSignature' >noeku.ext
+		for n in server:server client:keyward noeku:keyward-noeku; do
 			f=${n%%:*}
 			cn=${n#*:}
 			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
@@ -76,12 +82,19 @@ s.close()' "$1" 2>/dev/null
 start() {
 	dir=$1
 	port=$2
+	owner=${3:-}
+	case $owner in *[!0-9]*) usage ;; esac
 	[ -d "$dir" ] || die "no directory $dir"
 	case $port in '' | *[!0-9]*) usage ;; esac
 	[ -x "$SERVER" ] || die "$SERVER is missing: install python3-pykmip" \
 	    "(sh scripts/deps.sh)"
 	command -v openssl >/dev/null 2>&1 || die "openssl is missing"
-	pki "$dir" || die "making the PKI failed: $(tail -n 5 "$dir/pki.log")"
+	# A restart (start after stop in the same DIR) keeps the PKI and
+	# the database.
+	if [ ! -f "$dir/pki/client.crt" ]; then
+		pki "$dir" ||
+		    die "making the PKI failed: $(tail -n 5 "$dir/pki.log")"
+	fi
 	mkdir -p "$dir/policies" || die "mkdir $dir/policies"
 	cat >"$dir/server.conf" <<CONF || die "writing server.conf"
 [server]
@@ -101,6 +114,19 @@ CONF
 	setsid "$SERVER" -f "$dir/server.conf" -l "$dir/server.log" \
 	    >"$dir/server.out" 2>&1 </dev/null &
 	echo $! >"$dir/server.pid"
+	if [ -n "$owner" ]; then
+		spid=$(cat "$dir/server.pid")
+		(
+			while kill -0 "$owner" 2>/dev/null &&
+			    kill -0 "$spid" 2>/dev/null; do
+				sleep 1
+			done
+			kill -INT "-$spid" 2>/dev/null
+			sleep 5
+			kill -KILL "-$spid" 2>/dev/null
+		) </dev/null >/dev/null 2>&1 &
+		echo $! >"$dir/watchdog.pid"
+	fi
 	i=0
 	while [ $i -lt 300 ]; do
 		if listening "$port"; then
@@ -123,6 +149,10 @@ CONF
 
 stop() {
 	dir=$1
+	if [ -f "$dir/watchdog.pid" ]; then
+		kill "$(cat "$dir/watchdog.pid")" 2>/dev/null
+		rm -f "$dir/watchdog.pid"
+	fi
 	[ -f "$dir/server.pid" ] || return 0
 	pid=$(cat "$dir/server.pid")
 	case $pid in '' | *[!0-9]*) die "bad pid file $dir/server.pid" ;; esac
@@ -144,8 +174,8 @@ stop() {
 [ $# -ge 2 ] || usage
 case $1 in
 start)
-	[ $# -eq 3 ] || usage
-	start "$2" "$3"
+	[ $# -eq 3 ] || [ $# -eq 4 ] || usage
+	start "$2" "$3" "${4:-}"
 	;;
 stop)
 	[ $# -eq 2 ] || usage
