@@ -887,12 +887,12 @@ Test(kmip_pykmip, delete_active_object_revokes_first)
 
 /* KT11 (small): list = Locate by type and group, paged with Maximum and
  * Offset Items, then names from batched Get Attributes. */
-Test(kmip_pykmip, list_by_group_in_pages)
+static void
+list_by_group(struct kmip_version v)
 {
 	static const char *names[] = { "kes/a", "kes/b", "kes/c", "kes/d",
 	    "kes/e" };
 	struct kconn		c;
-	struct kmip_version	v = v14;
 	struct kmip_uids	u;
 	struct kmip_locate	l = { NULL, "kw-list", 2, 0 };
 	struct kmip_attrs	at[8];
@@ -932,6 +932,16 @@ Test(kmip_pykmip, list_by_group_in_pages)
 	}
 	cr_assert_eq(seen, 0x1f, "every name once");
 	kclose(&c);
+}
+
+Test(kmip_pykmip, list_by_group_in_pages_kmip_1_4)
+{
+	list_by_group(v14);
+}
+
+Test(kmip_pykmip, list_by_group_in_pages_kmip_2_0)
+{
+	list_by_group(v20);
 }
 
 /*

@@ -538,6 +538,20 @@ Test(kmip_msg, other_requests_shapes)
 	cr_assert(contains(b.data, b.len, "42000b02000000040000000c00000000"));
 	cr_assert(contains(b.data, b.len, "42000b0700000003" "6b657300"));
 	buf_reset(&b);
+	/* 2.0: the group inside Attributes, no Attribute structures. */
+	h.version = v20;
+	cr_assert_eq(kmip_req_register(&b, &h, &r), 0);
+	cr_assert(contains(b.data, b.len, "42002c02000000040000000c00000000"));
+	cr_assert(contains(b.data, b.len, "4200560700000003" "6b657300"));
+	cr_assert_not(contains(b.data, b.len, "420008"));
+	buf_reset(&b);
+	cr_assert_eq(kmip_req_locate(&b, &h, &l), 0);
+	cr_assert(contains(b.data, b.len, "4201250100000020"
+	    "42005705000000040000000700000000"
+	    "4200560700000003" "6b65730000000000"));
+	assert_canonical(b.data, b.len);
+	h.version = v14;
+	buf_reset(&b);
 	cr_assert_eq(kmip_req_query(&b, &h), 0);
 	cr_assert(contains(b.data, b.len,
 	    "42005c05000000040000001800000000"));
