@@ -201,6 +201,9 @@ ssl_errors(void)
 	return s;
 }
 
+/* An OpenSSL TLS 1.2 cipher list for the client; NULL: OpenSSL's default. */
+static const char *client_ciphers;
+
 /*
  * Connect with client certificate cert ("client", "noeku"; NULL: none),
  * TLS up to maxver (0: any). 0, or -1 when the handshake fails.
@@ -220,6 +223,8 @@ kconnect_ex(struct kconn *c, const char *cert, int maxver)
 	    1);
 	if (maxver != 0)
 		cr_assert_eq(SSL_CTX_set_max_proto_version(c->ctx, maxver), 1);
+	if (client_ciphers != NULL)
+		cr_assert_eq(SSL_CTX_set_cipher_list(c->ctx, client_ciphers), 1);
 	if (maxver == TLS1_3_VERSION)
 		cr_assert_eq(SSL_CTX_set_min_proto_version(c->ctx,
 		    TLS1_3_VERSION), 1);
@@ -1036,5 +1041,46 @@ Test(kmip_pykmip, restart_keeps_keys_and_kills_connections)
 	cr_assert(value_is(&val, "kept"));
 	buf_release(&val);
 	buf_release(&req);
+	kclose(&c);
+}
+
+/*
+ * Spec 3.2: PyKMIP's TLS 1.2 list has no ECDHE-RSA-GCM suite. With RSA
+ * keys OpenSSL's default client list still meets it, but on AES128-SHA256:
+ * RSA key exchange, no forward secrecy (PyKMIP's preference). A client
+ * list of ECDHE suites only (the store's tls.ciphers) gets
+ * ECDHE-RSA-AES*-SHA256/384.
+ */
+static void
+start_pykmip_rsa(void)
+{
+	cr_assert_eq(setenv("KEYWARD_PYKMIP_KEY", "rsa", 1), 0);
+	start_pykmip();
+}
+
+TestSuite(kmip_pykmip_rsa, .init = start_pykmip_rsa, .fini = stop_pykmip,
+    .timeout = 90);
+
+Test(kmip_pykmip_rsa, cipher_suites_with_rsa_keys)
+{
+	const struct kmip_version	 all[] = { v20, v14 };
+	struct kconn			 c;
+	struct kmip_version		 v;
+	const char			*cipher;
+
+	kconnect(&c);
+	/* AES128-SHA256 with Debian's OpenSSL 3.0 and PyKMIP 0.10.0. */
+	cipher = SSL_get_cipher_name(c.ssl);
+	cr_log_info("default client list, RSA keys: %s", cipher);
+	v = discover(&c, all, 2);
+	cr_assert_eq(v.major, 2);
+	kclose(&c);
+
+	client_ciphers = "ECDHE:!aNULL:!eNULL";
+	kconnect(&c);
+	cipher = SSL_get_cipher_name(c.ssl);
+	cr_assert_eq(strncmp(cipher, "ECDHE-RSA-AES", 13), 0, "%s", cipher);
+	v = discover(&c, all, 2);
+	cr_assert_eq(v.major, 2);
 	kclose(&c);
 }

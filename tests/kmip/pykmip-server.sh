@@ -1,7 +1,8 @@
 #!/bin/sh
 # A real PyKMIP server (Debian python3-pykmip) for the KMIP tests, spec
-# 3.10: a throw-away ECDSA P-256 PKI, TLS 1.2 with client certificates
-# (EKU clientAuth enforced), a SQLite database, all in DIR.
+# 3.10: a throw-away ECDSA P-256 PKI (RSA 2048 with KEYWARD_PYKMIP_KEY=rsa),
+# TLS 1.2 with client certificates (EKU clientAuth enforced), a SQLite
+# database, all in DIR.
 #
 #   sh tests/kmip/pykmip-server.sh start DIR PORT [OWNER]
 #	DIR: an empty directory the caller made (and removes). Writes
@@ -38,10 +39,16 @@ SERVER=${KEYWARD_PYKMIP_SERVER:-/usr/bin/pykmip-server}
 
 pki() {
 	d=$1/pki
+	case ${KEYWARD_PYKMIP_KEY:-ec} in
+	ec) newkey="-newkey ec -pkeyopt ec_paramgen_curve:P-256" ;;
+	rsa) newkey="-newkey rsa:2048" ;;
+	*) die "KEYWARD_PYKMIP_KEY: ec or rsa" ;;
+	esac
 	mkdir -p "$d" || return 1
 	(
 		cd "$d" || exit 1
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		# shellcheck disable=SC2086
+		openssl req -x509 $newkey \
 		    -nodes -keyout ca.key -out ca.crt -days 2 \
 		    -subj "/CN=keyward-kmip-test-ca" \
 		    -addext "basicConstraints=critical,CA:TRUE" \
@@ -58,7 +65,8 @@ pki() {
 		for n in server:server client:keyward noeku:keyward-noeku; do
 			f=${n%%:*}
 			cn=${n#*:}
-			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+			# shellcheck disable=SC2086
+			openssl req $newkey \
 			    -nodes -keyout "$f.key" -out "$f.csr" \
 			    -subj "/CN=$cn" || exit 1
 			openssl x509 -req -in "$f.csr" -CA ca.crt -CAkey ca.key \
