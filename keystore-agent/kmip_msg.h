@@ -267,7 +267,7 @@ void	kmip_resp_free(struct kmip_resp *);
 int	kmip_parse_discover_versions(const struct kmip_item *,
 	    struct kmip_version *out, size_t max, size_t *n);
 
-/* Register, Activate, Revoke, Destroy: the Unique Identifier. */
+/* Register (Create), Activate, Revoke, Destroy: the Unique Identifier. */
 int	kmip_parse_uid(const struct kmip_item *, char uid[KMIP_UID_MAX + 1]);
 
 struct kmip_uids {
@@ -315,7 +315,8 @@ struct kmip_attrs {
 int	kmip_parse_get_attributes(const struct kmip_item *,
 	    struct kmip_attrs *);
 
-/* Query: the operations the server names (up to max), Vendor ID. */
+/* Query: the operations the server names (the first 64), and its Vendor
+ * Identification (printable ASCII, cut to fit) when it sends one. */
 struct kmip_query {
 	uint32_t	ops[64];
 	size_t		nops;
