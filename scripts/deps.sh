@@ -5,7 +5,8 @@ set -eu
 
 pkgs="build-essential pkg-config libssl-dev libyaml-dev libjansson-dev
 libseccomp-dev libcurl4-openssl-dev libcap-dev libcriterion-dev libcap2-bin
-openssl curl clang-14 libclang-rt-14-dev systemd passwd python3"
+openssl curl clang-14 libclang-rt-14-dev systemd passwd python3
+python3-pykmip"
 [ "${KEYWARD_DEPS_EXTRA:-}" ] && pkgs="$pkgs $KEYWARD_DEPS_EXTRA"
 
 missing=""
