@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ciphertext.h"
 #include "common/kes_key.h"
 #include "common/msg.h"
 #include "common/names.h"
@@ -17,6 +18,8 @@
 #include "worker/worker.h"
 
 #define MSG_BAD_BODY	"invalid request body"
+#define MSG_TOO_LARGE	"plaintext is too large: its ciphertext would exceed " \
+			"the 1 MB body limit of decrypt"
 
 /* false (and 400 answered) for an invalid key name. */
 static bool
@@ -63,16 +66,27 @@ decode_body(struct conn *c, struct body_field *f, size_t n,
  * The name check, the body (when parse is set), then the request: str
  * identity, str name and every BODY_BYTES field in order.
  */
+static void	key_fields_call(struct conn *, const char *,
+		    struct body_field *, size_t, uint16_t);
+
 static void
 key_body_call(struct conn *c, const char *name, struct body_field *f,
     size_t n, bool parse, uint16_t type)
 {
-	struct buf	b;
-	size_t		i, extra = 0;
-
 	if (!key_name_ok(c, name) ||
 	    (parse && decode_body(c, f, n, MSG_BAD_BODY) == -1))
 		return;
+	key_fields_call(c, name, f, n, type);
+}
+
+/* The request for decoded fields: identity, name, every BODY_BYTES. */
+static void
+key_fields_call(struct conn *c, const char *name, struct body_field *f,
+    size_t n, uint16_t type)
+{
+	struct buf	b;
+	size_t		i, extra = 0;
+
 	for (i = 0; i < n; i++)
 		if (f[i].kind == BODY_BYTES)
 			extra += f[i].len;
@@ -313,6 +327,31 @@ reply_key_dek(struct conn *c, struct ipc_msg *m)
 	respond_json(c, 200, &b);
 }
 
+static size_t
+b64len(size_t n)
+{
+	return (n + 2) / 3 * 4;
+}
+
+/*
+ * Whatever encrypt returns must decrypt: the smallest decrypt request for
+ * its answer, {"ciphertext":"<b64>"} plus ,"context":"<b64>" when there is
+ * a context, must fit the decrypt route's body limit (KES encrypts
+ * plaintexts whose ciphertext it then refuses to decrypt).
+ */
+static bool
+decryptable(size_t ptlen, size_t ctxlen)
+{
+	size_t n;
+
+	if (ptlen > BODY_MAX || ctxlen > BODY_MAX)
+		return false;
+	n = strlen("{\"ciphertext\":\"\"}") + b64len(ptlen + KES_CT_OVERHEAD);
+	if (ctxlen > 0)
+		n += strlen(",\"context\":\"\"") + b64len(ctxlen);
+	return n <= BODY_MAX;
+}
+
 /* {"plaintext":"<b64>","context":"<b64>","version":"<ignored>"} */
 void
 route_key_encrypt(struct conn *c, const char *name)
@@ -323,7 +362,15 @@ route_key_encrypt(struct conn *c, const char *name)
 		{ .name = "version", .kind = BODY_STRING },
 	};
 
-	key_body_call(c, name, f, 3, true, MSG_KEY_ENCRYPT);
+	if (!key_name_ok(c, name) ||
+	    decode_body(c, f, 3, MSG_BAD_BODY) == -1)
+		return;
+	if (!decryptable(f[0].len, f[1].len)) {
+		body_release(f, 3);
+		respond_error(c, 400, MSG_TOO_LARGE);
+		return;
+	}
+	key_fields_call(c, name, f, 3, MSG_KEY_ENCRYPT);
 }
 
 /* One bytes field as {"<field>":"<b64>"}. */

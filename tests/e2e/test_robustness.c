@@ -27,6 +27,7 @@
 
 #include <criterion/criterion.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "tests/lib/testsrv.h"
@@ -439,4 +440,154 @@ Test(robustness, admin_identity_must_be_one)
 		tsrv_cleanup(&srv);
 		memset(&srv, 0, sizeof(srv));
 	}
+}
+
+/* --- 7. clients that leave Nagle's algorithm on -------------------------- */
+
+/*
+ * A client with Nagle's algorithm on sends its first request only once
+ * its Finished is ACKed; the server sends nothing after the handshake, so
+ * a delayed ACK (40 ms on Linux, its minimum) would hold every new
+ * connection's first request. The fastest of five first requests must
+ * come back well before the delayed-ACK timer could have fired: this is
+ * about a 40 ms protocol stall, not speed (noise only adds time, so the
+ * minimum is what counts).
+ */
+Test(robustness, nagle_client_first_request)
+{
+	static const char req[] = "GET /version HTTP/1.1\r\nHost: k\r\n"
+	    "Connection: close\r\n\r\n";
+	SSL_CTX		*ctx;
+	SSL		*ssl;
+	char		 got[1024];
+	uint64_t	 t0, ms, best = UINT64_MAX;
+	int		 i, fd, n;
+
+	start(NULL);
+	cr_assert_not_null(ctx = SSL_CTX_new(TLS_client_method()));
+	cr_assert_eq(SSL_CTX_use_certificate_chain_file(ctx,
+	    srv.cert[TSRV_ADMIN]), 1);
+	cr_assert_eq(SSL_CTX_use_PrivateKey_file(ctx, srv.key[TSRV_ADMIN],
+	    SSL_FILETYPE_PEM), 1);
+	for (i = 0; i < 5; i++) {
+		fd = tcp_open(true);
+		cr_assert_not_null(ssl = SSL_new(ctx));
+		cr_assert_eq(SSL_set_fd(ssl, fd), 1);
+		cr_assert_eq(SSL_connect(ssl), 1);
+		t0 = tsrv_now_ms();
+		cr_assert_eq(SSL_write(ssl, req, sizeof(req) - 1),
+		    (int)sizeof(req) - 1);
+		n = SSL_read(ssl, got, sizeof(got) - 1);
+		ms = tsrv_now_ms() - t0;
+		cr_assert_gt(n, 0);
+		got[n] = '\0';
+		cr_assert_eq(strncmp(got, "HTTP/1.1 200 ", 13), 0, "%s", got);
+		if (ms < best)
+			best = ms;
+		SSL_free(ssl);
+		close(fd);
+	}
+	SSL_CTX_free(ctx);
+	cr_expect_lt(best, 30, "the fastest first request of a Nagle client "
+	    "took %llu ms: the server delayed the ACK of its Finished",
+	    (unsigned long long)best);
+}
+
+/* --- 2. encrypt and decrypt share one limit ------------------------------ */
+
+static size_t
+b64len(size_t n)
+{
+	return (n + 2) / 3 * 4;
+}
+
+/* {"<field>":"<base64 of n bytes of v>"} */
+static char *
+json_b64_body(const char *field, size_t n, unsigned char v, size_t *len)
+{
+	unsigned char	*raw;
+	char		*out;
+	size_t		 pre = strlen(field) + 5;
+	int		 k;
+
+	cr_assert_not_null(raw = malloc(n + 1));
+	memset(raw, v, n);
+	cr_assert_not_null(out = malloc(pre + b64len(n) + 3));
+	snprintf(out, pre + 1, "{\"%s\":\"", field);
+	k = EVP_EncodeBlock((unsigned char *)out + pre, raw, (int)n);
+	cr_assert_eq((size_t)k, b64len(n));
+	memcpy(out + pre + k, "\"}", 3);
+	*len = pre + (size_t)k + 2;
+	free(raw);
+	return out;
+}
+
+/*
+ * The largest plaintext (no context) whose ciphertext still fits a decrypt
+ * request of 1 MB is encrypted and decrypts; one byte more is refused by
+ * encrypt (KES encrypted it and then refused the decrypt).
+ */
+Test(robustness, encrypt_only_what_decrypts)
+{
+	struct tsrv_req	 q = { .method = "PUT", .timeout_ms = 10000 };
+	struct tsrv_resp r = { 0 };
+	const size_t	 overhead = 16 + 12 + 16;	/* iv, nonce, tag */
+	size_t		 pmax = 0, len;
+	char		*body, *ct, *dec;
+	const char	*p, *e;
+
+	start(NULL);
+	/* Independently of the server: {"ciphertext":"<b64>"} <= 1 MB. */
+	while (strlen("{\"ciphertext\":\"\"}") + b64len(pmax + 1 + overhead) <=
+	    1000000)
+		pmax++;
+	q.method = "PUT";
+	tsrv_request(&srv, TSRV_ADMIN, "/v1/key/create/big", &q, &r);
+	cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+	tsrv_resp_free(&r);
+
+	body = json_b64_body("plaintext", pmax, 'a', &len);
+	q.body = body;
+	q.body_len = len;
+	memset(&r, 0, sizeof(r));
+	tsrv_request(&srv, TSRV_ADMIN, "/v1/key/encrypt/big", &q, &r);
+	cr_assert_eq(r.status, 200, "encrypt of %zu bytes: %ld %.200s", pmax,
+	    r.status, r.body ? r.body : r.err);
+	free(body);
+	/* Send its ciphertext back, exactly as the answer has it. */
+	cr_assert_not_null(p = strstr(r.body, "\"ciphertext\":\""));
+	p += strlen("\"ciphertext\":\"");
+	cr_assert_not_null(e = strchr(p, '"'));
+	cr_assert_not_null(ct = malloc((size_t)(e - p) + 32));
+	len = (size_t)snprintf(ct, (size_t)(e - p) + 32, "{\"ciphertext\":"
+	    "\"%.*s\"}", (int)(e - p), p);
+	cr_assert_leq(len, 1000000);
+	tsrv_resp_free(&r);
+	memset(&r, 0, sizeof(r));
+	q.body = ct;
+	q.body_len = len;
+	tsrv_request(&srv, TSRV_ADMIN, "/v1/key/decrypt/big", &q, &r);
+	cr_expect_eq(r.status, 200, "decrypt of encrypt's answer (%zu bytes): "
+	    "%ld %.200s", len, r.status, r.body ? r.body : r.err);
+	if (r.status == 200) {
+		dec = json_b64_body("plaintext", pmax, 'a', &len);
+		cr_expect_eq(strncmp(r.body, dec, len), 0, "the plaintext "
+		    "came back different");
+		free(dec);
+	}
+	free(ct);
+	tsrv_resp_free(&r);
+
+	/* One byte more: refused, with a reason. */
+	body = json_b64_body("plaintext", pmax + 1, 'a', &len);
+	q.body = body;
+	q.body_len = len;
+	memset(&r, 0, sizeof(r));
+	tsrv_request(&srv, TSRV_ADMIN, "/v1/key/encrypt/big", &q, &r);
+	cr_expect_eq(r.status, 400, "encrypt of %zu bytes: %ld", pmax + 1,
+	    r.status);
+	cr_expect_not_null(r.body ? strstr(r.body, "plaintext is too large") :
+	    NULL, "%s", r.body ? r.body : r.err);
+	free(body);
+	tsrv_resp_free(&r);
 }
