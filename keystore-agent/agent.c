@@ -31,8 +31,8 @@
 #include "keystore-agent/agent.h"
 #include "keystore-agent/keystore.h"
 #include "keystore-agent/list.h"
-#include "privsep/privdrop.h"
-#include "privsep/sandbox.h"
+#include "common/privdrop.h"
+#include "common/sandbox.h"
 
 static int	answer_ks_status(struct peer *, struct ipc_msg *);
 static int	answer_ks_create(struct peer *, struct ipc_msg *);

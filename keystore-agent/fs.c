@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/dirs.h"
 #include "common/kes_key.h"
 #include "common/log.h"
 #include "common/msg.h"
@@ -35,7 +36,6 @@
 #include "common/wfile.h"
 #include "common/xmalloc.h"
 #include "keystore-agent/keystore.h"
-#include "privsep/files.h"
 
 #define TMP_PREFIX	".tmp-"
 /* The prefix and 16 random bytes in hex. */

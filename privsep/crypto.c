@@ -40,8 +40,8 @@
 #include "common/xmalloc.h"
 #include "privsep/crypto.h"
 #include "privsep/crypto_int.h"
-#include "privsep/privdrop.h"
-#include "privsep/sandbox.h"
+#include "common/privdrop.h"
+#include "common/sandbox.h"
 
 #define KS_STATUS_TIMEOUT_MS	10000
 

@@ -24,7 +24,7 @@
 #include "common/policy.h"
 #include "common/xmalloc.h"
 #include "privsep/crypto_int.h"
-#include "privsep/privdrop.h"
+#include "common/privdrop.h"
 
 #define MSG_NOT_AUTHORIZED	"not authorized: insufficient permissions"
 #define MSG_KEY_NOT_FOUND	"key does not exist"

@@ -33,6 +33,7 @@
 
 #include <openssl/ssl.h>
 
+#include "common/dirs.h"
 #include "common/ev.h"
 #include "common/log.h"
 #include "common/msg.h"

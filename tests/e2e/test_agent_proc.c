@@ -18,13 +18,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/dirs.h"
 #include "common/ipc.h"
 #include "common/config.h"
 #include "common/kes_key.h"
 #include "common/msg.h"
 #include "common/proc.h"
 #include "common/slice.h"
-#include "privsep/files.h"
 #include "tests/lib/fakeparent.h"
 #include "tests/lib/testsrv.h"
 

@@ -23,11 +23,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/dirs.h"
 #include "common/kes_key.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "keystore-agent/keystore.h"
-#include "privsep/files.h"
 
 /* Checked, so a truncated path fails the test (and -Wformat-truncation
  * has nothing to warn about). */

@@ -35,7 +35,7 @@
 #endif
 
 #include "common/msg.h"
-#include "privsep/sandbox.h"
+#include "common/sandbox.h"
 
 static const enum proc_role roles[] = { ROLE_WORKER, ROLE_CRYPTO, ROLE_AGENT };
 #define NROLES	(sizeof(roles) / sizeof(roles[0]))

@@ -1,6 +1,6 @@
 /*
  * The per-role seccomp allow-lists. sandbox_apply() is the last step of a
- * child's start-up (see privsep/privdrop.h for the order): every library must
+ * child's start-up (see common/privdrop.h for the order): every library must
  * be initialised before it, because afterwards a syscall outside the role's
  * list kills the whole process.
  */

@@ -46,7 +46,7 @@
 
 #include "common/log.h"
 #include "common/msg.h"
-#include "privsep/sandbox.h"
+#include "common/sandbox.h"
 
 struct sb_rule {
 	int			nr;
