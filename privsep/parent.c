@@ -43,6 +43,7 @@
 #include "common/slice.h"
 #include "common/tls.h"
 #include "common/xmalloc.h"
+#include "keystore-agent/stores.h"
 #include "privsep/dev.h"
 #include "privsep/devpki.h"
 #include "privsep/files.h"
@@ -162,6 +163,7 @@ put_config(struct buf *b, const struct child *c)
 	struct worker_slice	ws;
 	struct crypto_slice	cs;
 	struct agent_slice	as;
+	struct buf		ksb;
 	char			*skip[256];
 	size_t			 i;
 	int			r;
@@ -204,11 +206,20 @@ put_config(struct buf *b, const struct child *c)
 		policy_set_free(&cs.pol);
 		return r;
 	case ROLE_AGENT:
+		/* The store's own settings, in its own layout. */
 		memset(&as, 0, sizeof(as));
 		as.log_level = ps.cf->log.error;
 		as.kind = ps.cf->keystore.kind;
-		as.fs_path = ps.cf->keystore.fs.path;
-		return agent_slice_put(b, &as);
+		buf_init(&ksb, IPC_MAX_CONTROL);
+		if (ks_settings_put(&ksb, &ps.cf->keystore) == -1) {
+			buf_release(&ksb);
+			return -1;
+		}
+		as.settings = ksb.data;
+		as.settings_len = ksb.len;
+		r = agent_slice_put(b, &as);
+		buf_release(&ksb);
+		return r;
 	default:
 		return -1;
 	}
@@ -740,6 +751,24 @@ warn_fixed(const char *what, const char *old, const char *new)
 		    "restart", what);
 }
 
+/* Whether two key-store sections give the agent the same settings (the
+ * store's own encoding decides what counts). */
+static bool
+keystore_same(const struct keystore_cfg *a, const struct keystore_cfg *b)
+{
+	struct buf	ba, bb;
+	bool		same;
+
+	buf_init(&ba, IPC_MAX_CONTROL);
+	buf_init(&bb, IPC_MAX_CONTROL);
+	same = a->kind == b->kind && ks_settings_put(&ba, a) == 0 &&
+	    ks_settings_put(&bb, b) == 0 && ba.len == bb.len &&
+	    memcmp(ba.data, bb.data, ba.len) == 0;
+	buf_release(&ba);
+	buf_release(&bb);
+	return same;
+}
+
 static void
 send_reload(struct child *c)
 {
@@ -776,6 +805,7 @@ reload(void)
 {
 	struct config		*ncf;
 	struct tls_files	 nt;
+	struct keystore_cfg	 ks;
 	char			 err[CONFIG_ERRLEN];
 	size_t			 i;
 
@@ -802,18 +832,18 @@ reload(void)
 	warn_fixed("address", ps.cf->address, ncf->address);
 	warn_fixed("server.user", ps.cf->server.user, ncf->server.user);
 	warn_fixed("server.chroot", ps.cf->server.chroot, ncf->server.chroot);
-	warn_fixed("keystore", ps.cf->keystore.fs.path,
-	    ncf->keystore.fs.path);
+	if (!keystore_same(&ps.cf->keystore, &ncf->keystore))
+		log_warnx("reload: keystore changed; it takes effect only "
+		    "after a restart");
 	if (ncf->server.workers != ps.cf->server.workers)
 		log_warnx("reload: server.workers changed; it takes effect "
 		    "only after a restart");
 	/* What cannot change now keeps its running value. */
 	free(ncf->address);
 	ncf->address = xstrdup(ps.cf->address);
-	ncf->keystore.kind = ps.cf->keystore.kind;
-	free(ncf->keystore.fs.path);
-	ncf->keystore.fs.path = ps.cf->keystore.fs.path ?
-	    xstrdup(ps.cf->keystore.fs.path) : NULL;
+	ks = ncf->keystore;
+	ncf->keystore = ps.cf->keystore;
+	ps.cf->keystore = ks;
 	free(ncf->server.user);
 	ncf->server.user = xstrdup(ps.cf->server.user);
 	free(ncf->server.chroot);
@@ -904,10 +934,6 @@ prepare_dirs(void)
 	if (dir_ensure(ps.cf->server.chroot, 0755, 0, 0, err,
 	    sizeof(err)) == -1)
 		fatalx("server.chroot: %s", err);
-	if (ps.cf->keystore.kind == KS_FS &&
-	    dir_ensure(ps.cf->keystore.fs.path, 0700, pw->pw_uid, pw->pw_gid,
-	    err, sizeof(err)) == -1)
-		fatalx("keystore.fs.path: %s", err);
 }
 
 int
@@ -979,9 +1005,9 @@ parent_main(int argc, char **argv)
 	if (!ps.cf->server.mlock)
 		log_warnx("server.mlock is off: key material may be swapped "
 		    "to disk");
-	if (ps.cf->keystore.kind != KS_FS)
-		fatalx("only the filesystem key store (keystore.fs) is "
-		    "supported in this version");
+	if (ks_backend_find(ps.cf->keystore.kind) == NULL)
+		fatalx("this version supports only these key stores: %s",
+		    ks_supported());
 	if (!ps.root)
 		log_info("not started as root: children keep this user and "
 		    "are not chrooted (the setcap deployment)");
