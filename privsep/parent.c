@@ -36,6 +36,7 @@
 #include "common/dirs.h"
 #include "common/ev.h"
 #include "common/log.h"
+#include "common/metrics_region.h"
 #include "common/msg.h"
 #include "common/peer.h"
 #include "common/policy.h"
@@ -48,7 +49,6 @@
 #include "privsep/devpki.h"
 #include "privsep/files.h"
 #include "privsep/parent.h"
-#include "worker/metrics.h"
 
 #define MAX_WORKERS		256
 #define BACKOFF_MIN_MS		100
@@ -1028,7 +1028,8 @@ parent_main(int argc, char **argv)
 	if (ps.nworkers > MAX_WORKERS)
 		ps.nworkers = MAX_WORKERS;
 	ps.workers = xcalloc(ps.nworkers, sizeof(*ps.workers));
-	/* The workers' counters outlive any one worker (worker/metrics.h). */
+	/* The workers' counters outlive any one worker
+	 * (common/metrics_region.h). */
 	if ((ps.metrics_fd = memfd_create("keyward-metrics", MFD_CLOEXEC)) ==
 	    -1 || ftruncate(ps.metrics_fd, (off_t)metrics_region_size()) == -1)
 		fatal("metrics region");
