@@ -1114,7 +1114,7 @@ identity_main(int argc, char **argv)
 		return cmd_of(argc - 1, argv + 1);
 	if (argc > 1 && (strcmp(argv[1], "info") == 0 ||
 	    strcmp(argv[1], "ls") == 0)) {
-		/* cli/main.c routes these to the networked client. */
+		/* keyward.c routes these to the networked client. */
 		fprintf(stderr, "keyward identity %s: asks a server; not "
 		    "handled here\n", argv[1]);
 		return CLI_USAGE;
