@@ -21,7 +21,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/ev.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/peer.h"
@@ -45,6 +44,10 @@ static const struct peer_dispatch parent_dispatch[] = {
 	{ 0, NULL }
 };
 
+static int	agent_configure(struct buf *);
+static void	agent_prepare(const struct proc_opts *);
+static void	agent_init(void);
+
 static struct {
 	struct peer		 parent;
 	struct peer		 crypto;
@@ -52,6 +55,19 @@ static struct {
 	const struct ks_backend	*ks;
 	bool			 stopping;
 } ag;
+
+/* Not chrooted by default: a store says whether it can be (backend.h). */
+static struct proc_child agent_proc = {
+	.role = ROLE_AGENT,
+	.parent = &ag.parent,
+	.dispatch = parent_dispatch,
+	.chroot = false,
+	.memlock = true,
+	.configure = agent_configure,
+	.prepare = agent_prepare,
+	.init = agent_init,
+	.stopping = &ag.stopping,
+};
 
 static void
 crypto_lost(struct peer *p, const char *why)
@@ -103,64 +119,60 @@ parent_shutdown(struct peer *p, struct ipc_msg *m)
 	return 0;
 }
 
-/* The server's user for a store's prepare step: -1 when we are not root
- * (the setcap deployment: the store's files are made as ourselves). */
-static void
-server_user(const struct proc_opts *opts, uid_t *uid, gid_t *gid)
+/* The agent's slice: its log level and the store with its settings. */
+static int
+agent_configure(struct buf *payload)
 {
-	struct passwd *pw;
+	struct buf	sb;
+	char		err[256];
 
-	*uid = (uid_t)-1;
-	*gid = (gid_t)-1;
-	if (geteuid() != 0)
-		return;
-	if ((pw = getpwnam(opts->user)) == NULL)
-		fatalx("server.user '%s' does not exist", opts->user);
-	*uid = pw->pw_uid;
-	*gid = pw->pw_gid;
+	if (agent_slice_get(payload, &ag.cf) == -1)
+		return -1;
+	log_setlevel(ag.cf.log_level);
+	if ((ag.ks = ks_backend_find(ag.cf.kind)) == NULL)
+		fatalx("this key store is not supported yet");
+	buf_view(&sb, ag.cf.settings, ag.cf.settings_len);
+	if (ag.ks->settings(&sb, err, sizeof(err)) == -1)
+		fatalx("%s key store: %s", ag.ks->name, err);
+	agent_proc.chroot = ag.ks->chroot;
+	agent_proc.rules = ag.ks->rules;
+	agent_proc.nrules = ag.ks->nrules;
+	return 0;
+}
+
+/* As root (when started so): the store's own preparation, for the
+ * server's user (-1 in the setcap deployment: made as ourselves). */
+static void
+agent_prepare(const struct proc_opts *opts)
+{
+	struct passwd	*pw;
+	char		 err[256];
+	uid_t		 uid = (uid_t)-1;
+	gid_t		 gid = (gid_t)-1;
+
+	if (geteuid() == 0) {
+		if ((pw = getpwnam(opts->user)) == NULL)
+			fatalx("server.user '%s' does not exist", opts->user);
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	if (ag.ks->prepare(uid, gid, err, sizeof(err)) == -1)
+		fatalx("%s key store: %s", ag.ks->name, err);
+}
+
+static void
+agent_init(void)
+{
+	char err[256];
+
+	if (ag.ks->init(err, sizeof(err)) == -1)
+		fatalx("%s key store: %s", ag.ks->name, err);
+	ks_calls_init(ag.ks, KS_CALL_TIMEOUT_MS);
+	log_debug("serving the %s key store", ag.ks->name);
 }
 
 int
 agent_main(int argc, char **argv)
 {
-	struct proc_opts	opts;
-	struct ipc_msg		m;
-	struct buf		sb;
-	char			err[256];
-	uid_t			uid;
-	gid_t			gid;
-
-	proc_child_start(ROLE_AGENT, NULL, &ag.parent.ch, &m);
-	if (proc_opts_get(&m.payload, &opts) == -1 ||
-	    agent_slice_get(&m.payload, &ag.cf) == -1)
-		fatalx("malformed configuration from the parent");
-	log_setlevel(ag.cf.log_level);
-	if ((ag.ks = ks_backend_find(ag.cf.kind)) == NULL)
-		fatalx("this key store is not supported yet");
-	buf_view(&sb, ag.cf.settings, ag.cf.settings_len);
-	server_user(&opts, &uid, &gid);
-	if (ag.ks->settings(&sb, err, sizeof(err)) == -1 ||
-	    ag.ks->prepare(uid, gid, err, sizeof(err)) == -1)
-		fatalx("%s key store: %s", ag.ks->name, err);
-
-	proc_confine(&opts, ag.ks->chroot, true);
-	if (ag.ks->init(err, sizeof(err)) == -1)
-		fatalx("%s key store: %s", ag.ks->name, err);
-	ks_calls_init(ag.ks, KS_CALL_TIMEOUT_MS);
-
-	ev_init();
-	peer_adopt(&ag.parent, ROLE_PARENT, 0, parent_dispatch,
-	    proc_parent_lost, NULL);
-	proc_log_forward(&ag.parent);
-	if (sandbox_apply_more(ROLE_AGENT, opts.sandbox_debug, ag.ks->rules,
-	    ag.ks->nrules) == -1)
-		fatalx("cannot load the sandbox");
-	proc_opts_free(&opts);
-	log_debug("sandboxed; serving the %s key store", ag.ks->name);
-	proc_child_ready(&ag.parent.ch);
-
-	peer_poll(&ag.parent);
-	while (!ag.stopping)
-		ev_once(-1);
-	return 0;
+	return proc_run(&agent_proc);
 }

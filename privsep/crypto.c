@@ -438,20 +438,18 @@ parent_shutdown(struct peer *p, struct ipc_msg *m)
 	return 0;
 }
 
-int
-crypto_main(int argc, char **argv)
+static int
+crypto_configure(struct buf *payload)
 {
-	struct proc_opts	opts;
-	struct ipc_msg		m;
-
-	proc_child_start(ROLE_CRYPTO, NULL, &cs.parent.ch, &m);
-	if (proc_opts_get(&m.payload, &opts) == -1 ||
-	    crypto_slice_get(&m.payload, &cs.cf) == -1)
-		fatalx("malformed configuration from the parent");
+	if (crypto_slice_get(payload, &cs.cf) == -1)
+		return -1;
 	log_setlevel(cs.cf.log_level);
+	return 0;
+}
 
-	proc_confine(&opts, true, true);
-
+static void
+crypto_init(void)
+{
 	/* Initialise OpenSSL fully now: nothing may load lazily later. */
 	if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS |
 	    OPENSSL_INIT_ADD_ALL_CIPHERS | OPENSSL_INIT_ADD_ALL_DIGESTS |
@@ -460,7 +458,6 @@ crypto_main(int argc, char **argv)
 		fatalx("OpenSSL initialisation failed");
 	explicit_bzero(cs.rnd, 1);
 	gojson_init();		/* stored keys: jansson's copies get wiped */
-	ev_init();
 	TAILQ_INIT(&cs.workers);
 	TAILQ_INIT(&cs.status_waiters);
 	TAILQ_INIT(&cs.ksreqs);
@@ -469,20 +466,22 @@ crypto_main(int argc, char **argv)
 	cache_init();
 	keyops_cache_start();
 	ev_timer_set(&cs.probe_timer, KS_PROBE_MS, probe_tick, NULL);
-	peer_adopt(&cs.parent, ROLE_PARENT, 0, parent_dispatch,
-	    proc_parent_lost, NULL);
-	proc_log_forward(&cs.parent);
+}
 
-	if (sandbox_apply(ROLE_CRYPTO, opts.sandbox_debug) == -1)
-		fatalx("cannot load the sandbox");
-	proc_opts_free(&opts);
-	log_debug("sandboxed; serving");
-	proc_child_ready(&cs.parent.ch);
+/* Chrooted, memory locked; the filter has nothing beyond the common set. */
+static struct proc_child crypto_proc = {
+	.role = ROLE_CRYPTO,
+	.parent = &cs.parent,
+	.dispatch = parent_dispatch,
+	.chroot = true,
+	.memlock = true,
+	.configure = crypto_configure,
+	.init = crypto_init,
+	.stopping = &cs.stopping,
+};
 
-	/* Frames that came behind CONFIG are already buffered. */
-	peer_poll(&cs.parent);
-	while (!cs.stopping)
-		ev_once(-1);
-	log_debug("shutting down");
-	return 0;
+int
+crypto_main(int argc, char **argv)
+{
+	return proc_run(&crypto_proc);
 }

@@ -131,6 +131,7 @@ struct worker {
 	struct ev_timer		 sweep;
 	struct ev_timer		 stop_timer;
 	uint64_t		 started_mono;
+	char			*stack_top;	/* worker_main's frame (stack use) */
 	int			 audit_fd;	/* stdout, kept; or -1 */
 	struct buf		 audit_out;	/* lines of this loop turn */
 	bool			 log_on[2];	/* some worker subscribes */
