@@ -77,67 +77,10 @@ routes_init(char *stack_top)
 
 /* --- responses ---------------------------------------------------------- */
 
-/* A JSON string the way Go's encoding/json writes it. */
-void
-json_str(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
-	char e[7];
-
-	(void)buf_put_u8(b, '"');
-	for (; *p; p++) {
-		switch (*p) {
-		case '"':  (void)buf_put(b, "\\\"", 2); continue;
-		case '\\': (void)buf_put(b, "\\\\", 2); continue;
-		case '\n': (void)buf_put(b, "\\n", 2); continue;
-		case '\r': (void)buf_put(b, "\\r", 2); continue;
-		case '\t': (void)buf_put(b, "\\t", 2); continue;
-		}
-		if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&') {
-			snprintf(e, sizeof(e), "\\u00%c%c", hex[*p >> 4],
-			    hex[*p & 0xf]);
-			(void)buf_put(b, e, 6);
-		} else
-			(void)buf_put_u8(b, *p);
-	}
-	(void)buf_put_u8(b, '"');
-}
-
 static int
 put_str(struct buf *b, const char *s)
 {
 	return buf_put(b, s, strlen(s));
-}
-
-void
-json_key(struct buf *b, const char *key)
-{
-	json_str(b, key);
-	(void)buf_put_u8(b, ':');
-}
-
-/* []byte: padded standard base64 in a string. */
-void
-json_b64(struct buf *b, const uint8_t *p, size_t n)
-{
-	size_t	 len = b64_encoded_len(n);
-	char	*s = xmalloc(len + 1);
-
-	b64_encode(p, n, s);
-	(void)buf_put_u8(b, '"');
-	(void)buf_put(b, s, len);
-	(void)buf_put_u8(b, '"');
-	freezero(s, len + 1);
-}
-
-/* time.Time: RFC 3339 with nanoseconds trimmed. */
-void
-json_time(struct buf *b, int64_t sec, int32_t nsec)
-{
-	char t[GOTIME_MAX];
-
-	json_str(b, gotime_format(sec, nsec, t));
 }
 
 /*

@@ -24,6 +24,7 @@
 #include "common/buf.h"
 #include "common/ev.h"
 #include "common/identity.h"
+#include "common/json_out.h"
 #include "common/peer.h"
 #include "common/slice.h"
 #include "worker/http.h"
@@ -174,11 +175,6 @@ void	respond_json(struct conn *, int status, struct buf *b);
 void	crypto_call(struct conn *, uint16_t type, struct buf *b);
 /* A reply that is MSG_DONE: 200 empty. */
 void	reply_done(struct conn *, struct ipc_msg *);
-/* JSON pieces the way Go's encoding/json writes them. */
-void	json_str(struct buf *, const char *);
-void	json_b64(struct buf *, const uint8_t *, size_t);
-void	json_time(struct buf *, int64_t sec, int32_t nsec);
-void	json_key(struct buf *, const char *key);	/* "key": */
 
 /* keys.c */
 void	route_key_create(struct conn *, const char *);
