@@ -434,8 +434,10 @@ route_reply(struct conn *c, struct ipc_msg *m)
 	const char		*msg;
 
 	if (m->hdr.type == MSG_ERROR) {
+		/* u16 status, str message, and nothing after them. */
 		if (buf_get_u16(&m->payload, &status) == -1 ||
 		    buf_get_str(&m->payload, &msg, NULL) == -1 ||
+		    buf_end(&m->payload) == -1 ||
 		    status < 400 || status > 599)
 			respond_error(c, 500, "internal error");
 		else
