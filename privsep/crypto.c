@@ -4,8 +4,9 @@
  * Every field from a worker is hostile: requests are re-authorised here
  * against this process's own copy of the policy table.
  *
- * Files: crypto.c (this: the process, its peers, the key-store status and
- * the calls at the agent) and keyops.c (the key cache and operations).
+ * Files: crypto.c (this: the process, its peers, the key-store status),
+ * keyops.c (the key operations), keycache.c (the key cache and the random
+ * pool) and ks_wrap.c (the calls at the agent: ks_get / answer_ks_get, ...).
  *
  * Peers and the messages accepted from each:
  *   parent   MSG_PEER (a worker or the agent channel), MSG_RELOAD,
@@ -48,7 +49,6 @@
 static int	answer_status(struct peer *, struct ipc_msg *);
 static int	answer_ready(struct peer *, struct ipc_msg *);
 static int	answer_ks_status(struct peer *, struct ipc_msg *);
-static int	answer_ks_reply(struct peer *, struct ipc_msg *);
 static int	answer_agent_error(struct peer *, struct ipc_msg *);
 static int	parent_peer(struct peer *, struct ipc_msg *);
 static int	parent_reload(struct peer *, struct ipc_msg *);
@@ -272,81 +272,6 @@ answer_agent_error(struct peer *p, struct ipc_msg *m)
 		status_finish(false, 0);
 	}
 	return 0;
-}
-
-/* --- calls at the agent ------------------------------------------------ */
-
-static void
-ksreq_tick(struct ev_timer *t)
-{
-	struct ksreq	*r;
-	uint64_t	 now = ev_now();
-
-	/* Every call has the same timeout: the oldest are first. */
-	while ((r = TAILQ_FIRST(&cs.ksreqs)) != NULL && r->deadline <= now) {
-		TAILQ_REMOVE(&cs.ksreqs, r, entry);
-		log_warnx("key store: %s '%s' timed out", msg_name(r->type),
-		    r->name);
-		(void)keyops_ks_done(r, NULL);
-		free(r);
-		ks_trigger_probe();
-	}
-	if (!TAILQ_EMPTY(&cs.ksreqs))
-		ev_timer_set(&cs.ksreq_timer, 1000, ksreq_tick, NULL);
-}
-
-struct ksreq *
-ks_call(uint16_t type, const struct buf *b, const char *name)
-{
-	struct ksreq *r;
-
-	if (cs.agent == NULL)
-		return NULL;
-	r = xcalloc(1, sizeof(*r));
-	r->id = ++cs.next_id;
-	r->type = type;
-	r->deadline = ev_now() + KS_REQ_TIMEOUT_MS;
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	if (peer_send(&cs.agent->p, type, r->id, b) == -1) {
-		free(r);
-		return NULL;
-	}
-	TAILQ_INSERT_TAIL(&cs.ksreqs, r, entry);
-	if (!cs.ksreq_timer.armed)
-		ev_timer_set(&cs.ksreq_timer, 1000, ksreq_tick, NULL);
-	return r;
-}
-
-/* KS_DONE, KS_VALUE, KS_NAMES, KS_FAIL: the answer to one call. */
-static int
-answer_ks_reply(struct peer *p, struct ipc_msg *m)
-{
-	struct ksreq	*r;
-	int		 rv;
-
-	TAILQ_FOREACH(r, &cs.ksreqs, entry)
-		if (r->id == m->hdr.id)
-			break;
-	if (r == NULL)
-		return 0;	/* late answer to a call that timed out */
-	TAILQ_REMOVE(&cs.ksreqs, r, entry);
-	rv = keyops_ks_done(r, m);
-	free(r);
-	return rv;
-}
-
-/* The agent is gone: every call it had fails now. */
-static void
-ks_fail_all(void)
-{
-	struct ksreq *r;
-
-	while ((r = TAILQ_FIRST(&cs.ksreqs)) != NULL) {
-		TAILQ_REMOVE(&cs.ksreqs, r, entry);
-		(void)keyops_ks_done(r, NULL);
-		free(r);
-	}
-	ev_timer_cancel(&cs.ksreq_timer);
 }
 
 /* --- peers ------------------------------------------------------------ */
