@@ -186,12 +186,12 @@ void	route_key_generate(struct conn *, const char *);
 void	route_key_encrypt(struct conn *, const char *);
 void	route_key_decrypt(struct conn *, const char *);
 void	route_key_hmac(struct conn *, const char *);
-void	reply_key_info(struct conn *, struct ipc_msg *);
-void	reply_key_names(struct conn *, struct ipc_msg *);
-void	reply_key_dek(struct conn *, struct ipc_msg *);
-void	reply_key_sealed(struct conn *, struct ipc_msg *);
-void	reply_key_opened(struct conn *, struct ipc_msg *);
-void	reply_key_mac(struct conn *, struct ipc_msg *);
+void	reply_key_describe(struct conn *, struct ipc_msg *);
+void	reply_key_list(struct conn *, struct ipc_msg *);
+void	reply_key_generate(struct conn *, struct ipc_msg *);
+void	reply_key_encrypt(struct conn *, struct ipc_msg *);
+void	reply_key_decrypt(struct conn *, struct ipc_msg *);
+void	reply_key_hmac(struct conn *, struct ipc_msg *);
 
 /* admin.c */
 void	admin_init(char *stack_top);
