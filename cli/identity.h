@@ -1,7 +1,7 @@
 /*
  * keyward identity [new|of] ...: API keys and identities, computed
  * offline (spec §4.4, §9). `identity info` and `identity ls` ask a
- * server and live elsewhere (cli/main.c routes them).
+ * server and live elsewhere (keyward.c routes them).
  */
 #ifndef KEYWARD_CLI_IDENTITY_H
 #define KEYWARD_CLI_IDENTITY_H

@@ -28,6 +28,7 @@ buf_release(struct buf *b)
 		freezero(b->data, b->cap);
 	b->data = NULL;
 	b->len = b->off = b->cap = 0;
+	b->failed = false;
 }
 
 void
@@ -38,6 +39,7 @@ buf_reset(struct buf *b)
 	if (b->data != NULL)
 		explicit_bzero(b->data, b->len);
 	b->len = b->off = 0;
+	b->failed = false;
 }
 
 void
@@ -72,8 +74,10 @@ buf_reserve(struct buf *b, size_t n)
 	size_t	 ncap;
 	uint8_t	*p;
 
-	if (b->view || n > b->max || b->len > b->max - n)
+	if (b->view || n > b->max || b->len > b->max - n) {
+		b->failed = true;
 		return NULL;
+	}
 	if (b->len + n > b->cap) {
 		ncap = b->cap ? b->cap : 256;
 		while (ncap < b->len + n)
@@ -160,7 +164,11 @@ buf_put_bytes(struct buf *b, const void *p, size_t n)
 {
 	size_t save = b->len;
 
-	if (n > UINT32_MAX || buf_put_u32(b, n) == -1)
+	if (n > UINT32_MAX) {
+		b->failed = true;
+		return -1;
+	}
+	if (buf_put_u32(b, n) == -1)
 		return -1;
 	if (buf_put(b, p, n) == -1) {
 		b->len = save;

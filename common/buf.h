@@ -9,6 +9,12 @@
  *   u8/u16/u32/u64  big-endian
  *   bytes           u32 length, then that many bytes
  *   str             u32 length (counting the NUL), bytes, NUL; no inner NUL
+ *
+ * A put that does not fit returns -1 and also marks the buffer failed
+ * until it is reset: ipc_put_buf() and peer_send() refuse a failed buffer,
+ * so a frame with a field missing is an error at its sender (logged there,
+ * naming the message) and never a truncated frame that makes the receiver
+ * blame its peer.
  */
 #ifndef KEYWARD_BUF_H
 #define KEYWARD_BUF_H
@@ -24,6 +30,7 @@ struct buf {
 	size_t	 cap;		/* allocated */
 	size_t	 max;		/* hard limit on len */
 	bool	 view;		/* data is borrowed; never freed or grown */
+	bool	 failed;	/* a put did not fit: not a frame to send */
 };
 
 void	 buf_init(struct buf *, size_t max);

@@ -250,6 +250,10 @@ int
 ipc_put_buf(struct ipc_chan *c, uint16_t type, uint32_t id,
     const struct buf *b)
 {
+	if (b->failed) {
+		c->error = "the frame was not built: a field did not fit";
+		return -1;
+	}
 	return ipc_put(c, type, id, buf_ptr(b), buf_avail(b));
 }
 

@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
+#include "common/json_out.h"
 #include "common/log.h"
 
 static char	log_role[32] = "keyward";
@@ -21,36 +23,27 @@ log_set_hook(log_hook_fn fn)
 
 /*
  * {"message":"<line>"}: the error-log event of spec 3.6, the line escaped
- * as a JSON string. out needs 6 * strlen(line) + 16 bytes.
+ * as a JSON string (common/json_out.c). out needs 6 * strlen(line) + 16
+ * bytes; with less, the message is left empty rather than cut.
  */
 size_t
 log_event_json(const char *line, char *out, size_t outlen)
 {
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)line;
-	size_t n = 0;
+	struct buf	b;
+	size_t		n = 0;
 
-#define PUT(ch) do { if (n + 1 < outlen) out[n++] = (ch); } while (0)
-	for (const char *h = "{\"message\":\""; *h; h++)
-		PUT(*h);
-	for (; *p && n + 8 < outlen; p++) {
-		if (*p == '"' || *p == '\\') {
-			PUT('\\');
-			PUT(*p);
-		} else if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&') {
-			PUT('\\');
-			PUT('u');
-			PUT('0');
-			PUT('0');
-			PUT(hex[*p >> 4]);
-			PUT(hex[*p & 0xf]);
-		} else
-			PUT(*p);
+	buf_init(&b, outlen - 1);
+	if (buf_put(&b, "{\"message\":", 11) == -1 ||
+	    json_str(&b, line) == -1 || buf_put_u8(&b, '}') == -1) {
+		buf_reset(&b);
+		(void)buf_put(&b, "{\"message\":\"\"}", 14);
 	}
-	PUT('"');
-	PUT('}');
-#undef PUT
+	if (b.len < outlen) {
+		memcpy(out, b.data, b.len);
+		n = b.len;
+	}
 	out[n] = '\0';
+	buf_release(&b);
 	return n;
 }
 

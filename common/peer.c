@@ -124,10 +124,22 @@ peer_close(struct peer *p)
 	p->open = false;
 }
 
+/* A payload some put did not fit: reported here, at its sender, and
+ * never sent cut short. */
+static int
+unbuilt(const struct peer *p, uint16_t type, const struct buf *b)
+{
+	if (b == NULL || !b->failed)
+		return 0;
+	log_warnx("cannot build %s for %s %u: a field did not fit its "
+	    "buffer", msg_name(type), role_name(p->role), p->index);
+	return 1;
+}
+
 int
 peer_send(struct peer *p, uint16_t type, uint32_t id, const struct buf *b)
 {
-	if (!p->open)
+	if (!p->open || unbuilt(p, type, b))
 		return -1;
 	if (ipc_put(&p->ch, type, id, b ? buf_ptr(b) : NULL,
 	    b ? buf_avail(b) : 0) == -1) {
@@ -143,7 +155,7 @@ int
 peer_send_fd(struct peer *p, uint16_t type, uint32_t id, const struct buf *b,
     int fd)
 {
-	if (!p->open)
+	if (!p->open || unbuilt(p, type, b))
 		return -1;
 	if (ipc_put_fd(&p->ch, type, id, buf_ptr(b), buf_avail(b), fd) == -1)
 		return -1;

@@ -60,4 +60,38 @@ const char *proc_check_hello(struct buf *payload);
 /* The build identity both sides compare. */
 const char *proc_build_id(void);
 
+/*
+ * What one child role brings to proc_run() (common/proc_run.c), which
+ * runs every child the same way:
+ *   proc_child_start, configure   the HELLO / CONFIG handshake
+ *   prepare                       as root, before the drop: files,
+ *                                 libraries that read them, TLS contexts
+ *   proc_confine                  drop, harden, mlockall if memlock
+ *   ev_init, init                 the role's state, timers, handles
+ *   sandbox_apply_more            the role's filter plus rules, last
+ *   MSG_READY, then the loop      until *stopping (never if NULL)
+ */
+struct sb_rule;
+struct proc_child {
+	enum proc_role			 role;
+	const char			*instance;	/* worker index */
+	struct peer			*parent;
+	const struct peer_dispatch	*dispatch;	/* parent messages */
+	bool				 chroot;
+	bool				 memlock;
+	/* The role's slice from MSG_CONFIG (after proc_opts); -1 when it
+	 * is malformed. May set rules. */
+	int				(*configure)(struct buf *);
+	void				(*prepare)(const struct proc_opts *);
+	void				(*init)(void);
+	const struct sb_rule		*rules;
+	size_t				 nrules;
+	const bool			*stopping;
+	void				(*turn)(void);	/* after each turn */
+};
+
+/* Run a child from its first message to the end of its loop; dies on any
+ * failure to start. */
+int	proc_run(struct proc_child *);
+
 #endif

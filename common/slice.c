@@ -203,13 +203,18 @@ crypto_slice_free(struct crypto_slice *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* agent: u32 log level + 1, u8 kind, str fs path. */
+/*
+ * agent: u32 log level + 1, u8 kind, bytes settings. The settings are the
+ * store's own (its settings_put, keystore-agent/), opaque here: adding a
+ * store changes neither this layout nor this file. They may hold
+ * credentials, so they are wiped when freed.
+ */
 int
 agent_slice_put(struct buf *b, const struct agent_slice *s)
 {
 	if (buf_put_u32(b, s->log_level + 1) == -1 ||
 	    buf_put_u8(b, s->kind) == -1 ||
-	    buf_put_str(b, s->fs_path) == -1)
+	    buf_put_bytes(b, s->settings, s->settings_len) == -1)
 		return -1;
 	return 0;
 }
@@ -217,16 +222,21 @@ agent_slice_put(struct buf *b, const struct agent_slice *s)
 int
 agent_slice_get(struct buf *b, struct agent_slice *s)
 {
-	uint32_t lvl;
+	const uint8_t	*v;
+	uint32_t	 lvl;
 
 	memset(s, 0, sizeof(*s));
 	if (buf_get_u32(b, &lvl) == -1 || lvl > 4 ||
 	    buf_get_u8(b, &s->kind) == -1 || s->kind > KS_ENTRUST ||
-	    buf_get_strdup(b, &s->fs_path) == -1 ||
+	    buf_get_bytes(b, &v, &s->settings_len) == -1 ||
 	    buf_end(b) == -1) {
 		agent_slice_free(s);
 		return -1;
 	}
+	/* One more byte, a NUL, for a store whose settings are text. */
+	s->settings = xmalloc(s->settings_len + 1);
+	memcpy(s->settings, v, s->settings_len);
+	s->settings[s->settings_len] = '\0';
 	s->log_level = (int)lvl - 1;
 	return 0;
 }
@@ -234,6 +244,6 @@ agent_slice_get(struct buf *b, struct agent_slice *s)
 void
 agent_slice_free(struct agent_slice *s)
 {
-	free(s->fs_path);
+	freezero(s->settings, s->settings_len);
 	memset(s, 0, sizeof(*s));
 }

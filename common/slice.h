@@ -51,7 +51,8 @@ struct crypto_slice {
 struct agent_slice {
 	int		 log_level;
 	uint8_t		 kind;		/* enum keystore_kind */
-	char		*fs_path;
+	uint8_t		*settings;	/* the store's own (secret) */
+	size_t		 settings_len;
 };
 
 int	worker_slice_put(struct buf *, const struct worker_slice *);

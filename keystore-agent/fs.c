@@ -2,6 +2,9 @@
  * The filesystem key store (spec §6.2): one file per key in one directory,
  * file name = key name, content = the stored value.
  *
+ * Every call completes before it returns: a local file system answers in
+ * microseconds, and a slow one would block any helper thread just the same.
+ *
  * The agent is not chrooted, so the store is reached by its path each time:
  * every call opens the directory anew and works relative to that descriptor
  * (openat and friends). A directory that was moved away or lost its
@@ -28,14 +31,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/dirs.h"
 #include "common/kes_key.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/names.h"
 #include "common/wfile.h"
 #include "common/xmalloc.h"
-#include "keystore-agent/keystore.h"
-#include "privsep/files.h"
+#include "keystore-agent/backend.h"
 
 #define TMP_PREFIX	".tmp-"
 /* The prefix and 16 random bytes in hex. */
@@ -119,29 +122,69 @@ fs_sweep(int dfd, char *err, size_t errlen)
 	return 0;
 }
 
+/* Settings in the agent's slice: str path. */
 static int
-fs_init(const struct agent_slice *s, char *err, size_t errlen)
+fs_settings_put(struct buf *b, const struct keystore_cfg *k)
 {
-	struct stat	st;
-	int		dfd, rc;
+	return buf_put_str(b, k->fs.path);
+}
 
-	if (s->fs_path == NULL || s->fs_path[0] != '/') {
+static int
+fs_settings(struct buf *b, char *err, size_t errlen)
+{
+	const char *path;
+
+	if (buf_get_str(b, &path, NULL) == -1 || buf_end(b) == -1) {
+		snprintf(err, errlen, "malformed settings");
+		return -1;
+	}
+	if (path[0] != '/') {
 		snprintf(err, errlen, "key store path must be absolute");
 		return -1;
 	}
 	free(fs.path);
-	fs.path = xstrdup(s->fs_path);
-	/*
-	 * Started as root, the parent has already made the directory for
-	 * the server's user (privsep/parent.c); otherwise we run as that
-	 * user and make it here, the same way. Mode 0700, not KES's 0755:
-	 * nobody but the server needs to see which keys exist. Missing
-	 * parents get 0755 (dir_ensure), so that a root-made tree stays
-	 * traversable for the unprivileged agent.
-	 */
-	if (dir_ensure(fs.path, 0700, (uid_t)-1, (gid_t)-1, err,
-	    errlen) == -1)
+	fs.path = xstrdup(path);
+	return 0;
+}
+
+/* The directory is fixed for the life of the process: it was made (and
+ * owned) at start. */
+static int
+fs_reload(struct buf *b, char *err, size_t errlen)
+{
+	const char *path;
+
+	if (buf_get_str(b, &path, NULL) == -1 || buf_end(b) == -1) {
+		snprintf(err, errlen, "malformed settings");
 		return -1;
+	}
+	if (strcmp(path, fs.path) != 0) {
+		snprintf(err, errlen, "the key store cannot change without a "
+		    "restart");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Started as root, the directory is made here for the server's user,
+ * before the privilege drop; otherwise we run as that user and make it
+ * the same way. Mode 0700, not KES's 0755: nobody but the server needs to
+ * see which keys exist. Missing parents get 0755 (dir_ensure), so that a
+ * root-made tree stays traversable for the unprivileged agent.
+ */
+static int
+fs_prepare(uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	return dir_ensure(fs.path, 0700, uid, gid, err, errlen);
+}
+
+static int
+fs_init(char *err, size_t errlen)
+{
+	struct stat	st;
+	int		dfd, rc;
+
 	if ((dfd = fs_dir(err, errlen)) == -1)
 		return -1;
 	if (fstat(dfd, &st) == -1) {
@@ -433,7 +476,7 @@ fs_del(const char *name, char *err, size_t errlen)
 /* Every entry whose name the store would accept: temporaries, "." and
  * ".." (and anything else with a dot) never look like keys. */
 static int
-fs_list(ks_name_fn fn, void *arg, char *err, size_t errlen)
+fs_list(struct ks_op *op, char *err, size_t errlen)
 {
 	struct dirent	*de;
 	DIR		*d;
@@ -449,7 +492,7 @@ fs_list(ks_name_fn fn, void *arg, char *err, size_t errlen)
 	for (errno = 0; (de = readdir(d)) != NULL; errno = 0) {
 		if (!fs_name_ok(de->d_name))
 			continue;
-		if (fn(de->d_name, arg) == -1) {
+		if (ks_op_name(op, de->d_name) == -1) {
 			snprintf(err, errlen, "%s: listing stopped", fs.path);
 			rc = KS_FAIL_UNAVAILABLE;
 			break;
@@ -463,12 +506,87 @@ fs_list(ks_name_fn fn, void *arg, char *err, size_t errlen)
 	return rc;
 }
 
-const struct keystore keystore_fs = {
+/* The calls: each completes before it returns. */
+
+static void
+fs_op_status(struct ks_op *op)
+{
+	char err[256] = "";
+
+	ks_op_done(op, fs_status(&op->latency_ns, err, sizeof(err)) == 0 ? 0 :
+	    KS_FAIL_UNAVAILABLE, err);
+}
+
+static void
+fs_op_create(struct ks_op *op)
+{
+	char err[256] = "";
+
+	ks_op_done(op, fs_create(op->name, op->value, op->len, err,
+	    sizeof(err)), err);
+}
+
+static void
+fs_op_get(struct ks_op *op)
+{
+	char err[256] = "";
+
+	ks_op_done(op, fs_get(op->name, op->out, err, sizeof(err)), err);
+}
+
+static void
+fs_op_del(struct ks_op *op)
+{
+	char err[256] = "";
+
+	ks_op_done(op, fs_del(op->name, err, sizeof(err)), err);
+}
+
+static void
+fs_op_list(struct ks_op *op)
+{
+	char err[256] = "";
+
+	ks_op_done(op, fs_list(op, err, sizeof(err)), err);
+}
+
+/* The calls that read and write files, on top of the agent's own list. */
+static const struct sb_rule fs_rules[] = {
+	ALLOW(openat),
+	ALLOW(linkat),
+	ALLOW(renameat),
+	ALLOW(renameat2),
+	ALLOW(unlinkat),
+	ALLOW(mkdirat),
+	ALLOW(getdents64),
+	ALLOW(fsync),
+	ALLOW(fdatasync),
+	ALLOW(ftruncate),
+	ALLOW(fchmod),
+	ALLOW(flock),
+	ALLOW(statx),
+	ALLOW(newfstatat),
+	/* glibc's faccessat() tries faccessat2 first (the status check). */
+	ALLOW(faccessat),
+	ALLOW(faccessat2),
+};
+
+const struct ks_backend ks_backend_fs = {
 	.name = "fs",
+	.kind = KS_FS,
+	/* Reached by its path, which a chroot would hide. */
+	.chroot = false,
+	.rules = fs_rules,
+	.nrules = sizeof(fs_rules) / sizeof(fs_rules[0]),
+	.settings_put = fs_settings_put,
+	.settings = fs_settings,
+	.reload = fs_reload,
+	.prepare = fs_prepare,
 	.init = fs_init,
-	.status = fs_status,
-	.create = fs_create,
-	.get = fs_get,
-	.del = fs_del,
-	.list = fs_list,
+	.status = fs_op_status,
+	.create = fs_op_create,
+	.get = fs_op_get,
+	.del = fs_op_del,
+	.list = fs_op_list,
+	.cancel = NULL,
 };

@@ -20,7 +20,8 @@ struct ks_names {
 
 void	ks_names_init(struct ks_names *, const char *prefix);
 /*
- * A ks_name_fn (keystore.h) for store->list, arg is the struct ks_names:
+ * Called for each name a store lists (ks_op_name, backend.h), arg is the
+ * struct ks_names:
  * keeps a copy of name if it starts with the prefix and is a valid key
  * name (common/names.h). Other entries (a Vault folder, a legacy name the
  * agent would refuse to read) are not keys a client can use; skipped.

@@ -4,8 +4,9 @@
  * Every field from a worker is hostile: requests are re-authorised here
  * against this process's own copy of the policy table.
  *
- * Files: crypto.c (this: the process, its peers, the key-store status and
- * the calls at the agent) and keyops.c (the key cache and operations).
+ * Files: crypto.c (this: the process, its peers, the key-store status),
+ * keyops.c (the key operations), keycache.c (the key cache and the random
+ * pool) and ks_wrap.c (the calls at the agent: ks_get / answer_ks_get, ...).
  *
  * Peers and the messages accepted from each:
  *   parent   MSG_PEER (a worker or the agent channel), MSG_RELOAD,
@@ -40,15 +41,14 @@
 #include "common/xmalloc.h"
 #include "privsep/crypto.h"
 #include "privsep/crypto_int.h"
-#include "privsep/privdrop.h"
-#include "privsep/sandbox.h"
+#include "common/privdrop.h"
+#include "common/sandbox.h"
 
 #define KS_STATUS_TIMEOUT_MS	10000
 
 static int	answer_status(struct peer *, struct ipc_msg *);
 static int	answer_ready(struct peer *, struct ipc_msg *);
 static int	answer_ks_status(struct peer *, struct ipc_msg *);
-static int	answer_ks_reply(struct peer *, struct ipc_msg *);
 static int	answer_agent_error(struct peer *, struct ipc_msg *);
 static int	parent_peer(struct peer *, struct ipc_msg *);
 static int	parent_reload(struct peer *, struct ipc_msg *);
@@ -274,81 +274,6 @@ answer_agent_error(struct peer *p, struct ipc_msg *m)
 	return 0;
 }
 
-/* --- calls at the agent ------------------------------------------------ */
-
-static void
-ksreq_tick(struct ev_timer *t)
-{
-	struct ksreq	*r;
-	uint64_t	 now = ev_now();
-
-	/* Every call has the same timeout: the oldest are first. */
-	while ((r = TAILQ_FIRST(&cs.ksreqs)) != NULL && r->deadline <= now) {
-		TAILQ_REMOVE(&cs.ksreqs, r, entry);
-		log_warnx("key store: %s '%s' timed out", msg_name(r->type),
-		    r->name);
-		(void)keyops_ks_done(r, NULL);
-		free(r);
-		ks_trigger_probe();
-	}
-	if (!TAILQ_EMPTY(&cs.ksreqs))
-		ev_timer_set(&cs.ksreq_timer, 1000, ksreq_tick, NULL);
-}
-
-struct ksreq *
-ks_call(uint16_t type, const struct buf *b, const char *name)
-{
-	struct ksreq *r;
-
-	if (cs.agent == NULL)
-		return NULL;
-	r = xcalloc(1, sizeof(*r));
-	r->id = ++cs.next_id;
-	r->type = type;
-	r->deadline = ev_now() + KS_REQ_TIMEOUT_MS;
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	if (peer_send(&cs.agent->p, type, r->id, b) == -1) {
-		free(r);
-		return NULL;
-	}
-	TAILQ_INSERT_TAIL(&cs.ksreqs, r, entry);
-	if (!cs.ksreq_timer.armed)
-		ev_timer_set(&cs.ksreq_timer, 1000, ksreq_tick, NULL);
-	return r;
-}
-
-/* KS_DONE, KS_VALUE, KS_NAMES, KS_FAIL: the answer to one call. */
-static int
-answer_ks_reply(struct peer *p, struct ipc_msg *m)
-{
-	struct ksreq	*r;
-	int		 rv;
-
-	TAILQ_FOREACH(r, &cs.ksreqs, entry)
-		if (r->id == m->hdr.id)
-			break;
-	if (r == NULL)
-		return 0;	/* late answer to a call that timed out */
-	TAILQ_REMOVE(&cs.ksreqs, r, entry);
-	rv = keyops_ks_done(r, m);
-	free(r);
-	return rv;
-}
-
-/* The agent is gone: every call it had fails now. */
-static void
-ks_fail_all(void)
-{
-	struct ksreq *r;
-
-	while ((r = TAILQ_FIRST(&cs.ksreqs)) != NULL) {
-		TAILQ_REMOVE(&cs.ksreqs, r, entry);
-		(void)keyops_ks_done(r, NULL);
-		free(r);
-	}
-	ev_timer_cancel(&cs.ksreq_timer);
-}
-
 /* --- peers ------------------------------------------------------------ */
 
 static void
@@ -438,20 +363,18 @@ parent_shutdown(struct peer *p, struct ipc_msg *m)
 	return 0;
 }
 
-int
-crypto_main(int argc, char **argv)
+static int
+crypto_configure(struct buf *payload)
 {
-	struct proc_opts	opts;
-	struct ipc_msg		m;
-
-	proc_child_start(ROLE_CRYPTO, NULL, &cs.parent.ch, &m);
-	if (proc_opts_get(&m.payload, &opts) == -1 ||
-	    crypto_slice_get(&m.payload, &cs.cf) == -1)
-		fatalx("malformed configuration from the parent");
+	if (crypto_slice_get(payload, &cs.cf) == -1)
+		return -1;
 	log_setlevel(cs.cf.log_level);
+	return 0;
+}
 
-	proc_confine(&opts, true, true);
-
+static void
+crypto_init(void)
+{
 	/* Initialise OpenSSL fully now: nothing may load lazily later. */
 	if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS |
 	    OPENSSL_INIT_ADD_ALL_CIPHERS | OPENSSL_INIT_ADD_ALL_DIGESTS |
@@ -460,7 +383,6 @@ crypto_main(int argc, char **argv)
 		fatalx("OpenSSL initialisation failed");
 	explicit_bzero(cs.rnd, 1);
 	gojson_init();		/* stored keys: jansson's copies get wiped */
-	ev_init();
 	TAILQ_INIT(&cs.workers);
 	TAILQ_INIT(&cs.status_waiters);
 	TAILQ_INIT(&cs.ksreqs);
@@ -469,20 +391,22 @@ crypto_main(int argc, char **argv)
 	cache_init();
 	keyops_cache_start();
 	ev_timer_set(&cs.probe_timer, KS_PROBE_MS, probe_tick, NULL);
-	peer_adopt(&cs.parent, ROLE_PARENT, 0, parent_dispatch,
-	    proc_parent_lost, NULL);
-	proc_log_forward(&cs.parent);
+}
 
-	if (sandbox_apply(ROLE_CRYPTO, opts.sandbox_debug) == -1)
-		fatalx("cannot load the sandbox");
-	proc_opts_free(&opts);
-	log_debug("sandboxed; serving");
-	proc_child_ready(&cs.parent.ch);
+/* Chrooted, memory locked; the filter has nothing beyond the common set. */
+static struct proc_child crypto_proc = {
+	.role = ROLE_CRYPTO,
+	.parent = &cs.parent,
+	.dispatch = parent_dispatch,
+	.chroot = true,
+	.memlock = true,
+	.configure = crypto_configure,
+	.init = crypto_init,
+	.stopping = &cs.stopping,
+};
 
-	/* Frames that came behind CONFIG are already buffered. */
-	peer_poll(&cs.parent);
-	while (!cs.stopping)
-		ev_once(-1);
-	log_debug("shutting down");
-	return 0;
+int
+crypto_main(int argc, char **argv)
+{
+	return proc_run(&crypto_proc);
 }

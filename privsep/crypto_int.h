@@ -1,7 +1,8 @@
 /*
- * Inside the crypto process: its one context struct and what crypto.c (the
- * process, its peers and the agent plumbing) and keyops.c (the key cache
- * and the key operations) share.
+ * Inside the crypto process: its one context struct and what its files
+ * share: crypto.c (the process and its peers), keyops.c (the key
+ * operations), keycache.c (the key cache, the random pool) and ks_wrap.c
+ * (the calls at the agent).
  */
 #ifndef KEYWARD_CRYPTO_INT_H
 #define KEYWARD_CRYPTO_INT_H
@@ -23,6 +24,8 @@
 #define RND_POOL		4096	/* random bytes drawn per refill */
 #define CACHE_SLAB		(64 * 1024) /* cache entries come in slabs */
 
+#define MSG_KEY_NOT_FOUND	"key does not exist"
+
 struct cpeer {
 	struct peer		 p;
 	uint64_t		 serial;	/* unique for the process life */
@@ -42,12 +45,16 @@ struct parked {
 };
 TAILQ_HEAD(parkedlist, parked);
 
-/* A cached key, or a key being fetched (the requests that wait for it are
- * parked on the entry, so concurrent misses make one fetch). */
-struct creator;
+/* A created_by identity, interned: shared by every key it made. */
+struct creator {
+	struct creator	*next;
+	size_t		 refs;
+	char		 s[];
+};
 
 /*
- * Kept small: 100 k cached keys should cost little locked memory. The
+ * A cached key, or a key being fetched (the requests that wait for it are
+ * parked on the entry, so concurrent misses make one fetch). Kept small: 100 k cached keys should cost little locked memory. The
  * creator identity is shared (interned) by all keys one identity made;
  * the parked list exists only while a fetch runs.
  */
@@ -67,6 +74,8 @@ struct ksreq {
 	TAILQ_ENTRY(ksreq)	 entry;
 	uint32_t		 id;
 	uint16_t		 type;		/* MSG_KS_* sent */
+	/* The stub's answer (ks_wrap.c); m NULL: failed or timed out. */
+	int			(*answer)(struct ksreq *, struct ipc_msg *);
 	uint64_t		 deadline;
 	uint64_t		 worker;	/* serial, 0: not for a worker */
 	uint32_t		 wid;		/* the worker's request id */
@@ -127,9 +136,18 @@ extern struct crypto_state cs;
 /* crypto.c */
 struct peer	*crypto_worker(uint64_t serial);
 uint64_t	 crypto_serial(struct peer *);
-/* Send a call to the agent; NULL (nothing sent) without one. */
-struct ksreq	*ks_call(uint16_t type, const struct buf *, const char *name);
 void		 ks_trigger_probe(void);
+
+/* ks_wrap.c: the calls at the agent, one stub each; NULL (nothing sent)
+ * without an agent. The caller fills in whom the answer is for. */
+struct ksreq	*ks_get(const char *name);
+struct ksreq	*ks_create(const char *name, const struct buf *value);
+struct ksreq	*ks_delete(const char *name);
+struct ksreq	*ks_list(const char *prefix);
+/* KS_DONE, KS_VALUE, KS_NAMES, KS_FAIL: to the call they answer. */
+int		 answer_ks_reply(struct peer *, struct ipc_msg *);
+/* The agent is gone: every call it had fails now. */
+void		 ks_fail_all(void);
 
 /* keyops.c: the worker messages and the agent's answers. */
 int	answer_key_create(struct peer *, struct ipc_msg *);
@@ -141,12 +159,24 @@ int	answer_key_generate(struct peer *, struct ipc_msg *);
 int	answer_key_encrypt(struct peer *, struct ipc_msg *);
 int	answer_key_decrypt(struct peer *, struct ipc_msg *);
 int	answer_key_hmac(struct peer *, struct ipc_msg *);
-/* The agent answered call r (m NULL: it failed or timed out). -1 when
- * the answer was malformed: a protocol error. */
-int	keyops_ks_done(struct ksreq *r, struct ipc_msg *m);
 void	keyops_create_declared(void);
-void	keyops_cache_start(void);
-void	cache_init(void);
-void	cache_clear(void);
+/* Answers to a worker known by serial (it may be gone by now). */
+void	send_to(uint64_t serial, uint16_t type, uint32_t id,
+	    const struct buf *);
+void	send_error_to(uint64_t serial, uint32_t id, uint16_t status,
+	    const char *msg);
+/* The fetch for e ended: run (status 0) or fail what waited for it. */
+void	fetch_done(struct centry *e, uint16_t status, const char *msg);
+
+/* keycache.c: the key cache and the random pool. */
+int		 rnd_take(uint8_t *out, size_t n);
+void		 cache_init(void);
+void		 cache_clear(void);
+void		 keyops_cache_start(void);
+struct centry	*cache_find(const char *name);
+struct centry	*cache_add(const char *name);
+void		 cache_unlink(struct centry *);
+void		 centry_set(struct centry *, const struct kes_key *);
+void		 cache_put(const char *name, const struct kes_key *);
 
 #endif

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/dirs.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "privsep/dev.h"
-#include "privsep/files.h"
 
 struct config *
 dev_setup(const char *addr, bool root, struct devpki *dev)

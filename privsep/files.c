@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,51 +192,4 @@ tls_files_free(struct tls_files *t)
 	freezero(t->key.data, t->key.len);
 	freezero(t->ca.data, t->ca.len);
 	memset(t, 0, sizeof(*t));
-}
-
-int
-dir_ensure(const char *path, mode_t mode, uid_t uid, gid_t gid, char *err,
-    size_t errlen)
-{
-	char	 tmp[PATH_MAX], *s;
-
-	if (path[0] != '/' || strlen(path) >= sizeof(tmp)) {
-		snprintf(err, errlen, "%s: not an absolute path", path);
-		return -1;
-	}
-	strcpy(tmp, path);
-	for (s = tmp + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(tmp, 0755) == -1 && errno != EEXIST) {
-			snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-			return -1;
-		}
-		*s = '/';
-	}
-	if (mkdir(path, mode) == -1) {
-		if (errno != EEXIST) {
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			return -1;
-		}
-		return 0;	/* existing: leave its owner and mode alone */
-	}
-	if (uid != (uid_t)-1 && chown(path, uid, gid) == -1) {
-		snprintf(err, errlen, "chown %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int
-remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	return remove(path) == -1 ? -1 : 0;
-}
-
-int
-tree_remove(const char *path)
-{
-	return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -1,7 +1,6 @@
 /*
  * What the parent opens for its children, as root, before any child
- * exists: the listening socket, the TLS files, and the directories the
- * children need (the empty chroot, the filesystem key store).
+ * exists: the listening socket and the TLS files. (Directories: common/dirs.h.)
  */
 #ifndef KEYWARD_FILES_H
 #define KEYWARD_FILES_H
@@ -26,11 +25,4 @@ int	listener_open(const char *addr, char *err, size_t errlen);
 int	tls_files_read(const struct config *, struct tls_files *,
 	    char *err, size_t errlen);
 void	tls_files_free(struct tls_files *);
-/* Create dir (and parents) if missing; if uid != -1, chown the last part. */
-int	dir_ensure(const char *path, mode_t mode, uid_t uid, gid_t gid,
-	    char *err, size_t errlen);
-
-/* Remove a directory tree (the dev server's throw-away files). */
-int	tree_remove(const char *path);
-
 #endif

@@ -6,17 +6,14 @@
  * the name, exactly in KES's order (authorisation first).
  *
  * A request whose key is not cached is parked on the cache entry while one
- * fetch runs; when the agent answers, the parked requests run again from
- * their saved payloads (now hitting the cache) or fail together.
+ * fetch runs; when the agent answers (ks_wrap.c), the parked requests run
+ * again from their saved payloads (now hitting the cache) or fail
+ * together. The cache itself and the random pool: keycache.c.
  */
-#include <sys/mman.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <openssl/rand.h>
 
 #include "common/ciphertext.h"
 #include "common/log.h"
@@ -24,286 +21,12 @@
 #include "common/policy.h"
 #include "common/xmalloc.h"
 #include "privsep/crypto_int.h"
-#include "privsep/privdrop.h"
 
 #define MSG_NOT_AUTHORIZED	"not authorized: insufficient permissions"
-#define MSG_KEY_NOT_FOUND	"key does not exist"
-
-/* --- random bytes, drawn in batches ------------------------------------ */
-
-static int
-rnd_take(uint8_t *out, size_t n)
-{
-	if (n > RND_POOL)
-		return -1;
-	if (cs.rnd_off + n > RND_POOL || cs.rnd_off == 0) {
-		if (RAND_priv_bytes(cs.rnd, RND_POOL) != 1)
-			return -1;
-		cs.rnd_off = 0;
-	}
-	memcpy(out, cs.rnd + cs.rnd_off, n);
-	explicit_bzero(cs.rnd + cs.rnd_off, n);
-	cs.rnd_off += n;
-	if (cs.rnd_off == RND_POOL)
-		cs.rnd_off = 0;		/* refill next time */
-	return 0;
-}
-
-/* --- the cache ------------------------------------------------------------ */
-
-static size_t
-hash_name(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-	return (size_t)h;
-}
-
-void
-cache_init(void)
-{
-	cs.tabsize = 1024;
-	cs.tab = xcalloc(cs.tabsize, sizeof(*cs.tab));
-}
-
-static struct centry *
-cache_find(const char *name)
-{
-	struct centry *e;
-
-	for (e = cs.tab[hash_name(name) & (cs.tabsize - 1)]; e; e = e->next)
-		if (strcmp(e->name, name) == 0)
-			return e;
-	return NULL;
-}
-
-static void
-cache_grow(void)
-{
-	struct centry	**nt, *e, *n;
-	size_t		  ns = cs.tabsize * 2, i, h;
-
-	nt = xcalloc(ns, sizeof(*nt));
-	for (i = 0; i < cs.tabsize; i++)
-		for (e = cs.tab[i]; e; e = n) {
-			n = e->next;
-			h = hash_name(e->name) & (ns - 1);
-			e->next = nt[h];
-			nt[h] = e;
-		}
-	free(cs.tab);
-	cs.tab = nt;
-	cs.tabsize = ns;
-}
-
-/*
- * Entries hold key material, so they live in slabs of their own: locked
- * like all memory here (mlockall), excluded from core dumps (behind
- * PR_SET_DUMPABLE 0 and RLIMIT_CORE 0), wiped on release, and without a
- * malloc header per key. Slabs are never returned.
- */
-static struct centry *
-centry_alloc(void)
-{
-	struct centry	*e;
-	uint8_t		*p;
-	size_t		 i, n = CACHE_SLAB / sizeof(*e);
-
-	if (cs.cfree == NULL) {
-		p = mmap(NULL, CACHE_SLAB, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED)
-			fatal("key cache: mmap");
-		mem_dontdump(p, CACHE_SLAB);
-		for (i = 0; i < n; i++) {
-			e = (struct centry *)(p + i * sizeof(*e));
-			e->next = cs.cfree;
-			cs.cfree = e;
-		}
-	}
-	e = cs.cfree;
-	cs.cfree = e->next;
-	memset(e, 0, sizeof(*e));
-	return e;
-}
-
-/* With its hash slot, a cached key costs under 256 bytes of locked memory
- * (`make bench` measures it). */
-_Static_assert(sizeof(struct centry) <= 192, "struct centry grew");
-
-/* created_by strings, shared by the keys one identity created. */
-struct creator {
-	struct creator	*next;
-	size_t		 refs;
-	char		 s[];
-};
-
-static struct creator *
-creator_get(const char *s)
-{
-	struct creator	*c;
-	size_t		 len = strlen(s);
-
-	for (c = cs.creators; c != NULL; c = c->next)
-		if (strcmp(c->s, s) == 0) {
-			c->refs++;
-			return c;
-		}
-	c = xmalloc(sizeof(*c) + len + 1);
-	memcpy(c->s, s, len + 1);
-	c->refs = 1;
-	c->next = cs.creators;
-	cs.creators = c;
-	return c;
-}
-
-static void
-creator_put(struct creator *c)
-{
-	struct creator **pp;
-
-	if (c == NULL || --c->refs > 0)
-		return;
-	for (pp = &cs.creators; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	free(c);
-}
-
-/* Fill a cache entry from a decoded key. */
-static void
-centry_set(struct centry *e, const struct kes_key *k)
-{
-	struct creator *old = e->by;
-
-	e->k = k->secret;
-	e->created_sec = k->created_sec;
-	e->created_nsec = k->created_nsec;
-	e->by = creator_get(k->created_by);
-	creator_put(old);
-}
-
-static void
-centry_free(struct centry *e)
-{
-	creator_put(e->by);
-	free(e->parked);
-	explicit_bzero(e, sizeof(*e));
-	e->next = cs.cfree;
-	cs.cfree = e;
-}
-
-static struct centry *
-cache_add(const char *name)
-{
-	struct centry	*e;
-	size_t		 h;
-
-	if (cs.ncached >= cs.tabsize)
-		cache_grow();
-	e = centry_alloc();
-	snprintf(e->name, sizeof(e->name), "%s", name);
-	h = hash_name(name) & (cs.tabsize - 1);
-	e->next = cs.tab[h];
-	cs.tab[h] = e;
-	cs.ncached++;
-	return e;
-}
-
-static void
-cache_unlink(struct centry *e)
-{
-	struct centry **pp;
-
-	for (pp = &cs.tab[hash_name(e->name) & (cs.tabsize - 1)]; *pp;
-	    pp = &(*pp)->next)
-		if (*pp == e) {
-			*pp = e->next;
-			break;
-		}
-	cs.ncached--;
-	centry_free(e);
-}
-
-/* Drop cached keys; keys being fetched stay (their requests wait). With
- * unused_only, drop those not used since the last sweep and mark the rest
- * unused. */
-static void
-cache_evict(bool unused_only)
-{
-	struct centry	*e, *n;
-	size_t		 i;
-
-	for (i = 0; i < cs.tabsize; i++)
-		for (e = cs.tab[i]; e; e = n) {
-			n = e->next;
-			if (e->parked != NULL)
-				continue;
-			if (unused_only && e->used)
-				e->used = false;
-			else
-				cache_unlink(e);
-		}
-}
-
-void
-cache_clear(void)
-{
-	cache_evict(false);
-}
-
-/*
- * Expiry as KES intended it (spec 6.5), not its default-value bug:
- * expiry.any clears everything every `any`; expiry.unused drops keys not
- * used for `unused` (a sweep every unused/2). While the store is offline
- * and expiry.offline is set, both are suspended and the cache is instead
- * cleared `offline` after the outage began (and every `offline` after),
- * so cached keys keep serving for that window and then stop.
- */
-static void
-cache_tick(struct ev_timer *t)
-{
-	uint64_t now = ev_now();
-
-	if (cs.offline && cs.cf.cache_offline_ms > 0) {
-		if (now >= cs.next_offline) {
-			if (cs.ncached > 0)
-				log_warnx("key store offline for %llu ms: "
-				    "dropping the cached keys", (unsigned long
-				    long)(now - cs.offline_since));
-			cache_clear();
-			cs.next_offline = now + cs.cf.cache_offline_ms;
-		}
-	} else {
-		if (cs.cf.cache_any_ms > 0 && now >= cs.next_any) {
-			cache_clear();
-			cs.next_any = now + cs.cf.cache_any_ms;
-		}
-		if (cs.cf.cache_unused_ms > 0 && now >= cs.next_unused) {
-			cache_evict(true);
-			cs.next_unused = now + (cs.cf.cache_unused_ms + 1) / 2;
-		}
-	}
-	ev_timer_set(&cs.cache_timer, 1000, cache_tick, NULL);
-}
-
-void
-keyops_cache_start(void)
-{
-	uint64_t now = ev_now();
-
-	cs.next_any = now + cs.cf.cache_any_ms;
-	cs.next_unused = now + (cs.cf.cache_unused_ms + 1) / 2;
-	ev_timer_set(&cs.cache_timer, 1000, cache_tick, NULL);
-}
 
 /* --- replies ---------------------------------------------------------- */
 
-static void
+void
 send_error_to(uint64_t serial, uint32_t id, uint16_t status, const char *msg)
 {
 	struct peer *p = crypto_worker(serial);
@@ -312,7 +35,7 @@ send_error_to(uint64_t serial, uint32_t id, uint16_t status, const char *msg)
 		peer_send_error(p, id, status, msg);
 }
 
-static void
+void
 send_to(uint64_t serial, uint16_t type, uint32_t id, const struct buf *b)
 {
 	struct peer *p = crypto_worker(serial);
@@ -393,7 +116,6 @@ key_get(struct peer *p, struct ipc_msg *m, const char *name)
 {
 	struct centry	*e;
 	struct ksreq	*r;
-	struct buf	 b;
 
 	if ((e = cache_find(name)) != NULL) {
 		if (e->parked != NULL) {
@@ -403,10 +125,7 @@ key_get(struct peer *p, struct ipc_msg *m, const char *name)
 		e->used = true;
 		return e;
 	}
-	buf_init(&b, KES_NAME_MAX + 16);
-	(void)buf_put_str(&b, name);
-	r = ks_call(MSG_KS_GET, &b, name);
-	buf_release(&b);
+	r = ks_get(name);
 	if (r == NULL) {
 		peer_send_error(p, m->hdr.id, 502, "failed to read key");
 		return NULL;
@@ -421,7 +140,7 @@ key_get(struct peer *p, struct ipc_msg *m, const char *name)
 static int	redispatch(struct parked *);
 
 /* The fetch for e ended: run or fail what waited for it. */
-static void
+void
 fetch_done(struct centry *e, uint16_t status, const char *msg)
 {
 	struct parkedlist	 l;
@@ -445,208 +164,6 @@ fetch_done(struct centry *e, uint16_t status, const char *msg)
 	}
 }
 
-/* --- the agent's answers ---------------------------------------------- */
-
-/* KS_FAIL: u8 reason, str detail. Returns the reason, or 0 if malformed. */
-static int
-ks_fail_reason(struct ksreq *r, struct ipc_msg *m)
-{
-	uint8_t		 reason;
-	const char	*detail;
-
-	if (buf_get_u8(&m->payload, &reason) == -1 ||
-	    buf_get_str(&m->payload, &detail, NULL) == -1 ||
-	    buf_end(&m->payload) == -1 || reason < KS_FAIL_EXISTS ||
-	    reason > KS_FAIL_UNAVAILABLE)
-		return 0;
-	if (reason == KS_FAIL_UNAVAILABLE || reason == KS_FAIL_INVALID)
-		log_warnx("key store: %s '%s': %s", msg_name(r->type),
-		    r->name, detail);
-	if (reason == KS_FAIL_UNAVAILABLE)
-		ks_trigger_probe();
-	return reason;
-}
-
-static int
-ks_get_done(struct ksreq *r, struct ipc_msg *m)
-{
-	struct centry	*e = cache_find(r->name);
-	struct kes_key	 k;
-	const uint8_t	*v;
-	size_t		 len;
-	int		 reason, bad = 0, rv;
-
-	if (e == NULL || e->parked == NULL)
-		return 0;	/* cannot happen: fetching entries stay */
-	if (m == NULL) {
-		fetch_done(e, 502, "failed to read key");
-		return 0;
-	}
-	if (m->hdr.type == MSG_KS_VALUE) {
-		if (buf_get_bytes(&m->payload, &v, &len) == -1 ||
-		    buf_end(&m->payload) == -1) {
-			fetch_done(e, 502, "failed to read key");
-			return -1;
-		}
-		rv = kes_key_decode(v, len, &k);
-		/* The stored value sits in the channel's input: wipe it
-		 * now rather than when the buffer is next compacted. */
-		explicit_bzero((void *)(uintptr_t)v, len);
-		if (rv == 0)
-			centry_set(e, &k);
-		kes_key_wipe(&k);
-		if (rv == -1) {
-			log_warnx("key '%s' in the key store is malformed",
-			    r->name);
-			fetch_done(e, 502, "failed to read key");
-			return 0;
-		}
-		fetch_done(e, 0, NULL);
-		return 0;
-	}
-	if (m->hdr.type != MSG_KS_FAIL ||
-	    (reason = ks_fail_reason(r, m)) == 0) {
-		reason = KS_FAIL_UNAVAILABLE;
-		bad = -1;
-	}
-	if (reason == KS_FAIL_NOT_FOUND)
-		fetch_done(e, 404, MSG_KEY_NOT_FOUND);
-	else
-		fetch_done(e, 502, "failed to read key");
-	return bad;
-}
-
-static void
-cache_put(const char *name, const struct kes_key *k)
-{
-	struct centry *e = cache_find(name);
-
-	if (e == NULL)
-		e = cache_add(name);
-	else if (e->parked != NULL)
-		return;		/* the fetch in flight will fill it */
-	centry_set(e, k);
-	e->used = true;
-}
-
-static int
-ks_create_done(struct ksreq *r, struct ipc_msg *m)
-{
-	int reason = 0, bad = 0;
-
-	if (m != NULL && m->hdr.type == MSG_KS_DONE) {
-		if (buf_end(&m->payload) == -1)
-			bad = -1;
-		else {
-			if (r->key != NULL)
-				cache_put(r->name, r->key);
-			if (r->declared)
-				log_info("created key '%s' (keys: in the "
-				    "configuration)", r->name);
-			else
-				send_to(r->worker, MSG_DONE, r->wid, NULL);
-			return 0;
-		}
-	} else if (m != NULL && (m->hdr.type != MSG_KS_FAIL ||
-	    (reason = ks_fail_reason(r, m)) == 0))
-		bad = -1;
-	if (r->declared) {
-		if (reason != KS_FAIL_EXISTS) {
-			log_warnx("cannot create key '%s' of the configuration",
-			    r->name);
-			cs.declared_done = false;	/* again next time */
-		}
-		return bad;
-	}
-	if (reason == KS_FAIL_EXISTS)
-		send_error_to(r->worker, r->wid, 400, "key already exists");
-	else
-		send_error_to(r->worker, r->wid, 502, "failed to create key");
-	return bad;
-}
-
-static int
-ks_delete_done(struct ksreq *r, struct ipc_msg *m)
-{
-	struct centry	*e;
-	int		 reason = 0, bad = 0;
-
-	if (m != NULL && m->hdr.type == MSG_KS_DONE &&
-	    buf_end(&m->payload) == 0)
-		reason = -1;
-	else if (m != NULL && (m->hdr.type != MSG_KS_FAIL ||
-	    (reason = ks_fail_reason(r, m)) == 0))
-		bad = -1;
-	if ((reason == -1 || reason == KS_FAIL_NOT_FOUND) &&
-	    (e = cache_find(r->name)) != NULL && e->parked == NULL)
-		cache_unlink(e);
-	if (reason == -1)
-		send_to(r->worker, MSG_DONE, r->wid, NULL);
-	else if (reason == KS_FAIL_NOT_FOUND)
-		send_error_to(r->worker, r->wid, 404, MSG_KEY_NOT_FOUND);
-	else
-		send_error_to(r->worker, r->wid, 502, "failed to delete key");
-	return bad;
-}
-
-/* KS_NAMES is checked and passed on unchanged as KEY_NAMES. */
-static int
-ks_list_done(struct ksreq *r, struct ipc_msg *m)
-{
-	const char	*s;
-	uint32_t	 n, i;
-	struct buf	 v;
-
-	if (m != NULL && m->hdr.type == MSG_KS_NAMES) {
-		buf_view(&v, m->payload.data, m->payload.len);
-		if (buf_get_u32(&v, &n) == -1 || n > KS_LIST_MAX)
-			goto bad;
-		for (i = 0; i <= n; i++)	/* the names, continue_at */
-			if (buf_get_str(&v, &s, NULL) == -1)
-				goto bad;
-		if (buf_end(&v) == -1)
-			goto bad;
-		send_to(r->worker, MSG_KEY_NAMES, r->wid, &m->payload);
-		return 0;
-	}
-	/* No answer (timeout, agent gone) or a failure it reported. */
-	if (m == NULL || (m->hdr.type == MSG_KS_FAIL &&
-	    ks_fail_reason(r, m) != 0)) {
-		send_error_to(r->worker, r->wid, 502, "failed to list keys");
-		return 0;
-	}
-bad:
-	send_error_to(r->worker, r->wid, 502, "failed to list keys");
-	return -1;
-}
-
-int
-keyops_ks_done(struct ksreq *r, struct ipc_msg *m)
-{
-	int rv = 0;
-
-	switch (r->type) {
-	case MSG_KS_GET:
-		rv = ks_get_done(r, m);
-		break;
-	case MSG_KS_CREATE:
-		rv = ks_create_done(r, m);
-		break;
-	case MSG_KS_DELETE:
-		rv = ks_delete_done(r, m);
-		break;
-	case MSG_KS_LIST:
-		rv = ks_list_done(r, m);
-		break;
-	}
-	if (r->key != NULL) {
-		kes_key_wipe(r->key);
-		free(r->key);
-		r->key = NULL;
-	}
-	return rv;
-}
-
 /* --- creating keys ------------------------------------------------------- */
 
 /* Store k under name; the answer goes to the worker (or the log). */
@@ -654,7 +171,7 @@ static bool
 store_new_key(const char *name, struct kes_key *k, struct peer *p,
     uint32_t id)
 {
-	struct buf	 b, v;
+	struct buf	 v;
 	struct ksreq	*r;
 
 	buf_init(&v, KES_STORED_MAX);
@@ -662,12 +179,8 @@ store_new_key(const char *name, struct kes_key *k, struct peer *p,
 		buf_release(&v);
 		return false;
 	}
-	buf_init(&b, KES_STORED_MAX + KES_NAME_MAX + 16);
-	(void)buf_put_str(&b, name);
-	(void)buf_put_bytes(&b, buf_ptr(&v), buf_avail(&v));
+	r = ks_create(name, &v);
 	buf_release(&v);
-	r = ks_call(MSG_KS_CREATE, &b, name);
-	buf_release(&b);
 	if (r == NULL)
 		return false;
 	r->key = xmemdup(k, sizeof(*k));
@@ -783,7 +296,6 @@ answer_key_delete(struct peer *p, struct ipc_msg *m)
 {
 	const char	*identity, *name;
 	struct ksreq	*r;
-	struct buf	 b;
 
 	if (buf_get_str(&m->payload, &identity, NULL) == -1 ||
 	    buf_get_str(&m->payload, &name, NULL) == -1 ||
@@ -792,10 +304,7 @@ answer_key_delete(struct peer *p, struct ipc_msg *m)
 	if (!authorized(p, m->hdr.id, identity, "/v1/key/delete/", name,
 	    false))
 		return 0;
-	buf_init(&b, KES_NAME_MAX + 16);
-	(void)buf_put_str(&b, name);
-	r = ks_call(MSG_KS_DELETE, &b, name);
-	buf_release(&b);
+	r = ks_delete(name);
 	if (r == NULL) {
 		peer_send_error(p, m->hdr.id, 502, "failed to delete key");
 		return 0;
@@ -813,7 +322,6 @@ answer_key_list(struct peer *p, struct ipc_msg *m)
 	const char	*identity, *pattern;
 	char		 prefix[KES_NAME_MAX + 1];
 	struct ksreq	*r;
-	struct buf	 b;
 	size_t		 n;
 
 	if (buf_get_str(&m->payload, &identity, NULL) == -1 ||
@@ -827,10 +335,7 @@ answer_key_list(struct peer *p, struct ipc_msg *m)
 	if (n > 0 && pattern[n - 1] == '*')
 		n--;
 	snprintf(prefix, sizeof(prefix), "%.*s", (int)n, pattern);
-	buf_init(&b, KES_NAME_MAX + 16);
-	(void)buf_put_str(&b, prefix);
-	r = ks_call(MSG_KS_LIST, &b, prefix);
-	buf_release(&b);
+	r = ks_list(prefix);
 	if (r == NULL) {
 		peer_send_error(p, m->hdr.id, 502, "failed to list keys");
 		return 0;

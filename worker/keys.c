@@ -184,7 +184,7 @@ route_key_describe(struct conn *c, const char *name)
  * {"name","algorithm","created_at","created_by"}, the optional ones
  * omitted when empty. */
 void
-reply_key_info(struct conn *c, struct ipc_msg *m)
+reply_key_describe(struct conn *c, struct ipc_msg *m)
 {
 	const char	*name, *by, *alg;
 	uint8_t		 type;
@@ -243,7 +243,7 @@ route_key_list(struct conn *c, const char *pattern)
 /* KEY_NAMES: u32 n, n x str, str continue_at.
  * {"names":[...],"continue_at":"..."}, continue_at omitted when empty. */
 void
-reply_key_names(struct conn *c, struct ipc_msg *m)
+reply_key_list(struct conn *c, struct ipc_msg *m)
 {
 	const char	*s;
 	uint32_t	 n, i;
@@ -303,7 +303,7 @@ route_key_generate(struct conn *c, const char *name)
 
 /* KEY_DEK: bytes plaintext, bytes ciphertext. */
 void
-reply_key_dek(struct conn *c, struct ipc_msg *m)
+reply_key_generate(struct conn *c, struct ipc_msg *m)
 {
 	const uint8_t	*pt, *ct;
 	size_t		 ptlen, ctlen;
@@ -397,7 +397,7 @@ reply_bytes(struct conn *c, struct ipc_msg *m, uint16_t type,
 }
 
 void
-reply_key_sealed(struct conn *c, struct ipc_msg *m)
+reply_key_encrypt(struct conn *c, struct ipc_msg *m)
 {
 	reply_bytes(c, m, MSG_KEY_SEALED, "ciphertext");
 }
@@ -416,7 +416,7 @@ route_key_decrypt(struct conn *c, const char *name)
 }
 
 void
-reply_key_opened(struct conn *c, struct ipc_msg *m)
+reply_key_decrypt(struct conn *c, struct ipc_msg *m)
 {
 	reply_bytes(c, m, MSG_KEY_OPENED, "plaintext");
 }
@@ -434,7 +434,7 @@ route_key_hmac(struct conn *c, const char *name)
 }
 
 void
-reply_key_mac(struct conn *c, struct ipc_msg *m)
+reply_key_hmac(struct conn *c, struct ipc_msg *m)
 {
 	reply_bytes(c, m, MSG_KEY_MAC, "hmac");
 }

@@ -6,7 +6,8 @@
  * gauge), and a reader that sees one counter a moment before another
  * renders a state that was true a moment earlier.
  *
- * Slot layout (METRICS_SLOTS of them, cache-line aligned so two workers
+ * Slot layout (common/metrics_region.h; METRICS_SLOTS of them, cache-line
+ * aligned so two workers
  * never write one line): the in-flight gauge, the two log-event counters,
  * the response-time sum in nanoseconds, the per-bucket (not cumulative)
  * observation counts, and a counter per status code 200..299, 400..499 and
@@ -31,28 +32,16 @@
 #include "common/msg.h"
 #include "worker/metrics.h"
 
-#define NBUCKETS	11	/* ten bounds and +Inf */
-#define NCLASSES	3	/* 2xx, 4xx, 5xx */
-#define NCODES		(NCLASSES * 100)
-
 /* KES's buckets (spec 10.1): seconds for the le labels, nanoseconds for
  * sorting observations, which go into the first bucket whose bound is >=. */
-static const double bucket_s[NBUCKETS - 1] = {
+static const double bucket_s[METRICS_NBUCKETS - 1] = {
 	0.01, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 3, 5, 10,
 };
-static const uint64_t bucket_ns[NBUCKETS - 1] = {
+static const uint64_t bucket_ns[METRICS_NBUCKETS - 1] = {
 	10000000ull, 50000000ull, 100000000ull, 250000000ull, 500000000ull,
 	1000000000ull, 1500000000ull, 3000000000ull, 5000000000ull,
 	10000000000ull,
 };
-
-struct metrics_slot {
-	int64_t		 active;
-	uint64_t	 log_events[2];		/* enum log_stream */
-	uint64_t	 sum_ns;
-	uint64_t	 buckets[NBUCKETS];
-	uint64_t	 codes[NCODES];
-} __attribute__((aligned(64)));
 
 /* A worker's view; only a running worker's own process holds it. */
 static struct {
@@ -64,12 +53,6 @@ static struct {
 
 /* Storage for metrics_attach_private(). */
 static struct metrics_slot private_slot;
-
-size_t
-metrics_region_size(void)
-{
-	return sizeof(struct metrics_slot) * METRICS_SLOTS;
-}
 
 void
 metrics_detach(void)
@@ -161,7 +144,7 @@ metrics_request_end(int status, uint64_t ns)
 	__atomic_sub_fetch(&m.mine->active, 1, __ATOMIC_RELAXED);
 	if ((i = code_index(status)) != -1)
 		add(&m.mine->codes[i], 1);
-	for (b = 0; b < NBUCKETS - 1 && ns > bucket_ns[b]; b++)
+	for (b = 0; b < METRICS_NBUCKETS - 1 && ns > bucket_ns[b]; b++)
 		;
 	add(&m.mine->buckets[b], 1);
 	add(&m.mine->sum_ns, ns);
@@ -189,8 +172,8 @@ struct totals {
 	int64_t		 active;
 	uint64_t	 log_events[2];
 	uint64_t	 sum_ns;
-	uint64_t	 buckets[NBUCKETS];
-	uint64_t	 codes[NCODES];
+	uint64_t	 buckets[METRICS_NBUCKETS];
+	uint64_t	 codes[METRICS_NCODES];
 };
 
 static uint64_t
@@ -212,9 +195,9 @@ sum_slots(struct totals *t)
 		for (j = 0; j < 2; j++)
 			t->log_events[j] += load(&s->log_events[j]);
 		t->sum_ns += load(&s->sum_ns);
-		for (j = 0; j < NBUCKETS; j++)
+		for (j = 0; j < METRICS_NBUCKETS; j++)
 			t->buckets[j] += load(&s->buckets[j]);
-		for (j = 0; j < NCODES; j++)
+		for (j = 0; j < METRICS_NCODES; j++)
 			t->codes[j] += load(&s->codes[j]);
 	}
 }
@@ -366,10 +349,10 @@ metrics_render(struct buf *out, const struct metrics_sys *sys)
 
 	family(&o, "kes_http_response_time", "histogram",
 	    "Histogram of request response times spawning from 10ms to 10s.");
-	for (b = 0; b < NBUCKETS; b++) {
+	for (b = 0; b < METRICS_NBUCKETS; b++) {
 		cum += t.buckets[b];
 		fmt_float(le, sizeof(le),
-		    b < NBUCKETS - 1 ? bucket_s[b] : INFINITY);
+		    b < METRICS_NBUCKETS - 1 ? bucket_s[b] : INFINITY);
 		put(&o, "kes_http_response_time_bucket{le=\"%s\"} %llu\n", le,
 		    (unsigned long long)cum);
 	}

@@ -15,11 +15,8 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/metrics_region.h"
 
-#define METRICS_SLOTS	256	/* = the maximum of server.workers */
-
-/* Bytes the parent allocates for the region. */
-size_t	metrics_region_size(void);
 /* Map the region (before the sandbox) and use slot index; -1 on error. */
 int	metrics_attach(int fd, unsigned int index);
 /* Without a region (unit tests, a failed attach): private memory. */

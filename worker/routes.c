@@ -32,19 +32,19 @@ static const struct route routes[] = {
 	{ "/v1/key/import/", HTTP_PUT, MB, 15, AUTH_VERIFY, route_key_import,
 	    reply_done },
 	{ "/v1/key/describe/", HTTP_GET, 0, 15, AUTH_VERIFY,
-	    route_key_describe, reply_key_info },
+	    route_key_describe, reply_key_describe },
 	{ "/v1/key/list/", HTTP_GET, 0, 15, AUTH_VERIFY, route_key_list,
-	    reply_key_names },
+	    reply_key_list },
 	{ "/v1/key/delete/", HTTP_DELETE, 0, 15, AUTH_VERIFY, route_key_delete,
 	    reply_done },
 	{ "/v1/key/generate/", HTTP_PUT, MB, 15, AUTH_VERIFY,
-	    route_key_generate, reply_key_dek },
+	    route_key_generate, reply_key_generate },
 	{ "/v1/key/encrypt/", HTTP_PUT, MB, 15, AUTH_VERIFY, route_key_encrypt,
-	    reply_key_sealed },
+	    reply_key_encrypt },
 	{ "/v1/key/decrypt/", HTTP_PUT, MB, 15, AUTH_VERIFY, route_key_decrypt,
-	    reply_key_opened },
+	    reply_key_decrypt },
 	{ "/v1/key/hmac/", HTTP_PUT, MB, 15, AUTH_VERIFY, route_key_hmac,
-	    reply_key_mac },
+	    reply_key_hmac },
 	{ "/v1/policy/describe/", HTTP_GET, 0, 15, AUTH_VERIFY,
 	    route_policy_describe, NULL },
 	{ "/v1/policy/read/", HTTP_GET, 0, 15, AUTH_VERIFY, route_policy_read,
@@ -77,67 +77,10 @@ routes_init(char *stack_top)
 
 /* --- responses ---------------------------------------------------------- */
 
-/* A JSON string the way Go's encoding/json writes it. */
-void
-json_str(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
-	char e[7];
-
-	(void)buf_put_u8(b, '"');
-	for (; *p; p++) {
-		switch (*p) {
-		case '"':  (void)buf_put(b, "\\\"", 2); continue;
-		case '\\': (void)buf_put(b, "\\\\", 2); continue;
-		case '\n': (void)buf_put(b, "\\n", 2); continue;
-		case '\r': (void)buf_put(b, "\\r", 2); continue;
-		case '\t': (void)buf_put(b, "\\t", 2); continue;
-		}
-		if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&') {
-			snprintf(e, sizeof(e), "\\u00%c%c", hex[*p >> 4],
-			    hex[*p & 0xf]);
-			(void)buf_put(b, e, 6);
-		} else
-			(void)buf_put_u8(b, *p);
-	}
-	(void)buf_put_u8(b, '"');
-}
-
 static int
 put_str(struct buf *b, const char *s)
 {
 	return buf_put(b, s, strlen(s));
-}
-
-void
-json_key(struct buf *b, const char *key)
-{
-	json_str(b, key);
-	(void)buf_put_u8(b, ':');
-}
-
-/* []byte: padded standard base64 in a string. */
-void
-json_b64(struct buf *b, const uint8_t *p, size_t n)
-{
-	size_t	 len = b64_encoded_len(n);
-	char	*s = xmalloc(len + 1);
-
-	b64_encode(p, n, s);
-	(void)buf_put_u8(b, '"');
-	(void)buf_put(b, s, len);
-	(void)buf_put_u8(b, '"');
-	freezero(s, len + 1);
-}
-
-/* time.Time: RFC 3339 with nanoseconds trimmed. */
-void
-json_time(struct buf *b, int64_t sec, int32_t nsec)
-{
-	char t[GOTIME_MAX];
-
-	json_str(b, gotime_format(sec, nsec, t));
 }
 
 /*
@@ -491,8 +434,10 @@ route_reply(struct conn *c, struct ipc_msg *m)
 	const char		*msg;
 
 	if (m->hdr.type == MSG_ERROR) {
+		/* u16 status, str message, and nothing after them. */
 		if (buf_get_u16(&m->payload, &status) == -1 ||
 		    buf_get_str(&m->payload, &msg, NULL) == -1 ||
+		    buf_end(&m->payload) == -1 ||
 		    status < 400 || status > 599)
 			respond_error(c, 500, "internal error");
 		else

@@ -27,8 +27,8 @@
 #include "common/proc.h"
 #include "common/tls.h"
 #include "common/xmalloc.h"
-#include "privsep/privdrop.h"
-#include "privsep/sandbox.h"
+#include "common/privdrop.h"
+#include "common/sandbox.h"
 #include "worker/body.h"
 #include "worker/metrics.h"
 #include "worker/worker.h"
@@ -369,20 +369,21 @@ worker_conn_gone(void)
 	maybe_exit();
 }
 
-int
-worker_main(int argc, char **argv)
+static int
+worker_configure(struct buf *payload)
 {
-	struct proc_opts	opts;
-	struct ipc_msg		m;
-	char			err[256], stack_top;
-
-	proc_child_start(ROLE_WORKER, argc > 1 ? argv[1] : NULL,
-	    &w.parent.ch, &m);
-	if (proc_opts_get(&m.payload, &opts) == -1 ||
-	    worker_slice_get(&m.payload, &w.cf) == -1)
-		fatalx("malformed configuration from the parent");
+	if (worker_slice_get(payload, &w.cf) == -1)
+		return -1;
 	log_setlevel(w.cf.log_level);
 	w.listen_fd = FD_LISTEN;
+	return 0;
+}
+
+/* Before the chroot: TLS files are parsed, the metrics region mapped. */
+static void
+worker_prepare(const struct proc_opts *opts)
+{
+	char err[256];
 
 	/* OpenSSL is set up completely before the chroot and the sandbox:
 	 * nothing may be loaded from a file later. */
@@ -394,7 +395,7 @@ worker_main(int argc, char **argv)
 		fatalx("%s", err);
 	worker_slice_forget_key(&w.cf);
 
-	routes_init(&stack_top);
+	routes_init(w.stack_top);
 	body_init();
 	logs_init();
 	/* The metrics region is the parent's; without it, count locally. */
@@ -406,29 +407,40 @@ worker_main(int argc, char **argv)
 	(void)close(FD_METRICS);
 
 	raise_nofile();
-	proc_confine(&opts, true, false);
+}
 
-	ev_init();
+static void
+worker_init(void)
+{
 	TAILQ_INIT(&w.conns);
 	w.started_mono = ev_now();
-	peer_adopt(&w.parent, ROLE_PARENT, 0, parent_dispatch,
-	    proc_parent_lost, NULL);
-	proc_log_forward(&w.parent);
 	/* EPOLLEXCLUSIVE: one worker wakes per new connection. */
 	if (ev_add(&w.listen_io, w.listen_fd, EPOLLIN | EPOLLEXCLUSIVE,
 	    listen_event, NULL) == -1)
 		fatal("epoll_ctl listener");
 	ev_timer_set(&w.sweep, SWEEP_MS, sweep_cb, NULL);
+}
 
-	if (sandbox_apply(ROLE_WORKER, opts.sandbox_debug) == -1)
-		fatalx("cannot load the sandbox");
-	proc_opts_free(&opts);
-	log_debug("sandboxed; serving");
-	proc_child_ready(&w.parent.ch);
+/* Chrooted, not memory locked; runs until maybe_exit() ends it. */
+static struct proc_child worker_proc = {
+	.role = ROLE_WORKER,
+	.parent = &w.parent,
+	.dispatch = parent_dispatch,
+	.chroot = true,
+	.memlock = false,
+	.configure = worker_configure,
+	.prepare = worker_prepare,
+	.init = worker_init,
+	.stopping = NULL,
+	.turn = logs_flush,
+};
 
-	peer_poll(&w.parent);
-	for (;;) {
-		ev_once(-1);
-		logs_flush();
-	}
+int
+worker_main(int argc, char **argv)
+{
+	char stack_top;
+
+	w.stack_top = &stack_top;
+	worker_proc.instance = argc > 1 ? argv[1] : NULL;
+	return proc_run(&worker_proc);
 }

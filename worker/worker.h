@@ -24,6 +24,7 @@
 #include "common/buf.h"
 #include "common/ev.h"
 #include "common/identity.h"
+#include "common/json_out.h"
 #include "common/peer.h"
 #include "common/slice.h"
 #include "worker/http.h"
@@ -144,6 +145,7 @@ struct worker {
 	struct ev_timer		 sweep;
 	struct ev_timer		 stop_timer;
 	uint64_t		 started_mono;
+	char			*stack_top;	/* worker_main's frame (stack use) */
 	int			 audit_fd;	/* stdout, kept; or -1 */
 	struct buf		 audit_out;	/* lines of this loop turn */
 	bool			 log_on[2];	/* some worker subscribes */
@@ -187,11 +189,6 @@ void	respond_json(struct conn *, int status, struct buf *b);
 void	crypto_call(struct conn *, uint16_t type, struct buf *b);
 /* A reply that is MSG_DONE: 200 empty. */
 void	reply_done(struct conn *, struct ipc_msg *);
-/* JSON pieces the way Go's encoding/json writes them. */
-void	json_str(struct buf *, const char *);
-void	json_b64(struct buf *, const uint8_t *, size_t);
-void	json_time(struct buf *, int64_t sec, int32_t nsec);
-void	json_key(struct buf *, const char *key);	/* "key": */
 
 /* keys.c */
 void	route_key_create(struct conn *, const char *);
@@ -203,12 +200,12 @@ void	route_key_generate(struct conn *, const char *);
 void	route_key_encrypt(struct conn *, const char *);
 void	route_key_decrypt(struct conn *, const char *);
 void	route_key_hmac(struct conn *, const char *);
-void	reply_key_info(struct conn *, struct ipc_msg *);
-void	reply_key_names(struct conn *, struct ipc_msg *);
-void	reply_key_dek(struct conn *, struct ipc_msg *);
-void	reply_key_sealed(struct conn *, struct ipc_msg *);
-void	reply_key_opened(struct conn *, struct ipc_msg *);
-void	reply_key_mac(struct conn *, struct ipc_msg *);
+void	reply_key_describe(struct conn *, struct ipc_msg *);
+void	reply_key_list(struct conn *, struct ipc_msg *);
+void	reply_key_generate(struct conn *, struct ipc_msg *);
+void	reply_key_encrypt(struct conn *, struct ipc_msg *);
+void	reply_key_decrypt(struct conn *, struct ipc_msg *);
+void	reply_key_hmac(struct conn *, struct ipc_msg *);
 
 /* admin.c */
 void	admin_init(char *stack_top);

@@ -18,13 +18,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/dirs.h"
 #include "common/ipc.h"
 #include "common/config.h"
 #include "common/kes_key.h"
 #include "common/msg.h"
 #include "common/proc.h"
 #include "common/slice.h"
-#include "privsep/files.h"
+#include "keystore-agent/stores.h"
 #include "tests/lib/fakeparent.h"
 #include "tests/lib/testsrv.h"
 
@@ -81,6 +82,8 @@ start_agent(void)
 {
 	struct proc_opts	opts = { 0 };
 	struct agent_slice	as = { 0 };
+	struct keystore_cfg	ks = { .kind = KS_FS };
+	struct buf		sb;
 	struct buf		b;
 	const char		*why = NULL;
 
@@ -93,10 +96,16 @@ start_agent(void)
 	opts.foreground = true;
 	as.log_level = 2;
 	as.kind = KS_FS;
-	as.fs_path = store;
+	/* The settings as the parent encodes them (keystore-agent/). */
+	ks.fs.path = store;
+	buf_init(&sb, 4096);
+	cr_assert_eq(ks_settings_put(&sb, &ks), 0);
+	as.settings = sb.data;
+	as.settings_len = sb.len;
 	buf_init(&b, 4096);
 	cr_assert_eq(proc_opts_put(&b, &opts), 0);
 	cr_assert_eq(agent_slice_put(&b, &as), 0);
+	buf_release(&sb);
 	cr_assert_eq(fakeparent_configure(&ctl, &b, WAIT_MS, &why), 0, "%s",
 	    why);
 	buf_release(&b);

@@ -33,8 +33,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "common/dirs.h"
 #include "common/identity.h"
-#include "privsep/files.h"
 #include "tests/lib/testsrv.h"
 
 static const char *const client_name[TSRV_NCLIENTS] = {

@@ -23,8 +23,8 @@
 #include <openssl/x509v3.h>
 
 #include "common/apikey.h"
+#include "common/dirs.h"
 #include "common/identity.h"
-#include "privsep/files.h"
 #include "privsep/devpki.h"
 
 static char tmpdir[] = "/tmp/kw-devpki.XXXXXX";

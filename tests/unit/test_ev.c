@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -177,4 +178,64 @@ Test(ev, del_drops_pending_events_of_the_batch)
 	cr_assert_eq(pair_calls[0] + pair_calls[1], 1, "calls %d + %d: an "
 	    "event for a deleted io was dispatched", pair_calls[0],
 	    pair_calls[1]);
+}
+
+/* The log lines of this process, for the test below. */
+static char	last_line[512];
+
+static void
+keep_line(const char *line)
+{
+	snprintf(last_line, sizeof(last_line), "%s", line);
+}
+
+/*
+ * A payload a put did not fit is refused where it was built: peer_send
+ * fails, this process logs which message could not be built for whom, and
+ * the receiver gets nothing (no truncated frame it would blame its peer
+ * for). A payload reset after the failure can be sent again.
+ */
+Test(ev, a_frame_that_could_not_be_built_fails_at_its_sender)
+{
+	struct peer	 p;
+	struct ipc_chan	 other;
+	struct ipc_msg	 m;
+	struct buf	 b;
+	uint8_t		 scratch[64];
+	int		 sv[2];
+
+	log_setlevel(LOG_LVL_INFO);
+	log_set_hook(keep_line);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
+	    0);
+	peer_open(&p, sv[0], IPC_MAX_PEER, false, ROLE_CRYPTO, 0, none, lost,
+	    NULL);
+	ipc_init(&other, sv[1], IPC_MAX_PEER, false);
+
+	buf_init(&b, 16);
+	cr_assert_eq(buf_put_str(&b, "key"), 0);
+	/* The second field does not fit; the sender ignores that ... */
+	(void)buf_put_str(&b, "a name longer than sixteen bytes");
+	/* ... and the send says so. */
+	cr_assert_eq(peer_send(&p, MSG_KEY_INFO, 1, &b), -1);
+	cr_assert(strstr(last_line, "cannot build KEY_INFO for crypto 0") !=
+	    NULL, "logged: %s", last_line);
+	cr_assert_eq(ipc_put_buf(&p.ch, MSG_KEY_INFO, 2, &b), -1);
+	cr_assert_not_null(p.ch.error);
+	ev_once(0);
+	cr_assert_eq(recv(sv[1], scratch, sizeof(scratch), MSG_PEEK), -1,
+	    "a frame left although it was not built");
+	cr_assert_eq(errno, EAGAIN);
+
+	buf_reset(&b);
+	cr_assert_eq(buf_put_str(&b, "key"), 0);
+	cr_assert_eq(peer_send(&p, MSG_KEY_INFO, 3, &b), 0);
+	ev_once(0);
+	cr_assert_gt(ipc_read(&other), 0);
+	cr_assert_eq(ipc_get(&other, &m), 1);
+	cr_assert_eq(m.hdr.id, 3);
+	buf_release(&b);
+	log_set_hook(NULL);
+	peer_close(&p);
+	ipc_close(&other);
 }

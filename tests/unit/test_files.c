@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/dirs.h"
 #include "privsep/files.h"
 
 static char dir[] = "/tmp/keyward-test-files.XXXXXX";

@@ -4,6 +4,10 @@
  * file modes, no temporary left behind after success or failure, leftovers
  * of a crash removed at start, names refused, and a directory that moved
  * away reported as unavailable.
+ *
+ * The store is driven through its backend interface (backend.h) by the
+ * synchronous adapter keystore_fs below: every call must be complete when
+ * the store returns, as the filesystem store promises.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -23,11 +27,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/dirs.h"
 #include "common/kes_key.h"
 #include "common/log.h"
 #include "common/msg.h"
-#include "keystore-agent/keystore.h"
-#include "privsep/files.h"
+#include "keystore-agent/backend.h"
 
 /* Checked, so a truncated path fails the test (and -Wformat-truncation
  * has nothing to warn about). */
@@ -55,10 +59,140 @@ teardown(void)
 
 TestSuite(fs_keystore, .init = setup, .fini = teardown);
 
+/* --- the store called one call at a time ------------------------------ */
+
+typedef int (*ks_name_fn)(const char *name, void *arg);
+
+struct sync_call {
+	bool		 done;
+	int		 rc;
+	char		*err;
+	size_t		 errlen;
+	ks_name_fn	 fn;
+	void		*arg;
+};
+
+static void
+sync_done(struct ks_op *op, int rc, const char *detail)
+{
+	struct sync_call *sc = op->owner_arg;
+
+	cr_assert(!sc->done, "a call completed twice");
+	sc->done = true;
+	sc->rc = rc;
+	snprintf(sc->err, sc->errlen, "%s", detail);
+}
+
+static int
+sync_name(struct ks_op *op, const char *name)
+{
+	struct sync_call *sc = op->owner_arg;
+
+	return sc->fn(name, sc->arg);
+}
+
+static const struct ks_op_owner sync_owner = { sync_done, sync_name };
+
+static int
+sync_run(void (*fn)(struct ks_op *), struct ks_op *op, struct sync_call *sc,
+    char *e, size_t elen)
+{
+	sc->err = e;
+	sc->errlen = elen;
+	op->owner = &sync_owner;
+	op->owner_arg = sc;
+	fn(op);
+	cr_assert(sc->done, "the fs store left a call outstanding");
+	return sc->rc;
+}
+
+struct fs_settings {
+	const char	*fs_path;
+};
+
+/* settings, prepare (not as root: no owner change) and init. */
+static int
+fs_start(const struct fs_settings *s, char *e, size_t elen)
+{
+	struct keystore_cfg	k = { .kind = KS_FS };
+	struct buf		b;
+	int			rc;
+
+	k.fs.path = (char *)(uintptr_t)s->fs_path;
+	buf_init(&b, 4096);
+	cr_assert_eq(ks_backend_fs.settings_put(&b, &k), 0);
+	rc = ks_backend_fs.settings(&b, e, elen) == 0 &&
+	    ks_backend_fs.prepare((uid_t)-1, (gid_t)-1, e, elen) == 0 &&
+	    ks_backend_fs.init(e, elen) == 0 ? 0 : -1;
+	buf_release(&b);
+	return rc;
+}
+
+static int
+fs_status(uint64_t *lat, char *e, size_t elen)
+{
+	struct ks_op		op = { .type = KS_OP_STATUS };
+	struct sync_call	sc = { 0 };
+
+	if (sync_run(ks_backend_fs.status, &op, &sc, e, elen) != 0)
+		return -1;
+	*lat = op.latency_ns;
+	return 0;
+}
+
+static int
+fs_create(const char *name, const uint8_t *v, size_t len, char *e,
+    size_t elen)
+{
+	struct ks_op		op = { .type = KS_OP_CREATE, .name = name,
+				    .value = v, .len = len };
+	struct sync_call	sc = { 0 };
+
+	return sync_run(ks_backend_fs.create, &op, &sc, e, elen);
+}
+
+static int
+fs_get(const char *name, struct buf *out, char *e, size_t elen)
+{
+	struct ks_op		op = { .type = KS_OP_GET, .name = name,
+				    .out = out };
+	struct sync_call	sc = { 0 };
+
+	return sync_run(ks_backend_fs.get, &op, &sc, e, elen);
+}
+
+static int
+fs_del(const char *name, char *e, size_t elen)
+{
+	struct ks_op		op = { .type = KS_OP_DELETE, .name = name };
+	struct sync_call	sc = { 0 };
+
+	return sync_run(ks_backend_fs.del, &op, &sc, e, elen);
+}
+
+static int
+fs_list(ks_name_fn fn, void *arg, char *e, size_t elen)
+{
+	struct ks_op		op = { .type = KS_OP_LIST };
+	struct sync_call	sc = { .fn = fn, .arg = arg };
+
+	return sync_run(ks_backend_fs.list, &op, &sc, e, elen);
+}
+
+static const struct {
+	int	(*init)(const struct fs_settings *, char *, size_t);
+	int	(*status)(uint64_t *, char *, size_t);
+	int	(*create)(const char *, const uint8_t *, size_t, char *,
+		    size_t);
+	int	(*get)(const char *, struct buf *, char *, size_t);
+	int	(*del)(const char *, char *, size_t);
+	int	(*list)(ks_name_fn, void *, char *, size_t);
+} keystore_fs = { fs_start, fs_status, fs_create, fs_get, fs_del, fs_list };
+
 static void
 init_store(void)
 {
-	struct agent_slice s = { .log_level = LOG_LVL_OFF, .kind = 0 };
+	struct fs_settings s = { 0 };
 
 	s.fs_path = store;
 	cr_assert_eq(keystore_fs.init(&s, err, sizeof(err)), 0, "init: %s",
@@ -135,7 +269,7 @@ Test(fs_keystore, init_makes_private_directory)
 
 Test(fs_keystore, init_refuses_relative_path_and_file)
 {
-	struct agent_slice s = { 0 };
+	struct fs_settings s = { 0 };
 
 	s.fs_path = "relative/keys";
 	cr_assert_eq(keystore_fs.init(&s, err, sizeof(err)), -1);

@@ -11,8 +11,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/dirs.h"
 #include "common/identity.h"
-#include "privsep/files.h"
 
 static char tmpdir[] = "/tmp/kw-identity.XXXXXX";
 

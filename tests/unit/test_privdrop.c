@@ -27,7 +27,7 @@
 
 #include <criterion/criterion.h>
 
-#include "privsep/privdrop.h"
+#include "common/privdrop.h"
 
 #define MiB		(1024UL * 1024UL)
 #define CAP_BIT(c)	(UINT64_C(1) << (c))

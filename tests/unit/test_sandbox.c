@@ -35,7 +35,19 @@
 #endif
 
 #include "common/msg.h"
-#include "privsep/sandbox.h"
+#include "common/sandbox.h"
+#include "keystore-agent/backend.h"
+
+/* The filter a role runs with; the agent's includes its store's
+ * additions, here the filesystem store's. */
+static int
+apply(enum proc_role role, bool debug)
+{
+	if (role == ROLE_AGENT)
+		return sandbox_apply_more(role, debug, ks_backend_fs.rules,
+		    ks_backend_fs.nrules);
+	return sandbox_apply(role, debug);
+}
 
 static const enum proc_role roles[] = { ROLE_WORKER, ROLE_CRYPTO, ROLE_AGENT };
 #define NROLES	(sizeof(roles) / sizeof(roles[0]))
@@ -83,7 +95,7 @@ run_probe(enum proc_role role, bool debug, probe_fn probe, void *arg,
 #endif
 		if (errfd != -1 && dup2(errfd, STDERR_FILENO) == -1)
 			_exit(PROBE_FAILED);
-		if (sandbox_apply(role, debug) == -1)
+		if (apply(role, debug) == -1)
 			_exit(PROBE_NOFILTER);
 		probe(arg);
 		_exit(0);
@@ -357,13 +369,13 @@ exec_probe_main(const char *spec)
 
 	role = atoi(strchr(spec, ':') != NULL ? strchr(spec, ':') + 1 : "");
 	if (strncmp(spec, "thread:", 7) == 0) {
-		if (sandbox_apply(role, false) == -1)
+		if (apply(role, false) == -1)
 			_exit(PROBE_NOFILTER);
 		probe_thread(NULL);
 	} else if (strncmp(spec, "common:", 7) == 0) {
 		if (pipe(fds) == -1 || (fds[2] = epoll_create1(0)) == -1)
 			_exit(PROBE_FAILED);
-		if (sandbox_apply(role, false) == -1)
+		if (apply(role, false) == -1)
 			_exit(PROBE_NOFILTER);
 		probe_common(fds);
 	} else

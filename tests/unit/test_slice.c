@@ -105,7 +105,10 @@ Test(slice, crypto_and_agent_round_trip)
 	struct crypto_slice	cin = { 3, 42, { ADMIN, &pol, 1 }, 1, 2, 3,
 				    keys, 2, skip, 1 };
 	struct crypto_slice	cout;
-	struct agent_slice	ain = { 1, KS_FS, "/var/lib/keyward/keys" };
+	/* The store's settings are opaque to the slice: any bytes. */
+	struct agent_slice	ain = { 1, KS_FS,
+				    (uint8_t *)"/var/lib/keyward/keys",
+				    sizeof("/var/lib/keyward/keys") - 1 };
 	struct agent_slice	aout;
 	struct buf		b;
 
@@ -125,7 +128,7 @@ Test(slice, crypto_and_agent_round_trip)
 	cr_assert_eq(agent_slice_put(&b, &ain), 0);
 	cr_assert_eq(agent_slice_get(&b, &aout), 0);
 	cr_assert_eq(aout.kind, KS_FS);
-	cr_assert_str_eq(aout.fs_path, "/var/lib/keyward/keys");
+	cr_assert_str_eq((const char *)aout.settings, "/var/lib/keyward/keys");
 	agent_slice_free(&aout);
 	/* An out-of-range store kind is refused. */
 	buf_reset(&b);

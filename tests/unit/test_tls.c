@@ -11,9 +11,9 @@
 
 #include <openssl/ssl.h>
 
+#include "common/dirs.h"
 #include "common/tls.h"
 #include "common/xmalloc.h"
-#include "privsep/files.h"
 
 static char dir[] = "/tmp/keyward-test-tls.XXXXXX";
 

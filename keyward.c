@@ -1,8 +1,10 @@
 /*
- * The one keyward binary. `keyward server` starts the parent; the parent
- * re-executes this binary as `keyward worker N`, `keyward crypto` and
- * `keyward agent` for its children, which refuse to run unless started by
- * a parent (they need the control channel on descriptor 3).
+ * The one keyward binary's entry point: which role or command runs.
+ * `keyward server` starts the parent; the parent re-executes this binary
+ * as `keyward worker N`, `keyward crypto` and `keyward agent` for its
+ * children, which refuse to run unless started by a parent (they need the
+ * control channel on descriptor 3). Every other command is a client
+ * command (cli/).
  */
 #include <sys/stat.h>
 

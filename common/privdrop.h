@@ -8,7 +8,7 @@
  *                       stdin/stdout on /dev/null
  *   3. memlock_all()    crypto and agent (needs the CAP_IPC_LOCK kept in 1)
  *   4. library initialisation (OpenSSL, curl, ...)
- *   5. sandbox_apply()  (privsep/sandbox.h), last
+ *   5. sandbox_apply()  (common/sandbox.h), last
  * proc_harden() also works before privdrop(); nothing in privdrop() depends
  * on it.
  */

@@ -21,8 +21,8 @@
 
 #include "common/log.h"
 #include "common/proc.h"
-#include "privsep/privdrop.h"
-#include "privsep/sandbox.h"
+#include "common/privdrop.h"
+#include "common/sandbox.h"
 
 /*
  * /dev/null, opened by privdrop() before it enters the chroot, for a later

@@ -1,0 +1,34 @@
+/*
+ * The layout of the metrics region: the parent makes it (a memfd the size
+ * of metrics_region_size(), FD_METRICS in every worker) and keeps it across
+ * worker restarts; each worker writes its own slot and sums all of them
+ * (worker/metrics.c). Here because both sides need the size.
+ */
+#ifndef KEYWARD_METRICS_REGION_H
+#define KEYWARD_METRICS_REGION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define METRICS_SLOTS	256	/* = the maximum of server.workers */
+
+#define METRICS_NBUCKETS	11	/* ten bounds and +Inf */
+#define METRICS_NCLASSES	3	/* 2xx, 4xx, 5xx */
+#define METRICS_NCODES		(METRICS_NCLASSES * 100)
+
+struct metrics_slot {
+	int64_t		 active;
+	uint64_t	 log_events[2];		/* enum log_stream */
+	uint64_t	 sum_ns;
+	uint64_t	 buckets[METRICS_NBUCKETS];
+	uint64_t	 codes[METRICS_NCODES];
+} __attribute__((aligned(64)));
+
+/* Bytes the parent allocates for the region. */
+static inline size_t
+metrics_region_size(void)
+{
+	return sizeof(struct metrics_slot) * METRICS_SLOTS;
+}
+
+#endif

@@ -1,0 +1,454 @@
+/*
+ * The parent's children: fork+exec with the role on fixed descriptors, the
+ * HELLO / CONFIG / READY handshake, wiring the channels between them, and
+ * supervision: restart with backoff, reap, and the orderly stop.
+ */
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "common/dirs.h"
+#include "common/ev.h"
+#include "common/log.h"
+#include "common/metrics_region.h"
+#include "common/msg.h"
+#include "common/peer.h"
+#include "common/policy.h"
+#include "common/proc.h"
+#include "common/slice.h"
+#include "common/tls.h"
+#include "common/xmalloc.h"
+#include "keystore-agent/stores.h"
+#include "privsep/dev.h"
+#include "privsep/devpki.h"
+#include "privsep/files.h"
+#include "privsep/parent.h"
+#include "privsep/parent_int.h"
+
+/* --- wiring children to each other --------------------------------- */
+
+/* PEER: u8 role, u32 index of the other end; the descriptor. */
+static void
+send_peer(struct child *to, const struct child *other, int fd)
+{
+	struct buf b;
+
+	buf_init(&b, 16);
+	(void)proc_peer_put(&b, other->role, other->index);
+	if (peer_send_fd(&to->ctl, MSG_PEER, 0, &b, fd) == -1)
+		log_warnx("cannot pass a channel to %s: %s", child_name(to),
+		    to->ctl.ch.error);
+	buf_release(&b);
+}
+
+static void
+wire(struct child *a, struct child *b)
+{
+	int sv[2];
+
+	if (a->state != CHILD_READY || b->state != CHILD_READY)
+		return;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sv) == -1) {
+		log_warn("socketpair");
+		return;
+	}
+	send_peer(a, b, sv[0]);
+	send_peer(b, a, sv[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* --- supervision ----------------------------------------------------- */
+
+static bool
+all_ready(void)
+{
+	unsigned int i;
+
+	if (ps.crypto.state != CHILD_READY || ps.agent.state != CHILD_READY)
+		return false;
+	for (i = 0; i < ps.nworkers; i++)
+		if (ps.workers[i].state != CHILD_READY)
+			return false;
+	return true;
+}
+
+static void
+restart_cb(struct ev_timer *t)
+{
+	child_spawn(t->arg);
+}
+
+static void
+start_timeout_cb(struct ev_timer *t)
+{
+	struct child *c = t->arg;
+
+	log_warnx("%s did not become ready in %d s; killing it",
+	    child_name(c), START_TIMEOUT_MS / 1000);
+	if (c->pid > 0)
+		kill(c->pid, SIGKILL);
+}
+
+static void
+child_lost(struct peer *p, const char *why)
+{
+	struct child *c = p->arg;
+
+	peer_close(p);
+	if (why != NULL && c->pid > 0) {
+		log_warnx("%s: %s; killing it", child_name(c), why);
+		kill(c->pid, SIGKILL);
+	}
+}
+
+/* HELLO: u32 protocol version, str build id. */
+int
+child_hello(struct peer *p, struct ipc_msg *m)
+{
+	struct child	*c = p->arg;
+	struct proc_opts opts;
+	struct buf	 b;
+	const char	*why;
+
+	if (c->state != CHILD_STARTING)
+		return -1;
+	if ((why = proc_check_hello(&m->payload)) != NULL) {
+		p->ch.error = why;
+		return -1;
+	}
+	memset(&opts, 0, sizeof(opts));
+	opts.user = ps.cf->server.user;
+	opts.chroot = ps.cf->server.chroot;
+	opts.mlock = ps.cf->server.mlock;
+	opts.sandbox_debug = ps.sandbox_debug;
+	opts.foreground = ps.foreground;
+	buf_init(&b, IPC_MAX_CONTROL);
+	if (proc_opts_put(&b, &opts) == -1 || put_config(&b, c) == -1 ||
+	    peer_send(p, MSG_CONFIG, 0, &b) == -1) {
+		buf_release(&b);
+		p->ch.error = "configuration does not fit in a frame";
+		return -1;
+	}
+	buf_release(&b);	/* wiped: the worker slice holds the TLS key */
+	c->state = CHILD_CONFIGURED;
+	c->cf_gen = ps.cf_gen;
+	return 0;
+}
+
+int
+child_ready(struct peer *p, struct ipc_msg *m)
+{
+	struct child	*c = p->arg;
+	unsigned int	 i;
+
+	if (c->state != CHILD_CONFIGURED || buf_end(&m->payload) == -1)
+		return -1;
+	c->state = CHILD_READY;
+	ev_timer_cancel(&c->timer);
+	/* A reload while it was starting: it has the old configuration. */
+	if (c->cf_gen != ps.cf_gen)
+		send_reload(c);
+	log_debug("%s ready (pid %d)", child_name(c), (int)c->pid);
+	switch (c->role) {
+	case ROLE_CRYPTO:
+		wire(&ps.crypto, &ps.agent);
+		for (i = 0; i < ps.nworkers; i++)
+			wire(&ps.crypto, &ps.workers[i]);
+		break;
+	case ROLE_WORKER:
+		for (i = 0; i < 2; i++)
+			if (ps.log_on[i])
+				send_log_on(c, i);
+		/* FALLTHROUGH */
+	case ROLE_AGENT:
+		wire(&ps.crypto, c);
+		break;
+	default:
+		break;
+	}
+	if (!ps.serving && all_ready()) {
+		ps.serving = true;
+		log_info("serving on %s with %u workers", ps.cf->address,
+		    ps.nworkers);
+	}
+	return 0;
+}
+
+/* RELOAD_DONE: u8 ok, str reason. */
+int
+child_reload_done(struct peer *p, struct ipc_msg *m)
+{
+	struct child	*c = p->arg;
+	bool		 ok;
+	const char	*why;
+
+	if (buf_get_bool(&m->payload, &ok) == -1 ||
+	    buf_get_str(&m->payload, &why, NULL) == -1 ||
+	    buf_end(&m->payload) == -1)
+		return -1;
+	if (!ok)
+		log_warnx("%s kept its configuration: %s", child_name(c), why);
+	return 0;
+}
+
+static void
+close_from(int from)
+{
+	if (close_range(from, ~0U, 0) == 0)
+		return;
+	for (int fd = from; fd < 1024; fd++)
+		(void)close(fd);
+}
+
+static void
+exec_child(const struct child *c, int ctl)
+{
+	char		 idx[16], *argv[4], *envp[8];
+	const char	*keep[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS",
+			    "LSAN_OPTIONS", "TZ", NULL };
+	sigset_t	 none;
+	int		 hi_ctl, hi_lst = -1, hi_met = -1, n = 0, i;
+
+	/*
+	 * Move the fixed descriptors above the fixed numbers (never onto
+	 * one another), then into place. Not at a high number: that fails
+	 * under a low RLIMIT_NOFILE.
+	 */
+	if ((hi_ctl = fcntl(ctl, F_DUPFD, FD_METRICS + 1)) == -1 ||
+	    (c->role == ROLE_WORKER &&
+	    (hi_lst = fcntl(ps.listen_fd, F_DUPFD, FD_METRICS + 1)) == -1) ||
+	    (c->role == ROLE_WORKER &&
+	    (hi_met = fcntl(ps.metrics_fd, F_DUPFD, FD_METRICS + 1)) == -1) ||
+	    dup2(hi_ctl, FD_PARENT) == -1 ||
+	    (hi_lst != -1 && dup2(hi_lst, FD_LISTEN) == -1) ||
+	    (hi_met != -1 && dup2(hi_met, FD_METRICS) == -1)) {
+		log_warn("%s: descriptor setup", child_name(c));
+		_exit(127);
+	}
+	close_from(c->role == ROLE_WORKER ? FD_METRICS + 1 : FD_PARENT + 1);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	/* The environment may hold ${VAR} secrets: children get none. */
+	for (i = 0; keep[i] != NULL; i++) {
+		const char *v = getenv(keep[i]);
+		if (v != NULL)
+			xasprintf(&envp[n++], "%s=%s", keep[i], v);
+	}
+	envp[n] = NULL;
+	argv[0] = "keyward";
+	argv[1] = (char *)role_name(c->role);
+	argv[2] = NULL;
+	if (c->role == ROLE_WORKER) {
+		snprintf(idx, sizeof(idx), "%u", c->index);
+		argv[2] = idx;
+	}
+	argv[3] = NULL;
+	execve(ps.exe, argv, envp);
+	log_warn("%s: execve %s", child_name(c), ps.exe);
+	_exit(127);
+}
+
+void
+child_spawn(struct child *c)
+{
+	int	sv[2];
+	pid_t	pid;
+
+	if (ps.stopping)
+		return;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sv) == -1)
+		fatal("socketpair");
+	switch ((pid = fork())) {
+	case -1:
+		log_warn("fork %s", child_name(c));
+		close(sv[0]);
+		close(sv[1]);
+		ev_timer_set(&c->timer, BACKOFF_MAX_MS, restart_cb, c);
+		return;
+	case 0:
+		close(sv[0]);
+		exec_child(c, sv[1]);
+		/* NOTREACHED */
+	}
+	close(sv[1]);
+	c->pid = pid;
+	c->state = CHILD_STARTING;
+	c->spawned = ev_now();
+	peer_open(&c->ctl, sv[0], IPC_MAX_CONTROL, true, c->role, c->index,
+	    child_dispatch, child_lost, c);
+	ev_timer_set(&c->timer, START_TIMEOUT_MS, start_timeout_cb, c);
+	log_debug("started %s (pid %d)", child_name(c), (int)pid);
+}
+
+static void
+describe_exit(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d",
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)%s",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)),
+		    WTERMSIG(status) == SIGSYS ? ": the sandbox blocked a "
+		    "system call; run with KEYWARD_SANDBOX_DEBUG=1 to name it"
+		    : "");
+	else
+		snprintf(buf, len, "stopped (status %#x)", status);
+}
+
+static struct child *
+child_by_pid(pid_t pid)
+{
+	unsigned int i;
+
+	if (ps.crypto.pid == pid)
+		return &ps.crypto;
+	if (ps.agent.pid == pid)
+		return &ps.agent;
+	for (i = 0; i < ps.nworkers; i++)
+		if (ps.workers[i].pid == pid)
+			return &ps.workers[i];
+	return NULL;
+}
+
+static bool
+any_alive(bool workers_only)
+{
+	unsigned int i;
+
+	for (i = 0; i < ps.nworkers; i++)
+		if (ps.workers[i].pid > 0)
+			return true;
+	return !workers_only && (ps.crypto.pid > 0 || ps.agent.pid > 0);
+}
+
+static void
+send_shutdown(struct child *c)
+{
+	if (c->pid > 0 && c->ctl.open)
+		(void)peer_send(&c->ctl, MSG_SHUTDOWN, 0, NULL);
+}
+
+static void
+stop_progress(void)
+{
+	if (any_alive(true))
+		return;
+	/* Workers are gone: nothing can ask crypto or the agent anymore. */
+	send_shutdown(&ps.crypto);
+	send_shutdown(&ps.agent);
+	if (!any_alive(false)) {
+		/* The dev server's files include its admin API key. */
+		if (ps.is_dev && tree_remove(ps.dev.dir) == -1)
+			log_warn("cannot remove %s", ps.dev.dir);
+		log_info("stopped");
+		exit(0);
+	}
+}
+
+static void
+child_exited(struct child *c, int status)
+{
+	char		how[160];
+	uint64_t	delay;
+	bool		clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
+	describe_exit(status, how, sizeof(how));
+	peer_close(&c->ctl);
+	ev_timer_cancel(&c->timer);
+	c->pid = 0;
+	c->state = CHILD_DOWN;
+	if (c->role == ROLE_WORKER) {	/* its subscribers are gone */
+		c->subs[LOG_STREAM_AUDIT] = c->subs[LOG_STREAM_ERROR] = false;
+		log_subs_changed(LOG_STREAM_AUDIT);
+		log_subs_changed(LOG_STREAM_ERROR);
+	}
+	if (ps.stopping) {
+		if (!clean)
+			log_warnx("%s %s while stopping", child_name(c), how);
+		stop_progress();
+		return;
+	}
+	log_warnx("%s %s", child_name(c), how);
+	if (!ps.serving)
+		fatalx("%s failed to start; see its error above",
+		    child_name(c));
+	if (ev_now() - c->spawned > STABLE_MS)
+		c->failures = 0;
+	delay = BACKOFF_MIN_MS << (c->failures < 6 ? c->failures : 6);
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	c->failures++;
+	log_info("restarting %s in %llu ms", child_name(c),
+	    (unsigned long long)delay);
+	ev_timer_set(&c->timer, delay, restart_cb, c);
+}
+
+void
+ps_reap(void)
+{
+	struct child	*c;
+	pid_t		 pid;
+	int		 status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if ((c = child_by_pid(pid)) != NULL)
+			child_exited(c, status);
+}
+
+static void
+stop_timeout_cb(struct ev_timer *t)
+{
+	unsigned int i;
+
+	log_warnx("children did not stop in %d s; killing them",
+	    STOP_TIMEOUT_MS / 1000);
+	for (i = 0; i < ps.nworkers; i++)
+		if (ps.workers[i].pid > 0)
+			kill(ps.workers[i].pid, SIGKILL);
+	if (ps.crypto.pid > 0)
+		kill(ps.crypto.pid, SIGKILL);
+	if (ps.agent.pid > 0)
+		kill(ps.agent.pid, SIGKILL);
+}
+
+void
+ps_begin_stop(int sig)
+{
+	unsigned int i;
+
+	if (ps.stopping)
+		return;
+	ps.stopping = true;
+	log_info("received %s; stopping", strsignal(sig));
+	close(ps.listen_fd);
+	ps.listen_fd = -1;
+	for (i = 0; i < ps.nworkers; i++) {
+		ev_timer_cancel(&ps.workers[i].timer);
+		send_shutdown(&ps.workers[i]);
+	}
+	ev_timer_cancel(&ps.crypto.timer);
+	ev_timer_cancel(&ps.agent.timer);
+	ev_timer_set(&ps.stop_timer, STOP_TIMEOUT_MS, stop_timeout_cb, NULL);
+	stop_progress();
+}
