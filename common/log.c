@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/json_out.h"
 #include "common/log.h"
+#include "common/logquote.h"
 
 static char	log_role[32] = "keyward";
 static int	log_level = LOG_LVL_INFO;
@@ -86,11 +87,12 @@ level_name(int level)
 void
 vlog(int level, int with_errno, const char *fmt, va_list ap)
 {
-	char		 line[1024], ts[32];
+	char		 line[2048], msg[1024], ts[32];
 	const char	*lvl;
 	struct tm	 tm;
 	time_t		 now;
 	int		 saved = errno, n, m;
+	size_t		 mlen;
 
 	if (level > log_level)
 		return;
@@ -98,25 +100,25 @@ vlog(int level, int with_errno, const char *fmt, va_list ap)
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	lvl = level_name(level);
+	m = vsnprintf(msg, sizeof(msg), fmt, ap);
+	mlen = m < 0 ? 0 : (size_t)m >= sizeof(msg) ? sizeof(msg) - 1 :
+	    (size_t)m;
+	if (with_errno) {
+		m = snprintf(msg + mlen, sizeof(msg) - mlen, ": %s",
+		    strerror(saved));
+		if (m > 0)
+			mlen += (size_t)m;
+		if (mlen >= sizeof(msg))
+			mlen = sizeof(msg) - 1;
+	}
 	n = snprintf(line, sizeof(line), "%s keyward[%s %d]: %s%s", ts,
 	    log_role, (int)getpid(), lvl ? lvl : "", lvl ? ": " : "");
 	if (n < 0 || (size_t)n >= sizeof(line))
 		n = 0;
-	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	if (m < 0)
-		m = 0;
-	n += m;
-	if ((size_t)n >= sizeof(line) - 1)
-		n = sizeof(line) - 2;
-	if (with_errno) {
-		m = snprintf(line + n, sizeof(line) - n, ": %s",
-		    strerror(saved));
-		if (m > 0)
-			n += m;
-		if ((size_t)n >= sizeof(line) - 1)
-			n = sizeof(line) - 2;
-	}
-	line[n] = '\0';
+	/* A message may carry a client's bytes (a name, a path): no byte of
+	 * a log line leaves printable ASCII. One byte stays for the \n. */
+	n += (int)logquote(line + n, sizeof(line) - 1 - (size_t)n, msg, mlen,
+	    false);
 	/* Lines up to INFO also go to the /v1/log/error subscribers; the
 	 * guard stops a failing hook from logging into itself. */
 	if (log_hook != NULL && level <= LOG_LVL_INFO && !log_in_hook) {

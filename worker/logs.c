@@ -22,6 +22,7 @@
 
 #include "common/gotime.h"
 #include "common/log.h"
+#include "common/logquote.h"
 #include "common/msg.h"
 #include "common/xmalloc.h"
 #include "worker/metrics.h"
@@ -104,7 +105,7 @@ audit_line(struct conn *c, int status, uint64_t ms, const char *when)
 	put_cstr(b, " level=INFO msg=audit req.method=");
 	put_cstr(b, c->have_head ? http_method_name(c->req->method) : "-");
 	put_cstr(b, " req.path=");
-	json_str(b, c->path ? c->path : "");
+	(void)logquote_buf(b, c->path ? c->path : "");
 	put_cstr(b, " req.ip=");
 	put_cstr(b, c->ip[0] ? c->ip : "-");
 	if (c->route != NULL) {
@@ -113,7 +114,7 @@ audit_line(struct conn *c, int status, uint64_t ms, const char *when)
 	}
 	if (audit_key(c) != NULL) {
 		put_cstr(b, " req.key=");
-		json_str(b, audit_key(c));
+		(void)logquote_buf(b, audit_key(c));
 	}
 	put_cstr(b, " req.identity=");
 	put_cstr(b, c->identity[0] ? c->identity : "-");

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -590,4 +591,61 @@ Test(robustness, encrypt_only_what_decrypts)
 	    NULL, "%s", r.body ? r.body : r.err);
 	free(body);
 	tsrv_resp_free(&r);
+}
+
+/* --- 10. client bytes in JSON bodies and log lines ----------------------- */
+
+/*
+ * Paths with invalid UTF-8 and with a right-to-left override: every error
+ * body is valid JSON (jansson refuses invalid UTF-8), and the server's
+ * whole log, audit lines included, stays printable ASCII.
+ */
+Test(robustness, client_bytes_escaped)
+{
+	static const char *paths[] = {
+		"/v1/key/describe/%ff",
+		"/v1/key/describe/%c0%af",
+		"/v1/key/describe/a%e2%80%aeb",
+		"/v1/key/create/caf%c3%a9",
+		"/v1/key/list/%ff%fe",
+		"/v1/policy/describe/%ed%a0%80",
+		"/v1/identity/describe/%1b%5b31m",
+	};
+	struct tsrv_resp r = { 0 };
+	struct tsrv_req	 q = { 0 };
+	json_error_t	 jerr;
+	json_t		*j;
+	FILE		*f;
+	size_t		 i;
+	int		 ch, line = 1, bad = 0;
+
+	start(NULL);
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		q.method = strstr(paths[i], "create") ? "PUT" : "GET";
+		memset(&r, 0, sizeof(r));
+		tsrv_request(&srv, TSRV_ADMIN, paths[i], &q, &r);
+		cr_expect_geq(r.status, 400, "%s: %ld", paths[i], r.status);
+		j = json_loadb(r.body ? r.body : "", r.len, 0, &jerr);
+		cr_expect_not_null(j, "%s: the error body is not JSON (%s): %s",
+		    paths[i], jerr.text, r.body ? r.body : r.err);
+		json_decref(j);
+		tsrv_resp_free(&r);
+	}
+	cr_assert_eq(tsrv_wait_log(&srv, "\\u202e", 1, 3000), 0,
+	    "no escaped U+202E in the log:\n%s", tsrv_log_tail(&srv));
+	cr_expect_gt(tsrv_log_count(&srv, "req.path=\"/v1/key/describe/"
+	    "\\xff\""), 0, "%s", tsrv_log_tail(&srv));
+	cr_assert_not_null(f = fopen(srv.log, "r"));
+	while ((ch = fgetc(f)) != EOF) {
+		if (ch == '\n')
+			line++;
+		else if (ch < 0x20 || ch >= 0x7f) {
+			if (bad++ == 0)
+				cr_expect_fail("log line %d has byte 0x%02x",
+				    line, ch);
+		}
+	}
+	fclose(f);
+	cr_expect_eq(bad, 0, "%d bytes outside printable ASCII in the log",
+	    bad);
 }
