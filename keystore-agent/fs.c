@@ -273,8 +273,9 @@ static int
 fs_create(const char *name, const uint8_t *value, size_t len, char *err,
     size_t errlen)
 {
-	char	tmp[TMP_NAMELEN + 1];
-	int	dfd, fd, rc = KS_FAIL_UNAVAILABLE;
+	struct stat	st;
+	char		tmp[TMP_NAMELEN + 1];
+	int		dfd, fd, rc = KS_FAIL_UNAVAILABLE;
 
 	if (!fs_name_ok(name)) {
 		snprintf(err, errlen, "'%s' cannot be a file name", name);
@@ -288,6 +289,17 @@ fs_create(const char *name, const uint8_t *value, size_t len, char *err,
 	}
 	if ((dfd = fs_dir(err, errlen)) == -1)
 		return KS_FAIL_UNAVAILABLE;
+	/*
+	 * An existing key is "exists" whatever state the disk is in (KES
+	 * checks first too): on a full disk the temporary file below fails,
+	 * and the client would hear 502 instead of "key already exists".
+	 * linkat still decides a race.
+	 */
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		snprintf(err, errlen, "key '%s' exists", name);
+		close(dfd);
+		return KS_FAIL_EXISTS;
+	}
 	if ((fd = tmp_create(dfd, tmp, err, errlen)) == -1) {
 		close(dfd);
 		return KS_FAIL_UNAVAILABLE;

@@ -113,7 +113,10 @@ child_lost(struct peer *p, const char *why)
 	struct child *c = p->arg;
 
 	peer_close(p);
-	if (why != NULL && c->pid > 0) {
+	/* A child told to shut down closes its end as it exits, maybe with
+	 * our last frames unread (a reset): that is the goodbye, not a
+	 * fault; its exit status says how it went. */
+	if (why != NULL && c->pid > 0 && !c->shut) {
 		log_warnx("%s: %s; killing it", child_name(c), why);
 		kill(c->pid, SIGKILL);
 	}
@@ -293,6 +296,7 @@ child_spawn(struct child *c)
 	close(sv[1]);
 	c->pid = pid;
 	c->state = CHILD_STARTING;
+	c->shut = false;
 	c->spawned = ev_now();
 	peer_open(&c->ctl, sv[0], IPC_MAX_CONTROL, true, c->role, c->index,
 	    child_dispatch, child_lost, c);
@@ -345,8 +349,10 @@ any_alive(bool workers_only)
 static void
 send_shutdown(struct child *c)
 {
-	if (c->pid > 0 && c->ctl.open)
+	if (c->pid > 0 && c->ctl.open) {
 		(void)peer_send(&c->ctl, MSG_SHUTDOWN, 0, NULL);
+		c->shut = true;
+	}
 }
 
 static void

@@ -44,6 +44,8 @@ struct child {
 	struct ev_timer		 timer;		/* restart or start timeout */
 	unsigned int		 cf_gen;	/* configuration it was sent */
 	bool			 subs[2];	/* worker: log subscribers */
+	bool			 shut;		/* told to shut down: its
+						 * channel closing is expected */
 };
 
 struct parent_state {

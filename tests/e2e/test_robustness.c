@@ -9,6 +9,8 @@
  * timeouts) gives the control that curl does not: which suites it offers,
  * when it sends what, and when it reads.
  */
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -19,6 +21,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,10 +39,14 @@
 #define READY_MS	10000
 
 static struct testsrv srv;
+static char mounted[PATH_MAX];	/* a tmpfs a test mounted, or "" */
 
 static void
 teardown(void)
 {
+	if (mounted[0] != '\0' && umount2(mounted, MNT_DETACH) == -1)
+		cr_log_warn("umount %s: %s", mounted, strerror(errno));
+	mounted[0] = '\0';
 	tsrv_cleanup(&srv);
 }
 
@@ -648,4 +655,108 @@ Test(robustness, client_bytes_escaped)
 	fclose(f);
 	cr_expect_eq(bad, 0, "%d bytes outside printable ASCII in the log",
 	    bad);
+}
+
+/* --- 11. a clean stop is quiet ---------------------------------------- */
+
+/* SIGTERM after some traffic: exit 0 and not one warning (the parent took
+ * the crypto process's goodbye for a fault and logged it). Five times. */
+Test(robustness, sigterm_logs_no_warning)
+{
+	char	body[512];
+	int	i, status;
+	long	code;
+
+	for (i = 0; i < 5; i++) {
+		start(NULL);
+		code = tsrv_get(&srv, TSRV_ADMIN, "/v1/key/list/", body,
+		    sizeof(body));
+		cr_assert_eq(code, 200, "%ld %s", code, body);
+		cr_assert_eq(kill(srv.pid, SIGTERM), 0);
+		status = -1;
+		cr_assert_eq(tsrv_wait_exit(&srv, 10000, &status), 0);
+		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "exit status %#x", status);
+		cr_expect_eq(tsrv_log_count(&srv, "warning"), 0,
+		    "run %d: a clean stop logged a warning:\n%s", i,
+		    tsrv_log_tail(&srv));
+		cr_expect_eq(tsrv_log_count(&srv, "error"), 0,
+		    "run %d:\n%s", i, tsrv_log_tail(&srv));
+		tsrv_cleanup(&srv);
+		memset(&srv, 0, sizeof(srv));
+	}
+}
+
+/* --- 9. a full key store ------------------------------------------------ */
+
+static long
+put(const char *path, struct tsrv_resp *r)
+{
+	struct tsrv_req q = { .method = "PUT" };
+
+	tsrv_resp_free(r);
+	memset(r, 0, sizeof(*r));
+	return tsrv_request(&srv, TSRV_ADMIN, path, &q, r);
+}
+
+/*
+ * The key store directory on a tmpfs that is then filled to the last
+ * byte: creating a key that exists is still 400 `key already exists`
+ * (it was 502 `failed to create key`), a new key fails, and a restart
+ * with the existing key declared in `keys:` logs nothing about it.
+ */
+Test(robustness, full_store_still_knows_its_keys)
+{
+	struct tsrv_cfg	 cfg = { .tls_auth = "", .extra =
+			    "keys:\n  - name: decl-full\n" };
+	struct tsrv_resp r = { 0 };
+	struct passwd	*pw;
+	char		 opts[128], cmd[PATH_MAX + 64];
+	int		 status;
+
+	if (geteuid() != 0)
+		cr_skip_test("mounts a tmpfs and starts the server as root");
+	if ((pw = getpwnam("keyward")) == NULL)
+		cr_skip_test("user keyward is missing");
+	(void)signal(SIGPIPE, SIG_IGN);
+	cr_assert_eq(tsrv_init(&srv, NULL), 0);
+	cr_assert_eq(mkdir(srv.keys, 0700), 0, "%s", strerror(errno));
+	snprintf(opts, sizeof(opts), "size=256k,mode=0700,uid=%u,gid=%u",
+	    (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+	cr_assert_eq(mount("tmpfs", srv.keys, "tmpfs", 0, opts), 0,
+	    "mount tmpfs: %s", strerror(errno));
+	snprintf(mounted, sizeof(mounted), "%s", srv.keys);
+	cr_assert_eq(tsrv_write_config(&srv, &cfg), 0);
+	cr_assert_eq(tsrv_start(&srv), 0);
+	cr_assert_eq(tsrv_wait_ready(&srv, READY_MS), 0, "%s",
+	    tsrv_log_tail(&srv));
+	cr_assert_eq(tsrv_wait_log(&srv, "created key 'decl-full'", 1, 5000),
+	    0, "%s", tsrv_log_tail(&srv));
+	cr_assert_eq(put("/v1/key/create/k1", &r), 200, "%s", r.body);
+
+	/* Fill it: dd stops at ENOSPC. */
+	snprintf(cmd, sizeof(cmd), "dd if=/dev/zero of='%s/fill' bs=4k "
+	    ">/dev/null 2>&1; true", srv.keys);
+	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(put("/v1/key/create/new-one", &r), 502,
+	    "a new key on a full disk: %ld %s", r.status, r.body);
+	cr_expect_eq(put("/v1/key/create/k1", &r), 400, "%ld %s", r.status,
+	    r.body);
+	cr_expect_str_eq(r.body ? r.body : "",
+	    "{\"message\":\"key already exists\"\n}");
+	cr_expect_eq(put("/v1/key/create/decl-full", &r), 400, "%ld %s",
+	    r.status, r.body);
+	tsrv_resp_free(&r);
+
+	/* A restart with the declared key: nothing to say about it. */
+	cr_assert_eq(kill(srv.pid, SIGTERM), 0);
+	cr_assert_eq(tsrv_wait_exit(&srv, 10000, &status), 0);
+	cr_assert_eq(tsrv_start(&srv), 0);
+	cr_assert_eq(tsrv_wait_ready(&srv, READY_MS), 0, "%s",
+	    tsrv_log_tail(&srv));
+	tsrv_sleep_ms(1000);
+	cr_expect_eq(tsrv_log_count(&srv, "cannot create"), 0, "%s",
+	    tsrv_log_tail(&srv));
+	cr_expect_eq(tsrv_log_count(&srv, "key 'decl-full'"), 1,
+	    "only the first start created it:\n%s", tsrv_log_tail(&srv));
 }
