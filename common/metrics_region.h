@@ -22,6 +22,7 @@ struct metrics_slot {
 	uint64_t	 sum_ns;
 	uint64_t	 buckets[METRICS_NBUCKETS];
 	uint64_t	 codes[METRICS_NCODES];
+	uint64_t	 chunked_in;		/* chunked body bytes decoded */
 } __attribute__((aligned(64)));
 
 /* Bytes the parent allocates for the region. */

@@ -124,7 +124,8 @@ enum msg_type {
 	/* crypto -> agent: str name.  Reply MSG_KS_DONE or MSG_KS_FAIL. */
 	MSG_KS_DELETE,
 	/* crypto -> agent: str prefix.  Reply MSG_KS_NAMES or MSG_KS_FAIL:
-	 * names in byte order that start with prefix, at most KS_LIST_MAX */
+	 * names in byte order that start with prefix, at most KS_LIST_MAX
+	 * and KS_LIST_BYTES of them */
 	MSG_KS_LIST,
 	/* agent -> crypto: empty */
 	MSG_KS_DONE = 80,
@@ -162,7 +163,16 @@ enum ks_fail {
 	KS_FAIL_UNAVAILABLE,	/* the store failed or cannot be reached */
 };
 
-#define KS_LIST_MAX		1024	/* names per MSG_KS_NAMES (spec 3.3) */
+/*
+ * A listing is one page holding every name, up to what one frame carries:
+ * KES stopped at 1024 names and its clients send continue_at back as the
+ * new prefix, which loses the rest (spec 3.3), so only a single page is
+ * a whole answer for every client. KS_LIST_BYTES of names (about 49,000
+ * names of 80 bytes, 260,000 of 10) leave room in the frame and in the
+ * worker's answer; past it continue_at names the first name left out.
+ */
+#define KS_LIST_MAX		1000000	/* names per MSG_KS_NAMES */
+#define KS_LIST_BYTES		(IPC_MAX_PEER - (64u << 10))
 
 enum log_stream {
 	LOG_STREAM_AUDIT = 0,

@@ -178,9 +178,9 @@ send_ks_names(struct ks_call *c)
 {
 	struct buf b;
 
-	/* A page is at most KS_LIST_MAX * (4 + KES_NAME_MAX + 1) bytes. */
+	/* KS_LIST_BYTES of names, plus the count and continue_at. */
 	buf_init(&b, IPC_MAX_PEER);
-	if (ks_names_page(&c->names, KS_LIST_MAX, &b) == -1)
+	if (ks_names_page(&c->names, KS_LIST_MAX, KS_LIST_BYTES, &b) == -1)
 		fatalx("list: a page of names does not fit a frame");
 	if (peer_send(c->peer, MSG_KS_NAMES, c->id, &b) == -1)
 		send_ks_fail(c->peer, c->id, KS_FAIL_UNAVAILABLE, "cannot "

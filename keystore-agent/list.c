@@ -49,12 +49,19 @@ cmp_name(const void *a, const void *b)
 }
 
 int
-ks_names_page(struct ks_names *l, size_t max, struct buf *out)
+ks_names_page(struct ks_names *l, size_t max, size_t bytes,
+    struct buf *out)
 {
-	size_t	i, n = l->n < max ? l->n : max;
+	size_t	i, n, used = 4;
 
 	if (l->n > 1)
 		qsort(l->v, l->n, sizeof(*l->v), cmp_name);
+	/* As many as fit in bytes, counting each as framed (u32, NUL). */
+	for (n = 0; n < l->n && n < max; n++) {
+		if (used + 4 + strlen(l->v[n]) + 1 > bytes)
+			break;
+		used += 4 + strlen(l->v[n]) + 1;
+	}
 	if (buf_put_u32(out, (uint32_t)n) == -1)
 		return -1;
 	for (i = 0; i < n; i++)

@@ -1,8 +1,9 @@
 /*
  * The key listing every store shares (spec 3.3, KES keystore.go List): a
  * store hands over its names in any order; they are sorted bytewise, those
- * that start with the prefix are kept, and a page of at most KS_LIST_MAX
- * goes back with the first name not returned (the client's next prefix).
+ * that start with the prefix are kept, and one page with every name (up
+ * to what a frame holds, common/msg.h) goes back with the first name not
+ * returned, if any.
  */
 #ifndef KEYWARD_KS_LIST_H
 #define KEYWARD_KS_LIST_H
@@ -30,9 +31,11 @@ int	ks_names_add(const char *name, void *arg);
 void	ks_names_free(struct ks_names *);
 /*
  * Sort the kept names and append the MSG_KS_NAMES payload: u32 n, n x str
- * name (the first max in byte order), str continue_at (the name after
- * them; "" when none). -1 if out is too small.
+ * name (the first in byte order, at most max of them and at most `bytes`
+ * of payload for them), str continue_at (the first name left out; "" when
+ * none). -1 if out is too small.
  */
-int	ks_names_page(struct ks_names *, size_t max, struct buf *out);
+int	ks_names_page(struct ks_names *, size_t max, size_t bytes,
+	    struct buf *out);
 
 #endif

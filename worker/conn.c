@@ -447,6 +447,7 @@ frame_request(struct conn *c)
 		r = http_chunked_feed(&c->chunked, p + c->chunk_fed,
 		    avail - c->chunk_fed, &used, &c->body);
 		c->chunk_fed += used;
+		metrics_chunked_in(used);
 		if (r == 0)
 			return 0;
 		if (r == -413) {

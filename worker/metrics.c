@@ -158,6 +158,13 @@ metrics_request_abort(void)
 }
 
 void
+metrics_chunked_in(size_t n)
+{
+	if (m.mine != NULL)
+		add(&m.mine->chunked_in, n);
+}
+
+void
 metrics_log_event(int stream)
 {
 	if (m.mine == NULL)
@@ -170,6 +177,7 @@ metrics_log_event(int stream)
 
 struct totals {
 	int64_t		 active;
+	uint64_t	 chunked_in;
 	uint64_t	 log_events[2];
 	uint64_t	 sum_ns;
 	uint64_t	 buckets[METRICS_NBUCKETS];
@@ -194,6 +202,7 @@ sum_slots(struct totals *t)
 		t->active += __atomic_load_n(&s->active, __ATOMIC_RELAXED);
 		for (j = 0; j < 2; j++)
 			t->log_events[j] += load(&s->log_events[j]);
+		t->chunked_in += load(&s->chunked_in);
 		t->sum_ns += load(&s->sum_ns);
 		for (j = 0; j < METRICS_NBUCKETS; j++)
 			t->buckets[j] += load(&s->buckets[j]);
@@ -374,6 +383,10 @@ metrics_render(struct buf *out, const struct metrics_sys *sys)
 		family(&o, sysg[i].name, "gauge", sysg[i].help);
 		sample(&o, sysg[i].name, sysg[i].v);
 	}
+	/* keyward's own, after KES's (families sort by name). */
+	family(&o, "keyward_http_chunked_input_bytes", "counter",
+	    "Bytes of chunked request bodies decoded, framing included.");
+	sample(&o, "keyward_http_chunked_input_bytes", (double)t.chunked_in);
 	if (o.err == -1) {
 		if (out->len > start)
 			explicit_bzero(out->data + start, out->len - start);

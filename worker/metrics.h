@@ -30,6 +30,8 @@ void	metrics_request_begin(void);
 void	metrics_request_end(int status, uint64_t ns);
 /* A request that got no answer (its client left): no longer in flight. */
 void	metrics_request_abort(void);
+/* n bytes of a chunked request body decoded (each byte counts once). */
+void	metrics_chunked_in(size_t n);
 /* One event written to a /v1/log/ subscriber. */
 void	metrics_log_event(int stream);	/* enum log_stream */
 

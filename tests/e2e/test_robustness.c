@@ -19,6 +19,7 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
@@ -759,4 +760,129 @@ Test(robustness, full_store_still_knows_its_keys)
 	    tsrv_log_tail(&srv));
 	cr_expect_eq(tsrv_log_count(&srv, "key 'decl-full'"), 1,
 	    "only the first start created it:\n%s", tsrv_log_tail(&srv));
+}
+
+/* --- 1. listing every key ------------------------------------------------ */
+
+/*
+ * 10,000 keys (files written straight into the store; listing reads only
+ * names) are listed whole in one answer by the raw route, with no
+ * continue_at, and by `keyward ls` (KES stopped at 1024, and a client
+ * following continue_at got 1,025 names).
+ */
+Test(robustness, list_ten_thousand_keys)
+{
+	struct tsrv_req	 q = { .timeout_ms = 20000 };
+	struct tsrv_resp r = { 0 };
+	struct stat	 st;
+	json_error_t	 jerr;
+	json_t		*j;
+	char		 path[PATH_MAX + 32], cmd[8 * PATH_MAX], out[PATH_MAX + 16];
+	size_t		 i;
+	int		 fd;
+
+	start(NULL);
+	cr_assert_eq(tsrv_wait_log(&srv, "serving on", 1, 100), 0);
+	/* The store exists once the agent ran; write as its owner. */
+	cr_assert_eq(stat(srv.keys, &st), 0, "%s", strerror(errno));
+	for (i = 0; i < 10000; i++) {
+		snprintf(path, sizeof(path), "%s/bulk-%05zu", srv.keys, i);
+		cr_assert_geq(fd = open(path, O_WRONLY | O_CREAT | O_EXCL,
+		    0600), 0, "%s: %s", path, strerror(errno));
+		cr_assert_eq(write(fd, "{}", 2), 2);
+		cr_assert_eq(fchown(fd, st.st_uid, st.st_gid), 0);
+		close(fd);
+	}
+
+	tsrv_request(&srv, TSRV_ADMIN, "/v1/key/list/", &q, &r);
+	cr_assert_eq(r.status, 200, "%ld %.200s", r.status, r.body);
+	cr_log_info("10,000 names: an answer of %zu bytes", r.len);
+	cr_assert_not_null(j = json_loadb(r.body, r.len, 0, &jerr), "%s",
+	    jerr.text);
+	cr_expect_eq(json_array_size(json_object_get(j, "names")), 10000);
+	cr_expect_null(json_object_get(j, "continue_at"), "continue_at: %s",
+	    json_string_value(json_object_get(j, "continue_at")));
+	json_decref(j);
+	tsrv_resp_free(&r);
+
+	/* The client command, JSON when piped. */
+	cr_assert_lt(snprintf(out, sizeof(out), "%s/ls.json", srv.dir),
+	    (int)sizeof(out));
+	cr_assert_lt(snprintf(cmd, sizeof(cmd), "KES_SERVER=https://127.0.0.1:%d "
+	    "KES_CLIENT_CERT='%s' KES_CLIENT_KEY='%s' KES_CAPATH='%s' "
+	    "'%s' ls 'bulk-*' > '%s' 2>&1 < /dev/null", srv.port,
+	    srv.cert[TSRV_ADMIN], srv.key[TSRV_ADMIN], srv.ca, srv.exe, out),
+	    (int)sizeof(cmd));
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	cr_assert_not_null(j = json_load_file(out, 0, &jerr), "%s: %s", out,
+	    jerr.text);
+	cr_expect_eq(json_array_size(j), 10000, "keyward ls listed %zu",
+	    json_array_size(j));
+	cr_expect_str_eq(json_string_value(json_array_get(j, 9999)),
+	    "bulk-09999");
+	json_decref(j);
+}
+
+/* --- 4. chunked bodies cost what they weigh ----------------------------- */
+
+/* keyward_http_chunked_input_bytes from /v1/metrics; -1 if missing. */
+static long long
+chunked_metric(void)
+{
+	struct tsrv_resp r = { 0 };
+	struct tsrv_req	 q = { 0 };
+	const char	*p;
+	long long	 v = -1;
+
+	tsrv_request(&srv, TSRV_ADMIN, "/v1/metrics", &q, &r);
+	if (r.status == 200 && r.body != NULL &&
+	    (p = strstr(r.body, "\nkeyward_http_chunked_input_bytes ")) != NULL)
+		v = strtoll(p + strlen("\nkeyward_http_chunked_input_bytes "),
+		    NULL, 10);
+	tsrv_resp_free(&r);
+	return v;
+}
+
+/*
+ * A chunked body of 6 KB sent one byte per TLS record: the decoder reads
+ * each framed byte once (it read the whole body again on every record, 18
+ * million bytes for this one), counted by the server's own metric.
+ */
+Test(robustness, chunked_body_decoded_once)
+{
+	struct tsrv_resp r = { 0 };
+	struct tsrv_req	 q = { .method = "PUT" };
+	struct rawtls	 t;
+	char		 body[8192], framed[8400], got[4096];
+	long long	 before, after;
+	size_t		 i, len, flen;
+
+	start(NULL);
+	tsrv_request(&srv, TSRV_ADMIN, "/v1/key/create/ck", &q, &r);
+	cr_assert_eq(r.status, 200, "%ld", r.status);
+	tsrv_resp_free(&r);
+	memcpy(body, "{\"context\":\"", 12);
+	for (len = 12; len < 12 + 6000; len++)
+		body[len] = 'A';
+	memcpy(body + len, "\"}", 2);
+	len += 2;
+	flen = (size_t)snprintf(framed, sizeof(framed), "%zx\r\n", len);
+	memcpy(framed + flen, body, len);
+	flen += len;
+	memcpy(framed + flen, "\r\n0\r\n\r\n", 7);
+	flen += 7;
+
+	cr_assert_geq(before = chunked_metric(), 0, "no "
+	    "keyward_http_chunked_input_bytes in /v1/metrics");
+	cr_assert(tls_open(&t, NULL, 0));
+	tls_send(&t, "PUT /v1/key/generate/ck HTTP/1.1\r\nHost: k\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n");
+	for (i = 0; i < flen; i++)
+		cr_assert_eq(SSL_write(t.ssl, framed + i, 1), 1);
+	cr_assert(tls_read_until(&t, "HTTP/1.1 200 ", got, sizeof(got),
+	    10000), "'%s'", got);
+	tls_close(&t);
+	after = chunked_metric();
+	cr_expect_eq(after - before, (long long)flen, "decoded %lld bytes "
+	    "for a body of %zu framed bytes", after - before, flen);
 }

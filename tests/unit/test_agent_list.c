@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/msg.h"
+#include "common/names.h"
 #include "keystore-agent/list.h"
 
 struct page {
@@ -55,7 +56,7 @@ list(const char *const *names, size_t n, const char *prefix, size_t max,
 	for (i = 0; i < n; i++)
 		cr_assert_eq(ks_names_add(names[i], &l), 0);
 	buf_init(&b, IPC_MAX_PEER);
-	cr_assert_eq(ks_names_page(&l, max, &b), 0);
+	cr_assert_eq(ks_names_page(&l, max, KS_LIST_BYTES, &b), 0);
 	ks_names_free(&l);
 	decode(&b, pg);
 	buf_release(&b);
@@ -158,8 +159,9 @@ Test(agent_list, short_pages_continue_at)
 	page_free(&pg);
 }
 
-/* 1500 keys, fed in reverse: the first page is 1024 names, continue_at the
- * 1025th; a prefix that narrows to fewer fits one page. */
+/* A count limit (KES's was 1024): 1500 keys, fed in reverse, give a page
+ * of 1024 and continue_at the 1025th; a prefix that narrows to fewer fits
+ * one page. */
 Test(agent_list, full_page_of_1024)
 {
 	char		**names = calloc(1500, sizeof(char *));
@@ -171,23 +173,23 @@ Test(agent_list, full_page_of_1024)
 		names[1499 - i] = malloc(16);
 		snprintf(names[1499 - i], 16, "key-%04zu", i);
 	}
-	list((const char *const *)names, 1500, "", KS_LIST_MAX, &pg);
-	cr_assert_eq(pg.n, KS_LIST_MAX);
-	for (i = 0; i < KS_LIST_MAX; i++) {
+	list((const char *const *)names, 1500, "", 1024, &pg);
+	cr_assert_eq(pg.n, 1024);
+	for (i = 0; i < 1024; i++) {
 		snprintf(want, sizeof(want), "key-%04zu", i);
 		cr_assert_str_eq(pg.names[i], want);
 	}
 	cr_assert_str_eq(pg.next, "key-1024");
 	page_free(&pg);
 
-	list((const char *const *)names, 1500, "key-1", KS_LIST_MAX, &pg);
+	list((const char *const *)names, 1500, "key-1", 1024, &pg);
 	cr_assert_eq(pg.n, 500);
 	cr_assert_str_eq(pg.names[0], "key-1000");
 	cr_assert_str_eq(pg.names[499], "key-1499");
 	cr_assert_str_eq(pg.next, "");
 	page_free(&pg);
 
-	list((const char *const *)names, 1500, "key-0", KS_LIST_MAX, &pg);
+	list((const char *const *)names, 1500, "key-0", 1024, &pg);
 	cr_assert_eq(pg.n, 1000);
 	cr_assert_str_eq(pg.next, "");
 	page_free(&pg);
@@ -224,7 +226,72 @@ Test(agent_list, too_small_buffer)
 	(void)ks_names_add("one", &l);
 	(void)ks_names_add("two", &l);
 	buf_init(&b, 10);
-	cr_assert_eq(ks_names_page(&l, KS_LIST_MAX, &b), -1);
+	cr_assert_eq(ks_names_page(&l, KS_LIST_MAX, KS_LIST_BYTES, &b), -1);
 	buf_release(&b);
 	ks_names_free(&l);
+}
+
+/*
+ * The server's page: every name of a store of 100,000 keys in one page,
+ * nothing left for continue_at, and the frame's size (recorded: 1.5 MB
+ * for names of 10 bytes) under the frame limit with room to spare.
+ */
+Test(agent_list, hundred_thousand_in_one_page)
+{
+	struct ks_names	 l;
+	struct buf	 b;
+	struct page	 pg;
+	char		 name[16];
+	size_t		 i;
+
+	ks_names_init(&l, "");
+	for (i = 0; i < 100000; i++) {
+		snprintf(name, sizeof(name), "key-%06zu", 99999 - i);
+		cr_assert_eq(ks_names_add(name, &l), 0);
+	}
+	buf_init(&b, IPC_MAX_PEER);
+	cr_assert_eq(ks_names_page(&l, KS_LIST_MAX, KS_LIST_BYTES, &b), 0);
+	cr_log_info("100,000 names of 10 bytes: a page of %zu bytes (frame "
+	    "limit %u)", buf_avail(&b), (unsigned)IPC_MAX_PEER);
+	cr_assert_lt(buf_avail(&b), 2u << 20);
+	ks_names_free(&l);
+	decode(&b, &pg);
+	buf_release(&b);
+	cr_assert_eq(pg.n, 100000);
+	cr_assert_str_eq(pg.names[0], "key-000000");
+	cr_assert_str_eq(pg.names[99999], "key-099999");
+	cr_assert_str_eq(pg.next, "");
+	page_free(&pg);
+}
+
+/*
+ * Names of the longest kind (80 bytes) until the frame is full: the page
+ * stops where KS_LIST_BYTES does, and continue_at is the first name left
+ * out, so a client that pages by it loses nothing.
+ */
+Test(agent_list, page_bounded_by_bytes)
+{
+	struct ks_names	 l;
+	struct buf	 b;
+	struct page	 pg;
+	char		 name[KES_NAME_MAX + 1], want[KES_NAME_MAX + 1];
+	size_t		 i, n = 60000, fit;
+
+	ks_names_init(&l, "");
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%074zu-%05zu", (size_t)0, i);
+		cr_assert_eq(strlen(name), KES_NAME_MAX);
+		cr_assert_eq(ks_names_add(name, &l), 0);
+	}
+	buf_init(&b, IPC_MAX_PEER);
+	cr_assert_eq(ks_names_page(&l, KS_LIST_MAX, KS_LIST_BYTES, &b), 0);
+	cr_assert_leq(buf_avail(&b), IPC_MAX_PEER);
+	ks_names_free(&l);
+	decode(&b, &pg);
+	buf_release(&b);
+	fit = (KS_LIST_BYTES - 4) / (4 + KES_NAME_MAX + 1);
+	cr_assert_eq(pg.n, fit, "%u names, %zu fit", pg.n, fit);
+	snprintf(want, sizeof(want), "%074zu-%05zu", (size_t)0, fit);
+	cr_assert_str_eq(pg.next, want);
+	page_free(&pg);
 }

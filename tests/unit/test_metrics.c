@@ -306,7 +306,11 @@ Test(metrics, exact_text)
 	    "# HELP kes_system_up_time The time the server has been up and "
 	    "running in seconds.\n"
 	    "# TYPE kes_system_up_time gauge\n"
-	    "kes_system_up_time 3600.25\n");
+	    "kes_system_up_time 3600.25\n"
+	    "# HELP keyward_http_chunked_input_bytes Bytes of chunked request "
+	    "bodies decoded, framing included.\n"
+	    "# TYPE keyward_http_chunked_input_bytes counter\n"
+	    "keyward_http_chunked_input_bytes 0\n");
 	free(t);
 }
 
