@@ -299,21 +299,26 @@ answer_ks_status(struct peer *p, struct ipc_msg *m)
 }
 
 /*
- * A request that is only a key name (KS_GET, KS_DELETE): 1 with a name
- * the store may use, 0 when the name was refused (KS_FAIL sent), -1 when
- * the payload is malformed (a protocol error).
+ * A request that is only a key name (KS_GET, KS_DELETE): 1 with a new
+ * call for a name the store may use, 0 when the name was refused (KS_FAIL
+ * sent), -1 when the payload is malformed (a protocol error).
  */
 static int
-name_request(struct peer *p, struct ipc_msg *m, const char **name)
+name_request(struct peer *p, struct ipc_msg *m, enum ks_op_type type,
+    struct ks_call **c)
 {
-	if (buf_get_str(&m->payload, name, NULL) == -1 ||
+	const char *name;
+
+	if (buf_get_str(&m->payload, &name, NULL) == -1 ||
 	    buf_end(&m->payload) == -1)
 		return -1;
-	if (!kes_valid_name(*name)) {
+	if (!kes_valid_name(name)) {
 		send_ks_fail(p, m->hdr.id, KS_FAIL_INVALID,
 		    "invalid key name");
 		return 0;
 	}
+	*c = call_new(p, m, type);
+	snprintf((*c)->name, sizeof((*c)->name), "%s", name);
 	return 1;
 }
 
@@ -358,14 +363,11 @@ answer_ks_create(struct peer *p, struct ipc_msg *m)
 static int
 answer_ks_get(struct peer *p, struct ipc_msg *m)
 {
-	const char	*name;
 	struct ks_call	*c;
 	int		 rc;
 
-	if ((rc = name_request(p, m, &name)) != 1)
+	if ((rc = name_request(p, m, KS_OP_GET, &c)) != 1)
 		return rc;
-	c = call_new(p, m, KS_OP_GET);
-	snprintf(c->name, sizeof(c->name), "%s", name);
 	/* The store appends the value right after the length it needs in
 	 * the reply, so there is one copy to wipe. */
 	buf_init(&c->out, 4 + KES_STORED_MAX);
@@ -380,14 +382,11 @@ answer_ks_get(struct peer *p, struct ipc_msg *m)
 static int
 answer_ks_delete(struct peer *p, struct ipc_msg *m)
 {
-	const char	*name;
 	struct ks_call	*c;
 	int		 rc;
 
-	if ((rc = name_request(p, m, &name)) != 1)
+	if ((rc = name_request(p, m, KS_OP_DELETE, &c)) != 1)
 		return rc;
-	c = call_new(p, m, KS_OP_DELETE);
-	snprintf(c->name, sizeof(c->name), "%s", name);
 	call_start(c, kc.ks->del);
 	return 0;
 }
