@@ -111,16 +111,20 @@ call_unlink(struct ks_call *c)
 	kc.ncalls--;
 }
 
+/* A store's detail, cut to what a reply carries (a store may say more). */
+#define DETAIL_MAX	256
+
 /* KS_FAIL: u8 reason (enum ks_fail), str detail (never key material). */
 static void
 send_ks_fail(struct peer *p, uint32_t id, int reason, const char *detail)
 {
-	struct buf b;
+	char		d[DETAIL_MAX];
+	struct buf	b;
 
-	buf_init(&b, 512);
-	if (buf_put_u8(&b, reason) == -1 ||
-	    buf_put_str(&b, detail) == -1)
-		fatalx("a KS_FAIL does not fit its buffer");
+	snprintf(d, sizeof(d), "%s", detail);
+	buf_init(&b, 16 + sizeof(d));
+	(void)buf_put_u8(&b, reason);
+	(void)buf_put_str(&b, d);
 	(void)peer_send(p, MSG_KS_FAIL, id, &b);
 	buf_release(&b);
 }
@@ -144,13 +148,14 @@ send_ks_done(struct ks_call *c, int rc, const char *err)
 static void
 send_ks_status(struct ks_call *c, int rc, const char *err)
 {
-	struct buf b;
+	char		d[DETAIL_MAX];
+	struct buf	b;
 
-	buf_init(&b, 512);
-	if (buf_put_u8(&b, rc == 0) == -1 ||
-	    buf_put_u64(&b, rc == 0 ? c->op.latency_ns : 0) == -1 ||
-	    buf_put_str(&b, rc == 0 ? "" : err) == -1)
-		fatalx("a KS_STATUS_REP does not fit its buffer");
+	snprintf(d, sizeof(d), "%s", rc == 0 ? "" : err);
+	buf_init(&b, 16 + sizeof(d));
+	(void)buf_put_u8(&b, rc == 0);
+	(void)buf_put_u64(&b, rc == 0 ? c->op.latency_ns : 0);
+	(void)buf_put_str(&b, d);
 	(void)peer_send(c->peer, MSG_KS_STATUS_REP, c->id, &b);
 	buf_release(&b);
 }
