@@ -69,7 +69,10 @@ const char *proc_build_id(void);
  *   proc_confine                  drop, harden, mlockall if memlock
  *   ev_init, init                 the role's state, timers, handles
  *   sandbox_apply_more            the role's filter plus rules, last
- *   MSG_READY, then the loop      until *stopping (never if NULL)
+ *   MSG_READY, then the loop      until MSG_SHUTDOWN stops it
+ * and answers the parent's MSG_RELOAD and MSG_SHUTDOWN the same way for
+ * all: the role's table lists proc_answer_reload and proc_answer_shutdown,
+ * which call its reload and shutdown.
  */
 struct sb_rule;
 struct proc_child {
@@ -86,12 +89,23 @@ struct proc_child {
 	void				(*init)(void);
 	const struct sb_rule		*rules;
 	size_t				 nrules;
-	const bool			*stopping;
 	void				(*turn)(void);	/* after each turn */
+	/* MSG_RELOAD's slice: 0 when applied, -1 with err when not (the
+	 * running configuration stays). */
+	int				(*reload)(struct buf *, char *err,
+					    size_t errlen);
+	/* MSG_SHUTDOWN: NULL ends the loop (proc_run returns); a role
+	 * that drains first (the worker) exits by itself. */
+	void				(*shutdown)(void);
+	bool				 stopping;
 };
 
 /* Run a child from its first message to the end of its loop; dies on any
  * failure to start. */
 int	proc_run(struct proc_child *);
+/* MSG_RELOAD (the role's slice) and MSG_SHUTDOWN (empty) from the
+ * parent, for the child proc_run() runs. */
+int	proc_answer_reload(struct peer *, struct ipc_msg *);
+int	proc_answer_shutdown(struct peer *, struct ipc_msg *);
 
 #endif

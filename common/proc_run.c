@@ -14,12 +14,40 @@
 #include "common/proc.h"
 #include "common/sandbox.h"
 
+/* The child this process runs; its hooks answer the parent. */
+static struct proc_child *running;
+
+int
+proc_answer_reload(struct peer *p, struct ipc_msg *m)
+{
+	char err[256];
+
+	if (running->reload(&m->payload, err, sizeof(err)) == -1)
+		proc_reload_done(p, m->hdr.id, err);
+	else
+		proc_reload_done(p, m->hdr.id, NULL);
+	return 0;
+}
+
+int
+proc_answer_shutdown(struct peer *p, struct ipc_msg *m)
+{
+	if (buf_end(&m->payload) == -1)
+		return -1;
+	if (running->shutdown != NULL)
+		running->shutdown();
+	else
+		running->stopping = true;
+	return 0;
+}
+
 int
 proc_run(struct proc_child *pc)
 {
 	struct proc_opts	opts;
 	struct ipc_msg		m;
 
+	running = pc;
 	proc_child_start(pc->role, pc->instance, &pc->parent->ch, &m);
 	if (proc_opts_get(&m.payload, &opts) == -1 ||
 	    pc->configure(&m.payload) == -1)
@@ -44,7 +72,7 @@ proc_run(struct proc_child *pc)
 
 	/* Frames that came behind CONFIG are already buffered. */
 	peer_poll(pc->parent);
-	while (pc->stopping == NULL || !*pc->stopping) {
+	while (!pc->stopping) {
 		ev_once(-1);
 		if (pc->turn != NULL)
 			pc->turn();

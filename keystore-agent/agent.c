@@ -10,7 +10,8 @@
  *            MSG_KS_LIST (calls.c)
  *
  * This file starts the store (backend.h: settings, prepare, drop, init,
- * filter) and answers the parent; calls.c owns the calls.
+ * filter, through proc_run) and answers the parent; calls.c owns the
+ * calls.
  */
 #include <sys/types.h>
 
@@ -34,17 +35,16 @@
 #include "keystore-agent/stores.h"
 
 static int	parent_peer(struct peer *, struct ipc_msg *);
-static int	parent_reload(struct peer *, struct ipc_msg *);
-static int	parent_shutdown(struct peer *, struct ipc_msg *);
 
 static const struct peer_dispatch parent_dispatch[] = {
 	{ MSG_PEER,		parent_peer },
-	{ MSG_RELOAD,		parent_reload },
-	{ MSG_SHUTDOWN,		parent_shutdown },
+	{ MSG_RELOAD,		proc_answer_reload },
+	{ MSG_SHUTDOWN,		proc_answer_shutdown },
 	{ 0, NULL }
 };
 
 static int	agent_configure(struct buf *);
+static int	agent_reload(struct buf *, char *, size_t);
 static void	agent_prepare(const struct proc_opts *);
 static void	agent_init(void);
 
@@ -53,7 +53,6 @@ static struct {
 	struct peer		 crypto;
 	struct agent_slice	 cf;
 	const struct ks_backend	*ks;
-	bool			 stopping;
 } ag;
 
 /* Not chrooted by default: a store says whether it can be (backend.h). */
@@ -66,7 +65,7 @@ static struct proc_child agent_proc = {
 	.configure = agent_configure,
 	.prepare = agent_prepare,
 	.init = agent_init,
-	.stopping = &ag.stopping,
+	.reload = agent_reload,
 };
 
 static void
@@ -86,37 +85,32 @@ parent_peer(struct peer *p, struct ipc_msg *m)
 	    crypto_lost);
 }
 
+/* The log level may change; the store's settings only if the store
+ * takes them (its reload). */
 static int
-parent_reload(struct peer *p, struct ipc_msg *m)
+agent_reload(struct buf *payload, char *err, size_t errlen)
 {
-	struct agent_slice	 nc;
-	struct buf		 sb;
-	char			 err[256];
-	const char		*why = NULL;
+	struct agent_slice	nc;
+	struct buf		sb;
+	int			rc = -1;
 
-	if (agent_slice_get(&m->payload, &nc) == -1)
-		why = "malformed agent configuration";
-	else if (nc.kind != ag.cf.kind)
-		why = "the key store cannot change without a restart";
+	if (agent_slice_get(payload, &nc) == -1) {
+		snprintf(err, errlen, "malformed agent configuration");
+		return -1;
+	}
+	if (nc.kind != ag.cf.kind)
+		snprintf(err, errlen, "the key store cannot change without a "
+		    "restart");
 	else {
 		buf_view(&sb, nc.settings, nc.settings_len);
-		if (ag.ks->reload(&sb, err, sizeof(err)) == -1)
-			why = err;
+		rc = ag.ks->reload(&sb, err, errlen);
 	}
-	if (why == NULL) {
+	if (rc == 0) {
 		log_setlevel(nc.log_level);
 		ag.cf.log_level = nc.log_level;
 	}
 	agent_slice_free(&nc);
-	proc_reload_done(p, m->hdr.id, why);
-	return 0;
-}
-
-static int
-parent_shutdown(struct peer *p, struct ipc_msg *m)
-{
-	ag.stopping = true;
-	return 0;
+	return rc;
 }
 
 /* The agent's slice: its log level and the store with its settings. */

@@ -111,16 +111,20 @@ call_unlink(struct ks_call *c)
 	kc.ncalls--;
 }
 
+/* A store's detail, cut to what a reply carries (a store may say more). */
+#define DETAIL_MAX	256
+
 /* KS_FAIL: u8 reason (enum ks_fail), str detail (never key material). */
 static void
 send_ks_fail(struct peer *p, uint32_t id, int reason, const char *detail)
 {
-	struct buf b;
+	char		d[DETAIL_MAX];
+	struct buf	b;
 
-	buf_init(&b, 512);
-	if (buf_put_u8(&b, reason) == -1 ||
-	    buf_put_str(&b, detail) == -1)
-		fatalx("a KS_FAIL does not fit its buffer");
+	snprintf(d, sizeof(d), "%s", detail);
+	buf_init(&b, 16 + sizeof(d));
+	(void)buf_put_u8(&b, reason);
+	(void)buf_put_str(&b, d);
 	(void)peer_send(p, MSG_KS_FAIL, id, &b);
 	buf_release(&b);
 }
@@ -144,13 +148,14 @@ send_ks_done(struct ks_call *c, int rc, const char *err)
 static void
 send_ks_status(struct ks_call *c, int rc, const char *err)
 {
-	struct buf b;
+	char		d[DETAIL_MAX];
+	struct buf	b;
 
-	buf_init(&b, 512);
-	if (buf_put_u8(&b, rc == 0) == -1 ||
-	    buf_put_u64(&b, rc == 0 ? c->op.latency_ns : 0) == -1 ||
-	    buf_put_str(&b, rc == 0 ? "" : err) == -1)
-		fatalx("a KS_STATUS_REP does not fit its buffer");
+	snprintf(d, sizeof(d), "%s", rc == 0 ? "" : err);
+	buf_init(&b, 16 + sizeof(d));
+	(void)buf_put_u8(&b, rc == 0);
+	(void)buf_put_u64(&b, rc == 0 ? c->op.latency_ns : 0);
+	(void)buf_put_str(&b, d);
 	(void)peer_send(c->peer, MSG_KS_STATUS_REP, c->id, &b);
 	buf_release(&b);
 }
@@ -299,21 +304,26 @@ answer_ks_status(struct peer *p, struct ipc_msg *m)
 }
 
 /*
- * A request that is only a key name (KS_GET, KS_DELETE): 1 with a name
- * the store may use, 0 when the name was refused (KS_FAIL sent), -1 when
- * the payload is malformed (a protocol error).
+ * A request that is only a key name (KS_GET, KS_DELETE): 1 with a new
+ * call for a name the store may use, 0 when the name was refused (KS_FAIL
+ * sent), -1 when the payload is malformed (a protocol error).
  */
 static int
-name_request(struct peer *p, struct ipc_msg *m, const char **name)
+name_request(struct peer *p, struct ipc_msg *m, enum ks_op_type type,
+    struct ks_call **c)
 {
-	if (buf_get_str(&m->payload, name, NULL) == -1 ||
+	const char *name;
+
+	if (buf_get_str(&m->payload, &name, NULL) == -1 ||
 	    buf_end(&m->payload) == -1)
 		return -1;
-	if (!kes_valid_name(*name)) {
+	if (!kes_valid_name(name)) {
 		send_ks_fail(p, m->hdr.id, KS_FAIL_INVALID,
 		    "invalid key name");
 		return 0;
 	}
+	*c = call_new(p, m, type);
+	snprintf((*c)->name, sizeof((*c)->name), "%s", name);
 	return 1;
 }
 
@@ -358,14 +368,11 @@ answer_ks_create(struct peer *p, struct ipc_msg *m)
 static int
 answer_ks_get(struct peer *p, struct ipc_msg *m)
 {
-	const char	*name;
 	struct ks_call	*c;
 	int		 rc;
 
-	if ((rc = name_request(p, m, &name)) != 1)
+	if ((rc = name_request(p, m, KS_OP_GET, &c)) != 1)
 		return rc;
-	c = call_new(p, m, KS_OP_GET);
-	snprintf(c->name, sizeof(c->name), "%s", name);
 	/* The store appends the value right after the length it needs in
 	 * the reply, so there is one copy to wipe. */
 	buf_init(&c->out, 4 + KES_STORED_MAX);
@@ -380,14 +387,11 @@ answer_ks_get(struct peer *p, struct ipc_msg *m)
 static int
 answer_ks_delete(struct peer *p, struct ipc_msg *m)
 {
-	const char	*name;
 	struct ks_call	*c;
 	int		 rc;
 
-	if ((rc = name_request(p, m, &name)) != 1)
+	if ((rc = name_request(p, m, KS_OP_DELETE, &c)) != 1)
 		return rc;
-	c = call_new(p, m, KS_OP_DELETE);
-	snprintf(c->name, sizeof(c->name), "%s", name);
 	call_start(c, kc.ks->del);
 	return 0;
 }

@@ -130,14 +130,22 @@ fs_settings_put(struct buf *b, const struct keystore_cfg *k)
 }
 
 static int
+settings_path(struct buf *b, const char **path, char *err, size_t errlen)
+{
+	if (buf_get_str(b, path, NULL) == -1 || buf_end(b) == -1) {
+		snprintf(err, errlen, "malformed settings");
+		return -1;
+	}
+	return 0;
+}
+
+static int
 fs_settings(struct buf *b, char *err, size_t errlen)
 {
 	const char *path;
 
-	if (buf_get_str(b, &path, NULL) == -1 || buf_end(b) == -1) {
-		snprintf(err, errlen, "malformed settings");
+	if (settings_path(b, &path, err, errlen) == -1)
 		return -1;
-	}
 	if (path[0] != '/') {
 		snprintf(err, errlen, "key store path must be absolute");
 		return -1;
@@ -154,10 +162,8 @@ fs_reload(struct buf *b, char *err, size_t errlen)
 {
 	const char *path;
 
-	if (buf_get_str(b, &path, NULL) == -1 || buf_end(b) == -1) {
-		snprintf(err, errlen, "malformed settings");
+	if (settings_path(b, &path, err, errlen) == -1)
 		return -1;
-	}
 	if (strcmp(path, fs.path) != 0) {
 		snprintf(err, errlen, "the key store cannot change without a "
 		    "restart");

@@ -51,13 +51,11 @@ static int	answer_ready(struct peer *, struct ipc_msg *);
 static int	answer_ks_status(struct peer *, struct ipc_msg *);
 static int	answer_agent_error(struct peer *, struct ipc_msg *);
 static int	parent_peer(struct peer *, struct ipc_msg *);
-static int	parent_reload(struct peer *, struct ipc_msg *);
-static int	parent_shutdown(struct peer *, struct ipc_msg *);
 
 static const struct peer_dispatch parent_dispatch[] = {
 	{ MSG_PEER,		parent_peer },
-	{ MSG_RELOAD,		parent_reload },
-	{ MSG_SHUTDOWN,		parent_shutdown },
+	{ MSG_RELOAD,		proc_answer_reload },
+	{ MSG_SHUTDOWN,		proc_answer_shutdown },
 	{ 0, NULL }
 };
 static const struct peer_dispatch worker_dispatch[] = {
@@ -334,35 +332,27 @@ parent_peer(struct peer *p, struct ipc_msg *m)
 	return 0;
 }
 
+/* New policies and cache settings take effect now; new `keys:` get
+ * created. */
 static int
-parent_reload(struct peer *p, struct ipc_msg *m)
+crypto_reload(struct buf *payload, char *err, size_t errlen)
 {
 	struct crypto_slice nc;
 
-	if (crypto_slice_get(&m->payload, &nc) == -1) {
-		proc_reload_done(p, m->hdr.id, "malformed crypto configuration");
-		return 0;
+	if (crypto_slice_get(payload, &nc) == -1) {
+		snprintf(err, errlen, "malformed crypto configuration");
+		return -1;
 	}
 	crypto_slice_free(&cs.cf);
 	cs.cf = nc;
 	log_setlevel(cs.cf.log_level);
-	/* New cache settings take effect now; new `keys:` get created. */
 	keyops_cache_start();
 	if (cs.cf.nkeys > 0 && cs.agent != NULL)
 		keyops_create_declared();
 	else
 		cs.declared_done = cs.cf.nkeys == 0;
-	proc_reload_done(p, m->hdr.id, NULL);
 	return 0;
 }
-
-static int
-parent_shutdown(struct peer *p, struct ipc_msg *m)
-{
-	cs.stopping = true;
-	return 0;
-}
-
 static int
 crypto_configure(struct buf *payload)
 {
@@ -402,7 +392,7 @@ static struct proc_child crypto_proc = {
 	.memlock = true,
 	.configure = crypto_configure,
 	.init = crypto_init,
-	.stopping = &cs.stopping,
+	.reload = crypto_reload,
 };
 
 int

@@ -102,7 +102,6 @@ struct crypto_state {
 	uint64_t		 started;	/* ev_now() at start */
 	uint64_t		 next_serial;
 	uint32_t		 next_id;
-	bool			 stopping;
 
 	/* One key-store status query at a time; callers share it. */
 	struct waiterlist	 status_waiters;

@@ -278,18 +278,26 @@ ks_fail_all(void)
 
 /* --- the stubs: one per call ------------------------------------------ */
 
-/* KS_GET: str name. */
-struct ksreq *
-ks_get(const char *name)
+/* A call whose payload is one string: a key name, or a prefix. */
+static struct ksreq *
+ks_call_str(uint16_t type, const char *s,
+    int (*answer)(struct ksreq *, struct ipc_msg *))
 {
 	struct ksreq	*r;
 	struct buf	 b;
 
 	buf_init(&b, KES_NAME_MAX + 16);
-	(void)buf_put_str(&b, name);
-	r = ks_call(MSG_KS_GET, &b, name, answer_ks_get);
+	(void)buf_put_str(&b, s);
+	r = ks_call(type, &b, s, answer);
 	buf_release(&b);
 	return r;
+}
+
+/* KS_GET: str name. */
+struct ksreq *
+ks_get(const char *name)
+{
+	return ks_call_str(MSG_KS_GET, name, answer_ks_get);
 }
 
 /* KS_CREATE: str name, bytes stored value. */
@@ -311,26 +319,12 @@ ks_create(const char *name, const struct buf *value)
 struct ksreq *
 ks_delete(const char *name)
 {
-	struct ksreq	*r;
-	struct buf	 b;
-
-	buf_init(&b, KES_NAME_MAX + 16);
-	(void)buf_put_str(&b, name);
-	r = ks_call(MSG_KS_DELETE, &b, name, answer_ks_delete);
-	buf_release(&b);
-	return r;
+	return ks_call_str(MSG_KS_DELETE, name, answer_ks_delete);
 }
 
 /* KS_LIST: str prefix. */
 struct ksreq *
 ks_list(const char *prefix)
 {
-	struct ksreq	*r;
-	struct buf	 b;
-
-	buf_init(&b, KES_NAME_MAX + 16);
-	(void)buf_put_str(&b, prefix);
-	r = ks_call(MSG_KS_LIST, &b, prefix, answer_ks_list);
-	buf_release(&b);
-	return r;
+	return ks_call_str(MSG_KS_LIST, prefix, answer_ks_list);
 }

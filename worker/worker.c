@@ -42,14 +42,12 @@
 struct worker w;
 
 static int	parent_peer(struct peer *, struct ipc_msg *);
-static int	parent_reload(struct peer *, struct ipc_msg *);
-static int	parent_shutdown(struct peer *, struct ipc_msg *);
 static int	crypto_reply(struct peer *, struct ipc_msg *);
 
 static const struct peer_dispatch parent_dispatch[] = {
 	{ MSG_PEER,		parent_peer },
-	{ MSG_RELOAD,		parent_reload },
-	{ MSG_SHUTDOWN,		parent_shutdown },
+	{ MSG_RELOAD,		proc_answer_reload },
+	{ MSG_SHUTDOWN,		proc_answer_shutdown },
 	{ MSG_LOG_EVENT,	parent_log_event },
 	{ MSG_LOG_SUBSCRIBE,	parent_log_subscribe },
 	{ 0, NULL }
@@ -179,24 +177,25 @@ make_ctx(const struct worker_slice *s, char *err, size_t errlen)
 
 /* New TLS files and policies; existing connections keep their session. */
 static int
-parent_reload(struct peer *p, struct ipc_msg *m)
+worker_reload(struct buf *payload, char *err, size_t errlen)
 {
 	struct worker_slice	 ns;
-	SSL_CTX			*ctx = NULL;
-	char			 err[256] = "malformed worker configuration";
+	SSL_CTX			*ctx;
 
-	if (worker_slice_get(&m->payload, &ns) == 0) {
-		if ((ctx = make_ctx(&ns, err, sizeof(err))) != NULL) {
-			worker_slice_forget_key(&ns);
-			SSL_CTX_free(w.ctx);
-			w.ctx = ctx;
-			worker_slice_free(&w.cf);
-			w.cf = ns;
-			log_setlevel(w.cf.log_level);
-		} else
-			worker_slice_free(&ns);
+	if (worker_slice_get(payload, &ns) == -1) {
+		snprintf(err, errlen, "malformed worker configuration");
+		return -1;
 	}
-	proc_reload_done(p, m->hdr.id, ctx != NULL ? NULL : err);
+	if ((ctx = make_ctx(&ns, err, errlen)) == NULL) {
+		worker_slice_free(&ns);
+		return -1;
+	}
+	worker_slice_forget_key(&ns);
+	SSL_CTX_free(w.ctx);
+	w.ctx = ctx;
+	worker_slice_free(&w.cf);
+	w.cf = ns;
+	log_setlevel(w.cf.log_level);
 	return 0;
 }
 
@@ -220,13 +219,13 @@ stop_timer_cb(struct ev_timer *t)
 }
 
 /* Stop accepting, answer what is in flight, then exit. */
-static int
-parent_shutdown(struct peer *p, struct ipc_msg *m)
+static void
+worker_shutdown(void)
 {
 	struct conn *c, *next;
 
 	if (w.stopping)
-		return 0;
+		return;
 	w.stopping = true;
 	ev_del(&w.listen_io);
 	close(w.listen_fd);
@@ -238,7 +237,6 @@ parent_shutdown(struct peer *p, struct ipc_msg *m)
 	}
 	ev_timer_set(&w.stop_timer, STOP_GRACE_MS, stop_timer_cb, NULL);
 	maybe_exit();
-	return 0;
 }
 
 /* --- listener and timeouts -------------------------------------------- */
@@ -431,8 +429,9 @@ static struct proc_child worker_proc = {
 	.configure = worker_configure,
 	.prepare = worker_prepare,
 	.init = worker_init,
-	.stopping = NULL,
 	.turn = logs_flush,
+	.reload = worker_reload,
+	.shutdown = worker_shutdown,
 };
 
 int

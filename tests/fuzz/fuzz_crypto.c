@@ -1,9 +1,9 @@
 /*
  * libFuzzer harness for the crypto process's key operations
- * (privsep/keyops.c, included): a hostile worker's request payload, then a
- * hostile agent's answer to whatever call the request made. The process
- * around them is replaced by stubs: one worker peer whose output is
- * dropped, an agent that is "there" but only records the call.
+ * (privsep/keyops.c, keycache.c and ks_wrap.c, included): a hostile
+ * worker's request payload, then a hostile agent's answer to whatever
+ * call the request made. The process around them is replaced by stubs:
+ * one worker peer and one agent peer, whose output is dropped.
  *
  * Input: u8 operation, u8 agent answer type, u16 length of the request
  * payload (big-endian), the request payload, the agent's payload.
@@ -18,15 +18,17 @@
 #include <string.h>
 
 #include "common/gojson.h"
+#include "privsep/keycache.c"
 #include "privsep/keyops.c"
+#include "privsep/ks_wrap.c"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 struct crypto_state	 cs;
 static struct peer	 wp;
-static struct ksreq	*last_call;
+static struct cpeer	 ap;	/* the agent: "there", its output dropped */
 
-/* --- stubs for privsep/crypto.c and privsep/privdrop.c ------------------ */
+/* --- stubs for privsep/crypto.c ------------------------------------------ */
 
 struct peer *
 crypto_worker(uint64_t serial)
@@ -40,28 +42,8 @@ crypto_serial(struct peer *p)
 	return 1;
 }
 
-struct ksreq *
-ks_call(uint16_t type, const struct buf *b, const char *name)
-{
-	struct ksreq *r;
-
-	if (last_call != NULL)
-		return NULL;	/* one call per input: the agent is "busy" */
-	r = xcalloc(1, sizeof(*r));
-	r->id = 1;
-	r->type = type;
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	last_call = r;
-	return r;
-}
-
 void
 ks_trigger_probe(void)
-{
-}
-
-void
-mem_dontdump(void *p, size_t len)
 {
 }
 
@@ -88,7 +70,7 @@ static void
 init_once(void)
 {
 	static bool	done;
-	int		sv[2];
+	int		sv[2], sa[2];
 
 	if (done)
 		return;
@@ -102,6 +84,12 @@ init_once(void)
 		abort();
 	peer_open(&wp, sv[0], IPC_MAX_PEER, false, ROLE_WORKER, 0, NULL,
 	    NULL, NULL);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sa) == -1)
+		abort();
+	peer_open(&ap.p, sa[0], IPC_MAX_PEER, false, ROLE_AGENT, 0, NULL,
+	    NULL, NULL);
+	cs.agent = &ap;
+	TAILQ_INIT(&cs.ksreqs);
 	cs.cf.pol.admin = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	cache_init();
 	seed_cache();
@@ -125,6 +113,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		MSG_KEY_ENCRYPT, MSG_KEY_DECRYPT, MSG_KEY_HMAC,
 	};
 	struct ipc_msg	 m;
+	struct ksreq	*r;
 	size_t		 op, reqlen;
 	uint16_t	 ans;
 	uint8_t		*copy;
@@ -154,22 +143,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rv != 0 && rv != -1)
 		abort();
 
-	/* The agent's answer to the call the request made, if any. */
-	if (last_call != NULL) {
-		struct ksreq *r = last_call;
-
+	/* The agent's answer to the call the request made, if any (none:
+	 * the agent went away). */
+	if ((r = TAILQ_FIRST(&cs.ksreqs)) != NULL) {
+		if (TAILQ_NEXT(r, entry) != NULL)
+			abort();	/* one request, one call */
 		memset(&m, 0, sizeof(m));
 		m.fd = -1;
 		m.hdr.type = ans;
 		m.hdr.id = r->id;
 		buf_view(&m.payload, data + reqlen, size - reqlen);
-		last_call = NULL;
-		rv = keyops_ks_done(r, ans == 0 ? NULL : &m);
-		if (rv != 0 && rv != -1)
+		if (ans == 0)
+			ks_fail_all();
+		else if ((rv = answer_ks_reply(&ap.p, &m)) != 0 && rv != -1)
 			abort();
-		free(r);
 	}
-	if (last_call != NULL)
+	if (!TAILQ_EMPTY(&cs.ksreqs))
 		abort();	/* a resumed request called the agent again */
 
 	/* Keep the cache small and the fixed keys in it; drop the output. */
@@ -178,6 +167,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		seed_cache();
 	}
 	buf_reset(&wp.ch.out);
+	buf_reset(&ap.p.ch.out);
 	free(copy);
 	return 0;
 }

@@ -540,7 +540,7 @@ probe_open(void *arg)
 /*
  * open(2), which glibc never uses on x86_64 (it uses openat), kills; the
  * sanitizer build fails it with EACCES instead so that UBSan's runtime can
- * print a report (see sanitizer_rules in privsep/sandbox.c).
+ * print a report (see sanitizer_rules in common/sandbox.c).
  */
 static void
 expect_open_denied(enum proc_role role)
