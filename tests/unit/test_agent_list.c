@@ -241,7 +241,7 @@ Test(agent_list, hundred_thousand_in_one_page)
 	struct ks_names	 l;
 	struct buf	 b;
 	struct page	 pg;
-	char		 name[16];
+	char		 name[32];
 	size_t		 i;
 
 	ks_names_init(&l, "");
