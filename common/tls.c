@@ -50,8 +50,9 @@ verify_client(X509_STORE_CTX *sctx, void *arg)
 	STACK_OF(X509)	*sent = X509_STORE_CTX_get0_untrusted(sctx);
 	X509		*peer = X509_STORE_CTX_get0_cert(sctx);
 
-	if (peer == NULL ||
-	    (sent != NULL && sk_X509_num(sent) > TLS_MAX_CHAIN)) {
+	if (peer == NULL)
+		return 0;
+	if (sent != NULL && sk_X509_num(sent) > TLS_MAX_CHAIN) {
 		X509_STORE_CTX_set_error(sctx, X509_V_ERR_CERT_CHAIN_TOO_LONG);
 		return 0;
 	}

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/b64.h"
 #include "common/ciphertext.h"
 #include "common/kes_key.h"
 #include "common/msg.h"
@@ -327,12 +328,6 @@ reply_key_generate(struct conn *c, struct ipc_msg *m)
 	respond_json(c, 200, &b);
 }
 
-static size_t
-b64len(size_t n)
-{
-	return (n + 2) / 3 * 4;
-}
-
 /*
  * Whatever encrypt returns must decrypt: the smallest decrypt request for
  * its answer, {"ciphertext":"<b64>"} plus ,"context":"<b64>" when there is
@@ -346,9 +341,9 @@ decryptable(size_t ptlen, size_t ctxlen)
 
 	if (ptlen > BODY_MAX || ctxlen > BODY_MAX)
 		return false;
-	n = strlen("{\"ciphertext\":\"\"}") + b64len(ptlen + KES_CT_OVERHEAD);
+	n = strlen("{\"ciphertext\":\"\"}") + b64_encoded_len(ptlen + KES_CT_OVERHEAD);
 	if (ctxlen > 0)
-		n += strlen(",\"context\":\"\"") + b64len(ctxlen);
+		n += strlen(",\"context\":\"\"") + b64_encoded_len(ctxlen);
 	return n <= BODY_MAX;
 }
 
