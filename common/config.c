@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/xmalloc.h"
+#include "keystore-agent/stores.h"
 
 #define CONFIG_MAXSIZE	(1024 * 1024)	/* a config is a few KiB */
 #define DEFAULT_ANY_MS	(5 * 60 * 1000)
@@ -821,7 +822,6 @@ config_dev(const char *cert, const char *key, const char *admin,
 	c->admin_identity = xstrdup(admin);
 	c->tls.cert = xstrdup(cert);
 	c->tls.key = xstrdup(key);
-	c->keystore.kind = KS_FS;
-	c->keystore.fs.path = xstrdup(ks_path);
+	fs_conf_new(&c->keystore, ks_path);
 	return c;
 }

@@ -38,62 +38,14 @@ struct api_route_cfg {
 	bool		 skip_auth;
 };
 
-enum keystore_kind {
-	KS_NONE = 0,
-	KS_FS,
-	KS_VAULT,
-	KS_FORTANIX,
-	KS_GEMALTO,
-	KS_GCP,
-	KS_AWS,
-	KS_AZURE,
-	KS_ENTRUST,
-};
-
-struct tls_client_cfg {
-	char	*key;
-	char	*cert;
-	char	*ca;
-};
-
+/*
+ * The one key store: its registration (keystore-agent/backend.h), which
+ * parsed its section into conf, a structure only that store reads.
+ */
+struct ks_backend;
 struct keystore_cfg {
-	enum keystore_kind	 kind;
-	struct {
-		char	*path;
-	} fs;
-	struct {
-		char	*endpoint, *engine, *namespace, *prefix;
-		int	 kv_version;		/* 1 or 2; 0 = unset (v1) */
-		struct { char *engine, *key; } transit;
-		struct { char *engine, *namespace, *id, *secret; } approle;
-		struct { char *engine, *namespace, *role, *jwt; } kubernetes;
-		struct tls_client_cfg tls;
-		uint64_t ping_ms;
-	} vault;
-	struct {
-		char	*endpoint, *group_id, *key, *ca;
-	} fortanix;
-	struct {
-		char	*endpoint, *token, *domain, *ca;
-	} gemalto;
-	struct {
-		char	*project_id, *endpoint, **scopes;
-		size_t	 nscopes;
-		char	*client_email, *client_id, *private_key_id,
-			*private_key;
-	} gcp;
-	struct {
-		char	*endpoint, *region, *kmskey, *accesskey, *secretkey,
-			*token;
-	} aws;
-	struct {
-		char	*endpoint, *tenant_id, *client_id, *client_secret,
-			*managed_client_id;
-	} azure;
-	struct {
-		char	*endpoint, *vault_id, *box_id, *username, *password,
-			*ca;
-	} entrust;
+	const struct ks_backend	*store;
+	void			*conf;
 };
 
 struct config {

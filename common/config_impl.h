@@ -120,7 +120,8 @@ void	 cfg_strv_free(char **, size_t);
 /* config_value.c: true/false, yes/no, on/off in any case. */
 int	 cfg_parse_bool(const char *, bool *);
 
-/* config_keystore.c */
+/* keystore-agent/store_conf.c: the keystore: section, each store parsing
+ * its own (struct ks_backend, keystore-agent/backend.h). */
 int	 cfg_parse_keystore(struct cfg_parser *, const struct cfg_sect *root);
 void	 cfg_keystore_free(struct keystore_cfg *);
 

@@ -204,7 +204,8 @@ crypto_slice_free(struct crypto_slice *s)
 }
 
 /*
- * agent: u32 log level + 1, u8 kind, bytes settings. The settings are the
+ * agent: u32 log level + 1, str store (its name in the configuration:
+ * keystore.<name>), bytes settings. The settings are the
  * store's own (its settings_put, keystore-agent/), opaque here: adding a
  * store changes neither this layout nor this file. They may hold
  * credentials, so they are wiped when freed.
@@ -213,7 +214,7 @@ int
 agent_slice_put(struct buf *b, const struct agent_slice *s)
 {
 	if (buf_put_u32(b, s->log_level + 1) == -1 ||
-	    buf_put_u8(b, s->kind) == -1 ||
+	    buf_put_str(b, s->store) == -1 ||
 	    buf_put_bytes(b, s->settings, s->settings_len) == -1)
 		return -1;
 	return 0;
@@ -223,17 +224,21 @@ int
 agent_slice_get(struct buf *b, struct agent_slice *s)
 {
 	const uint8_t	*v;
+	const char	*store;
+	size_t		 storelen;
 	uint32_t	 lvl;
 
 	memset(s, 0, sizeof(*s));
 	if (buf_get_u32(b, &lvl) == -1 || lvl > 4 ||
-	    buf_get_u8(b, &s->kind) == -1 || s->kind > KS_ENTRUST ||
+	    buf_get_str(b, &store, &storelen) == -1 ||
+	    storelen == 0 || storelen > AGENT_STORE_NAMELEN ||
 	    buf_get_bytes(b, &v, &s->settings_len) == -1 ||
 	    buf_end(b) == -1) {
 		agent_slice_free(s);
 		return -1;
 	}
 	/* One more byte, a NUL, for a store whose settings are text. */
+	memcpy(s->store, store, storelen + 1);
 	s->settings = xmalloc(s->settings_len + 1);
 	memcpy(s->settings, v, s->settings_len);
 	s->settings[s->settings_len] = '\0';

@@ -48,9 +48,11 @@ struct crypto_slice {
 	size_t			 nskip_auth;
 };
 
+#define AGENT_STORE_NAMELEN	32
+
 struct agent_slice {
 	int		 log_level;
-	uint8_t		 kind;		/* enum keystore_kind */
+	char		 store[AGENT_STORE_NAMELEN + 1]; /* keystore.<name> */
 	uint8_t		*settings;	/* the store's own (secret) */
 	size_t		 settings_len;
 };

@@ -98,7 +98,7 @@ agent_reload(struct buf *payload, char *err, size_t errlen)
 		snprintf(err, errlen, "malformed agent configuration");
 		return -1;
 	}
-	if (nc.kind != ag.cf.kind)
+	if (strcmp(nc.store, ag.cf.store) != 0)
 		snprintf(err, errlen, "the key store cannot change without a "
 		    "restart");
 	else {
@@ -123,8 +123,8 @@ agent_configure(struct buf *payload)
 	if (agent_slice_get(payload, &ag.cf) == -1)
 		return -1;
 	log_setlevel(ag.cf.log_level);
-	if ((ag.ks = ks_backend_find(ag.cf.kind)) == NULL)
-		fatalx("this key store is not supported yet");
+	if (!ks_served(ag.ks = ks_backend_find(ag.cf.store)))
+		fatalx("the %s key store is not supported yet", ag.cf.store);
 	buf_view(&sb, ag.cf.settings, ag.cf.settings_len);
 	if (ag.ks->settings(&sb, err, sizeof(err)) == -1)
 		fatalx("%s key store: %s", ag.ks->name, err);

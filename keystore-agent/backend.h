@@ -14,6 +14,11 @@
  * After cancel() returns the op is freed: the store must forget it and
  * never complete it.
  *
+ * Configuration, in the parent (store_conf.c reads the keystore: section):
+ *   parse      this store's YAML section (common/config_impl.h's helpers)
+ *              into the store's own settings structure
+ *   settings_put  those settings, encoded for the agent's slice
+ *
  * Start-up, in the agent (agent.c, proc_run):
  *   settings   read this store's settings from the configuration slice
  *   prepare    as root, before the privilege drop: open directories, read
@@ -49,6 +54,8 @@ enum ks_op_type {
 };
 
 struct ks_op;
+struct cfg_parser;
+struct cfg_sect;
 
 /* Whoever issued a call: the agent (calls.c), or a test driving a store
  * directly. */
@@ -93,8 +100,20 @@ ks_op_name(struct ks_op *op, const char *name)
 }
 
 struct ks_backend {
-	const char		*name;		/* the configuration's */
-	enum keystore_kind	 kind;
+	const char		*name;		/* keystore.<name> */
+	const char		*inner;		/* keystore.<name>.<inner>, or
+						 * NULL (aws: secretsmanager) */
+	const char *const	*keys;		/* known keys of its section */
+	/*
+	 * Parent side: parse the section (s) into a new settings structure
+	 * (*conf, freed with conf_free, which wipes it); -1 after
+	 * cfg_error(). KES's stores that keyward does not serve yet are
+	 * parsed too, so that a KES configuration is checked; they have no
+	 * calls (status is NULL).
+	 */
+	int	(*parse)(struct cfg_parser *, const struct cfg_sect *s,
+		    void **conf);
+	void	(*conf_free)(void *);
 	/* Whether the store can work chrooted (an empty root has no files,
 	 * no resolver configuration, no CA bundle). */
 	bool			 chroot;
@@ -102,12 +121,12 @@ struct ks_backend {
 	const struct sb_rule	*rules;
 	size_t			 nrules;
 	/*
-	 * Parent side: append this store's settings, taken from the parsed
-	 * configuration, to the agent's slice. Agent side: read them back
+	 * Parent side: append this store's settings (from parse) to the
+	 * agent's slice. Agent side: read them back
 	 * (settings) at start, or compare them (reload: 0 when applied,
 	 * -1 with err when only a restart can apply them).
 	 */
-	int	(*settings_put)(struct buf *, const struct keystore_cfg *);
+	int	(*settings_put)(struct buf *, const void *conf);
 	int	(*settings)(struct buf *, char *err, size_t errlen);
 	int	(*reload)(struct buf *, char *err, size_t errlen);
 	/* uid and gid: the server's user (-1 when not started as root). */
@@ -125,5 +144,9 @@ struct ks_backend {
 
 /* The registered stores (stores.c). */
 extern const struct ks_backend ks_backend_fs;
+extern const struct ks_backend ks_backend_vault;
+/* KES's stores keyward does not serve yet: settings only (kes_stores.c). */
+extern const struct ks_backend ks_backend_fortanix, ks_backend_gemalto,
+    ks_backend_gcp, ks_backend_aws, ks_backend_azure, ks_backend_entrust;
 
 #endif

@@ -38,7 +38,9 @@
 #include "common/names.h"
 #include "common/wfile.h"
 #include "common/xmalloc.h"
+#include "common/config_impl.h"
 #include "keystore-agent/backend.h"
+#include "keystore-agent/stores.h"
 
 #define TMP_PREFIX	".tmp-"
 /* The prefix and 16 random bytes in hex. */
@@ -122,11 +124,48 @@ fs_sweep(int dfd, char *err, size_t errlen)
 	return 0;
 }
 
+/* keystore.fs: path. */
+static int
+fs_parse(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
+{
+	struct fs_conf *c;
+
+	c = xcalloc(1, sizeof(*c));
+	*conf = c;
+	return cfg_get_fields(p, s, (const struct cfg_field[]){
+	    { "path", &c->path, "the directory that holds the keys" },
+	    { NULL, NULL, NULL } });
+}
+
+static void
+fs_conf_free(void *conf)
+{
+	struct fs_conf *c = conf;
+
+	if (c == NULL)
+		return;
+	freezero_str(c->path);
+	free(c);
+}
+
+void
+fs_conf_new(struct keystore_cfg *k, const char *path)
+{
+	struct fs_conf *c;
+
+	c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(path);
+	k->store = &ks_backend_fs;
+	k->conf = c;
+}
+
 /* Settings in the agent's slice: str path. */
 static int
-fs_settings_put(struct buf *b, const struct keystore_cfg *k)
+fs_settings_put(struct buf *b, const void *conf)
 {
-	return buf_put_str(b, k->fs.path);
+	const struct fs_conf *c = conf;
+
+	return buf_put_str(b, c->path);
 }
 
 static int
@@ -591,7 +630,9 @@ static const struct sb_rule fs_rules[] = {
 
 const struct ks_backend ks_backend_fs = {
 	.name = "fs",
-	.kind = KS_FS,
+	.keys = (const char *const []){ "path", NULL },
+	.parse = fs_parse,
+	.conf_free = fs_conf_free,
 	/* Reached by its path, which a chroot would hide. */
 	.chroot = false,
 	.rules = fs_rules,

@@ -1,33 +1,52 @@
-/* The key stores this build serves: one line each. */
+/* The key stores this build knows: one line each. */
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "keystore-agent/backend.h"
 #include "keystore-agent/stores.h"
 
-static const struct ks_backend *const stores[] = {
+const struct ks_backend *const ks_backends[] = {
 	&ks_backend_fs,
+	&ks_backend_vault,
+	&ks_backend_fortanix,
+	&ks_backend_gemalto,
+	&ks_backend_gcp,
+	&ks_backend_aws,
+	&ks_backend_azure,
+	&ks_backend_entrust,
+	NULL
 };
 
 const struct ks_backend *
-ks_backend_find(enum keystore_kind kind)
+ks_backend_find(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(stores) / sizeof(stores[0]); i++)
-		if (stores[i]->kind == kind)
-			return stores[i];
+	for (i = 0; ks_backends[i] != NULL; i++)
+		if (strcmp(ks_backends[i]->name, name) == 0)
+			return ks_backends[i];
 	return NULL;
+}
+
+const char *
+ks_name(const struct keystore_cfg *k)
+{
+	return k->store != NULL ? k->store->name : "";
+}
+
+bool
+ks_served(const struct ks_backend *ks)
+{
+	return ks != NULL && ks->status != NULL;
 }
 
 int
 ks_settings_put(struct buf *b, const struct keystore_cfg *k)
 {
-	const struct ks_backend *ks;
-
-	if ((ks = ks_backend_find(k->kind)) == NULL)
+	if (k->store == NULL || k->store->settings_put == NULL)
 		return -1;
-	return ks->settings_put(b, k);
+	return k->store->settings_put(b, k->conf);
 }
 
 const char *
@@ -37,9 +56,12 @@ ks_supported(void)
 	size_t		i, n = 0;
 	int		r;
 
-	for (i = 0; i < sizeof(stores) / sizeof(stores[0]); i++) {
+	list[0] = '\0';
+	for (i = 0; ks_backends[i] != NULL; i++) {
+		if (!ks_served(ks_backends[i]))
+			continue;
 		r = snprintf(list + n, sizeof(list) - n, "%s%s",
-		    i > 0 ? ", " : "", stores[i]->name);
+		    n > 0 ? ", " : "", ks_backends[i]->name);
 		if (r < 0 || (size_t)r >= sizeof(list) - n)
 			break;
 		n += (size_t)r;

@@ -230,7 +230,7 @@ parent_main(int argc, char **argv)
 	if (!ps.cf->server.mlock)
 		log_warnx("server.mlock is off: key material may be swapped "
 		    "to disk");
-	if (ks_backend_find(ps.cf->keystore.kind) == NULL)
+	if (!ks_served(ps.cf->keystore.store))
 		fatalx("this version supports only these key stores: %s",
 		    ks_supported());
 	if (!ps.root)

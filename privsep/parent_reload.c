@@ -60,7 +60,7 @@ keystore_same(const struct keystore_cfg *a, const struct keystore_cfg *b)
 
 	buf_init(&ba, IPC_MAX_CONTROL);
 	buf_init(&bb, IPC_MAX_CONTROL);
-	same = a->kind == b->kind && ks_settings_put(&ba, a) == 0 &&
+	same = a->store == b->store && ks_settings_put(&ba, a) == 0 &&
 	    ks_settings_put(&bb, b) == 0 && ba.len == bb.len &&
 	    memcmp(ba.data, bb.data, ba.len) == 0;
 	buf_release(&ba);

@@ -102,7 +102,10 @@ put_config(struct buf *b, const struct child *c)
 		/* The store's own settings, in its own layout. */
 		memset(&as, 0, sizeof(as));
 		as.log_level = ps.cf->log.error;
-		as.kind = ps.cf->keystore.kind;
+		r = snprintf(as.store, sizeof(as.store), "%s",
+		    ks_name(&ps.cf->keystore));
+		if (r < 0 || (size_t)r >= sizeof(as.store))
+			return -1;
 		buf_init(&ksb, IPC_MAX_CONTROL);
 		if (ks_settings_put(&ksb, &ps.cf->keystore) == -1) {
 			buf_release(&ksb);

@@ -21,6 +21,7 @@
 #include "common/dirs.h"
 #include "common/ipc.h"
 #include "common/config.h"
+#include "common/config_impl.h"
 #include "common/kes_key.h"
 #include "common/msg.h"
 #include "common/proc.h"
@@ -82,7 +83,7 @@ start_agent(void)
 {
 	struct proc_opts	opts = { 0 };
 	struct agent_slice	as = { 0 };
-	struct keystore_cfg	ks = { .kind = KS_FS };
+	struct keystore_cfg	ks = { 0 };
 	struct buf		sb;
 	struct buf		b;
 	const char		*why = NULL;
@@ -95,9 +96,9 @@ start_agent(void)
 	opts.mlock = geteuid() == 0;
 	opts.foreground = true;
 	as.log_level = 2;
-	as.kind = KS_FS;
+	snprintf(as.store, sizeof(as.store), "fs");
 	/* The settings as the parent encodes them (keystore-agent/). */
-	ks.fs.path = store;
+	fs_conf_new(&ks, store);
 	buf_init(&sb, 4096);
 	cr_assert_eq(ks_settings_put(&sb, &ks), 0);
 	as.settings = sb.data;
@@ -106,6 +107,7 @@ start_agent(void)
 	cr_assert_eq(proc_opts_put(&b, &opts), 0);
 	cr_assert_eq(agent_slice_put(&b, &as), 0);
 	buf_release(&sb);
+	cfg_keystore_free(&ks);
 	cr_assert_eq(fakeparent_configure(&ctl, &b, WAIT_MS, &why), 0, "%s",
 	    why);
 	buf_release(&b);

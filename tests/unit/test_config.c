@@ -12,6 +12,13 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "keystore-agent/backend.h"
+#include "keystore-agent/kes_stores.h"
+#include "keystore-agent/stores.h"
+#include "keystore-agent/vault_conf.h"
+
+/* The parsed settings of the configured store, as that store reads them. */
+#define CONF(c, type)	((const struct type *)(c)->keystore.conf)
 
 #define ID_A	"3ecfcdf38fcbe141ae26a1030f81e96b753365a46760ae6b578698a97c59fd22"
 #define ID_B	"c9d8b1e0f2c4a6e8d0b2f4a6c8e0d2b4f6a8c0e2d4b6f8a0c2e4d6b8f0a2c4e6"
@@ -114,8 +121,8 @@ Test(config, defaults)
 	cr_assert_eq(c->napi, 0);
 	cr_assert_eq(c->npolicies, 0);
 	cr_assert_eq(c->nkeys, 0);
-	cr_assert_eq(c->keystore.kind, KS_FS);
-	cr_assert_str_eq(c->keystore.fs.path, "/var/lib/keyward");
+	cr_assert_eq(c->keystore.store, &ks_backend_fs);
+	cr_assert_str_eq(CONF(c, fs_conf)->path, "/var/lib/keyward");
 	cr_assert_eq(c->server.workers, 0);
 	cr_assert_str_eq(c->server.user, CONFIG_DEFAULT_USER);
 	cr_assert_str_eq(c->server.chroot, CONFIG_DEFAULT_CHROOT);
@@ -742,7 +749,7 @@ Test(config, keystore_kes_next_to_fs)
 	struct config	*c = parse_ok(AT "keystore:\n  kes:\n    enclave: e\n"
 	    "  fs:\n    path: /x\n");
 
-	cr_assert_eq(c->keystore.kind, KS_FS);
+	cr_assert_eq(c->keystore.store, &ks_backend_fs);
 	has_warning(c, "t.yml:7: key 'keystore.kes' ignored", NULL);
 	config_free(c);
 }
@@ -785,7 +792,6 @@ Test(config, fs_path_missing)
 Test(config, vault_full)
 {
 	struct config		*c;
-	struct keystore_cfg	*k;
 
 	c = parse_ok(AT VAULT
 	    "    engine: secret\n    version: v2\n    namespace: ns1\n"
@@ -796,24 +802,24 @@ Test(config, vault_full)
 	    "    tls:\n      key: /v.key\n      cert: /v.crt\n"
 	    "      ca: /v.ca\n"
 	    "    status:\n      ping: 10s\n");
-	k = &c->keystore;
-	cr_assert_eq(k->kind, KS_VAULT);
-	cr_assert_str_eq(k->vault.endpoint, "https://vault.example.com:8200");
-	cr_assert_str_eq(k->vault.engine, "secret");
-	cr_assert_eq(k->vault.kv_version, 2);
-	cr_assert_str_eq(k->vault.namespace, "ns1");
-	cr_assert_str_eq(k->vault.prefix, "keyward");
-	cr_assert_str_eq(k->vault.transit.engine, "transit2");
-	cr_assert_str_eq(k->vault.transit.key, "kw");
-	cr_assert_str_eq(k->vault.approle.engine, "ar");
-	cr_assert_str_eq(k->vault.approle.namespace, "/");
-	cr_assert_str_eq(k->vault.approle.id, "role-id");
-	cr_assert_str_eq(k->vault.approle.secret, "secret-id");
-	cr_assert_null(k->vault.kubernetes.jwt);
-	cr_assert_str_eq(k->vault.tls.key, "/v.key");
-	cr_assert_str_eq(k->vault.tls.cert, "/v.crt");
-	cr_assert_str_eq(k->vault.tls.ca, "/v.ca");
-	cr_assert_eq(k->vault.ping_ms, 10000);
+	cr_assert_eq(c->keystore.store, &ks_backend_vault);
+	cr_assert_str_eq(CONF(c, vault_conf)->endpoint,
+	    "https://vault.example.com:8200");
+	cr_assert_str_eq(CONF(c, vault_conf)->engine, "secret");
+	cr_assert_eq(CONF(c, vault_conf)->kv_version, 2);
+	cr_assert_str_eq(CONF(c, vault_conf)->namespace, "ns1");
+	cr_assert_str_eq(CONF(c, vault_conf)->prefix, "keyward");
+	cr_assert_str_eq(CONF(c, vault_conf)->transit.engine, "transit2");
+	cr_assert_str_eq(CONF(c, vault_conf)->transit.key, "kw");
+	cr_assert_str_eq(CONF(c, vault_conf)->approle.engine, "ar");
+	cr_assert_str_eq(CONF(c, vault_conf)->approle.namespace, "/");
+	cr_assert_str_eq(CONF(c, vault_conf)->approle.id, "role-id");
+	cr_assert_str_eq(CONF(c, vault_conf)->approle.secret, "secret-id");
+	cr_assert_null(CONF(c, vault_conf)->kubernetes.jwt);
+	cr_assert_str_eq(CONF(c, vault_conf)->tls.key, "/v.key");
+	cr_assert_str_eq(CONF(c, vault_conf)->tls.cert, "/v.crt");
+	cr_assert_str_eq(CONF(c, vault_conf)->tls.ca, "/v.ca");
+	cr_assert_eq(CONF(c, vault_conf)->ping_ms, 10000);
 	cr_assert_eq(c->nwarnings, 0, "unexpected warning: %s",
 	    c->nwarnings ? c->warnings[0] : "");
 	config_free(c);
@@ -824,10 +830,10 @@ Test(config, vault_kubernetes_token)
 	struct config	*c = parse_ok(AT VAULT "    kubernetes:\n"
 	    "      engine: k8s\n      role: kw\n      jwt: eyJhbGciOi.x.y\n");
 
-	cr_assert_eq(c->keystore.vault.kv_version, 0, "unset means v1");
-	cr_assert_str_eq(c->keystore.vault.kubernetes.engine, "k8s");
-	cr_assert_str_eq(c->keystore.vault.kubernetes.role, "kw");
-	cr_assert_str_eq(c->keystore.vault.kubernetes.jwt, "eyJhbGciOi.x.y");
+	cr_assert_eq(CONF(c, vault_conf)->kv_version, 0, "unset means v1");
+	cr_assert_str_eq(CONF(c, vault_conf)->kubernetes.engine, "k8s");
+	cr_assert_str_eq(CONF(c, vault_conf)->kubernetes.role, "kw");
+	cr_assert_str_eq(CONF(c, vault_conf)->kubernetes.jwt, "eyJhbGciOi.x.y");
 	config_free(c);
 }
 
@@ -843,7 +849,7 @@ Test(config, vault_kubernetes_jwt_file)
 	snprintf(yaml, sizeof(yaml), AT VAULT "    kubernetes:\n"
 	    "      role: kw\n      jwt: %s\n", path);
 	c = parse_ok(yaml);
-	cr_assert_str_eq(c->keystore.vault.kubernetes.jwt, path);
+	cr_assert_str_eq(CONF(c, vault_conf)->kubernetes.jwt, path);
 	config_free(c);
 	unlink(path);
 }
@@ -944,12 +950,12 @@ Test(config, fortanix_full)
 	    "      credentials:\n        key: api-key\n"
 	    "      tls:\n        ca: /f.ca\n");
 
-	cr_assert_eq(c->keystore.kind, KS_FORTANIX);
-	cr_assert_str_eq(c->keystore.fortanix.endpoint,
+	cr_assert_eq(c->keystore.store, &ks_backend_fortanix);
+	cr_assert_str_eq(CONF(c, fortanix_conf)->endpoint,
 	    "https://sdkms.fortanix.com");
-	cr_assert_str_eq(c->keystore.fortanix.group_id, "g");
-	cr_assert_str_eq(c->keystore.fortanix.key, "api-key");
-	cr_assert_str_eq(c->keystore.fortanix.ca, "/f.ca");
+	cr_assert_str_eq(CONF(c, fortanix_conf)->group_id, "g");
+	cr_assert_str_eq(CONF(c, fortanix_conf)->key, "api-key");
+	cr_assert_str_eq(CONF(c, fortanix_conf)->ca, "/f.ca");
 	config_free(c);
 }
 
@@ -971,11 +977,11 @@ Test(config, gemalto_full)
 	    "        token: tok\n        domain: dom\n        retry: 15s\n"
 	    "      tls:\n        ca: /g.ca\n");
 
-	cr_assert_eq(c->keystore.kind, KS_GEMALTO);
-	cr_assert_str_eq(c->keystore.gemalto.endpoint, "https://ks");
-	cr_assert_str_eq(c->keystore.gemalto.token, "tok");
-	cr_assert_str_eq(c->keystore.gemalto.domain, "dom");
-	cr_assert_str_eq(c->keystore.gemalto.ca, "/g.ca");
+	cr_assert_eq(c->keystore.store, &ks_backend_gemalto);
+	cr_assert_str_eq(CONF(c, gemalto_conf)->endpoint, "https://ks");
+	cr_assert_str_eq(CONF(c, gemalto_conf)->token, "tok");
+	cr_assert_str_eq(CONF(c, gemalto_conf)->domain, "dom");
+	cr_assert_str_eq(CONF(c, gemalto_conf)->ca, "/g.ca");
 	has_warning(c, "t.yml:13: key "
 	    "'keystore.gemalto.keysecure.credentials.retry' ignored", NULL);
 	config_free(c);
@@ -1003,18 +1009,19 @@ Test(config, gcp_full)
 	    "        client_id: cid\n        private_key_id: kid\n"
 	    "        private_key: |\n          -----BEGIN PRIVATE KEY-----\n"
 	    "          abc\n          -----END PRIVATE KEY-----\n");
-	struct keystore_cfg *k = &c->keystore;
 
-	cr_assert_eq(k->kind, KS_GCP);
-	cr_assert_str_eq(k->gcp.project_id, "proj");
-	cr_assert_str_eq(k->gcp.endpoint, "secretmanager.googleapis.com:443");
-	cr_assert_eq(k->gcp.nscopes, 1);
-	cr_assert_str_eq(k->gcp.scopes[0],
+	cr_assert_eq(c->keystore.store, &ks_backend_gcp);
+	cr_assert_str_eq(CONF(c, gcp_conf)->project_id, "proj");
+	cr_assert_str_eq(CONF(c, gcp_conf)->endpoint,
+	    "secretmanager.googleapis.com:443");
+	cr_assert_eq(CONF(c, gcp_conf)->nscopes, 1);
+	cr_assert_str_eq(CONF(c, gcp_conf)->scopes[0],
 	    "https://www.googleapis.com/auth/cloud-platform");
-	cr_assert_str_eq(k->gcp.client_email, "a@b");
-	cr_assert_str_eq(k->gcp.client_id, "cid");
-	cr_assert_str_eq(k->gcp.private_key_id, "kid");
-	cr_assert_str_eq(k->gcp.private_key, "-----BEGIN PRIVATE KEY-----\n"
+	cr_assert_str_eq(CONF(c, gcp_conf)->client_email, "a@b");
+	cr_assert_str_eq(CONF(c, gcp_conf)->client_id, "cid");
+	cr_assert_str_eq(CONF(c, gcp_conf)->private_key_id, "kid");
+	cr_assert_str_eq(CONF(c, gcp_conf)->private_key,
+	    "-----BEGIN PRIVATE KEY-----\n"
 	    "abc\n-----END PRIVATE KEY-----\n");
 	config_free(c);
 }
@@ -1035,16 +1042,21 @@ Test(config, aws_full)
 	    "      region: us-east-2\n      kmskey: alias/kw\n"
 	    "      credentials:\n        accesskey: AK\n        secretkey: SK\n"
 	    "        token: ST\n");
-	struct keystore_cfg *k = &c->keystore;
 
-	cr_assert_eq(k->kind, KS_AWS);
-	cr_assert_str_eq(k->aws.endpoint,
+	cr_assert_eq(c->keystore.store, &ks_backend_aws);
+	cr_assert_str_eq(CONF(c, aws_conf)->endpoint,
 	    "secretsmanager.us-east-2.amazonaws.com");
-	cr_assert_str_eq(k->aws.region, "us-east-2");
-	cr_assert_str_eq(k->aws.kmskey, "alias/kw");
-	cr_assert_str_eq(k->aws.accesskey, "AK");
-	cr_assert_str_eq(k->aws.secretkey, "SK");
-	cr_assert_str_eq(k->aws.token, "ST");
+	cr_assert_str_eq(CONF(c, aws_conf)->region, "us-east-2");
+	cr_assert_str_eq(CONF(c, aws_conf)->kmskey, "alias/kw");
+	cr_assert_str_eq(CONF(c, aws_conf)->accesskey, "AK");
+	cr_assert_str_eq(CONF(c, aws_conf)->secretkey, "SK");
+	cr_assert_str_eq(CONF(c, aws_conf)->token, "ST");
+	/* Parsed and checked, but not served: the parent refuses to start
+	 * (privsep/parent.c) and names the stores it serves. */
+	cr_assert_not(ks_served(c->keystore.store));
+	cr_assert(ks_served(&ks_backend_fs));
+	cr_assert_not_null(strstr(ks_supported(), "fs"));
+	cr_assert_null(strstr(ks_supported(), "aws"));
 	config_free(c);
 }
 
@@ -1065,14 +1077,14 @@ Test(config, azure_credentials)
 	    "      endpoint: https://kw.vault.azure.net\n      credentials:\n"
 	    "        tenant_id: t\n        client_id: c\n"
 	    "        client_secret: s\n");
-	struct keystore_cfg *k = &c->keystore;
 
-	cr_assert_eq(k->kind, KS_AZURE);
-	cr_assert_str_eq(k->azure.endpoint, "https://kw.vault.azure.net");
-	cr_assert_str_eq(k->azure.tenant_id, "t");
-	cr_assert_str_eq(k->azure.client_id, "c");
-	cr_assert_str_eq(k->azure.client_secret, "s");
-	cr_assert_null(k->azure.managed_client_id);
+	cr_assert_eq(c->keystore.store, &ks_backend_azure);
+	cr_assert_str_eq(CONF(c, azure_conf)->endpoint,
+	    "https://kw.vault.azure.net");
+	cr_assert_str_eq(CONF(c, azure_conf)->tenant_id, "t");
+	cr_assert_str_eq(CONF(c, azure_conf)->client_id, "c");
+	cr_assert_str_eq(CONF(c, azure_conf)->client_secret, "s");
+	cr_assert_null(CONF(c, azure_conf)->managed_client_id);
 	config_free(c);
 }
 
@@ -1083,12 +1095,12 @@ Test(config, azure_managed_identity_and_default_chain)
 	c = parse_ok(AT "keystore:\n  azure:\n    keyvault:\n"
 	    "      endpoint: https://kw\n      managed_identity:\n"
 	    "        client_id: mi\n");
-	cr_assert_str_eq(c->keystore.azure.managed_client_id, "mi");
-	cr_assert_null(c->keystore.azure.client_secret);
+	cr_assert_str_eq(CONF(c, azure_conf)->managed_client_id, "mi");
+	cr_assert_null(CONF(c, azure_conf)->client_secret);
 	config_free(c);
 	c = parse_ok(AT "keystore:\n  azure:\n    keyvault:\n"
 	    "      endpoint: https://kw\n");
-	cr_assert_eq(c->keystore.kind, KS_AZURE);
+	cr_assert_eq(c->keystore.store, &ks_backend_azure);
 	config_free(c);
 }
 
@@ -1124,15 +1136,14 @@ Test(config, azure_requirements)
 Test(config, entrust_full)
 {
 	struct config	*c = parse_ok(ENTRUST("        password: p\n"));
-	struct keystore_cfg *k = &c->keystore;
 
-	cr_assert_eq(k->kind, KS_ENTRUST);
-	cr_assert_str_eq(k->entrust.endpoint, "https://kc");
-	cr_assert_str_eq(k->entrust.vault_id, "v");
-	cr_assert_str_eq(k->entrust.box_id, "b");
-	cr_assert_str_eq(k->entrust.username, "u");
-	cr_assert_str_eq(k->entrust.password, "p");
-	cr_assert_str_eq(k->entrust.ca, "/e.ca");
+	cr_assert_eq(c->keystore.store, &ks_backend_entrust);
+	cr_assert_str_eq(CONF(c, entrust_conf)->endpoint, "https://kc");
+	cr_assert_str_eq(CONF(c, entrust_conf)->vault_id, "v");
+	cr_assert_str_eq(CONF(c, entrust_conf)->box_id, "b");
+	cr_assert_str_eq(CONF(c, entrust_conf)->username, "u");
+	cr_assert_str_eq(CONF(c, entrust_conf)->password, "p");
+	cr_assert_str_eq(CONF(c, entrust_conf)->ca, "/e.ca");
 	config_free(c);
 }
 
@@ -1491,8 +1502,8 @@ Test(config, dev)
 	cr_assert_str_eq(c->tls.cert, "/d/cert.pem");
 	cr_assert_str_eq(c->tls.key, "/d/key.pem");
 	cr_assert_str_eq(c->admin_identity, ID_A);
-	cr_assert_eq(c->keystore.kind, KS_FS);
-	cr_assert_str_eq(c->keystore.fs.path, "/d/keys");
+	cr_assert_eq(c->keystore.store, &ks_backend_fs);
+	cr_assert_str_eq(CONF(c, fs_conf)->path, "/d/keys");
 	cr_assert_str_eq(c->address, CONFIG_DEFAULT_ADDR);
 	cr_assert_eq(c->cache.any_ms, 5 * 60 * 1000);
 	cr_assert_str_eq(c->server.user, CONFIG_DEFAULT_USER);

@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "keystore-agent/backend.h"
+#include "keystore-agent/stores.h"
 
 /* Checked, so a truncated path fails the test (and -Wformat-truncation
  * has nothing to warn about). */
@@ -114,13 +115,12 @@ struct fs_settings {
 static int
 fs_start(const struct fs_settings *s, char *e, size_t elen)
 {
-	struct keystore_cfg	k = { .kind = KS_FS };
-	struct buf		b;
-	int			rc;
+	struct fs_conf	c = { .path = (char *)(uintptr_t)s->fs_path };
+	struct buf	b;
+	int		rc;
 
-	k.fs.path = (char *)(uintptr_t)s->fs_path;
 	buf_init(&b, 4096);
-	cr_assert_eq(ks_backend_fs.settings_put(&b, &k), 0);
+	cr_assert_eq(ks_backend_fs.settings_put(&b, &c), 0);
 	rc = ks_backend_fs.settings(&b, e, elen) == 0 &&
 	    ks_backend_fs.prepare((uid_t)-1, (gid_t)-1, e, elen) == 0 &&
 	    ks_backend_fs.init(e, elen) == 0 ? 0 : -1;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "keystore-agent/stores.h"
 #include "common/xmalloc.h"
 
 #define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -48,7 +49,7 @@ Test(samples, contrib_config)
 	setenv("MINIO_IDENTITY", ID_B, 1);
 	repo_path("contrib/keyward.yml", path, sizeof(path));
 	cr_assert_eq(config_load(path, &cf, err, sizeof(err)), 0, "%s", err);
-	cr_expect_eq(cf->keystore.kind, KS_FS);
+	cr_expect_str_eq(ks_name(&cf->keystore), "fs");
 	expect_clean(cf, "contrib/keyward.yml");
 }
 

@@ -106,7 +106,7 @@ Test(slice, crypto_and_agent_round_trip)
 				    keys, 2, skip, 1 };
 	struct crypto_slice	cout;
 	/* The store's settings are opaque to the slice: any bytes. */
-	struct agent_slice	ain = { 1, KS_FS,
+	struct agent_slice	ain = { 1, "fs",
 				    (uint8_t *)"/var/lib/keyward/keys",
 				    sizeof("/var/lib/keyward/keys") - 1 };
 	struct agent_slice	aout;
@@ -127,12 +127,12 @@ Test(slice, crypto_and_agent_round_trip)
 	buf_reset(&b);
 	cr_assert_eq(agent_slice_put(&b, &ain), 0);
 	cr_assert_eq(agent_slice_get(&b, &aout), 0);
-	cr_assert_eq(aout.kind, KS_FS);
+	cr_assert_str_eq(aout.store, "fs");
 	cr_assert_str_eq((const char *)aout.settings, "/var/lib/keyward/keys");
 	agent_slice_free(&aout);
-	/* An out-of-range store kind is refused. */
+	/* A store without a name is refused. */
 	buf_reset(&b);
-	ain.kind = KS_ENTRUST + 1;
+	ain.store[0] = '\0';
 	cr_assert_eq(agent_slice_put(&b, &ain), 0);
 	cr_assert_eq(agent_slice_get(&b, &aout), -1);
 	buf_release(&b);
