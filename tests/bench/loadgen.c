@@ -98,6 +98,7 @@ struct opts {
 	size_t		 bodylen;
 	const char	*cert, *key, *ca;
 	const char	*context;
+	const char	*header;	/* one more "Name: value" line */
 	unsigned int	 conns;
 	double		 seconds;
 	double		 warmup;
@@ -170,8 +171,9 @@ format_request(char *buf, size_t len, const char *path)
 	int n;
 
 	n = snprintf(buf, len, "%s %s HTTP/1.1\r\nHost: %s\r\n"
-	    "User-Agent: keyward-loadgen\r\n%s%s"
+	    "User-Agent: keyward-loadgen\r\n%s%s%s%s"
 	    "Content-Length: %zu\r\n\r\n", o.method, path, o.host,
+	    o.header != NULL ? o.header : "", o.header != NULL ? "\r\n" : "",
 	    o.newconn ? "Connection: close\r\n" : "",
 	    o.bodylen > 0 ? "Content-Type: application/json\r\n" : "",
 	    o.bodylen);
@@ -674,7 +676,8 @@ usage(void)
 	    "    [--new] [--rate R] [--method M] [--body-string S | --body F"
 	    " | --context S]\n"
 	    "    [--keys N [--random]] (PATH holds one %%d)\n"
-	    "    [--decrypt-from-generate] [--idle N] [--timeout S] [-q]\n");
+	    "    [--decrypt-from-generate] [--idle N] [--timeout S] "
+	    "[--header 'Name: value'] [-q]\n");
 	exit(2);
 }
 
@@ -795,7 +798,7 @@ parse_args(int argc, char **argv)
 {
 	enum { O_URL = 256, O_CERT, O_KEY, O_CA, O_NEW, O_RATE, O_METHOD,
 	    O_BODY, O_BODYSTR, O_CONTEXT, O_KEYS, O_RANDOM, O_DECRYPT, O_IDLE,
-	    O_TIMEOUT };
+	    O_TIMEOUT, O_HEADER };
 	static const struct option lo[] = {
 		{ "url", required_argument, NULL, O_URL },
 		{ "cert", required_argument, NULL, O_CERT },
@@ -812,6 +815,7 @@ parse_args(int argc, char **argv)
 		{ "decrypt-from-generate", no_argument, NULL, O_DECRYPT },
 		{ "idle", required_argument, NULL, O_IDLE },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "header", required_argument, NULL, O_HEADER },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*url = NULL;
@@ -846,6 +850,12 @@ parse_args(int argc, char **argv)
 		case O_IDLE: o.idle = (unsigned int)strtoul(optarg, NULL, 10);
 			break;
 		case O_TIMEOUT: o.timeout = strtod(optarg, NULL); break;
+		case O_HEADER:
+			if (strchr(optarg, ':') == NULL ||
+			    strpbrk(optarg, "\r\n") != NULL)
+				errx(2, "--header: one \"Name: value\" line");
+			o.header = optarg;
+			break;
 		default: usage();
 		}
 	}

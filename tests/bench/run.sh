@@ -21,6 +21,8 @@ CONNS=64		# keep-alive connections
 NEWCONNS=16		# concurrent connections in the handshake runs
 IDLE=10000		# idle keep-alive connections held open
 NKEYS=100000		# keys in the filesystem store
+VKEYS=${BENCH_VAULT_KEYS:-10000}	# keys in the Vault double (8.)
+VTOKEN=bench-root-token-not-secret	# the double's root token
 CONTEXT='{"minio-bucket":"minio-bucket/photos/2026/11/22/img-0001.jpg"}'
 LG=$B/bench/loadgen
 KW_BIN=$B/keyward
@@ -29,6 +31,7 @@ DAY=$(date +%F)
 
 W=
 KW_PID=
+VAULT_PID=
 NG_RUNNING=
 IDLE_PID=
 
@@ -39,6 +42,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	[ -n "$IDLE_PID" ] && kill "$IDLE_PID" 2>/dev/null
 	stop_keyward
+	stop_vault
 	if [ -n "$NG_RUNNING" ]; then
 		m=$(cat "$W/nginx/nginx.pid" 2>/dev/null)
 		nginx -c "$W/nginx/nginx.conf" -s stop 2>/dev/null
@@ -123,7 +127,11 @@ ID=$(openssl x509 -in "$W/pki/client.crt" -pubkey -noout |
 CERT="--cert $W/pki/client.crt --key $W/pki/client.key"
 
 # --- servers -------------------------------------------------------------------
+# The key store: the filesystem store, or the Vault section below (8).
+KS_YAML=
 write_config() {	# audit: on|off
+	ks=${KS_YAML:-"  fs:
+    path: $W/keys"}
 	cat >"$W/keyward.yml" <<EOF
 version: v1
 address: 127.0.0.1:$KW_PORT
@@ -142,8 +150,7 @@ log:
 keys:
   - name: bench-key
 keystore:
-  fs:
-    path: $W/keys
+$ks
 server:
   workers: 1
   chroot: $W/chroot
@@ -184,6 +191,32 @@ stop_keyward() {
 	KW_PID=
 }
 
+start_vault() {	# extra double flags...
+	rm -f "$W/vault.port" "$W/vault.cport"
+	taskset -c 1 python3 "$ROOT/tests/doubles/vault_double.py" \
+	    --addr 127.0.0.1:0 --cert "$W/pki/server.crt" \
+	    --key "$W/pki/server.key" --state "$W/vault.json" \
+	    --port-file "$W/vault.port" --control-port-file "$W/vault.cport" \
+	    --log "$W/vault.log" --approle bench-role:bench-secret \
+	    --root-token "$VTOKEN" --no-fsync "$@" >"$W/vault.out" 2>&1 &
+	VAULT_PID=$!
+	i=0
+	while [ ! -s "$W/vault.cport" ]; do
+		i=$((i + 1))
+		if [ $i -gt 200 ] || ! kill -0 "$VAULT_PID" 2>/dev/null; then
+			cat "$W/vault.out" >&2
+			die "the Vault double did not start"
+		fi
+		sleep 0.1
+	done
+	VAULT_PORT=$(cat "$W/vault.port")
+}
+stop_vault() {
+	[ -n "$VAULT_PID" ] || return 0
+	kill -TERM "$VAULT_PID" 2>/dev/null
+	wait "$VAULT_PID" 2>/dev/null
+	VAULT_PID=
+}
 kw_child() {	# role -> pid
 	ps --ppid "$KW_PID" -o pid=,args= | awk -v r="$1" '$3 == r { print $1; exit }'
 }
@@ -559,6 +592,92 @@ if [ "$NCRASH" -gt 0 ]; then
 fi
 DETAILS="$DETAILS- audit run wrote $(wc -l <"$W/audit.log") audit lines ($(du -k "$W/audit.log" | cut -f1) kB)
 "
+
+# 8. The Vault store, against tests/doubles/vault_double.py: a TEST DOUBLE
+# of HashiCorp Vault (no Vault server can be installed here), Python, one
+# process, pinned to CPU1 beside the load generator; keyward on CPU0 as
+# before. (a) Warm cache: generate on one key, the fs store and the Vault
+# store interleaved, ROUNDS each: the store is not on the path, so the
+# ratio shows what the Vault store costs a cached key (target >= 0.95).
+# (b) Cold cache: VKEYS keys created through keyward, keyward restarted,
+# then each key generated once at c=CONNS while the double adds 2 ms to
+# every request; next to the rate the double itself serves for the same
+# reads (loadgen straight at the double, same c, same 2 ms), so the ratio
+# says whether keyward or the store is the limit (target >= 0.8).
+vault_yaml() {
+	KS_YAML="  vault:
+    endpoint: https://127.0.0.1:$VAULT_PORT
+    engine: kv
+    version: v1
+    prefix: bench
+    approle:
+      id: bench-role
+      secret: bench-secret
+    tls:
+      ca: $W/pki/ca.crt"
+}
+
+if command -v python3 >/dev/null 2>&1; then
+	stop_keyward
+	start_vault
+	vault_yaml
+	VS= FS=
+	rnd=1
+	while [ $rnd -le "$ROUNDS" ]; do
+		KS_YAML=
+		start_keyward off
+		loadgen fs_warm$rnd --url "$KW_URL" $CERT $LGA
+		FS="$FS $(get fs_warm$rnd rps)"
+		stop_keyward
+		vault_yaml
+		start_keyward off
+		loadgen vault_warm$rnd --url "$KW_URL" $CERT $LGA
+		VS="$VS $(get vault_warm$rnd rps)"
+		stop_keyward
+		KS_YAML=
+		rnd=$((rnd + 1))
+	done
+	VW=$(echo "$VS" | median); FW=$(echo "$FS" | median)
+	r=$(ratio "$VW" "$FW")
+	row "Vault store: keep-alive generate, warm cache, c=$CONNS, median of $ROUNDS (req/s; fs store in the nginx column)" \
+	    "$(calc "${VW:-0}" 0)" "$(calc "${FW:-0}" 0)" "$r" \
+	    ">= 0.95 x fs store" "$(met "${r:-0} >= 0.95")" req/s
+	DETAILS="$DETAILS- Vault warm rounds (req/s): Vault store$VS, fs store$FS
+"
+	# (b) VKEYS keys, made through keyward (a create is a probe and a
+	# write in Vault), then a cold cache.
+	vault_yaml
+	start_keyward off
+	loadgen vault_create --url \
+	    "https://127.0.0.1:$KW_PORT/v1/key/create/vbench-%d" $CERT \
+	    -c "$CONNS" -n "$VKEYS" --keys "$VKEYS" --method POST --timeout 30
+	stop_keyward
+	stop_vault
+	start_vault --latency-ms 2
+	vault_yaml
+	start_keyward off
+	loadgen vault_cold --url \
+	    "https://127.0.0.1:$KW_PORT/v1/key/generate/vbench-%d" $CERT \
+	    -c "$CONNS" -n "$VKEYS" --keys "$VKEYS" --context "$CONTEXT" \
+	    --timeout 30
+	stop_keyward
+	# The double alone: the same reads keyward's cold run made.
+	loadgen vault_double --url \
+	    "https://127.0.0.1:$VAULT_PORT/v1/kv/bench/vbench-%d" \
+	    -c "$CONNS" -n "$VKEYS" --keys "$VKEYS" --method GET \
+	    --header "X-Vault-Token: $VTOKEN" --timeout 30
+	stop_vault
+	VC=$(get vault_cold rps); VD=$(get vault_double rps)
+	r=$(ratio "$VC" "$VD")
+	row "Vault store: generate over $VKEYS keys, cold cache, 2 ms per Vault request, c=$CONNS (req/s; the double's own rate in the nginx column)" \
+	    "$(calc "${VC:-0}" 0)" "$(calc "${VD:-0}" 0)" "$r" \
+	    ">= 0.8 x the double" "$(met "${r:-0} >= 0.8")" req/s
+	DETAILS="$DETAILS- Vault: $VKEYS creates at $(calc "$(get vault_create rps)" 0) req/s ($(get vault_create http_errors) non-2xx); cold run $(get vault_cold http_errors) non-2xx + $(get vault_cold transport_errors) transport errors; the double alone $(get vault_double http_errors) non-2xx
+"
+	start_keyward off
+else
+	say "python3 missing: no Vault section"
+fi
 
 # Was the load generator the bottleneck anywhere? Did anything else run?
 SAT=
