@@ -2,7 +2,8 @@
  * crypto_call (worker/routes.c) is where every route's request to the
  * crypto process is checked: a request a put did not fit is logged in the
  * worker, naming the message, and answered 500 there; the crypto process
- * receives nothing. A crypto process that is away is still a 503.
+ * receives nothing. A crypto process that is away is still a 503. And
+ * route_reply decodes MSG_ERROR like every other decoder: to its end.
  *
  * In-process: w.crypto is one end of a real socketpair; the test reads
  * the crypto process's end.
@@ -111,4 +112,34 @@ Test(routes, a_request_that_does_not_fit_is_a_500_at_the_worker)
 	assert_answer(&c, "HTTP/1.1 503 ", "crypto process restarting");
 	buf_release(&c.out);
 	cr_assert_eq(sp.lost, 0);
+}
+
+/* MSG_ERROR: u16 status, str message, and nothing after them; a frame
+ * with more is a 500, as for every other decoder. */
+Test(routes, an_error_reply_with_trailing_bytes_is_a_500)
+{
+	struct conn	c;
+	struct ipc_msg	m;
+	struct buf	b;
+
+	buf_init(&b, 64);
+	cr_assert_eq(buf_put_u16(&b, 404), 0);
+	cr_assert_eq(buf_put_str(&b, "key does not exist"), 0);
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = MSG_ERROR;
+	m.fd = -1;
+
+	conn_init(&c);
+	buf_view(&m.payload, b.data, b.len);
+	route_reply(&c, &m);
+	assert_answer(&c, "HTTP/1.1 404 ", "key does not exist");
+	buf_release(&c.out);
+
+	cr_assert_eq(buf_put_u8(&b, 0), 0);
+	conn_init(&c);
+	buf_view(&m.payload, b.data, b.len);
+	route_reply(&c, &m);
+	assert_answer(&c, "HTTP/1.1 500 ", "{\"message\":\"internal error\"");
+	buf_release(&c.out);
+	buf_release(&b);
 }
