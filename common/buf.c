@@ -43,6 +43,17 @@ buf_reset(struct buf *b)
 }
 
 void
+buf_truncate(struct buf *b, size_t len)
+{
+	if (b->view || len < b->off || len > b->len)
+		return;
+	if (len < b->len)
+		explicit_bzero(b->data + len, b->len - len);
+	b->len = len;
+	b->failed = false;
+}
+
+void
 buf_compact(struct buf *b)
 {
 	size_t rest;

@@ -14,7 +14,10 @@
  * until it is reset: ipc_put_buf() and peer_send() refuse a failed buffer,
  * so a frame with a field missing is an error at its sender (logged there,
  * naming the message) and never a truncated frame that makes the receiver
- * blame its peer.
+ * blame its peer. So a message is built with a run of puts whose results
+ * the mark keeps, and checked once where it is sent; a buffer whose bytes
+ * go anywhere else (an HTTP answer, a log line) is checked for the mark
+ * before they do.
  */
 #ifndef KEYWARD_BUF_H
 #define KEYWARD_BUF_H
@@ -40,6 +43,9 @@ void	 buf_view(struct buf *, const void *, size_t);
 void	 buf_release(struct buf *);
 /* Drop the contents (wiped) but keep the storage. */
 void	 buf_reset(struct buf *);
+/* Drop what was put after the first len bytes (wiped), and the failed
+ * mark: take back a message that did not fit. off <= len <= b->len. */
+void	 buf_truncate(struct buf *, size_t len);
 /* Discard consumed bytes [0, off) by moving the rest to the front. */
 void	 buf_compact(struct buf *);
 

@@ -219,17 +219,16 @@ put_frame(struct ipc_chan *c, uint16_t type, uint32_t id, const void *p,
 		buf_compact(&c->out);
 	}
 	save = c->out.len;
-	/* The space for the whole frame is checked first: no partial frame. */
-	if (buf_reserve(&c->out, IPC_HDR_LEN + len) == NULL) {
+	/* Room for the whole frame first (one growth); a put that fails all
+	 * the same takes back the ones before it: never a partial frame. */
+	if (buf_reserve(&c->out, IPC_HDR_LEN + len) == NULL ||
+	    buf_put_u32(&c->out, len) == -1 ||
+	    buf_put_u16(&c->out, type) == -1 ||
+	    buf_put_u16(&c->out, IPC_PROTO_VERSION) == -1 ||
+	    buf_put_u32(&c->out, id) == -1 ||
+	    buf_put(&c->out, p, len) == -1) {
+		buf_truncate(&c->out, save);
 		c->error = "output queue full";
-		return -1;
-	}
-	(void)buf_put_u32(&c->out, len);
-	(void)buf_put_u16(&c->out, type);
-	(void)buf_put_u16(&c->out, IPC_PROTO_VERSION);
-	(void)buf_put_u32(&c->out, id);
-	if (buf_put(&c->out, p, len) == -1) {
-		c->out.len = save;
 		return -1;
 	}
 	return 0;

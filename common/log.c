@@ -37,7 +37,8 @@ log_event_json(const char *line, char *out, size_t outlen)
 	if (buf_put(&b, "{\"message\":", 11) == -1 ||
 	    json_str(&b, line) == -1 || buf_put_u8(&b, '}') == -1) {
 		buf_reset(&b);
-		(void)buf_put(&b, "{\"message\":\"\"}", 14);
+		/* When not even this fits, b stays empty and out is "". */
+		buf_put(&b, "{\"message\":\"\"}", 14);
 	}
 	if (b.len < outlen) {
 		memcpy(out, b.data, b.len);

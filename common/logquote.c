@@ -118,8 +118,10 @@ logquote_buf(struct buf *b, const char *s)
 	size_t	 n = strlen(s), room, len;
 	uint8_t	*p;
 
-	if (n > (SIZE_MAX - 3) / ESC_MAX)
+	if (n > (SIZE_MAX - 3) / ESC_MAX) {
+		b->failed = true;	/* as any put that does not fit */
 		return -1;
+	}
 	room = n * ESC_MAX + 3;
 	if ((p = buf_reserve(b, room)) == NULL)
 		return -1;

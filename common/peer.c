@@ -139,7 +139,7 @@ unbuilt(const struct peer *p, uint16_t type, const struct buf *b)
 int
 peer_send(struct peer *p, uint16_t type, uint32_t id, const struct buf *b)
 {
-	if (!p->open || unbuilt(p, type, b))
+	if (unbuilt(p, type, b) || !p->open)
 		return -1;
 	if (ipc_put(&p->ch, type, id, b ? buf_ptr(b) : NULL,
 	    b ? buf_avail(b) : 0) == -1) {
@@ -155,12 +155,22 @@ int
 peer_send_fd(struct peer *p, uint16_t type, uint32_t id, const struct buf *b,
     int fd)
 {
-	if (!p->open || unbuilt(p, type, b))
+	if (unbuilt(p, type, b) || !p->open)
 		return -1;
 	if (ipc_put_fd(&p->ch, type, id, buf_ptr(b), buf_avail(b), fd) == -1)
 		return -1;
 	ev_defer(&p->flush);
 	return 0;
+}
+
+int
+peer_reply(struct peer *p, uint16_t type, uint32_t id, const struct buf *b)
+{
+	if (peer_send(p, type, id, b) == 0)
+		return 0;
+	if (b != NULL && b->failed)
+		peer_send_error(p, id, 500, "internal error");
+	return -1;
 }
 
 void

@@ -56,6 +56,11 @@ int	peer_send(struct peer *, uint16_t type, uint32_t id,
 /* The same with a descriptor (dup'ed; the caller keeps its copy). */
 int	peer_send_fd(struct peer *, uint16_t type, uint32_t id,
 	    const struct buf *, int fd);
+/* The answer to request id: when b could not be built (peer_send logs
+ * which), MSG_ERROR 500 goes out instead and the asker is not left to
+ * time out. -1 whenever b did not go out. */
+int	peer_reply(struct peer *, uint16_t type, uint32_t id,
+	    const struct buf *);
 /* MSG_ERROR: u16 http status, str message. */
 void	peer_send_error(struct peer *, uint32_t id, uint16_t status,
 	    const char *msg);

@@ -142,8 +142,8 @@ proc_reload_done(struct peer *parent, uint32_t id, const char *why)
 	struct buf b;
 
 	buf_init(&b, 512);
-	(void)buf_put_u8(&b, why == NULL);
-	(void)buf_put_str(&b, why ? why : "");
+	buf_put_u8(&b, why == NULL);
+	buf_put_str(&b, why ? why : "");
 	(void)peer_send(parent, MSG_RELOAD_DONE, id, &b);
 	buf_release(&b);
 	if (why == NULL)
@@ -181,8 +181,8 @@ log_to_parent(const char *line)
 		return;
 	(void)log_event_json(line, ev, sizeof(ev));
 	buf_init(&b, sizeof(ev) + 16);
-	(void)buf_put_u8(&b, LOG_STREAM_ERROR);
-	(void)buf_put_str(&b, ev);
+	buf_put_u8(&b, LOG_STREAM_ERROR);
+	buf_put_str(&b, ev);
 	(void)peer_send(log_parent, MSG_LOG_EVENT, 0, &b);
 	buf_release(&b);
 }

@@ -123,8 +123,8 @@ send_ks_fail(struct peer *p, uint32_t id, int reason, const char *detail)
 
 	snprintf(d, sizeof(d), "%s", detail);
 	buf_init(&b, 16 + sizeof(d));
-	(void)buf_put_u8(&b, reason);
-	(void)buf_put_str(&b, d);
+	buf_put_u8(&b, reason);
+	buf_put_str(&b, d);
 	(void)peer_send(p, MSG_KS_FAIL, id, &b);
 	buf_release(&b);
 }
@@ -153,9 +153,9 @@ send_ks_status(struct ks_call *c, int rc, const char *err)
 
 	snprintf(d, sizeof(d), "%s", rc == 0 ? "" : err);
 	buf_init(&b, 16 + sizeof(d));
-	(void)buf_put_u8(&b, rc == 0);
-	(void)buf_put_u64(&b, rc == 0 ? c->op.latency_ns : 0);
-	(void)buf_put_str(&b, d);
+	buf_put_u8(&b, rc == 0);
+	buf_put_u64(&b, rc == 0 ? c->op.latency_ns : 0);
+	buf_put_str(&b, d);
 	(void)peer_send(c->peer, MSG_KS_STATUS_REP, c->id, &b);
 	buf_release(&b);
 }
@@ -170,11 +170,14 @@ send_ks_value(struct ks_call *c)
 	c->out.data[1] = len >> 16;
 	c->out.data[2] = len >> 8;
 	c->out.data[3] = len;
-	/* Fails only when the crypto process stops reading (its queue is
-	 * full, peer_send says so); a short failure may still get through. */
+	/* Fails when the store put more than a value may hold (c->out is
+	 * marked failed) or when the crypto process stops reading (its
+	 * queue is full); peer_send logs which, and a short failure may
+	 * still get through. */
 	if (peer_send(c->peer, MSG_KS_VALUE, c->id, &c->out) == -1)
-		send_ks_fail(c->peer, c->id, KS_FAIL_UNAVAILABLE, "cannot "
-		    "queue the reply");
+		send_ks_fail(c->peer, c->id, KS_FAIL_UNAVAILABLE,
+		    c->out.failed ? "the value does not fit a reply" :
+		    "cannot queue the reply");
 }
 
 /* KS_NAMES: u32 n, n x str name, str continue_at. */

@@ -129,15 +129,15 @@ status_finish(bool reachable, uint64_t latency_ns)
 	cs.status_inflight = false;
 	set_offline(!reachable);
 	buf_init(&b, 64);
-	(void)buf_put_u8(&b, reachable);
-	(void)buf_put_u64(&b, latency_ns);
-	(void)buf_put_u64(&b, (ev_now() - cs.started) * 1000000);
+	buf_put_u8(&b, reachable);
+	buf_put_u64(&b, latency_ns);
+	buf_put_u64(&b, (ev_now() - cs.started) * 1000000);
 	while ((w = TAILQ_FIRST(&cs.status_waiters)) != NULL) {
 		TAILQ_REMOVE(&cs.status_waiters, w, entry);
 		if ((p = crypto_worker(w->worker)) == NULL)
 			;
 		else if (!w->ready)
-			peer_send(p, MSG_STATUS_REP, w->id, &b);
+			(void)peer_reply(p, MSG_STATUS_REP, w->id, &b);
 		else if (reachable)
 			peer_send(p, MSG_DONE, w->id, NULL);
 		else

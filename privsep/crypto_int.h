@@ -138,7 +138,8 @@ uint64_t	 crypto_serial(struct peer *);
 void		 ks_trigger_probe(void);
 
 /* ks_wrap.c: the calls at the agent, one stub each; NULL (nothing sent)
- * without an agent. The caller fills in whom the answer is for. */
+ * without an agent or when the request could not be built or queued
+ * (peer_send logs which). The caller fills in whom the answer is for. */
 struct ksreq	*ks_get(const char *name);
 struct ksreq	*ks_create(const char *name, const struct buf *value);
 struct ksreq	*ks_delete(const char *name);

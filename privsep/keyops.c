@@ -41,7 +41,7 @@ send_to(uint64_t serial, uint16_t type, uint32_t id, const struct buf *b)
 	struct peer *p = crypto_worker(serial);
 
 	if (p != NULL)
-		peer_send(p, type, id, b);
+		(void)peer_reply(p, type, id, b);
 }
 
 /*
@@ -390,12 +390,12 @@ answer_key_describe(struct peer *p, struct ipc_msg *m)
 	if ((rv = key_begin(p, m, "/v1/key/describe/", 0, &r, &k)) != 1)
 		return rv;
 	buf_init(&b, 512);
-	(void)buf_put_str(&b, r.name);
-	(void)buf_put_u8(&b, k->k.type);
-	(void)buf_put_u64(&b, (uint64_t)k->created_sec);
-	(void)buf_put_u32(&b, (uint32_t)k->created_nsec);
-	(void)buf_put_str(&b, k->by->s);
-	peer_send(p, MSG_KEY_INFO, m->hdr.id, &b);
+	buf_put_str(&b, r.name);
+	buf_put_u8(&b, k->k.type);
+	buf_put_u64(&b, (uint64_t)k->created_sec);
+	buf_put_u32(&b, (uint32_t)k->created_nsec);
+	buf_put_str(&b, k->by->s);
+	(void)peer_reply(p, MSG_KEY_INFO, m->hdr.id, &b);
 	buf_release(&b);
 	return 0;
 }
@@ -420,9 +420,10 @@ seal_reply(struct peer *p, uint32_t id, const struct kes_secret *k,
 	}
 	buf_init(&b, ctlen + ptlen + 64);
 	if (dek != NULL)
-		(void)buf_put_bytes(&b, dek, ptlen);
-	(void)buf_put_bytes(&b, ct, ctlen);
-	peer_send(p, dek != NULL ? MSG_KEY_DEK : MSG_KEY_SEALED, id, &b);
+		buf_put_bytes(&b, dek, ptlen);
+	buf_put_bytes(&b, ct, ctlen);
+	(void)peer_reply(p, dek != NULL ? MSG_KEY_DEK : MSG_KEY_SEALED, id,
+	    &b);
 	buf_release(&b);
 	freezero(ct, ctlen);
 }
@@ -485,8 +486,8 @@ answer_key_decrypt(struct peer *p, struct ipc_msg *m)
 		    "decryption failed: ciphertext is not authentic");
 	} else {
 		buf_init(&b, ptlen + 64);
-		(void)buf_put_bytes(&b, pt, ptlen);
-		peer_send(p, MSG_KEY_OPENED, m->hdr.id, &b);
+		buf_put_bytes(&b, pt, ptlen);
+		(void)peer_reply(p, MSG_KEY_OPENED, m->hdr.id, &b);
 		buf_release(&b);
 	}
 	freezero(pt, r.len[0] + 1);
@@ -514,8 +515,8 @@ answer_key_hmac(struct peer *p, struct ipc_msg *m)
 		return 0;
 	}
 	buf_init(&b, 64);
-	(void)buf_put_bytes(&b, sum, sizeof(sum));
-	peer_send(p, MSG_KEY_MAC, m->hdr.id, &b);
+	buf_put_bytes(&b, sum, sizeof(sum));
+	(void)peer_reply(p, MSG_KEY_MAC, m->hdr.id, &b);
 	buf_release(&b);
 	explicit_bzero(sum, sizeof(sum));
 	return 0;

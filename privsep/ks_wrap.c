@@ -287,7 +287,7 @@ ks_call_str(uint16_t type, const char *s,
 	struct buf	 b;
 
 	buf_init(&b, KES_NAME_MAX + 16);
-	(void)buf_put_str(&b, s);
+	buf_put_str(&b, s);
 	r = ks_call(type, &b, s, answer);
 	buf_release(&b);
 	return r;
@@ -308,8 +308,8 @@ ks_create(const char *name, const struct buf *value)
 	struct buf	 b;
 
 	buf_init(&b, KES_STORED_MAX + KES_NAME_MAX + 16);
-	(void)buf_put_str(&b, name);
-	(void)buf_put_bytes(&b, buf_ptr(value), buf_avail(value));
+	buf_put_str(&b, name);
+	buf_put_bytes(&b, buf_ptr(value), buf_avail(value));
 	r = ks_call(MSG_KS_CREATE, &b, name, answer_ks_create);
 	buf_release(&b);
 	return r;

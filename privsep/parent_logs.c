@@ -50,8 +50,8 @@ send_log_on(struct child *c, unsigned int stream)
 	struct buf b;
 
 	buf_init(&b, 16);
-	(void)buf_put_u8(&b, (uint8_t)stream);
-	(void)buf_put_u8(&b, ps.log_on[stream]);
+	buf_put_u8(&b, (uint8_t)stream);
+	buf_put_u8(&b, ps.log_on[stream]);
 	(void)peer_send(&c->ctl, MSG_LOG_SUBSCRIBE, 0, &b);
 	buf_release(&b);
 }
@@ -138,8 +138,8 @@ parent_log_hook(const char *line)
 		return;
 	(void)log_event_json(line, ev, sizeof(ev));
 	buf_init(&b, sizeof(ev) + 16);
-	(void)buf_put_u8(&b, LOG_STREAM_ERROR);
-	(void)buf_put_str(&b, ev);
+	buf_put_u8(&b, LOG_STREAM_ERROR);
+	buf_put_str(&b, ev);
 	log_broadcast(LOG_STREAM_ERROR, &b);
 	buf_release(&b);
 }

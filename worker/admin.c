@@ -45,7 +45,7 @@ admin_init(char *stack_top)
 static void
 put_cstr(struct buf *b, const char *s)
 {
-	(void)buf_put(b, s, strlen(s));
+	buf_put(b, s, strlen(s));
 }
 
 static uint64_t
@@ -88,7 +88,7 @@ route_version(struct conn *c, const char *res)
 	json_str(&b, KEYWARD_VERSION);
 	put_cstr(&b, ",\"commit\":");
 	json_str(&b, KEYWARD_COMMIT);
-	(void)buf_put_u8(&b, '}');
+	buf_put_u8(&b, '}');
 	respond_json(c, 200, &b);
 }
 
@@ -99,7 +99,7 @@ route_status(struct conn *c, const char *res)
 	struct buf b;
 
 	buf_init(&b, 128);
-	(void)buf_put_str(&b, c->identity);
+	buf_put_str(&b, c->identity);
 	crypto_call(c, MSG_STATUS_REQ, &b);
 }
 
@@ -109,7 +109,7 @@ route_ready(struct conn *c, const char *res)
 	struct buf b;
 
 	buf_init(&b, 128);
-	(void)buf_put_str(&b, c->identity);
+	buf_put_str(&b, c->identity);
 	crypto_call(c, MSG_READY_REQ, &b);
 }
 
@@ -169,7 +169,7 @@ reply_status(struct conn *c, struct ipc_msg *m)
 	} else
 		put_cstr(&b, ",\"keystore_unreachable\":true,"
 		    "\"keystore_unavailable\":true");
-	(void)buf_put_u8(&b, '}');
+	buf_put_u8(&b, '}');
 	respond_json(c, 200, &b);
 }
 
@@ -208,10 +208,10 @@ route_api(struct conn *c, const char *res)
 
 	r = routes_table(&n);
 	buf_init(&b, 8192);
-	(void)buf_put_u8(&b, '[');
+	buf_put_u8(&b, '[');
 	for (i = 0; i < n; i++) {
 		if (i > 0)
-			(void)buf_put_u8(&b, ',');
+			buf_put_u8(&b, ',');
 		put_cstr(&b, "{\"method\":");
 		json_str(&b, http_method_name(r[i].method));
 		put_cstr(&b, ",\"path\":");
@@ -221,7 +221,7 @@ route_api(struct conn *c, const char *res)
 		    (unsigned long long)(route_timeout(&r[i]) / 1000));
 		put_cstr(&b, num);
 	}
-	(void)buf_put_u8(&b, ']');
+	buf_put_u8(&b, ']');
 	respond_json(c, 200, &b);
 }
 
@@ -276,18 +276,18 @@ json_rules(struct buf *b, const char *field, char **pat, size_t n)
 	sorted = xcalloc(n, sizeof(*sorted));
 	memcpy(sorted, pat, n * sizeof(*sorted));
 	qsort(sorted, n, sizeof(*sorted), cmp_str);
-	(void)buf_put_u8(b, ',');
+	buf_put_u8(b, ',');
 	json_key(b, field);
-	(void)buf_put_u8(b, '{');
+	buf_put_u8(b, '{');
 	for (i = 0; i < n; i++) {
 		if (i > 0 && strcmp(sorted[i], sorted[i - 1]) == 0)
 			continue;
 		if (i > 0)
-			(void)buf_put_u8(b, ',');
+			buf_put_u8(b, ',');
 		json_key(b, sorted[i]);
 		put_cstr(b, "{}");
 	}
-	(void)buf_put_u8(b, '}');
+	buf_put_u8(b, '}');
 	free(sorted);
 }
 
@@ -312,7 +312,7 @@ respond_policy(struct conn *c, const char *res, bool rules)
 	json_started(&b);
 	put_cstr(&b, ",\"created_by\":");
 	json_str(&b, w.cf.pol.admin ? w.cf.pol.admin : "");
-	(void)buf_put_u8(&b, '}');
+	buf_put_u8(&b, '}');
 	respond_json(c, 200, &b);
 }
 
@@ -360,15 +360,15 @@ respond_names(struct conn *c, const char *field, const char **names,
 
 	qsort(names, n, sizeof(*names), cmp_str);
 	buf_init(&b, 65536 + n * 80);
-	(void)buf_put_u8(&b, '{');
+	buf_put_u8(&b, '{');
 	json_key(&b, field);
-	(void)buf_put_u8(&b, '[');
+	buf_put_u8(&b, '[');
 	for (i = 0; i < n; i++) {
 		if (strncmp(names[i], prefix, strlen(prefix)) != 0 ||
 		    (i > 0 && strcmp(names[i], names[i - 1]) == 0))
 			continue;
 		if (k++ > 0)
-			(void)buf_put_u8(&b, ',');
+			buf_put_u8(&b, ',');
 		json_str(&b, names[i]);
 	}
 	put_cstr(&b, "],\"continue_at\":\"\"}");
@@ -438,13 +438,13 @@ route_identity_describe(struct conn *c, const char *res)
 		return;
 	}
 	buf_init(&b, 1024);
-	(void)buf_put_u8(&b, '{');
+	buf_put_u8(&b, '{');
 	if (!json_identity(&b, res, false)) {
 		buf_release(&b);
 		respond_error(c, 404, "identity does not exist");
 		return;
 	}
-	(void)buf_put_u8(&b, '}');
+	buf_put_u8(&b, '}');
 	respond_json(c, 200, &b);
 }
 
@@ -483,13 +483,13 @@ route_identity_self(struct conn *c, const char *res)
 	buf_init(&b, 65536);
 	put_cstr(&b, "{\"identity\":");
 	json_str(&b, c->identity);
-	(void)buf_put_u8(&b, ',');
+	buf_put_u8(&b, ',');
 	if (c->identity[0] == '\0' || !json_identity(&b, c->identity, true)) {
 		buf_release(&b);
 		respond_error(c, 404, "identity does not exist");
 		return;
 	}
-	(void)buf_put_u8(&b, '}');
+	buf_put_u8(&b, '}');
 	respond_json(c, 200, &b);
 }
 

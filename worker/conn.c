@@ -430,7 +430,12 @@ frame_request(struct conn *c)
 	    c->req->body != HTTP_BODY_NONE) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		c->sent_continue = true;
-		(void)buf_put(&c->out, cont, sizeof(cont) - 1);
+		/* c->out was written out before this request was read. */
+		if (buf_put(&c->out, cont, sizeof(cont) - 1) == -1) {
+			c->keep_alive = false;
+			respond_error(c, 500, "internal error");
+			return -1;
+		}
 	}
 	switch (c->req->body) {
 	case HTTP_BODY_NONE:
@@ -438,7 +443,13 @@ frame_request(struct conn *c)
 	case HTTP_BODY_LENGTH:
 		if (avail < c->req->content_length)
 			return 0;
-		(void)buf_put(&c->body, p, c->req->content_length);
+		/* Within BODY_MAX (checked with the head), so it fits; if
+		 * not, it is refused like a body over the limit. */
+		if (buf_put(&c->body, p, c->req->content_length) == -1) {
+			buf_reset(&c->body);
+			c->body_too_big = true;
+			c->keep_alive = false;
+		}
 		return 1;
 	case HTTP_BODY_CHUNKED:
 		/* Decoded as it arrives, each byte once: the decoder keeps

@@ -42,8 +42,8 @@ static void
 key_request(struct buf *b, struct conn *c, const char *name, size_t extra)
 {
 	buf_init(b, 512 + extra);
-	(void)buf_put_str(b, c->identity);
-	(void)buf_put_str(b, name);
+	buf_put_str(b, c->identity);
+	buf_put_str(b, name);
 }
 
 /*
@@ -94,7 +94,7 @@ key_fields_call(struct conn *c, const char *name, struct body_field *f,
 	key_request(&b, c, name, extra);
 	for (i = 0; i < n; i++)
 		if (f[i].kind == BODY_BYTES)
-			(void)buf_put_bytes(&b, f[i].bytes, f[i].len);
+			buf_put_bytes(&b, f[i].bytes, f[i].len);
 	body_release(f, n);
 	crypto_call(c, type, &b);
 }
@@ -163,8 +163,8 @@ route_key_import(struct conn *c, const char *name)
 		return;
 	}
 	key_request(&b, c, name, keylen);
-	(void)buf_put_u8(&b, type);
-	(void)buf_put_bytes(&b, key, keylen);
+	buf_put_u8(&b, type);
+	buf_put_bytes(&b, key, keylen);
 	body_release(f, F_N);
 	crypto_call(c, MSG_KEY_IMPORT, &b);
 }
@@ -204,23 +204,23 @@ reply_key_describe(struct conn *c, struct ipc_msg *m)
 		return;
 	}
 	buf_init(&b, 1024);
-	(void)buf_put_u8(&b, '{');
+	buf_put_u8(&b, '{');
 	json_key(&b, "name");
 	json_str(&b, name);
 	if ((alg = kes_key_type_name(type)) != NULL) {
-		(void)buf_put_u8(&b, ',');
+		buf_put_u8(&b, ',');
 		json_key(&b, "algorithm");
 		json_str(&b, alg);
 	}
-	(void)buf_put_u8(&b, ',');
+	buf_put_u8(&b, ',');
 	json_key(&b, "created_at");
 	json_time(&b, (int64_t)sec, (int32_t)nsec);
 	if (*by != '\0') {
-		(void)buf_put_u8(&b, ',');
+		buf_put_u8(&b, ',');
 		json_key(&b, "created_by");
 		json_str(&b, by);
 	}
-	(void)buf_put_u8(&b, '}');
+	buf_put_u8(&b, '}');
 	respond_json(c, 200, &b);
 }
 
@@ -256,9 +256,9 @@ reply_key_list(struct conn *c, struct ipc_msg *m)
 		return;
 	}
 	buf_init(&b, 4096 + (size_t)n * 256);
-	(void)buf_put_u8(&b, '{');
+	buf_put_u8(&b, '{');
 	json_key(&b, "names");
-	(void)buf_put_u8(&b, '[');
+	buf_put_u8(&b, '[');
 	for (i = 0; i < n; i++) {
 		if (buf_get_str(&m->payload, &s, NULL) == -1) {
 			buf_release(&b);
@@ -266,10 +266,10 @@ reply_key_list(struct conn *c, struct ipc_msg *m)
 			return;
 		}
 		if (i > 0)
-			(void)buf_put_u8(&b, ',');
+			buf_put_u8(&b, ',');
 		json_str(&b, s);
 	}
-	(void)buf_put_u8(&b, ']');
+	buf_put_u8(&b, ']');
 	if (buf_get_str(&m->payload, &s, NULL) == -1 ||
 	    buf_end(&m->payload) == -1) {
 		buf_release(&b);
@@ -277,11 +277,11 @@ reply_key_list(struct conn *c, struct ipc_msg *m)
 		return;
 	}
 	if (*s != '\0') {
-		(void)buf_put_u8(&b, ',');
+		buf_put_u8(&b, ',');
 		json_key(&b, "continue_at");
 		json_str(&b, s);
 	}
-	(void)buf_put_u8(&b, '}');
+	buf_put_u8(&b, '}');
 	respond_json(c, 200, &b);
 }
 
@@ -318,13 +318,13 @@ reply_key_generate(struct conn *c, struct ipc_msg *m)
 		return;
 	}
 	buf_init(&b, 64 + 2 * (ptlen + ctlen));
-	(void)buf_put_u8(&b, '{');
+	buf_put_u8(&b, '{');
 	json_key(&b, "plaintext");
 	json_b64(&b, pt, ptlen);
-	(void)buf_put_u8(&b, ',');
+	buf_put_u8(&b, ',');
 	json_key(&b, "ciphertext");
 	json_b64(&b, ct, ctlen);
-	(void)buf_put_u8(&b, '}');
+	buf_put_u8(&b, '}');
 	respond_json(c, 200, &b);
 }
 
@@ -384,10 +384,10 @@ reply_bytes(struct conn *c, struct ipc_msg *m, uint16_t type,
 		return;
 	}
 	buf_init(&b, 64 + 2 * len);
-	(void)buf_put_u8(&b, '{');
+	buf_put_u8(&b, '{');
 	json_key(&b, field);
 	json_b64(&b, p, len);
-	(void)buf_put_u8(&b, '}');
+	buf_put_u8(&b, '}');
 	respond_json(c, 200, &b);
 }
 

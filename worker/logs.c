@@ -73,7 +73,7 @@ logs_flush(void)
 static void
 put_cstr(struct buf *b, const char *s)
 {
-	(void)buf_put(b, s, strlen(s));
+	buf_put(b, s, strlen(s));
 }
 
 /* The key a request is about, for key routes other than list; or NULL. */
@@ -95,17 +95,19 @@ static void
 audit_line(struct conn *c, int status, uint64_t ms, const char *when)
 {
 	struct buf	*b = &w.audit_out;
+	size_t		 save;
 
 	if (w.audit_fd <= STDERR_FILENO || w.cf.audit_level < LOG_LVL_INFO)
 		return;
 	if (buf_avail(b) > AUDIT_BATCH)
 		logs_flush();
+	save = b->len;
 	put_cstr(b, "time=");
 	put_cstr(b, when);
 	put_cstr(b, " level=INFO msg=audit req.method=");
 	put_cstr(b, c->have_head ? http_method_name(c->req->method) : "-");
 	put_cstr(b, " req.path=");
-	(void)logquote_buf(b, c->path ? c->path : "");
+	logquote_buf(b, c->path ? c->path : "");
 	put_cstr(b, " req.ip=");
 	put_cstr(b, c->ip[0] ? c->ip : "-");
 	if (c->route != NULL) {
@@ -114,15 +116,21 @@ audit_line(struct conn *c, int status, uint64_t ms, const char *when)
 	}
 	if (audit_key(c) != NULL) {
 		put_cstr(b, " req.key=");
-		(void)logquote_buf(b, audit_key(c));
+		logquote_buf(b, audit_key(c));
 	}
 	put_cstr(b, " req.identity=");
 	put_cstr(b, c->identity[0] ? c->identity : "-");
 	put_cstr(b, " res.code=");
-	(void)buf_put_dec(b, (uint64_t)status);
+	buf_put_dec(b, (uint64_t)status);
 	put_cstr(b, " res.time=");
-	(void)buf_put_dec(b, ms);
+	buf_put_dec(b, ms);
 	put_cstr(b, "ms\n");
+	if (b->failed) {
+		/* The lines before stay whole; this one is not cut. */
+		buf_truncate(b, save);
+		log_warnx("cannot build the audit line of %s: it does not fit "
+		    "its buffer", c->route ? c->route->path : "a request");
+	}
 }
 
 void
@@ -164,14 +172,21 @@ audit_request(struct conn *c, int status)
 		json_str(&ev, c->identity);
 	}
 	put_cstr(&ev, "},\"response\":{\"code\":");
-	(void)buf_put_dec(&ev, (uint64_t)status);
+	buf_put_dec(&ev, (uint64_t)status);
 	put_cstr(&ev, ",\"time\":");
-	(void)buf_put_dec(&ev, ms);
+	buf_put_dec(&ev, ms);
 	put_cstr(&ev, "}}");
-	(void)buf_put_u8(&ev, 0);
+	buf_put_u8(&ev, 0);
+	if (ev.failed) {
+		/* Not even NUL-terminated: nothing of it may be read. */
+		log_warnx("cannot build %s: the audit event does not fit its "
+		    "buffer", msg_name(MSG_LOG_EVENT));
+		buf_release(&ev);
+		return;
+	}
 	buf_init(&b, buf_avail(&ev) + 16);
-	(void)buf_put_u8(&b, LOG_STREAM_AUDIT);
-	(void)buf_put_str(&b, (const char *)buf_ptr(&ev));
+	buf_put_u8(&b, LOG_STREAM_AUDIT);
+	buf_put_str(&b, (const char *)buf_ptr(&ev));
 	buf_release(&ev);
 	(void)peer_send(&w.parent, MSG_LOG_EVENT, 0, &b);
 	buf_release(&b);
@@ -193,8 +208,8 @@ tell_parent(int stream)
 		return;
 	w.subscribed[stream] = on;
 	buf_init(&b, 16);
-	(void)buf_put_u8(&b, (uint8_t)stream);
-	(void)buf_put_u8(&b, on);
+	buf_put_u8(&b, (uint8_t)stream);
+	buf_put_u8(&b, on);
 	(void)peer_send(&w.parent, MSG_LOG_SUBSCRIBE, 0, &b);
 	buf_release(&b);
 }
@@ -210,12 +225,18 @@ logs_subscribe(struct conn *c, int stream)
 	    "Content-Type: application/x-ndjson\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n";
 
+	/* c->out was written out before the request was read. */
+	if (buf_put(&c->out, head, sizeof(head) - 1) == -1) {
+		log_warnx("cannot queue the head of a log stream");
+		c->keep_alive = false;
+		respond_error(c, 500, "internal error");
+		return;
+	}
 	audit_request(c, 200);
 	if (c->metered) {
 		metrics_request_end(200, 0);
 		c->metered = false;
 	}
-	(void)buf_put(&c->out, head, sizeof(head) - 1);
 	c->stream = stream + 1;
 	c->keep_alive = false;
 	c->deadline = 0;

@@ -160,9 +160,17 @@ respond_error_hdr(struct conn *c, int status, const char *extra,
 	struct buf b;
 
 	buf_init(&b, 64 + 6 * strlen(message));
-	(void)buf_put(&b, "{\"message\":", 11);
+	buf_put(&b, "{\"message\":", 11);
 	json_str(&b, message);
-	(void)buf_put(&b, "\n}", 2);
+	buf_put(&b, "\n}", 2);
+	if (b.failed) {
+		/* Cannot happen (the room is the worst case of escaping);
+		 * "internal error" fits, so this ends. */
+		log_warnx("cannot build the body of a %d answer", status);
+		buf_release(&b);
+		respond_error_hdr(c, 500, NULL, "internal error");
+		return;
+	}
 	respond(c, status, "application/json", extra, buf_ptr(&b),
 	    buf_avail(&b));
 	buf_release(&b);
@@ -174,12 +182,19 @@ respond_error(struct conn *c, int status, const char *message)
 	respond_error_hdr(c, status, NULL, message);
 }
 
+/* The answer a route built in b; a piece that did not fit makes it a
+ * 500, never a cut body. */
 void
 respond_json(struct conn *c, int status, struct buf *b)
 {
-	(void)buf_put_u8(b, '\n');	/* Go's json.Encoder ends with \n */
-	respond(c, status, "application/json", NULL, buf_ptr(b),
-	    buf_avail(b));
+	buf_put_u8(b, '\n');	/* Go's json.Encoder ends with \n */
+	if (b->failed) {
+		log_warnx("cannot build the answer to %s: it does not fit its "
+		    "buffer", c->route != NULL ? c->route->path : "a request");
+		respond_error(c, 500, "internal error");
+	} else
+		respond(c, status, "application/json", NULL, buf_ptr(b),
+		    buf_avail(b));
 	buf_release(b);
 }
 
@@ -189,10 +204,16 @@ respond_empty(struct conn *c)
 	respond(c, 200, NULL, NULL, "", 0);
 }
 
+/* A request that could not be built is this worker's fault, logged by
+ * peer_send: a 500, not the 503 of a crypto process that is away. */
 void
 crypto_call(struct conn *c, uint16_t type, struct buf *b)
 {
-	if (crypto_request(c, type, b) == -1)
+	if (crypto_request(c, type, b) == 0)
+		;
+	else if (b->failed)
+		respond_error(c, 500, "internal error");
+	else
 		respond_error(c, 503, "service unavailable: crypto process "
 		    "restarting");
 	buf_release(b);
@@ -213,12 +234,12 @@ html_escape(struct buf *b, const char *s)
 {
 	for (; *s; s++)
 		switch (*s) {
-		case '&':  (void)buf_put(b, "&amp;", 5); break;
-		case '<':  (void)buf_put(b, "&lt;", 4); break;
-		case '>':  (void)buf_put(b, "&gt;", 4); break;
-		case '"':  (void)buf_put(b, "&#34;", 5); break;
-		case '\'': (void)buf_put(b, "&#39;", 5); break;
-		default:   (void)buf_put_u8(b, (uint8_t)*s); break;
+		case '&':  buf_put(b, "&amp;", 5); break;
+		case '<':  buf_put(b, "&lt;", 4); break;
+		case '>':  buf_put(b, "&gt;", 4); break;
+		case '"':  buf_put(b, "&#34;", 5); break;
+		case '\'': buf_put(b, "&#39;", 5); break;
+		default:   buf_put_u8(b, (uint8_t)*s); break;
 		}
 }
 
@@ -249,8 +270,12 @@ respond_redirect(struct conn *c, const char *path, const char *query,
 		html_escape(&body, loc);
 		put_str(&body, "\">Moved Permanently</a>.\n\n");
 	}
-	respond(c, 301, html ? "text/html; charset=utf-8" : NULL, hdr,
-	    buf_ptr(&body), buf_avail(&body));
+	if (body.failed) {
+		log_warnx("cannot build the body of a redirect");
+		respond_error(c, 500, "internal error");
+	} else
+		respond(c, 301, html ? "text/html; charset=utf-8" : NULL, hdr,
+		    buf_ptr(&body), buf_avail(&body));
 	buf_release(&body);
 	free(hdr);
 	free(loc);

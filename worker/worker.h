@@ -183,9 +183,12 @@ void	respond(struct conn *, int status, const char *content_type,
 void	respond_error(struct conn *, int status, const char *message);
 /* 200, Content-Length 0, no Content-Type (KES's Reply). */
 void	respond_empty(struct conn *);
-/* b + "\n" as application/json; b is released (wiped). */
+/* b + "\n" as application/json; b is released (wiped). A b some put
+ * did not fit (buf.failed) is logged and answered 500. */
 void	respond_json(struct conn *, int status, struct buf *b);
-/* Send a request to the crypto process, or answer 503. */
+/* Send a request to the crypto process, or answer 503; 500 when b could
+ * not be built. b is released. These two are where the routes' puts are
+ * checked: a route builds b and leaves their results to b's mark. */
 void	crypto_call(struct conn *, uint16_t type, struct buf *b);
 /* A reply that is MSG_DONE: 200 empty. */
 void	reply_done(struct conn *, struct ipc_msg *);

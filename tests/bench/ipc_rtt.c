@@ -96,16 +96,16 @@ agent_serve(void)
 	while (ipc_get(&ac, &m) == 1) {
 		buf_init(&b, 8192);
 		if (m.hdr.type == MSG_KS_STATUS_REQ) {
-			(void)buf_put_u8(&b, 1);
-			(void)buf_put_u64(&b, 1000);
-			(void)buf_put_str(&b, "");
+			buf_put_u8(&b, 1);
+			buf_put_u64(&b, 1000);
+			buf_put_str(&b, "");
 			(void)ipc_put_buf(&ac, MSG_KS_STATUS_REP, m.hdr.id, &b);
 			probed = true;
 		} else if (m.hdr.type == MSG_KS_GET) {
 			buf_init(&v, 4096);
 			if (kes_key_encode(&key, &v) == -1)
 				errx(1, "kes_key_encode");
-			(void)buf_put_bytes(&b, buf_ptr(&v), buf_avail(&v));
+			buf_put_bytes(&b, buf_ptr(&v), buf_avail(&v));
 			(void)ipc_put_buf(&ac, MSG_KS_VALUE, m.hdr.id, &b);
 			buf_release(&v);
 		} else
@@ -192,9 +192,9 @@ run_echo(unsigned int n)
 	close(sv[1]);
 	ipc_init(&a, sv[0], IPC_MAX_PEER, false);
 	buf_init(&b, 256);
-	(void)buf_put_str(&b, ADMIN);
-	(void)buf_put_str(&b, "bench-key");
-	(void)buf_put_bytes(&b, CONTEXT, strlen(CONTEXT));
+	buf_put_str(&b, ADMIN);
+	buf_put_str(&b, "bench-key");
+	buf_put_bytes(&b, CONTEXT, strlen(CONTEXT));
 	hist_reset(&h);
 	for (i = 0; i < n; i++) {
 		t0 = now_ns();
@@ -252,7 +252,7 @@ main(int argc, char **argv)
 
 	/* Status first, before an agent is there to probe. */
 	buf_init(&b, 128);
-	(void)buf_put_str(&b, ADMIN);
+	buf_put_str(&b, ADMIN);
 	hist_reset(&h);
 	for (i = 0; i < n; i++)
 		hist_record(&h, round_trip(MSG_STATUS_REQ, i, &b,
@@ -277,9 +277,9 @@ main(int argc, char **argv)
 	key.created_sec = 1700000000;
 	snprintf(key.created_by, sizeof(key.created_by), "%s", ADMIN);
 	buf_init(&b, 256);
-	(void)buf_put_str(&b, ADMIN);
-	(void)buf_put_str(&b, "bench-key");
-	(void)buf_put_bytes(&b, CONTEXT, strlen(CONTEXT));
+	buf_put_str(&b, ADMIN);
+	buf_put_str(&b, "bench-key");
+	buf_put_bytes(&b, CONTEXT, strlen(CONTEXT));
 	/* The first one misses and fetches the key from our agent. */
 	(void)round_trip(MSG_KEY_GENERATE, n, &b, MSG_KEY_DEK);
 	hist_reset(&h);

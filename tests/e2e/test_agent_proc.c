@@ -350,11 +350,11 @@ Test(agent_proc, pipelined_requests)
 	start_agent();
 	connect_crypto();
 	buf_init(&b, 256);
-	(void)buf_put_str(&b, "k");
-	(void)buf_put_bytes(&b, "v", 1);
+	buf_put_str(&b, "k");
+	buf_put_bytes(&b, "v", 1);
 	cr_assert_eq(ipc_put_buf(&crypto, MSG_KS_CREATE, 100, &b), 0);
 	buf_reset(&b);
-	(void)buf_put_str(&b, "k");
+	buf_put_str(&b, "k");
 	cr_assert_eq(ipc_put_buf(&crypto, MSG_KS_GET, 101, &b), 0);
 	cr_assert_eq(ipc_put_buf(&crypto, MSG_KS_DELETE, 102, &b), 0);
 	cr_assert_eq(ipc_put_buf(&crypto, MSG_KS_GET, 103, &b), 0);
@@ -441,8 +441,8 @@ Test(agent_proc, list_pages)
 
 		snprintf(name, sizeof(name), "key-%04u", 1029 - i);
 		buf_init(&b, 256);
-		(void)buf_put_str(&b, name);
-		(void)buf_put_bytes(&b, "v", 1);
+		buf_put_str(&b, name);
+		buf_put_bytes(&b, "v", 1);
 		cr_assert_eq(ipc_put_buf(&crypto, MSG_KS_CREATE, i, &b), 0);
 		buf_release(&b);
 	}

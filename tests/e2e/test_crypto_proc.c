@@ -104,7 +104,7 @@ status_req(struct ipc_chan *wc, uint32_t id, const char *identity)
 	struct buf b;
 
 	buf_init(&b, 128);
-	(void)buf_put_str(&b, identity);
+	buf_put_str(&b, identity);
 	cr_assert_eq(ipc_put_buf(wc, MSG_STATUS_REQ, id, &b), 0);
 	cr_assert_eq(ipc_flush_wait(wc, WAIT_MS), 0);
 	buf_release(&b);
@@ -183,8 +183,8 @@ Test(crypto_proc, trailing_bytes_drop_only_that_worker)
 	add_worker(&w0, 0);
 	add_worker(&w1, 1);
 	buf_init(&b, 128);
-	(void)buf_put_str(&b, ADMIN);
-	(void)buf_put_u8(&b, 0);	/* one byte too many */
+	buf_put_str(&b, ADMIN);
+	buf_put_u8(&b, 0);	/* one byte too many */
 	cr_assert_eq(ipc_put_buf(&w0, MSG_STATUS_REQ, 1, &b), 0);
 	cr_assert_eq(ipc_flush_wait(&w0, WAIT_MS), 0);
 	buf_release(&b);
@@ -265,19 +265,19 @@ Test(crypto_proc, hello_checks)
 	struct buf b;
 
 	buf_init(&b, 256);
-	(void)buf_put_u32(&b, IPC_PROTO_VERSION);
-	(void)buf_put_str(&b, proc_build_id());
+	buf_put_u32(&b, IPC_PROTO_VERSION);
+	buf_put_str(&b, proc_build_id());
 	cr_assert_null(proc_check_hello(&b));
 	buf_reset(&b);
-	(void)buf_put_u32(&b, IPC_PROTO_VERSION + 1);
-	(void)buf_put_str(&b, proc_build_id());
+	buf_put_u32(&b, IPC_PROTO_VERSION + 1);
+	buf_put_str(&b, proc_build_id());
 	cr_assert_str_eq(proc_check_hello(&b), "protocol version differs");
 	buf_reset(&b);
-	(void)buf_put_u32(&b, IPC_PROTO_VERSION);
-	(void)buf_put_str(&b, "keyward 0.0 another build");
+	buf_put_u32(&b, IPC_PROTO_VERSION);
+	buf_put_str(&b, "keyward 0.0 another build");
 	cr_assert_str_eq(proc_check_hello(&b), "child is from another build");
 	buf_reset(&b);
-	(void)buf_put_u32(&b, IPC_PROTO_VERSION);
+	buf_put_u32(&b, IPC_PROTO_VERSION);
 	cr_assert_str_eq(proc_check_hello(&b), "malformed HELLO");
 	buf_release(&b);
 }
@@ -305,9 +305,9 @@ agent_next(struct ipc_chan *ac, struct ipc_msg *m, int ms)
 		if (m->hdr.type != MSG_KS_STATUS_REQ)
 			return 1;
 		buf_init(&b, 64);
-		(void)buf_put_u8(&b, 1);
-		(void)buf_put_u64(&b, 1000);
-		(void)buf_put_str(&b, "");
+		buf_put_u8(&b, 1);
+		buf_put_u64(&b, 1000);
+		buf_put_str(&b, "");
 		cr_assert_eq(ipc_put_buf(ac, MSG_KS_STATUS_REP, m->hdr.id, &b),
 		    0);
 		cr_assert_eq(ipc_flush_wait(ac, WAIT_MS), 0);
@@ -322,9 +322,9 @@ generate_req(struct ipc_chan *wc, uint32_t id, const char *identity,
 	struct buf b;
 
 	buf_init(&b, 256);
-	(void)buf_put_str(&b, identity);
-	(void)buf_put_str(&b, name);
-	(void)buf_put_bytes(&b, "ctx", 3);
+	buf_put_str(&b, identity);
+	buf_put_str(&b, name);
+	buf_put_bytes(&b, "ctx", 3);
 	cr_assert_eq(ipc_put_buf(wc, MSG_KEY_GENERATE, id, &b), 0);
 	cr_assert_eq(ipc_flush_wait(wc, WAIT_MS), 0);
 	buf_release(&b);
@@ -411,7 +411,7 @@ Test(crypto_proc, coalesces_misses_and_caches)
 	buf_init(&v, 4096);
 	cr_assert_eq(kes_key_encode(&k, &v), 0);
 	buf_init(&b, 8192);
-	(void)buf_put_bytes(&b, buf_ptr(&v), buf_avail(&v));
+	buf_put_bytes(&b, buf_ptr(&v), buf_avail(&v));
 	cr_assert_eq(ipc_put_buf(&ag, MSG_KS_VALUE, get_id, &b), 0);
 	cr_assert_eq(ipc_flush_wait(&ag, WAIT_MS), 0);
 	buf_release(&b);
@@ -432,8 +432,8 @@ Test(crypto_proc, coalesces_misses_and_caches)
 	get_id = m.hdr.id;
 	cr_assert_eq(agent_next(&ag, &m, 300), 0, "a second fetch for k2");
 	buf_init(&b, 256);
-	(void)buf_put_u8(&b, KS_FAIL_NOT_FOUND);
-	(void)buf_put_str(&b, "no such file");
+	buf_put_u8(&b, KS_FAIL_NOT_FOUND);
+	buf_put_str(&b, "no such file");
 	cr_assert_eq(ipc_put_buf(&ag, MSG_KS_FAIL, get_id, &b), 0);
 	cr_assert_eq(ipc_flush_wait(&ag, WAIT_MS), 0);
 	buf_release(&b);

@@ -450,6 +450,41 @@ Test(buf, compact_moves_rest_and_wipes)
 	buf_release(&b);
 }
 
+/* A put that does not fit marks the buffer until a truncate takes the
+ * message back: the bytes before it stay, those after are wiped. */
+Test(buf, truncate_takes_back_a_message_that_did_not_fit)
+{
+	struct buf	 b;
+	uint8_t		*data;
+	uint8_t		 v;
+	size_t		 save;
+
+	buf_init(&b, 16);
+	cr_assert_eq(buf_put(&b, "line1\n", 6), 0);
+	cr_assert(!b.failed);
+	save = b.len;
+	cr_assert_eq(buf_put(&b, "line", 4), 0);
+	cr_assert_eq(buf_put(&b, "2 is too long\n", 14), -1);
+	cr_assert(b.failed, "a put that did not fit left no mark");
+	cr_assert_eq(buf_put_u8(&b, '!'), 0);	/* the mark stays */
+	cr_assert(b.failed);
+	data = b.data;
+	buf_truncate(&b, save);
+	cr_assert(!b.failed);
+	cr_assert_eq(b.len, 6);
+	cr_assert_arr_eq(b.data, "line1\n", 6);
+	cr_assert_eq(data[6], 0, "a dropped byte was not wiped");
+	cr_assert_eq(data[10], 0, "a dropped byte was not wiped");
+
+	/* Never below what was read, nor past what was written. */
+	cr_assert_eq(buf_get_u8(&b, &v), 0);
+	buf_truncate(&b, 0);
+	cr_assert_eq(b.len, 6);
+	buf_truncate(&b, 7);
+	cr_assert_eq(b.len, 6);
+	buf_release(&b);
+}
+
 Test(buf, reset_wipes_keeps_storage)
 {
 	struct buf	 b;

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/peer.h"
+#include "tests/lib/sendpair.h"
 
 static int	runs[4];
 static struct ev_defer d[4];
@@ -117,7 +118,7 @@ Test(ev, peer_frames_leave_at_end_of_turn)
 	    NULL);
 	ipc_init(&other, sv[1], IPC_MAX_PEER, false);
 	buf_init(&b, 64);
-	(void)buf_put_str(&b, "x");
+	buf_put_str(&b, "x");
 	for (i = 0; i < 3; i++)
 		cr_assert_eq(peer_send(&p, MSG_STATUS_REQ, (uint32_t)i, &b), 0);
 	buf_release(&b);
@@ -215,7 +216,7 @@ Test(ev, a_frame_that_could_not_be_built_fails_at_its_sender)
 	buf_init(&b, 16);
 	cr_assert_eq(buf_put_str(&b, "key"), 0);
 	/* The second field does not fit; the sender ignores that ... */
-	(void)buf_put_str(&b, "a name longer than sixteen bytes");
+	buf_put_str(&b, "a name longer than sixteen bytes");
 	/* ... and the send says so. */
 	cr_assert_eq(peer_send(&p, MSG_KEY_INFO, 1, &b), -1);
 	cr_assert(strstr(last_line, "cannot build KEY_INFO for crypto 0") !=
@@ -238,4 +239,50 @@ Test(ev, a_frame_that_could_not_be_built_fails_at_its_sender)
 	log_set_hook(NULL);
 	peer_close(&p);
 	ipc_close(&other);
+}
+
+/*
+ * An answer that could not be built becomes MSG_ERROR 500 for the same
+ * request: the asker gets an error at once instead of waiting for its
+ * timeout, and never the answer cut short.
+ */
+Test(ev, an_answer_that_could_not_be_built_is_an_error_reply)
+{
+	struct sendpair	 sp;
+	struct peer	 p;
+	struct ipc_msg	 m;
+	struct buf	 b;
+	const char	*msg;
+	uint16_t	 status;
+
+	cr_assert_eq(sendpair_open(&sp, &p, ROLE_WORKER), 0);
+	buf_init(&b, 8);
+	buf_put_bytes(&b, "sixteen bytes...", 16);
+	cr_assert(b.failed);
+	cr_assert_eq(peer_reply(&p, MSG_KEY_OPENED, 7, &b), -1);
+	cr_assert(strstr(sp.last_line, "cannot build KEY_OPENED for worker 0")
+	    != NULL, "logged: %s", sp.last_line);
+	cr_assert_eq(sendpair_received(&sp), 1);
+	cr_assert_gt(ipc_read(&sp.rx), 0);
+	cr_assert_eq(ipc_get(&sp.rx, &m), 1);
+	cr_assert_eq(m.hdr.type, MSG_ERROR, "got %s", msg_name(m.hdr.type));
+	cr_assert_eq(m.hdr.id, 7);
+	cr_assert_eq(buf_get_u16(&m.payload, &status), 0);
+	cr_assert_eq(status, 500);
+	cr_assert_eq(buf_get_str(&m.payload, &msg, NULL), 0);
+	cr_assert_str_eq(msg, "internal error");
+	cr_assert_eq(buf_end(&m.payload), 0);
+	cr_assert_eq(ipc_get(&sp.rx, &m), 0, "more than the error reply");
+
+	/* An answer that was built goes out as it is. */
+	buf_reset(&b);
+	cr_assert_eq(buf_put_bytes(&b, "ok", 2), 0);
+	cr_assert_eq(peer_reply(&p, MSG_KEY_OPENED, 8, &b), 0);
+	cr_assert_eq(sendpair_received(&sp), 1);
+	cr_assert_gt(ipc_read(&sp.rx), 0);
+	cr_assert_eq(ipc_get(&sp.rx, &m), 1);
+	cr_assert_eq(m.hdr.type, MSG_KEY_OPENED);
+	cr_assert_eq(m.hdr.id, 8);
+	buf_release(&b);
+	sendpair_close(&sp, &p);
 }

@@ -290,7 +290,7 @@ Test(fs_keystore, round_trip)
 	cr_assert_eq(create_str("my-key", "{\"bytes\":\"AAAA\"}"), 0, "%s",
 	    err);
 	buf_init(&b, KES_STORED_MAX);
-	(void)buf_put(&b, "pre", 3);	/* get appends */
+	buf_put(&b, "pre", 3);	/* get appends */
 	cr_assert_eq(keystore_fs.get("my-key", &b, err, sizeof(err)), 0,
 	    "%s", err);
 	cr_assert_eq(b.len, 3 + 16);
@@ -308,7 +308,7 @@ Test(fs_keystore, round_trip)
 
 	/* A caller's buffer that cannot hold the value: refused whole. */
 	buf_init(&b, 8);
-	(void)buf_put(&b, "pre", 3);
+	buf_put(&b, "pre", 3);
 	cr_assert_eq(keystore_fs.get("my-key", &b, err, sizeof(err)),
 	    KS_FAIL_UNAVAILABLE);
 	cr_assert(strstr(err, "too large for the reply") != NULL, "%s", err);
@@ -358,7 +358,7 @@ Test(fs_keystore, not_found)
 
 	init_store();
 	buf_init(&b, KES_STORED_MAX);
-	(void)buf_put(&b, "x", 1);
+	buf_put(&b, "x", 1);
 	cr_assert_eq(keystore_fs.get("nope", &b, err, sizeof(err)),
 	    KS_FAIL_NOT_FOUND);
 	cr_assert_eq(b.len, 1, "get changed the buffer on failure");
