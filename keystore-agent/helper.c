@@ -369,7 +369,8 @@ hreq_answer(struct hreq *r, int err, const uint8_t *data, size_t len,
 		return;
 	}
 	addrs = xmalloc(len + 1);
-	memcpy(addrs, data, len);
+	if (len > 0)
+		memcpy(addrs, data, len);
 	addrs[len] = '\0';
 	if (err == 0 && (len == 0 || strlen(addrs) != len)) {
 		err = EPROTO;

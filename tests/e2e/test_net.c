@@ -873,6 +873,49 @@ Test(net, helper_gone_is_dns_not_death)
 	net_client_free(cl);
 }
 
+/* A helper whose agent exits goes too (socket closed, PDEATHSIG). */
+Test(net, helper_exits_with_its_agent)
+{
+	char	path[64], st[256] = "";
+	pid_t	agent, h = -1;
+	FILE	*f;
+	int	p[2], i;
+	size_t	n;
+
+	cr_assert_eq(pipe(p), 0);
+	fflush(NULL);
+	agent = fork();
+	cr_assert_neq(agent, -1);
+	if (agent == 0) {
+		char err[256];
+
+		if (helper_start(NULL, err, sizeof(err)) == -1)
+			_exit(1);
+		h = find_helper();
+		(void)!write(p[1], &h, sizeof(h));
+		_exit(0);
+	}
+	cr_assert_eq(read(p[0], &h, sizeof(h)), (ssize_t)sizeof(h));
+	cr_assert_gt(h, 0);
+	cr_assert_eq(waitpid(agent, NULL, 0), agent);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)h);
+	for (i = 0; i < 100; i++) {
+		if ((f = fopen(path, "r")) == NULL)
+			break;
+		n = fread(st, 1, sizeof(st) - 1, f);
+		fclose(f);
+		st[n] = '\0';
+		/* Exited, not yet reaped by its new parent. */
+		if (strrchr(st, ')') != NULL && strrchr(st, ')')[2] == 'Z')
+			break;
+		usleep(50 * 1000);
+	}
+	cr_assert(i < 100, "the helper %d outlived its agent: %s", (int)h,
+	    st);
+	close(p[0]);
+	close(p[1]);
+}
+
 struct fileres {
 	bool	done;
 	int	err;
