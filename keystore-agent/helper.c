@@ -9,8 +9,14 @@
  *                       HELPER_FILE:    str path
  *   helper -> agent   u32 id, u32 err (an int: EAI_* < 0, errno > 0),
  *                     bytes data (the addresses or the file), str detail
- * The helper answers one request at a time; the agent matches answers
- * by id, so the order does not matter to it.
+ * The helper answers one request at a time (a slow DNS answer delays a
+ * file read behind it); the agent matches answers by id, so the order
+ * does not matter to it.
+ *
+ * XXX fork without exec: the helper starts with a copy of the agent's
+ * memory, including whatever the store's prepare step read (credential
+ * files). Exec'ing the binary with a helper role (as the parent does for
+ * every child) would pay this.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -312,6 +318,8 @@ helper_main(int fd, pid_t agent, char *const *files)
 	/* The agent is our parent; when it goes, so do we. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != agent)
 		_exit(1);
+	/* ps and top tell it from the agent, whose command line it has. */
+	(void)prctl(PR_SET_NAME, "keyward-helper");
 	log_set_hook(NULL);
 	log_setrole("agent helper");
 	if ((fd = helper_fds(fd)) == -1) {
