@@ -15,7 +15,7 @@
 #include "keystore-agent/backend.h"
 #include "keystore-agent/kes_stores.h"
 #include "keystore-agent/stores.h"
-#include "keystore-agent/vault_conf.h"
+#include "keystore-agent/vault_parse.h"
 
 /* The parsed settings of the configured store, as that store reads them. */
 #define CONF(c, type)	((const struct type *)(c)->keystore.conf)

@@ -1,10 +1,10 @@
 /*
  * keystore.vault: the Vault store's settings as the configuration gives
  * them (spec/keystores-vault-ciphertrust-kmip-pkcs11.md §1.2), parsed by
- * vault_conf.c in the parent; KES's checks and messages.
+ * vault_parse.c in the parent; KES's checks and messages.
  */
-#ifndef KEYWARD_KS_VAULT_CONF_H
-#define KEYWARD_KS_VAULT_CONF_H
+#ifndef KEYWARD_KS_VAULT_PARSE_H
+#define KEYWARD_KS_VAULT_PARSE_H
 
 #include <stdint.h>
 

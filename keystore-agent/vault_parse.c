@@ -13,7 +13,7 @@
 #include "common/config_impl.h"
 #include "common/xmalloc.h"
 #include "keystore-agent/backend.h"
-#include "keystore-agent/vault_conf.h"
+#include "keystore-agent/vault_parse.h"
 
 /* KES reads the JWT from a file when the value contains a '/'. */
 static int
