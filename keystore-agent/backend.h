@@ -101,6 +101,9 @@ struct ks_backend {
 	/* Added to the agent's seccomp filter (common/sandbox.h). */
 	const struct sb_rule	*rules;
 	size_t			 nrules;
+	/* A network store: the agent adds net_rules (net.h) as well (their
+	 * count is no constant a store's initialiser could use). */
+	bool			 net;
 	/*
 	 * Parent side: append this store's settings, taken from the parsed
 	 * configuration, to the agent's slice. Agent side: read them back
@@ -125,5 +128,6 @@ struct ks_backend {
 
 /* The registered stores (stores.c). */
 extern const struct ks_backend ks_backend_fs;
+extern const struct ks_backend ks_backend_vault;
 
 #endif
