@@ -9,7 +9,7 @@
  * ALPN), speaks TLS through OpenSSL with the CA, client certificate and
  * key given in memory (the agent reads no file once its filter is on),
  * and never asks the system resolver: host names are resolved by the
- * agent's helper process (resolver.h), forked before the filter, and
+ * agent's helper process (helper.h), forked before the filter, and
  * handed to curl as fixed addresses, refreshed every NET_RESOLVE_MS and
  * after a connection failure. An IP literal needs no resolution.
  *
@@ -67,6 +67,8 @@ struct net_resp {
  * Retry policy: up to `attempts` attempts in all; before attempt i (i =
  * 1, 2, ...) wait i x uniform[wait_min_ms, wait_max_ms). retry() says
  * whether a result is worth another attempt (NULL: never retry).
+ * NET_TLS_VERIFY and NET_TOO_LARGE are never retried (no attempt can
+ * change them). attempts 0 counts as 1; timeout_ms 0: no deadline.
  */
 struct net_policy {
 	unsigned int	 attempts;
@@ -121,6 +123,12 @@ struct net_req	*net_request(struct net_client *, const char *method,
 		    const struct net_policy *, net_done_cb, void *arg);
 /* done() is not called after this. */
 void		 net_cancel(struct net_req *);
+
+/* Counters, for tests and metrics: connections curl opened for this
+ * client (the others were reused), and resolutions asked of the
+ * helper. */
+uint64_t	 net_client_connections(const struct net_client *);
+uint64_t	 net_client_resolutions(const struct net_client *);
 
 /* The syscalls a network store adds to the agent's seccomp filter. */
 extern const struct sb_rule	net_rules[];
