@@ -7,6 +7,7 @@
 
 static const struct ks_backend *const stores[] = {
 	&ks_backend_fs,
+	&ks_backend_vault,
 };
 
 const struct ks_backend *

@@ -28,7 +28,7 @@
 #include "keystore-agent/backend.h"
 #include "keystore-agent/vault.h"
 
-#define DETAIL		384
+#define DETAIL		1024
 #define HEALTH_URL	"/v1/sys/health?drsecondarycode=299&" \
 			"performancestandbycode=299&sealedcode=299&" \
 			"standbycode=299&uninitcode=299"
@@ -307,7 +307,7 @@ vcall_answer(struct net_req *req, const struct net_resp *r, void *arg)
 			return;
 	}
 	if (r->fail != NET_OK) {
-		snprintf(d, sizeof(d), "vault: failed to %s '%s': %s",
+		snprintf(d, sizeof(d), "vault: failed to %s '%.200s': %s",
 		    stage_verb(c->stage), c->stage == V_STATUS ? "sys/health" :
 		    c->type == KS_OP_CREATE ? c->loc : c->rloc, r->detail);
 		vcall_done(c, KS_FAIL_UNAVAILABLE, d);
@@ -350,7 +350,7 @@ answer_create(struct vcall *c, const struct net_resp *r)
 		switch (vault_parse_kv(v->s.kv_version, true, c->name, c->loc,
 		    r->status, r->body, r->len, &none, &nlen, d, sizeof(d))) {
 		case VAULT_KV_EXISTS:
-			snprintf(d, sizeof(d), "key '%s' exists", c->name);
+			snprintf(d, sizeof(d), "key '%.200s' exists", c->name);
 			vcall_done(c, KS_FAIL_EXISTS, d);
 			return;
 		case VAULT_KV_ABSENT:
@@ -373,7 +373,7 @@ answer_create(struct vcall *c, const struct net_resp *r)
 	case V_ENCRYPT:
 		if (vault_parse_encrypt(r->status, r->body, r->len, &ct, why,
 		    sizeof(why)) == -1) {
-			snprintf(d, sizeof(d), "vault: failed to create '%s': "
+			snprintf(d, sizeof(d), "vault: failed to create '%.200s': "
 			    "%s", c->loc, why);
 			vcall_done(c, KS_FAIL_UNAVAILABLE, d);
 			return;
@@ -410,7 +410,7 @@ answer_get(struct vcall *c, const struct net_resp *r)
 	if (c->stage == V_DECRYPT) {
 		if (vault_parse_decrypt(r->status, r->body, r->len, &val,
 		    &len, why, sizeof(why)) == -1) {
-			snprintf(d, sizeof(d), "vault: failed to read '%s': "
+			snprintf(d, sizeof(d), "vault: failed to read '%.200s': "
 			    "%s", c->rloc, why);
 			vcall_done(c, KS_FAIL_UNAVAILABLE, d);
 			return;
@@ -425,7 +425,7 @@ answer_get(struct vcall *c, const struct net_resp *r)
 	switch (vault_parse_kv(v->s.kv_version, false, c->name, c->rloc,
 	    r->status, r->body, r->len, &c->value, &c->vlen, d, sizeof(d))) {
 	case VAULT_KV_ABSENT:
-		snprintf(d, sizeof(d), "key '%s' does not exist", c->name);
+		snprintf(d, sizeof(d), "key '%.200s' does not exist", c->name);
 		vcall_done(c, KS_FAIL_NOT_FOUND, d);
 		return;
 	case VAULT_KV_VALUE:
@@ -439,7 +439,7 @@ answer_get(struct vcall *c, const struct net_resp *r)
 		return;
 	}
 	if (v->s.transit_key[0] == '\0') {
-		snprintf(d, sizeof(d), "vault: failed to read '%s': key is "
+		snprintf(d, sizeof(d), "vault: failed to read '%.200s': key is "
 		    "encrypted with vault transit key", c->rloc);
 		vcall_done(c, KS_FAIL_UNAVAILABLE, d);
 		return;

@@ -495,17 +495,17 @@ kv_value(const json_t *fields, const char *name, const char *loc,
 	    NULL;
 
 	if (v == NULL || json_is_null(v)) {
-		snprintf(err, errlen, "vault: failed to read '%s': entry "
+		snprintf(err, errlen, "vault: failed to read '%.200s': entry "
 		    "exists but no secret key is present", loc);
 		return VAULT_KV_FAIL;
 	}
 	if (!json_is_string(v)) {
-		snprintf(err, errlen, "vault: failed to read '%s': invalid "
+		snprintf(err, errlen, "vault: failed to read '%.200s': invalid "
 		    "K/V format", loc);
 		return VAULT_KV_FAIL;
 	}
 	if (json_string_length(v) > KES_STORED_MAX) {
-		snprintf(err, errlen, "vault: failed to read '%s': %zu bytes, "
+		snprintf(err, errlen, "vault: failed to read '%.200s': %zu bytes, "
 		    "too large for a stored key", loc, json_string_length(v));
 		return VAULT_KV_FAIL;
 	}
@@ -526,7 +526,7 @@ kv_probe(int kv_version, const json_t *secret, const char *name,
 		    json_object_get(data, name) != NULL)
 			return VAULT_KV_EXISTS;
 		snprintf(err, errlen, "vault: entry exist but failed to read "
-		    "'%s': invalid K/V v1 format", loc);
+		    "'%.200s': invalid K/V v1 format", loc);
 		return VAULT_KV_FAIL;
 	}
 	if (!json_is_object(data) || json_object_size(data) == 0)
@@ -534,16 +534,16 @@ kv_probe(int kv_version, const json_t *secret, const char *name,
 	inner = json_object_get(data, "data");
 	if (inner == NULL || json_is_null(inner)) {
 		snprintf(err, errlen, "vault: entry exists but failed to read "
-		    "'%s': invalid K/V v2 format: missing 'data' entry", loc);
+		    "'%.200s': invalid K/V v2 format: missing 'data' entry", loc);
 		return VAULT_KV_FAIL;
 	}
 	if (!json_is_object(inner)) {
 		snprintf(err, errlen, "vault: entry exists but failed to read "
-		    "'%s': invalid K/V v2 format: invalid 'data' entry", loc);
+		    "'%.200s': invalid K/V v2 format: invalid 'data' entry", loc);
 		return VAULT_KV_FAIL;
 	}
 	if (json_object_get(inner, name) == NULL) {
-		snprintf(err, errlen, "vault: failed to read '%s': entry "
+		snprintf(err, errlen, "vault: failed to read '%.200s': entry "
 		    "exists but no secret key is present", loc);
 		return VAULT_KV_FAIL;
 	}
@@ -563,7 +563,7 @@ vault_parse_kv(int kv_version, bool probe, const char *name,
 	*vlen = 0;
 	if (logical_read(status, body, len, &secret, why, sizeof(why)) ==
 	    -1) {
-		snprintf(err, errlen, "vault: failed to %s '%s': %s",
+		snprintf(err, errlen, "vault: failed to %s '%.200s': %s",
 		    probe ? "create" : "read", loc, why);
 		return VAULT_KV_FAIL;
 	}
@@ -575,8 +575,8 @@ vault_parse_kv(int kv_version, bool probe, const char *name,
 		data = gojson_get(secret, "data");
 		if (data != NULL && !json_is_null(data) &&
 		    !json_is_object(data)) {
-			snprintf(err, errlen, "vault: failed to read '%s': "
-			    "error parsing secret at '%s'", loc, loc);
+			snprintf(err, errlen, "vault: failed to read '%.200s': "
+			    "error parsing secret at '%.200s'", loc, loc);
 			rc = VAULT_KV_FAIL;
 		} else if (kv_version == 1)
 			rc = kv_value(data, name, loc, value, vlen, err,
@@ -587,7 +587,7 @@ vault_parse_kv(int kv_version, bool probe, const char *name,
 			if (inner != NULL && !json_is_null(inner) &&
 			    !json_is_object(inner)) {
 				snprintf(err, errlen, "vault: failed to read "
-				    "'%s': error parsing secret at '%s'", loc,
+				    "'%.200s': error parsing secret at '%.200s'", loc,
 				    loc);
 				rc = VAULT_KV_FAIL;
 			} else
@@ -608,16 +608,16 @@ vault_parse_write(long status, const uint8_t *body, size_t len,
 	if (status == 200 || status == 204)
 		return 0;
 	if (status == 400 && vault_errors_has(body, len, CAS_MISMATCH)) {
-		snprintf(err, errlen, "vault: key '%s' exists (check-and-set "
+		snprintf(err, errlen, "vault: key '%.200s' exists (check-and-set "
 		    "conflict)", loc);
 		return 1;
 	}
 	if (status >= 400) {
 		vault_errors(status, body, len, why, sizeof(why));
-		snprintf(err, errlen, "vault: failed to create '%s': %s", loc,
+		snprintf(err, errlen, "vault: failed to create '%.200s': %s", loc,
 		    why);
 	} else
-		snprintf(err, errlen, "vault: failed to read '%s': server "
+		snprintf(err, errlen, "vault: failed to read '%.200s': server "
 		    "responded with: %ld", loc, status);
 	return -1;
 }
@@ -635,7 +635,7 @@ vault_parse_delete(long status, const uint8_t *body, size_t len,
 	else
 		snprintf(why, sizeof(why), "server responded with: %ld",
 		    status);
-	snprintf(err, errlen, "vault: failed to delete '%s': %s", loc, why);
+	snprintf(err, errlen, "vault: failed to delete '%.200s': %s", loc, why);
 	return -1;
 }
 
@@ -700,12 +700,12 @@ vault_parse_list(long status, const uint8_t *body, size_t len,
 		else
 			snprintf(why, sizeof(why), "server responded with: "
 			    "%ld", status);
-		snprintf(err, errlen, "vault: failed to list '%s': %s", loc,
+		snprintf(err, errlen, "vault: failed to list '%.200s': %s", loc,
 		    why);
 		return -1;
 	}
 	if (parse_secret(body, len, &root) == -1) {
-		snprintf(err, errlen, "vault: failed to list '%s': the answer "
+		snprintf(err, errlen, "vault: failed to list '%.200s': the answer "
 		    "is not a JSON object", loc);
 		return -1;
 	}
@@ -714,7 +714,7 @@ vault_parse_list(long status, const uint8_t *body, size_t len,
 	data = gojson_get(root, "data");
 	keys = json_is_object(data) ? json_object_get(data, "keys") : NULL;
 	if (!json_is_array(keys)) {
-		snprintf(err, errlen, "vault: failed to list '%s': invalid "
+		snprintf(err, errlen, "vault: failed to list '%.200s': invalid "
 		    "key listing format", loc);
 		goto out;
 	}
@@ -722,7 +722,7 @@ vault_parse_list(long status, const uint8_t *body, size_t len,
 		if (sprint(e, name, sizeof(name)) == -1)
 			continue;
 		if (fn(name, arg) == -1) {
-			snprintf(err, errlen, "vault: failed to list '%s': "
+			snprintf(err, errlen, "vault: failed to list '%.200s': "
 			    "listing stopped", loc);
 			goto out;
 		}
