@@ -1,0 +1,695 @@
+/*
+ * The Vault key store through the real server (privsep and the sandbox
+ * on, mTLS), against tests/doubles/vault_double.py: a TEST DOUBLE of
+ * HashiCorp Vault, since no Vault server can be installed on the machines
+ * keyward is tested on. Rows of spec/keystores-vault-ciphertrust-kmip-
+ * pkcs11.md §5.1 are named in each test's comment (VTn).
+ *
+ * The double has its own PKI (a CA, a server certificate for 127.0.0.1, a
+ * client certificate for mTLS) in its own directory, so that keyward can
+ * be restarted with another configuration against the same Vault. Keys
+ * keyward never read are planted by copying a stored value under a new
+ * name with the double's root token: a get then has to reach Vault (the
+ * crypto process caches what it created).
+ *
+ * Needs root (the children drop to user keyward) and python3; skipped
+ * otherwise.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "tests/lib/testsrv.h"
+
+#define READY_MS	20000
+#define BODYLEN		8192
+#define ROLE_ID		"kw-role"
+#define SECRET_ID	"s3cr3t-id-7f2a9c41e0b8"
+#define ROOT_TOKEN	"root-for-tests-only"
+#define ERR_BODY(msg)	"{\"message\":\"" msg "\"\n}"
+
+#define FMT(dst, ...) \
+	cr_assert_lt(snprintf((dst), sizeof(dst), __VA_ARGS__), \
+	    (int)sizeof(dst), "string too long")
+
+static struct testsrv srv;
+
+/* The double: its directory, process and ports. */
+static struct {
+	char	dir[PATH_MAX];
+	pid_t	pid;
+	int	port, cport;
+} vd;
+
+static void
+setup(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void
+teardown(void)
+{
+	char cmd[PATH_MAX + 32];
+
+	tsrv_cleanup(&srv);
+	if (vd.pid > 0) {
+		kill(vd.pid, SIGTERM);
+		waitpid(vd.pid, NULL, 0);
+		vd.pid = 0;
+	}
+	if (vd.dir[0] != '\0' && getenv("KEYWARD_TEST_KEEP") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", vd.dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "%s failed\n", cmd);
+	}
+}
+
+TestSuite(vault, .init = setup, .fini = teardown, .timeout = 150);
+
+static void
+need_root(void)
+{
+	if (geteuid() != 0)
+		cr_skip_test("the Vault tests start the server as root");
+	if (getpwnam("keyward") == NULL)
+		cr_skip_test("user keyward is missing; scripts/ensure-user.sh "
+		    "creates it");
+	if (system("command -v python3 >/dev/null 2>&1") != 0)
+		cr_skip_test("python3 runs the Vault test double");
+}
+
+static void
+sh(const char *fmt, ...)
+{
+	char	cmd[4096];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* The double's PKI: ca, server (IP:127.0.0.1), client (for mTLS), and an
+ * unrelated CA to fail verification with. */
+static void
+vd_pki(void)
+{
+	static const char ec[] = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes";
+
+	strcpy(vd.dir, "/tmp/keyward-test-vault.XXXXXX");
+	cr_assert_not_null(mkdtemp(vd.dir));
+	chmod(vd.dir, 0755);
+	sh("cd '%s' && exec >pki.log 2>&1 && "
+	    "openssl req -x509 %s -keyout ca.key -out ca.crt -days 2 "
+	    "-subj /CN=vault-test-ca && "
+	    "openssl req -x509 %s -keyout other.key -out other.crt -days 2 "
+	    "-subj /CN=other-ca && "
+	    "openssl req %s -keyout server.key -out server.csr "
+	    "-subj /CN=127.0.0.1 && "
+	    "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage="
+	    "serverAuth\\n' >s.ext && "
+	    "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key "
+	    "-CAcreateserial -out server.crt -days 2 -extfile s.ext && "
+	    "openssl req %s -keyout client.key -out client.csr "
+	    "-subj /CN=keyward && "
+	    "printf 'extendedKeyUsage=clientAuth\\n' >c.ext && "
+	    "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key "
+	    "-CAcreateserial -out client.crt -days 2 -extfile c.ext && "
+	    "chmod 0644 *", vd.dir, ec, ec, ec, ec);
+}
+
+static int
+read_int(const char *path)
+{
+	FILE	*f;
+	int	 v = -1;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/* Start the double with its defaults plus extra arguments (NULL-ended). */
+static void
+vd_start(const char *const *extra)
+{
+	char		 pf[PATH_MAX + 16], cf[PATH_MAX + 16], path[PATH_MAX];
+	const char	*argv[64];
+	size_t		 n = 0;
+	uint64_t	 t0;
+	pid_t		 pid;
+
+	if (vd.dir[0] == '\0')
+		vd_pki();
+	FMT(pf, "%s/vault.port", vd.dir);
+	FMT(cf, "%s/vault.cport", vd.dir);
+	unlink(pf);
+	unlink(cf);
+	argv[n++] = "python3";
+	argv[n++] = getenv("KEYWARD_VAULT_DOUBLE") != NULL ?
+	    getenv("KEYWARD_VAULT_DOUBLE") : "tests/doubles/vault_double.py";
+	argv[n++] = "--addr";
+	argv[n++] = "127.0.0.1:0";
+	argv[n++] = "--cert";
+	argv[n++] = "server.crt";
+	argv[n++] = "--key";
+	argv[n++] = "server.key";
+	argv[n++] = "--state";
+	argv[n++] = "vault.json";
+	argv[n++] = "--port-file";
+	argv[n++] = "vault.port";
+	argv[n++] = "--control-port-file";
+	argv[n++] = "vault.cport";
+	argv[n++] = "--log";
+	argv[n++] = "vault.log";
+	argv[n++] = "--approle";
+	argv[n++] = ROLE_ID ":" SECRET_ID;
+	argv[n++] = "--root-token";
+	argv[n++] = ROOT_TOKEN;
+	argv[n++] = "--no-fsync";
+	argv[n++] = "--exit-with-parent";
+	while (extra != NULL && *extra != NULL && n < 62)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+	cr_assert_not_null(realpath(argv[1], path), "%s: %s", argv[1],
+	    strerror(errno));
+	argv[1] = path;
+	cr_assert_neq(pid = fork(), -1);
+	if (pid == 0) {
+		if (chdir(vd.dir) == -1)
+			_exit(127);
+		execvp("python3", (char *const *)(uintptr_t)argv);
+		_exit(127);
+	}
+	vd.pid = pid;
+	for (t0 = tsrv_now_ms(); tsrv_now_ms() - t0 < 15000;
+	    tsrv_sleep_ms(50))
+		if ((vd.port = read_int(pf)) > 0 &&
+		    (vd.cport = read_int(cf)) > 0)
+			return;
+	cr_assert_fail("the Vault double did not start within 15 s");
+}
+
+/* --- the double's control port (plain HTTP on 127.0.0.1) ---------------- */
+
+static int
+ctl(const char *method, const char *path, const char *body, char *out,
+    size_t outlen)
+{
+	struct sockaddr_in	 sa = { .sin_family = AF_INET };
+	char			 req[2048], *p;
+	size_t			 got = 0;
+	ssize_t			 n;
+	int			 fd, code = -1;
+
+	sa.sin_port = htons((uint16_t)vd.cport);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (body == NULL)
+		body = "";
+	snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Connection: close\r\nContent-Length: %zu\r\n\r\n%s", method,
+	    path, strlen(body), body);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+	    write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		close(fd);
+		return -1;
+	}
+	while (got + 1 < outlen && (n = read(fd, out + got,
+	    outlen - 1 - got)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(fd);
+	if (sscanf(out, "HTTP/1.%*d %d", &code) != 1)
+		return -1;
+	if ((p = strstr(out, "\r\n\r\n")) != NULL)
+		memmove(out, p + 4, strlen(p + 4) + 1);
+	return code;
+}
+
+static void __attribute__((unused))
+ctl_ok(const char *path, const char *body)
+{
+	char out[4096];
+	int  code = ctl("POST", path, body, out, sizeof(out));
+
+	cr_assert_eq(code, 200, "double %s %s: %d %s", path, body, code, out);
+}
+
+/* The request log of the double, as a JSON array (json_decref). */
+static json_t *
+vd_requests(void)
+{
+	static char	 out[4 << 20];
+	json_error_t	 jerr;
+	json_t		*j, *a;
+
+	cr_assert_eq(ctl("GET", "/requests", NULL, out, sizeof(out)), 200);
+	cr_assert_not_null(j = json_loads(out, 0, &jerr), "%s", jerr.text);
+	a = json_incref(json_object_get(j, "requests"));
+	json_decref(j);
+	cr_assert(json_is_array(a));
+	return a;
+}
+
+/* Requests whose method and path (prefix with a trailing '*') match. */
+static int
+count_req(json_t *a, const char *method, const char *path)
+{
+	json_t		*e;
+	size_t		 i, pl = strlen(path);
+	const char	*p;
+	int		 n = 0;
+
+	json_array_foreach(a, i, e) {
+		p = json_string_value(json_object_get(e, "path"));
+		if (method != NULL && strcmp(json_string_value(
+		    json_object_get(e, "method")), method) != 0)
+			continue;
+		if (p == NULL)
+			continue;
+		if (path[pl - 1] == '*' ? strncmp(p, path, pl - 1) == 0 :
+		    strcmp(p, path) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* The n-th (0-based) request matching, or NULL. */
+static json_t *
+find_req(json_t *a, const char *method, const char *path, int nth)
+{
+	json_t	*e;
+	size_t	 i;
+
+	json_array_foreach(a, i, e)
+		if (strcmp(json_string_value(json_object_get(e, "method")),
+		    method) == 0 && strcmp(json_string_value(
+		    json_object_get(e, "path")), path) == 0 && nth-- == 0)
+			return e;
+	return NULL;
+}
+
+static const char *
+req_header(json_t *e, const char *name)
+{
+	json_t		*h = json_object_get(e, "headers"), *v;
+	const char	*k;
+
+	json_object_foreach(h, k, v)
+		if (strcasecmp(k, name) == 0)
+			return json_string_value(v);
+	return NULL;
+}
+
+/* --- Vault directly, as its root ------------------------------------------ */
+
+struct sink {
+	char	*buf;
+	size_t	 len, cap;
+};
+
+static size_t
+sink_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct sink	*k = arg;
+	size_t		 n = size * nmemb, room = k->cap - 1 - k->len;
+
+	memcpy(k->buf + k->len, data, n < room ? n : room);
+	k->len += n < room ? n : room;
+	k->buf[k->len] = '\0';
+	return n;
+}
+
+static long
+vapi(const char *method, const char *path, const char *ns, const char *body,
+    char *out, size_t outlen)
+{
+	struct curl_slist	*h = NULL;
+	struct sink		 k = { out, 0, outlen };
+	char			 url[1024], nsh[256];
+	CURL			*c;
+	long			 code = -1;
+
+	out[0] = '\0';
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d%s", vd.port, path);
+	cr_assert_not_null(c = curl_easy_init());
+	h = curl_slist_append(h, "X-Vault-Token: " ROOT_TOKEN);
+	h = curl_slist_append(h, "X-Test: 1");
+	if (ns != NULL) {
+		snprintf(nsh, sizeof(nsh), "X-Vault-Namespace: %s", ns);
+		h = curl_slist_append(h, nsh);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
+	FMT(url, "%s/ca.crt", vd.dir);
+	curl_easy_setopt(c, CURLOPT_CAINFO, url);
+	if (body != NULL)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	return code;
+}
+
+/* The value stored under name (KV v1 at mount, or v2), malloc'ed. */
+static char *
+stored(const char *mount, int ver, const char *name, const char *ns)
+{
+	char		 path[512], out[BODYLEN];
+	json_error_t	 jerr;
+	json_t		*j, *d;
+	char		*v;
+
+	if (ver == 2)
+		FMT(path, "/v1/%s/data/%s", mount, name);
+	else
+		FMT(path, "/v1/%s/%s", mount, name);
+	cr_assert_eq(vapi("GET", path, ns, NULL, out, sizeof(out)), 200,
+	    "GET %s: %s", path, out);
+	cr_assert_not_null(j = json_loads(out, 0, &jerr));
+	d = json_object_get(j, "data");
+	if (ver == 2)
+		d = json_object_get(d, "data");
+	cr_assert(json_is_string(json_object_get(d, name)), "%s", out);
+	v = strdup(json_string_value(json_object_get(d, name)));
+	json_decref(j);
+	return v;
+}
+
+/* Write value under name as KES does (v2: a new version, no CAS). */
+static void
+plant(const char *mount, int ver, const char *name, const char *value,
+    const char *ns)
+{
+	char	 path[512], out[BODYLEN];
+	json_t	*o = json_object(), *w;
+	char	*body;
+	long	 code;
+
+	json_object_set_new(o, name, json_string(value));
+	if (ver == 2) {
+		w = json_object();
+		json_object_set_new(w, "data", o);
+		o = w;
+		FMT(path, "/v1/%s/data/%s", mount, name);
+	} else
+		FMT(path, "/v1/%s/%s", mount, name);
+	body = json_dumps(o, JSON_COMPACT);
+	code = vapi("PUT", path, ns, body, out, sizeof(out));
+	cr_assert(code == 200 || code == 204, "PUT %s: %ld %s", path, code,
+	    out);
+	free(body);
+	json_decref(o);
+}
+
+/* --- keyward --------------------------------------------------------------- */
+
+struct vcfg {
+	const char	*engine;	/* default kv2 */
+	int		 version;	/* default 2 */
+	const char	*extra;		/* more lines under vault:, 4 spaces */
+	const char	*auth;		/* default approle with our role */
+	const char	*tls;		/* default: ca only */
+	const char	*top;		/* more top-level YAML (cache:) */
+	int		 port;		/* default the double's */
+};
+
+static void
+write_config(const struct vcfg *v)
+{
+	struct tsrv_cfg	 cfg = { .extra = v->top };
+	char		 fs[PATH_MAX + 64], ks[8192], auth[512], tls[1024];
+	char		*text, *at, *out;
+	FILE		*f;
+	long		 len;
+
+	cr_assert_eq(tsrv_write_config(&srv, &cfg), 0);
+	FMT(auth, "    approle:\n      id: %s\n      secret: %s\n", ROLE_ID,
+	    SECRET_ID);
+	FMT(tls, "    tls:\n      ca: %s/ca.crt\n", vd.dir);
+	FMT(ks, "keystore:\n  vault:\n    endpoint: https://127.0.0.1:%d\n"
+	    "    engine: %s\n    version: v%d\n%s%s%s    status:\n"
+	    "      ping: 1s\n", v->port ? v->port : vd.port,
+	    v->engine ? v->engine : "kv2", v->version ? v->version : 2,
+	    v->extra ? v->extra : "", v->auth ? v->auth : auth,
+	    v->tls ? v->tls : tls);
+	FMT(fs, "keystore:\n  fs:\n    path: %s\n", srv.keys);
+	cr_assert_not_null(f = fopen(srv.config, "r"));
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)len + 1);
+	cr_assert_eq(fread(text, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	cr_assert_not_null(at = strstr(text, fs), "no fs store in:\n%s", text);
+	out = calloc(1, (size_t)len + strlen(ks) + 1);
+	memcpy(out, text, (size_t)(at - text));
+	strcat(out, ks);
+	strcat(out, at + strlen(fs));
+	cr_assert_eq(tsrv_write_file(srv.config, out), 0);
+	free(text);
+	free(out);
+}
+
+static void
+kw_init(void)
+{
+	if (srv.dir[0] == '\0')
+		cr_assert_eq(tsrv_init(&srv, NULL), 0, "test setup failed: %s;"
+		    " build the server first (`make`)", strerror(errno));
+}
+
+static void
+kw_start(const struct vcfg *v)
+{
+	kw_init();
+	write_config(v);
+	cr_assert_eq(tsrv_start(&srv), 0);
+	cr_assert_eq(tsrv_wait_ready(&srv, READY_MS), 0, "the server did not "
+	    "start; log:\n%s", tsrv_log_tail(&srv));
+}
+
+/* The server must refuse to start; its log must say `why`. */
+static void __attribute__((unused))
+kw_start_fails(const struct vcfg *v, const char *why)
+{
+	int st;
+
+	kw_init();
+	write_config(v);
+	cr_assert_eq(tsrv_start(&srv), 0);
+	cr_assert_eq(tsrv_wait_exit(&srv, READY_MS, &st), 0, "the server "
+	    "started although it should not (%s); log:\n%s", why,
+	    tsrv_log_tail(&srv));
+	cr_expect(!WIFEXITED(st) || WEXITSTATUS(st) != 0, "exit status 0");
+	cr_expect_gt(tsrv_log_count(&srv, why), 0, "the log does not say "
+	    "\"%s\":\n%s", why, tsrv_log_tail(&srv));
+	srv.pid = 0;
+}
+
+static void __attribute__((unused))
+kw_stop(void)
+{
+	int st;
+
+	if (srv.pid > 0 && !srv.reaped) {
+		kill(srv.pid, SIGTERM);
+		(void)tsrv_wait_exit(&srv, 10000, &st);
+	}
+	srv.pid = 0;
+}
+
+/* A key call: POST /v1/key/<op>/<name> (body NULL: POST ""). */
+static long
+key(const char *op, const char *name, const char *body, char *out,
+    size_t outlen)
+{
+	struct tsrv_req	 r = { .method = "POST", .body = body ? body : "",
+			    .body_len = body ? strlen(body) : 0,
+			    .timeout_ms = 20000 };
+	char		 path[256];
+
+	if (strcmp(op, "delete") == 0)
+		r.method = "DELETE";
+	if (strcmp(op, "list") == 0)
+		r.method = "GET";
+	FMT(path, "/v1/key/%s/%s", op, name);
+	return tsrv_get_ex(&srv, TSRV_ADMIN, path, out, outlen, &r);
+}
+
+static long
+generate(const char *name, char *out, size_t outlen)
+{
+	return key("generate", name, "{}", out, outlen);
+}
+
+static void
+expect_no_secrets_logged(void)
+{
+	cr_expect_eq(tsrv_log_count(&srv, SECRET_ID), 0, "the AppRole secret "
+	    "ID is in the server's log");
+	cr_expect_eq(tsrv_log_count(&srv, "hvs."), 0, "a Vault token is in "
+	    "the server's log");
+	cr_expect_eq(tsrv_log_count(&srv, "killed by signal 31"), 0,
+	    "a process was killed by its sandbox");
+}
+
+/*
+ * VT25, VT28: every request keyward sent has X-Vault-Request: true and no
+ * Content-Type; sys/health has neither namespace nor token; the others
+ * the token and the namespace ns (NULL: none), logins the namespace too.
+ */
+static void
+expect_headers(json_t *a, const char *ns)
+{
+	const char	*path, *h;
+	json_t		*e;
+	size_t		 i;
+
+	json_array_foreach(a, i, e) {
+		path = json_string_value(json_object_get(e, "path"));
+		if (req_header(e, "X-Test") != NULL)
+			continue;	/* the test's own calls */
+		h = req_header(e, "X-Vault-Request");
+		cr_expect(h != NULL && strcmp(h, "true") == 0,
+		    "%s without X-Vault-Request: true", path);
+		cr_expect_null(req_header(e, "Content-Type"),
+		    "%s with a Content-Type", path);
+		h = req_header(e, "X-Vault-Namespace");
+		if (strncmp(path, "/v1/sys/health", 14) == 0) {
+			cr_expect_null(h, "sys/health with a namespace");
+			cr_expect_null(req_header(e, "X-Vault-Token"),
+			    "sys/health with a token");
+			continue;
+		}
+		if (ns == NULL)
+			cr_expect_null(h, "%s with namespace %s", path, h);
+		else
+			cr_expect(h != NULL && strcmp(h, ns) == 0,
+			    "%s with namespace %s, not %s", path,
+			    h ? h : "(none)", ns);
+		if (strncmp(path, "/v1/auth/", 9) != 0 ||
+		    strstr(path, "renew-self") != NULL)
+			cr_expect_not_null(req_header(e, "X-Vault-Token"),
+			    "%s without a token", path);
+	}
+}
+
+/* ========================================================================= */
+
+/*
+ * VT2, VT4 (store namespace), VT11, VT12, VT16, VT19, VT20, VT25, VT28 on
+ * KV v2 in namespace "team": login PUT with {"role_id","secret_id"} and
+ * the namespace; data calls with token, namespace, X-Vault-Request and no
+ * Content-Type; create probes then writes {"data":{n:v},"options":
+ * {"cas":0}}; a second create is "exists" without a write; get reads
+ * ?version=1 even when version 2 exists; delete of an absent key is OK;
+ * list on metadata/ with ?list=true, an empty folder is an empty list (V1);
+ * status asks sys/health without the namespace (the double would answer
+ * 404 with it).
+ */
+Test(vault, kv2_namespace_roundtrip)
+{
+	const char *const args[] = { "--namespace", "team", NULL };
+	struct vcfg	 v = { .extra = "    namespace: team\n" };
+	char		 body[BODYLEN], *val;
+	json_t		*a, *e;
+	long		 code;
+
+	need_root();
+	vd_start(args);
+	kw_start(&v);
+
+	code = key("create", "k1", NULL, body, sizeof(body));
+	cr_assert_eq(code, 200, "create: %ld %s", code, body);
+	code = key("create", "k1", NULL, body, sizeof(body));
+	cr_expect_eq(code, 400, "create again: %ld %s", code, body);
+	cr_expect_str_eq(body, ERR_BODY("key already exists"));
+
+	/* VT16: k2 has a second version that is not a key; version 1 is. */
+	val = stored("kv2", 2, "k1", "team");
+	plant("kv2", 2, "k2", val, "team");
+	plant("kv2", 2, "k2", "not a key", "team");
+	code = generate("k2", body, sizeof(body));
+	cr_expect_eq(code, 200, "generate k2 (version 1): %ld %s", code, body);
+	code = generate("nokey", body, sizeof(body));
+	cr_expect_eq(code, 404, "generate nokey: %ld %s", code, body);
+	cr_expect_str_eq(body, ERR_BODY("key does not exist"));
+
+	code = key("list", "", NULL, body, sizeof(body));
+	cr_expect_eq(code, 200);
+	cr_expect(strstr(body, "\"k1\"") && strstr(body, "\"k2\""), "%s",
+	    body);
+	code = key("delete", "k2", NULL, body, sizeof(body));
+	cr_expect_eq(code, 200, "delete: %ld %s", code, body);
+	code = key("delete", "absent", NULL, body, sizeof(body));
+	cr_expect_eq(code, 200, "delete absent (VT19): %ld %s", code, body);
+	code = key("delete", "k1", NULL, body, sizeof(body));
+	cr_expect_eq(code, 200);
+	code = key("list", "", NULL, body, sizeof(body));
+	cr_expect_eq(code, 200, "list of an empty folder (V1): %ld %s", code,
+	    body);
+	cr_expect(strstr(body, "\"names\":[]") != NULL, "%s", body);
+	code = tsrv_get(&srv, TSRV_ADMIN, "/v1/status", body, sizeof(body));
+	cr_expect_eq(code, 200);
+	cr_expect(strstr(body, "keystore_latency") != NULL &&
+	    strstr(body, "keystore_unreachable") == NULL, "status: %s", body);
+
+	a = vd_requests();
+	cr_assert_not_null(e = find_req(a, "PUT", "/v1/auth/approle/login",
+	    0), "no login");
+	cr_expect_str_eq(json_string_value(json_object_get(e, "body")),
+	    "{\"role_id\":\"" ROLE_ID "\",\"secret_id\":\"<redacted>\"}");
+	cr_expect_str_eq(req_header(e, "X-Vault-Namespace"), "team");
+	cr_expect_null(req_header(e, "X-Vault-Token"));
+	cr_expect_eq(count_req(a, "PUT", "/v1/kv2/data/k1"), 1,
+	    "the second create wrote");
+	cr_assert_not_null(e = find_req(a, "PUT", "/v1/kv2/data/k1", 0));
+	FMT(body, "{\"data\":{\"k1\":\"%s\"},\"options\":{\"cas\":0}}",
+	    val);
+	cr_expect_str_eq(json_string_value(json_object_get(e, "body")), body);
+	cr_assert_not_null(e = find_req(a, "GET", "/v1/kv2/data/k2", 0));
+	cr_expect_str_eq(json_string_value(json_object_get(e, "query")),
+	    "version=1");
+	cr_expect_gt(count_req(a, "GET", "/v1/kv2/metadata*"), 0);
+	expect_headers(a, "team");
+	json_decref(a);
+	free(val);
+	expect_no_secrets_logged();
+}
