@@ -448,6 +448,7 @@ struct vcfg {
 	const char	*tls;		/* default: ca only */
 	const char	*top;		/* more top-level YAML (cache:) */
 	int		 port;		/* default the double's */
+	const char	*raw;		/* the whole vault: section instead */
 };
 
 static void
@@ -469,6 +470,8 @@ write_config(const struct vcfg *v)
 	    v->engine ? v->engine : "kv2", v->version ? v->version : 2,
 	    v->extra ? v->extra : "", v->auth ? v->auth : auth,
 	    v->tls ? v->tls : tls);
+	if (v->raw != NULL)
+		FMT(ks, "keystore:\n  vault:\n%s", v->raw);
 	FMT(fs, "keystore:\n  fs:\n    path: %s\n", srv.keys);
 	cr_assert_not_null(f = fopen(srv.config, "r"));
 	fseek(f, 0, SEEK_END);
@@ -691,5 +694,200 @@ Test(vault, kv2_namespace_roundtrip)
 	expect_headers(a, "team");
 	json_decref(a);
 	free(val);
+	expect_no_secrets_logged();
+}
+
+/*
+ * VT1: configurations the server refuses at start, each with its message
+ * (keyward's parser words them its own way; spec §1.2 has KES's).
+ */
+Test(vault, config_errors)
+{
+	static const struct {
+		const char *raw, *why;
+	} t[] = {
+		{ "    engine: kv\n    approle:\n      id: a\n      secret: b\n",
+		  "the Vault URL" },
+		{ "    endpoint: https://127.0.0.1:1\n    approle:\n      id: a\n"
+		  "      secret: b\n    kubernetes:\n      role: r\n"
+		  "      jwt: j\n", "both approle and kubernetes are set" },
+		{ "    endpoint: https://127.0.0.1:1\n",
+		  "no authentication method" },
+		{ "    endpoint: https://127.0.0.1:1\n    version: v3\n"
+		  "    approle:\n      id: a\n      secret: b\n",
+		  "is not a K/V engine version" },
+		{ "    endpoint: https://127.0.0.1:1\n    transit:\n"
+		  "      engine: transit\n    approle:\n      id: a\n"
+		  "      secret: b\n", "the name of the transit key" },
+		{ "    endpoint: https://127.0.0.1:1\n    approle:\n      id: a\n"
+		  "      secret: b\n    tls:\n      cert: /etc/hostname\n",
+		  "a private key to go with tls.cert" },
+		{ "    endpoint: https://127.0.0.1:1\n    kubernetes:\n"
+		  "      role: r\n      jwt: /nonexistent/jwt\n",
+		  "expected a JWT or a readable file holding one" },
+	};
+	struct vcfg	v;
+	size_t		i;
+
+	need_root();
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(&v, 0, sizeof(v));
+		v.raw = t[i].raw;
+		kw_start_fails(&v, t[i].why);
+	}
+}
+
+/*
+ * VT3: no start without a first login. A refused secret ID (400, one
+ * attempt), nothing listening (3 attempts, then the error), and a Vault
+ * whose certificate the configured CA did not sign (no request reaches
+ * it). The secret never shows in the log.
+ */
+Test(vault, login_failures)
+{
+	struct vcfg	 v = { 0 };
+	char		 auth[256], tls[PATH_MAX + 64];
+	json_t		*a;
+	int		 fd, port;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t	 sl = sizeof(sa);
+
+	need_root();
+	vd_start(NULL);
+	FMT(auth, "    approle:\n      id: %s\n      secret: wrong-secret\n",
+	    ROLE_ID);
+	v.auth = auth;
+	kw_start_fails(&v, "invalid role or secret ID");
+	a = vd_requests();
+	cr_expect_eq(count_req(a, "PUT", "/v1/auth/approle/login"), 1,
+	    "a 400 was retried");
+	json_decref(a);
+	cr_expect_eq(tsrv_log_count(&srv, "wrong-secret"), 0);
+
+	/* A port nothing listens on: bound, never listened to. */
+	cr_assert_neq(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	port = ntohs(sa.sin_port);
+	memset(&v, 0, sizeof(v));
+	v.port = port;
+	kw_start_fails(&v, "vault: authentication failed");
+	close(fd);
+
+	ctl_ok("/requests/clear", "{}");
+	memset(&v, 0, sizeof(v));
+	FMT(tls, "    tls:\n      ca: %s/other.crt\n", vd.dir);
+	v.tls = tls;
+	kw_start_fails(&v, "vault: authentication failed");
+	a = vd_requests();
+	cr_expect_eq(json_array_size(a), 0, "a request got through a refused "
+	    "certificate");
+	json_decref(a);
+	cr_expect_eq(tsrv_log_count(&srv, SECRET_ID), 0);
+}
+
+/*
+ * VT10 (keyward V6): every token revoked; the next call gets 403, logs in
+ * once more and succeeds. Right after, a second revocation is not
+ * answered by another login (at most one per 5 s): that call fails.
+ */
+Test(vault, relogin_on_403)
+{
+	struct vcfg	 v = { 0 };
+	char		 body[BODYLEN], *val;
+	json_t		*a;
+	long		 code;
+
+	need_root();
+	vd_start(NULL);
+	kw_start(&v);
+	code = key("create", "k1", NULL, body, sizeof(body));
+	cr_assert_eq(code, 200, "create: %ld %s", code, body);
+	val = stored("kv2", 2, "k1", NULL);
+	plant("kv2", 2, "k2", val, NULL);
+	plant("kv2", 2, "k3", val, NULL);
+	free(val);
+
+	ctl_ok("/tokens/revoke", "{}");
+	code = generate("k2", body, sizeof(body));
+	cr_expect_eq(code, 200, "generate after the revocation: %ld %s", code,
+	    body);
+	a = vd_requests();
+	cr_expect_eq(count_req(a, "PUT", "/v1/auth/approle/login"), 2);
+	cr_expect_eq(count_req(a, "GET", "/v1/kv2/data/k2"), 2,
+	    "one 403 and one retry");
+	json_decref(a);
+
+	ctl_ok("/tokens/revoke", "{}");
+	code = generate("k3", body, sizeof(body));
+	cr_expect_eq(code, 502, "a second 403 within 5 s: %ld %s", code, body);
+	a = vd_requests();
+	cr_expect_eq(count_req(a, "PUT", "/v1/auth/approle/login"), 2,
+	    "logged in again within 5 s");
+	json_decref(a);
+	/* After the 5 s, a 403 logs in again. */
+	tsrv_sleep_ms(5200);
+	code = generate("k3", body, sizeof(body));
+	cr_expect_eq(code, 200, "generate 5 s later: %ld %s", code, body);
+	expect_no_secrets_logged();
+}
+
+/* --- 100 concurrent creates of one name -------------------------------- */
+
+struct race {
+	pthread_mutex_t	 mu;
+	int		 ok, exists, other;
+	char		 last[256];
+};
+
+static void *
+race_one(void *arg)
+{
+	struct race	*r = arg;
+	char		 body[1024];
+	long		 code;
+
+	code = key("create", "race", NULL, body, sizeof(body));
+	pthread_mutex_lock(&r->mu);
+	if (code == 200)
+		r->ok++;
+	else if (code == 400 && strcmp(body, ERR_BODY("key already exists"))
+	    == 0)
+		r->exists++;
+	else {
+		r->other++;
+		snprintf(r->last, sizeof(r->last), "%ld %.200s", code, body);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/*
+ * VT13 (keyward V2) under load: 100 creates of one name at once on KV
+ * v2; exactly one is 200, the 99 others "key already exists", and Vault
+ * holds one version.
+ */
+Test(vault, concurrent_creates_one_winner)
+{
+	struct vcfg	 v = { 0 };
+	struct race	 r = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	pthread_t	 th[100];
+	char		 out[BODYLEN];
+	size_t		 i;
+
+	need_root();
+	vd_start(NULL);
+	kw_start(&v);
+	for (i = 0; i < 100; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, race_one, &r), 0);
+	for (i = 0; i < 100; i++)
+		pthread_join(th[i], NULL);
+	cr_expect_eq(r.ok, 1, "%d creates succeeded", r.ok);
+	cr_expect_eq(r.exists, 99, "%d exists, %d other (last %s)", r.exists,
+	    r.other, r.last);
+	cr_expect_eq(vapi("GET", "/v1/kv2/metadata/race", NULL, NULL, out,
+	    sizeof(out)), 200);
+	cr_expect(strstr(out, "\"current_version\":1") != NULL, "%s", out);
 	expect_no_secrets_logged();
 }
