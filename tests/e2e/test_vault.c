@@ -406,6 +406,9 @@ stored(const char *mount, int ver, const char *name, const char *ns)
 	d = json_object_get(j, "data");
 	if (ver == 2)
 		d = json_object_get(d, "data");
+	/* The field is the key's name, the path's last element. */
+	if (strrchr(name, '/') != NULL)
+		name = strrchr(name, '/') + 1;
 	cr_assert(json_is_string(json_object_get(d, name)), "%s", out);
 	v = strdup(json_string_value(json_object_get(d, name)));
 	json_decref(j);
@@ -422,7 +425,8 @@ plant(const char *mount, int ver, const char *name, const char *value,
 	char	*body;
 	long	 code;
 
-	json_object_set_new(o, name, json_string(value));
+	json_object_set_new(o, strrchr(name, '/') != NULL ?
+	    strrchr(name, '/') + 1 : name, json_string(value));
 	if (ver == 2) {
 		w = json_object();
 		json_object_set_new(w, "data", o);
@@ -501,11 +505,15 @@ kw_init(void)
 static void
 kw_start(const struct vcfg *v)
 {
+	int n;
+
 	kw_init();
 	write_config(v);
+	/* The log is appended to: count this start's line only. */
+	n = tsrv_log_count(&srv, "serving on");
 	cr_assert_eq(tsrv_start(&srv), 0);
-	cr_assert_eq(tsrv_wait_ready(&srv, READY_MS), 0, "the server did not "
-	    "start; log:\n%s", tsrv_log_tail(&srv));
+	cr_assert_eq(tsrv_wait_log(&srv, "serving on", n + 1, READY_MS), 0,
+	    "the server did not start; log:\n%s", tsrv_log_tail(&srv));
 }
 
 /* The server must refuse to start; its log must say `why`. */
@@ -889,5 +897,216 @@ Test(vault, concurrent_creates_one_winner)
 	cr_expect_eq(vapi("GET", "/v1/kv2/metadata/race", NULL, NULL, out,
 	    sizeof(out)), 200);
 	cr_expect(strstr(out, "\"current_version\":1") != NULL, "%s", out);
+	expect_no_secrets_logged();
+}
+
+/*
+ * VT11 (v1 answers 204), VT15, VT20 (v1 list), VT14 on KV v1 with a
+ * prefix: create writes {"k":"v"} under kv/app/k; then a v1 store on the
+ * v2 mount (404 + warnings: "invalid K/V v1 format"); then a v2 create
+ * over a soft-deleted latest version fails ("missing 'data' entry").
+ */
+Test(vault, kv1_prefix_and_wrong_versions)
+{
+	struct vcfg	 v = { .engine = "kv", .version = 1,
+			    .extra = "    prefix: app\n" };
+	char		 body[BODYLEN], *val, want[BODYLEN];
+	json_t		*a, *e;
+	long		 code;
+
+	need_root();
+	vd_start(NULL);
+	kw_start(&v);
+	code = key("create", "k", NULL, body, sizeof(body));
+	cr_assert_eq(code, 200, "create: %ld %s", code, body);
+	val = stored("kv", 1, "app/k", NULL);
+	a = vd_requests();
+	cr_assert_not_null(e = find_req(a, "PUT", "/v1/kv/app/k", 0));
+	cr_expect_eq(json_integer_value(json_object_get(e, "status")), 204);
+	FMT(want, "{\"k\":\"%s\"}", val);
+	cr_expect_str_eq(json_string_value(json_object_get(e, "body")), want);
+	json_decref(a);
+	plant("kv", 1, "app/sub/x", val, NULL);
+	code = key("list", "", NULL, body, sizeof(body));
+	cr_expect_eq(code, 200);
+	cr_expect(strncmp(body, "{\"names\":[\"k\"]", 14) == 0 &&
+	    strstr(body, "sub") == NULL,
+	    "list of kv/app (a sub/ folder is no key): %s", body);
+	kw_stop();
+
+	/* A v1 store on the v2 mount. */
+	v.engine = "kv2";
+	kw_start(&v);
+	code = key("create", "k", NULL, body, sizeof(body));
+	cr_expect_eq(code, 502, "v1 create on a v2 mount: %ld %s", code, body);
+	cr_expect_gt(tsrv_log_count(&srv, "invalid K/V v1 format"), 0);
+	kw_stop();
+
+	/* v2 over a soft-deleted latest version. */
+	v.version = 2;
+	v.extra = NULL;
+	kw_start(&v);
+	plant("kv2", 2, "gone", val, NULL);
+	cr_assert_eq(vapi("DELETE", "/v1/kv2/data/gone", NULL, NULL, body,
+	    sizeof(body)), 204);
+	code = key("create", "gone", NULL, body, sizeof(body));
+	cr_expect_eq(code, 502, "create over a soft-deleted key: %ld %s",
+	    code, body);
+	cr_expect_gt(tsrv_log_count(&srv, "missing 'data' entry"), 0, "%s",
+	    tsrv_log_tail(&srv));
+	free(val);
+	expect_no_secrets_logged();
+}
+
+/*
+ * VT17, VT18, keyward V8: with transit, create sends {"plaintext":
+ * base64(value)} and stores "vault:v1:..."; a planted copy reads back
+ * through decrypt; a value encrypted after a rotation ("vault:v2:") is
+ * read too, but a create after the rotation is refused (KES peers read
+ * v1 only). Without transit, a vault:v1: value fails to read.
+ */
+Test(vault, transit)
+{
+	struct vcfg	 v = { .extra = "    transit:\n      key: kes\n" };
+	char		 body[BODYLEN], out[BODYLEN], *val, *p, *q;
+	long		 code;
+
+	need_root();
+	vd_start(NULL);
+	kw_start(&v);
+	code = key("create", "t1", NULL, body, sizeof(body));
+	cr_assert_eq(code, 200, "create: %ld %s", code, body);
+	val = stored("kv2", 2, "t1", NULL);
+	cr_expect(strncmp(val, "vault:v1:", 9) == 0, "stored: %s", val);
+	plant("kv2", 2, "t2", val, NULL);
+	code = generate("t2", body, sizeof(body));
+	cr_expect_eq(code, 200, "generate through decrypt: %ld %s", code,
+	    body);
+
+	/* The plaintext of t1 encrypted again after a rotation: v2. */
+	FMT(body, "{\"ciphertext\":\"%s\"}", val);
+	cr_assert_eq(vapi("PUT", "/v1/transit/decrypt/kes", NULL, body, out,
+	    sizeof(out)), 200, "%s", out);
+	cr_assert_not_null(p = strstr(out, "\"plaintext\":\""));
+	p += strlen("\"plaintext\":\"");
+	cr_assert_not_null(q = strchr(p, '"'));
+	*q = '\0';
+	ctl_ok("/transit/rotate", "{\"key\":\"kes\"}");
+	FMT(body, "{\"plaintext\":\"%s\"}", p);
+	cr_assert_eq(vapi("PUT", "/v1/transit/encrypt/kes", NULL, body, out,
+	    sizeof(out)), 200);
+	cr_assert_not_null(p = strstr(out, "vault:v2:"), "%s", out);
+	cr_assert_not_null(q = strchr(p, '"'));
+	*q = '\0';
+	plant("kv2", 2, "t3", p, NULL);
+	code = generate("t3", body, sizeof(body));
+	cr_expect_eq(code, 200, "generate of a vault:v2: value: %ld %s", code,
+	    body);
+	code = key("create", "t4", NULL, body, sizeof(body));
+	cr_expect_eq(code, 502, "create after the rotation: %ld %s", code,
+	    body);
+	cr_expect_gt(tsrv_log_count(&srv, "invalid vault response"), 0);
+	kw_stop();
+
+	v.extra = NULL;
+	kw_start(&v);
+	code = generate("t2", body, sizeof(body));
+	cr_expect_eq(code, 502, "a transit value without transit: %ld %s",
+	    code, body);
+	cr_expect_gt(tsrv_log_count(&srv, "key is encrypted with vault "
+	    "transit key"), 0);
+	free(val);
+	expect_no_secrets_logged();
+}
+
+/* The attempts at path, in order, and the gaps between them in ms. */
+static int
+attempts(const char *method, const char *path, long *status, double *gap)
+{
+	json_t	*a = vd_requests(), *e;
+	double	 last = 0, t;
+	size_t	 i;
+	int	 n = 0;
+
+	json_array_foreach(a, i, e) {
+		if (strcmp(json_string_value(json_object_get(e, "method")),
+		    method) != 0 || strcmp(json_string_value(
+		    json_object_get(e, "path")), path) != 0 || n >= 8)
+			continue;
+		t = json_real_value(json_object_get(e, "time"));
+		status[n] = (long)json_integer_value(json_object_get(e,
+		    "status"));
+		gap[n] = n == 0 ? 0 : (t - last) * 1000;
+		last = t;
+		n++;
+	}
+	json_decref(a);
+	return n;
+}
+
+static void
+fault(const char *path, int status, int count)
+{
+	char rule[256];
+
+	FMT(rule, "{\"path\":\"%s\",\"status\":%d,\"count\":%d}", path,
+	    status, count);
+	ctl_ok("/fault", rule);
+}
+
+/*
+ * VT21, VT22: 429 twice then the answer: three attempts, waits of at
+ * least 1 s and 2 s; 429 three times: the call fails after three; 412,
+ * 500, 502 and 503 are retried; 501 and 400 are not.
+ */
+Test(vault, retries)
+{
+	static const int retried[] = { 412, 500, 502, 503 };
+	struct vcfg	 v = { 0 };
+	char		 body[BODYLEN], name[32], path[64];
+	long		 code, st[8];
+	double		 gap[8];
+	size_t		 i;
+	int		 n;
+
+	need_root();
+	vd_start(NULL);
+	kw_start(&v);
+
+	fault("kv2/data/r1", 429, 2);
+	code = key("create", "r1", NULL, body, sizeof(body));
+	cr_expect_eq(code, 200, "429 x2 then 404: %ld %s", code, body);
+	n = attempts("GET", "/v1/kv2/data/r1", st, gap);
+	cr_expect_eq(n, 3, "%d attempts", n);
+	if (n == 3) {
+		cr_expect(st[0] == 429 && st[1] == 429 && st[2] == 404);
+		cr_expect_geq(gap[1], 950, "first wait %.0f ms", gap[1]);
+		cr_expect_geq(gap[2], 1950, "second wait %.0f ms", gap[2]);
+	}
+
+	fault("kv2/data/r2", 429, 3);
+	code = key("create", "r2", NULL, body, sizeof(body));
+	cr_expect_eq(code, 502, "429 x3: %ld %s", code, body);
+	cr_expect_eq(attempts("GET", "/v1/kv2/data/r2", st, gap), 3);
+
+	for (i = 0; i < sizeof(retried) / sizeof(retried[0]); i++) {
+		FMT(name, "s%d", retried[i]);
+		FMT(path, "kv2/data/%s", name);
+		fault(path, retried[i], 1);
+		code = key("create", name, NULL, body, sizeof(body));
+		cr_expect_eq(code, 200, "%d once: %ld %s", retried[i], code,
+		    body);
+		FMT(path, "/v1/kv2/data/%s", name);
+		cr_expect_eq(attempts("GET", path, st, gap), 2, "%d",
+		    retried[i]);
+	}
+	fault("kv2/data/n501", 501, 1);
+	code = key("create", "n501", NULL, body, sizeof(body));
+	cr_expect_eq(code, 502, "501: %ld %s", code, body);
+	cr_expect_eq(attempts("GET", "/v1/kv2/data/n501", st, gap), 1);
+	fault("kv2/data/n400", 400, 1);
+	code = key("create", "n400", NULL, body, sizeof(body));
+	cr_expect_eq(code, 502, "400: %ld %s", code, body);
+	cr_expect_eq(attempts("GET", "/v1/kv2/data/n400", st, gap), 1);
 	expect_no_secrets_logged();
 }
