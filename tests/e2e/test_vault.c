@@ -1110,3 +1110,210 @@ Test(vault, retries)
 	cr_expect_eq(attempts("GET", "/v1/kv2/data/n400", st, gap), 1);
 	expect_no_secrets_logged();
 }
+
+static bool
+status_is(bool up)
+{
+	char body[BODYLEN];
+
+	if (tsrv_get(&srv, TSRV_ADMIN, "/v1/status", body, sizeof(body)) !=
+	    200)
+		return false;
+	if (up)
+		return strstr(body, "keystore_latency") != NULL &&
+		    strstr(body, "keystore_unreachable") == NULL;
+	return strstr(body, "\"keystore_unreachable\":true") != NULL;
+}
+
+static bool
+wait_status(bool up, unsigned int ms)
+{
+	uint64_t t0 = tsrv_now_ms();
+
+	while (tsrv_now_ms() - t0 < ms) {
+		if (status_is(up))
+			return true;
+		tsrv_sleep_ms(200);
+	}
+	return false;
+}
+
+/*
+ * VT23, VT24, keyward V10, and offline behaviour: sealed, /v1/status and
+ * /v1/ready say the store is unreachable, a cached key keeps serving
+ * (cache.expiry.offline), an uncached one fails without any request to
+ * Vault; unsealed, everything recovers. Not initialised: unreachable; a
+ * standby node: healthy.
+ */
+Test(vault, sealed_offline)
+{
+	struct vcfg	 v = { .top = "cache:\n  expiry:\n    any: 5m\n"
+			    "    unused: 5m\n    offline: 60s\n" };
+	char		 body[BODYLEN], *val;
+	json_t		*a;
+	long		 code;
+
+	need_root();
+	vd_start(NULL);
+	kw_start(&v);
+	code = key("create", "hot", NULL, body, sizeof(body));
+	cr_assert_eq(code, 200, "create: %ld %s", code, body);
+	cr_assert_eq(generate("hot", body, sizeof(body)), 200);
+	val = stored("kv2", 2, "hot", NULL);
+	plant("kv2", 2, "cold", val, NULL);
+	free(val);
+
+	ctl_ok("/seal", "{}");
+	cr_expect(wait_status(false, 12000), "/v1/status did not say the store "
+	    "is unreachable within 12 s");
+	code = tsrv_get(&srv, TSRV_ADMIN, "/v1/ready", body, sizeof(body));
+	cr_expect_neq(code, 200, "/v1/ready while sealed: %ld %s", code, body);
+	/* The health loop's flag: let it see the seal (ping 1 s). */
+	tsrv_sleep_ms(1500);
+	ctl_ok("/requests/clear", "{}");
+	code = generate("hot", body, sizeof(body));
+	cr_expect_eq(code, 200, "a cached key while sealed: %ld %s", code,
+	    body);
+	code = generate("cold", body, sizeof(body));
+	cr_expect_eq(code, 502, "an uncached key while sealed: %ld %s", code,
+	    body);
+	a = vd_requests();
+	cr_expect_eq(count_req(a, NULL, "/v1/kv2/*"), 0, "a data request "
+	    "while sealed");
+	json_decref(a);
+	cr_expect_gt(tsrv_log_count(&srv, "vault: key store is sealed"), 0);
+
+	ctl_ok("/unseal", "{}");
+	cr_expect(wait_status(true, 12000), "/v1/status did not recover "
+	    "within 12 s of the unseal");
+	tsrv_sleep_ms(1500);
+	code = generate("cold", body, sizeof(body));
+	cr_expect_eq(code, 200, "unsealed: %ld %s", code, body);
+	code = tsrv_get(&srv, TSRV_ADMIN, "/v1/ready", body, sizeof(body));
+	cr_expect_eq(code, 200, "/v1/ready unsealed: %ld %s", code, body);
+
+	ctl_ok("/node", "{\"initialized\":false}");
+	cr_expect(wait_status(false, 12000), "not initialised, yet healthy");
+	ctl_ok("/node", "{\"initialized\":true,\"standby\":true}");
+	cr_expect(wait_status(true, 12000), "a standby is healthy (KES)");
+	expect_no_secrets_logged();
+}
+
+/*
+ * VT5, keyward V11: Kubernetes login with the JWT in a file, re-read at
+ * every login: the file ends in a newline (stripped); after the file is
+ * rotated and the old JWT refused, a revoked token makes a new login
+ * that sends the new JWT.
+ */
+Test(vault, kubernetes_jwt_file)
+{
+	const char *const args[] = { "--kubernetes", "kw:JWT-ONE.aaa.bbb",
+	    NULL };
+	struct vcfg	 v = { 0 };
+	char		 auth[PATH_MAX + 128], jwt[PATH_MAX], body[BODYLEN];
+	char		*val;
+	json_t		*a;
+	long		 code;
+
+	need_root();
+	vd_start(args);
+	FMT(jwt, "%s/token", vd.dir);
+	cr_assert_eq(tsrv_write_file(jwt, "JWT-ONE.aaa.bbb\n"), 0);
+	chmod(jwt, 0644);
+	FMT(auth, "    kubernetes:\n      role: kw\n      jwt: %s\n", jwt);
+	v.auth = auth;
+	kw_start(&v);
+	code = key("create", "k", NULL, body, sizeof(body));
+	cr_assert_eq(code, 200, "create: %ld %s", code, body);
+	val = stored("kv2", 2, "k", NULL);
+	plant("kv2", 2, "k2", val, NULL);
+	free(val);
+
+	ctl_ok("/kubernetes", "{\"role\":\"kw\",\"jwt\":\"JWT-TWO.ccc.ddd\"}");
+	cr_assert_eq(tsrv_write_file(jwt, "JWT-TWO.ccc.ddd\r\n"), 0);
+	chmod(jwt, 0644);
+	ctl_ok("/kubernetes", "{\"role\":\"kw\",\"jwt\":\"JWT-ONE.aaa.bbb\","
+	    "\"remove\":true}");
+	ctl_ok("/tokens/revoke", "{}");
+	code = generate("k2", body, sizeof(body));
+	cr_expect_eq(code, 200, "after the rotation: %ld %s", code, body);
+	a = vd_requests();
+	cr_expect_eq(count_req(a, "PUT", "/v1/auth/kubernetes/login"), 2);
+	json_decref(a);
+	cr_expect_eq(tsrv_log_count(&srv, "JWT-ONE"), 0);
+	cr_expect_eq(tsrv_log_count(&srv, "JWT-TWO"), 0);
+	expect_no_secrets_logged();
+}
+
+/*
+ * VT8 (keyward V7), VT9: a 4 s token is replaced by a new login every
+ * 2 s, with a warning; a token that does not expire (TTL 0) is never
+ * renewed nor replaced.
+ */
+Test(vault, short_and_endless_tokens)
+{
+	const char *const args[] = { "--token-ttl", "4", NULL };
+	struct vcfg	 v = { 0 };
+	char		 body[BODYLEN];
+	json_t		*a;
+	int		 n;
+
+	need_root();
+	vd_start(args);
+	kw_start(&v);
+	tsrv_sleep_ms(5000);
+	a = vd_requests();
+	n = count_req(a, "PUT", "/v1/auth/approle/login");
+	json_decref(a);
+	cr_expect(n >= 3 && n <= 5, "%d logins in about 5 s (every 2 s)", n);
+	cr_expect_gt(tsrv_log_count(&srv, "less than 30 s"), 0);
+	cr_expect_eq(key("create", "k", NULL, body, sizeof(body)), 200,
+	    "%s", body);
+	kw_stop();
+
+	ctl_ok("/tokens", "{\"ttl\":0}");
+	ctl_ok("/requests/clear", "{}");
+	kw_start(&v);
+	tsrv_sleep_ms(3000);
+	a = vd_requests();
+	cr_expect_eq(count_req(a, "PUT", "/v1/auth/approle/login"), 1);
+	cr_expect_eq(count_req(a, NULL, "/v1/auth/token/renew-self"), 0);
+	json_decref(a);
+	expect_no_secrets_logged();
+}
+
+/*
+ * VT27: Vault requires a client certificate and is signed by a private
+ * CA given only as tls.ca: data calls and health checks work; without the
+ * certificate the first login fails and the server does not start.
+ */
+Test(vault, mtls_private_ca)
+{
+	struct vcfg	 v = { 0 };
+	char		 tls[3 * PATH_MAX], ca[PATH_MAX + 16], body[BODYLEN];
+	const char	*args[] = { "--client-ca", ca, NULL };
+	json_t		*a, *e;
+	size_t		 i;
+	long		 code;
+
+	need_root();
+	vd_pki();
+	FMT(ca, "%s/ca.crt", vd.dir);
+	vd_start(args);
+	FMT(tls, "    tls:\n      ca: %s/ca.crt\n      cert: %s/client.crt\n"
+	    "      key: %s/client.key\n", vd.dir, vd.dir, vd.dir);
+	v.tls = tls;
+	kw_start(&v);
+	code = key("create", "k", NULL, body, sizeof(body));
+	cr_expect_eq(code, 200, "create over mTLS: %ld %s", code, body);
+	cr_expect(wait_status(true, 5000), "status over mTLS");
+	a = vd_requests();
+	json_array_foreach(a, i, e)
+		cr_expect(json_is_true(json_object_get(e, "client_cert")),
+		    "%s without a client certificate", json_string_value(
+		    json_object_get(e, "path")));
+	json_decref(a);
+	kw_stop();
+	v.tls = NULL;
+	kw_start_fails(&v, "vault: authentication failed");
+}
