@@ -6,7 +6,7 @@
  * process), then an allow-list with argument checks (mmap and mprotect
  * without PROT_EXEC, madvise, fcntl and futex limited to lists of values,
  * socket domains), and kill the whole process (SCMP_ACT_KILL_PROCESS, not
- * just the thread: the agent may run resolver threads) on anything else.
+ * just the thread: a library may have started one) on anything else.
  * What a role is explicitly forbidden (open in crypto, socket in the worker,
  * exec and fork everywhere, ...) is never soft-denied; the one exception is
  * the raw open(2) in the sanitizer build (see sanitizer_rules).
@@ -28,7 +28,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
-#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -56,11 +55,6 @@
 #define FUTEX_OPMASK \
 	(0xffffffffULL & ~(uint64_t)(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME))
 #define ALLOW_FUTEX(op)	ALLOW_MASK(futex, 1, FUTEX_OPMASK, (op))
-
-/* clone() flags a thread may not combine with CLONE_THREAD here. */
-#define CLONE_NS_FLAGS \
-	(CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | \
-	CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
 
 /*
  * Every role: I/O on descriptors it already holds, its epoll loop, time,
@@ -145,42 +139,14 @@ static const struct sb_rule worker_rules[] = {
 };
 
 /*
- * ROLE_AGENT: the network for the key stores to come (Vault, KMIP,
- * cloud); each store adds its own calls (the filesystem store its file
- * calls: struct ks_backend, keystore-agent/backend.h).
- * XXX: the network calls belong to the network stores' own lists; move
- * them there with the first one.
- * XXX: getaddrinfo() through NSS needs files and possibly AF_NETLINK
- * (AI_ADDRCONFIG); revisit with the first network store, or resolve in a
- * helper outside the filter (chrony).
+ * ROLE_AGENT: nothing beyond the common set either. Each store adds its
+ * own calls (struct ks_backend's rules, keystore-agent/backend.h): the
+ * filesystem store its file calls, a network store TCP sockets
+ * (net_rules, keystore-agent/net.c). The agent makes no thread (curl's
+ * resolver is never used) and opens no socket of its own: host names
+ * are resolved by its helper (keystore-agent/helper.c), whose socketpair
+ * is made before the filter.
  */
-static const struct sb_rule agent_rules[] = {
-	ALLOW_EQ(socket, 0, AF_UNIX),
-	ALLOW_EQ(socket, 0, AF_INET),
-	ALLOW_EQ(socket, 0, AF_INET6),
-	ALLOW(connect),
-	ALLOW(setsockopt),
-	ALLOW(getsockopt),
-	ALLOW(getsockname),
-	ALLOW(getpeername),
-	ALLOW(sendto),
-	ALLOW(recvfrom),
-	/* glibc's resolver sends the A and AAAA queries together. */
-	ALLOW(sendmmsg),
-	ALLOW(shutdown),
-	ALLOW(uname),
-
-	/* Threads only (curl's threaded resolver): no fork, no namespaces. */
-	ALLOW_MASK(clone, 0, CLONE_THREAD | CLONE_NS_FLAGS, CLONE_THREAD),
-	/* clone3 passes its flags in memory the filter cannot read; ENOSYS
-	 * makes glibc fall back to clone(). */
-	FAIL(clone3, ENOSYS),
-	ALLOW(set_robust_list),
-	ALLOW(rseq),
-	/* glibc's first pthread_create() installs its setxid handler
-	 * (SIGSETXID, glibc-internal: __SIGRTMIN + 1). */
-	ALLOW_EQ(rt_sigaction, 0, __SIGRTMIN + 1),
-};
 
 #ifdef KEYWARD_SANITIZE
 /*
@@ -189,7 +155,8 @@ static const struct sb_rule agent_rules[] = {
  * sandbox_sanitizer_prepare() below removes the need for more.
  */
 static const struct sb_rule sanitizer_rules[] = {
-	/* Each new thread (agent): ASan reads its stack bounds through
+	/* Each new thread (no role makes one under its filter since the
+	 * agent stopped using curl's resolver): ASan reads its stack bounds through
 	 * pthread_getattr_np(), which asks for the CPU affinity ... */
 	ALLOW(sched_getaffinity),
 	/* ... and gives it an alternate signal stack for its SEGV handler. */
@@ -362,16 +329,13 @@ sandbox_apply_more(enum proc_role role, bool debug,
 
 	switch (role) {
 	case ROLE_CRYPTO:
+	case ROLE_AGENT:
 		extra.rules = NULL;
 		extra.nrules = 0;
 		break;
 	case ROLE_WORKER:
 		extra.rules = worker_rules;
 		extra.nrules = NITEMS(worker_rules);
-		break;
-	case ROLE_AGENT:
-		extra.rules = agent_rules;
-		extra.nrules = NITEMS(agent_rules);
 		break;
 	default:
 		log_warnx("sandbox: no filter for role %s", role_name(role));

@@ -14,6 +14,7 @@
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -108,6 +109,8 @@ static const struct sb_rule helper_rules[] = {
 	ALLOW(sendto),
 	ALLOW(recvfrom),
 	ALLOW(sendmmsg),
+	/* res_send: the size of a UDP answer before reading it. */
+	ALLOW_EQ(ioctl, 1, FIONREAD),
 	ALLOW(uname),
 };
 
@@ -366,7 +369,8 @@ hreq_answer(struct hreq *r, int err, const uint8_t *data, size_t len,
 		return;
 	}
 	addrs = xmalloc(len + 1);
-	memcpy(addrs, data, len);
+	if (len > 0)
+		memcpy(addrs, data, len);
 	addrs[len] = '\0';
 	if (err == 0 && (len == 0 || strlen(addrs) != len)) {
 		err = EPROTO;

@@ -37,12 +37,18 @@
 #include "common/msg.h"
 #include "common/sandbox.h"
 #include "keystore-agent/backend.h"
+#include "keystore-agent/net.h"
+
+/* The agent's probes run with a network store's additions instead. */
+static bool	agent_net;
 
 /* The filter a role runs with; the agent's includes its store's
- * additions, here the filesystem store's. */
+ * additions, here the filesystem store's (or net_rules). */
 static int
 apply(enum proc_role role, bool debug)
 {
+	if (role == ROLE_AGENT && agent_net)
+		return sandbox_apply_more(role, debug, net_rules, net_nrules);
 	if (role == ROLE_AGENT)
 		return sandbox_apply_more(role, debug, ks_backend_fs.rules,
 		    ks_backend_fs.nrules);
@@ -303,9 +309,15 @@ probe_socket_inet(void *arg)
 {
 	(void)arg;
 	if (syscall(SYS_socket, AF_INET, SOCK_STREAM, 0) == -1 ||
-	    syscall(SYS_socket, AF_INET6, SOCK_STREAM, 0) == -1 ||
-	    syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0) == -1)
+	    syscall(SYS_socket, AF_INET6, SOCK_STREAM, 0) == -1)
 		_exit(PROBE_FAILED);
+}
+
+static void
+probe_socket_unix(void *arg)
+{
+	(void)arg;
+	syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
 }
 
 static void
@@ -321,7 +333,7 @@ thread_main(void *arg)
 	return arg;
 }
 
-/* pthread_create: clone3 gets ENOSYS, glibc falls back to clone(). */
+/* pthread_create: glibc tries clone3 first, then clone(). */
 static void
 probe_thread(void *arg)
 {
@@ -343,13 +355,29 @@ probe_clone3(void *arg)
 		_exit(PROBE_FAILED);
 }
 
-Test(sandbox, agent_network_and_threads)
+/* The filesystem store's agent has no network and no threads. */
+Test(sandbox, agent_without_network_or_threads)
 {
-	expect_ok(ROLE_AGENT, "socket(AF_INET/AF_INET6/AF_UNIX)",
-	    probe_socket_inet, NULL);
+	expect_killed(ROLE_AGENT, "socket(AF_INET)", probe_socket_inet, NULL);
+	expect_killed(ROLE_AGENT, "socket(AF_UNIX)", probe_socket_unix, NULL);
 	expect_killed(ROLE_AGENT, "socket(AF_NETLINK)", probe_socket_netlink,
 	    NULL);
-	expect_ok(ROLE_AGENT, "clone3 -> ENOSYS", probe_clone3, NULL);
+	expect_killed(ROLE_AGENT, "clone3", probe_clone3, NULL);
+	expect_killed(ROLE_AGENT, "pthread_create", probe_thread, NULL);
+}
+
+/* A network store's: TCP over IPv4 and IPv6 only, still no threads
+ * (names are resolved by the helper; tests/e2e/test_net.c). */
+Test(sandbox, agent_network_store)
+{
+	agent_net = true;
+	expect_ok(ROLE_AGENT, "socket(AF_INET/AF_INET6)", probe_socket_inet,
+	    NULL);
+	expect_killed(ROLE_AGENT, "socket(AF_UNIX)", probe_socket_unix, NULL);
+	expect_killed(ROLE_AGENT, "socket(AF_NETLINK)", probe_socket_netlink,
+	    NULL);
+	expect_killed(ROLE_AGENT, "clone3", probe_clone3, NULL);
+	expect_killed(ROLE_AGENT, "pthread_create", probe_thread, NULL);
 }
 
 /* ---- probes in a freshly exec'd process ----------------------------- */
@@ -427,13 +455,14 @@ Test(sandbox, fresh_process_common_calls)
 	}
 }
 
-Test(sandbox, fresh_agent_creates_threads)
+Test(sandbox, fresh_process_creates_no_threads)
 {
 	int st;
 
 	st = run_exec_probe("thread", ROLE_AGENT);
-	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	    "pthread_create in a fresh agent: %s", status_str(st));
+	cr_expect(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
+	    "pthread_create in a fresh agent: expected SIGSYS, %s",
+	    status_str(st));
 	st = run_exec_probe("thread", ROLE_CRYPTO);
 	cr_expect(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
 	    "pthread_create in a fresh crypto: expected SIGSYS, %s",
