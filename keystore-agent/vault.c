@@ -29,9 +29,6 @@
 #include "keystore-agent/vault.h"
 
 #define DETAIL		1024
-#define HEALTH_URL	"/v1/sys/health?drsecondarycode=299&" \
-			"performancestandbycode=299&sealedcode=299&" \
-			"standbycode=299&uninitcode=299"
 
 enum vstage {
 	V_PROBE, V_ENCRYPT, V_WRITE,		/* create */
@@ -65,10 +62,6 @@ struct vcall {
 	size_t			 vlen;		/* copy; get: the answer */
 };
 
-static struct vault vs = {
-	.waiters = TAILQ_HEAD_INITIALIZER(vs.waiters),
-	.gets = TAILQ_HEAD_INITIALIZER(vs.gets),
-};
 
 /* --- requests --- */
 
@@ -202,9 +195,9 @@ vcall_new(struct ks_op *op)
 	struct vcall *c = xcalloc(1, sizeof(*c));
 
 	c->type = op->type;
-	c->v = &vs;
+	c->v = &vault_state;
 	c->auth = true;
-	c->ns = vs.s.namespace;
+	c->ns = vault_state.s.namespace;
 	c->wait.arg = c;
 	if (op->name != NULL)
 		snprintf(c->name, sizeof(c->name), "%s", op->name);
@@ -529,13 +522,13 @@ vcall_loc(struct vcall *c, const char *v2dir)
 static bool
 sealed(struct ks_op *op)
 {
-	if (!vs.sealed)
+	if (!vault_state.sealed)
 		return false;
 	ks_op_done(op, KS_FAIL_UNAVAILABLE, "vault: key store is sealed");
 	return true;
 }
 
-static void
+void
 vault_op_create(struct ks_op *op)
 {
 	struct vcall *c;
@@ -556,28 +549,28 @@ vault_op_create(struct ks_op *op)
 	vcall_request(c, V_PROBE, "GET", c->loc, NULL);
 }
 
-static void
+void
 vault_op_get(struct ks_op *op)
 {
 	struct vcall *c;
 
 	if (sealed(op))
 		return;
-	TAILQ_FOREACH(c, &vs.gets, entry)
+	TAILQ_FOREACH(c, &vault_state.gets, entry)
 		if (strcmp(c->name, op->name) == 0) {
 			vcall_add(c, op);
 			return;
 		}
 	c = vcall_new(op);
-	TAILQ_INSERT_TAIL(&vs.gets, c, entry);
+	TAILQ_INSERT_TAIL(&vault_state.gets, c, entry);
 	c->listed = true;
 	vcall_loc(c, "data");
 	/* V4: version 1, which KES wrote, whatever came after. */
 	vcall_request(c, V_READ, "GET", c->loc,
-	    vs.s.kv_version == 2 ? "version=1" : NULL);
+	    vault_state.s.kv_version == 2 ? "version=1" : NULL);
 }
 
-static void
+void
 vault_op_del(struct ks_op *op)
 {
 	struct vcall *c;
@@ -589,7 +582,7 @@ vault_op_del(struct ks_op *op)
 	vcall_request(c, V_DELETE, "DELETE", c->loc, NULL);
 }
 
-static void
+void
 vault_op_list(struct ks_op *op)
 {
 	struct vcall *c;
@@ -597,15 +590,15 @@ vault_op_list(struct ks_op *op)
 	if (sealed(op))
 		return;
 	c = vcall_new(op);
-	if (vault_path_join(c->loc, sizeof(c->loc), vs.s.engine,
-	    vs.s.kv_version == 2 ? "metadata" : "", vs.s.prefix,
+	if (vault_path_join(c->loc, sizeof(c->loc), vault_state.s.engine,
+	    vault_state.s.kv_version == 2 ? "metadata" : "", vault_state.s.prefix,
 	    (char *)NULL) == -1)
 		c->loc[0] = '\0';
 	vcall_request(c, V_LIST, "GET", c->loc, "list=true");
 }
 
 /* Asks Vault even while sealed: that is how it ends (§1.9). */
-static void
+void
 vault_op_status(struct ks_op *op)
 {
 	struct vcall *c = vcall_new(op);
@@ -615,11 +608,11 @@ vault_op_status(struct ks_op *op)
 	c->t0 = now_ns();
 	c->stage = V_STATUS;
 	c->method = "GET";
-	snprintf(c->url, sizeof(c->url), "%s", HEALTH_URL);
+	snprintf(c->url, sizeof(c->url), "%s", VAULT_HEALTH_URL);
 	vcall_send(c);
 }
 
-static void
+void
 vault_op_cancel(struct ks_op *op)
 {
 	struct vcall	*c = op->store;
@@ -633,52 +626,3 @@ vault_op_cancel(struct ks_op *op)
 	if (c->nops == 0)
 		vcall_free(c);
 }
-
-/* --- the store --- */
-
-static int
-vault_settings(struct buf *b, char *err, size_t errlen)
-{
-	return vault_settings_get(&vs, b, err, errlen);
-}
-
-static int
-vault_reload_cb(struct buf *b, char *err, size_t errlen)
-{
-	return vault_reload(&vs, b, err, errlen);
-}
-
-static int
-vault_prepare_cb(uid_t uid, gid_t gid, char *err, size_t errlen)
-{
-	return vault_prepare(&vs, err, errlen);
-}
-
-static int
-vault_init_cb(char *err, size_t errlen)
-{
-	return vault_init(&vs, err, errlen);
-}
-
-const struct ks_backend ks_backend_vault = {
-	.name = "vault",
-	.kind = KS_VAULT,
-	/* The helper, forked after the chroot would be made, reads the
-	 * resolver's files and the JWT file through the agent's root. */
-	.chroot = false,
-	/* net_rules and nothing of its own. */
-	.rules = NULL,
-	.nrules = 0,
-	.net = true,
-	.settings_put = vault_settings_put,
-	.settings = vault_settings,
-	.reload = vault_reload_cb,
-	.prepare = vault_prepare_cb,
-	.init = vault_init_cb,
-	.status = vault_op_status,
-	.create = vault_op_create,
-	.get = vault_op_get,
-	.del = vault_op_del,
-	.list = vault_op_list,
-	.cancel = vault_op_cancel,
-};

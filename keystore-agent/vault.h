@@ -110,6 +110,11 @@ struct vault {
  * (privsep/parent_int.h START_TIMEOUT_MS) for the first login: 3 x 2.5 s
  * plus 4.5 s of waits. */
 #define VAULT_AUTH_ATTEMPT_MS	2500
+/* §1.5 Status: every code 299, so a standby or a sealed node answers
+ * with its JSON; keys sorted as Go's url.Values.Encode. */
+#define VAULT_HEALTH_URL	"/v1/sys/health?drsecondarycode=299&" \
+				"performancestandbycode=299&sealedcode=299&" \
+				"standbycode=299&uninitcode=299"
 #define VAULT_RELOGIN_MS	5000	/* V6: at most one reactive login */
 #define VAULT_RETRY_LOGIN_MS	3000	/* after a failed background login */
 
@@ -127,6 +132,18 @@ extern const struct net_policy	vault_health_policy;
 struct net_req	*vault_send(struct vault *, const struct net_policy *,
 		    const char *method, const char *url, const struct buf *body,
 		    bool auth, const char *ns, net_done_cb, void *arg);
+
+/* The store's one state (vault_conf.c). */
+extern struct vault	vault_state;
+
+/* vault.c: the calls of backend.h. */
+struct ks_op;
+void	vault_op_status(struct ks_op *);
+void	vault_op_create(struct ks_op *);
+void	vault_op_get(struct ks_op *);
+void	vault_op_del(struct ks_op *);
+void	vault_op_list(struct ks_op *);
+void	vault_op_cancel(struct ks_op *);
 
 /* vault_conf.c: backend.h's settings_put, settings, reload, prepare,
  * init for this store. */

@@ -26,9 +26,6 @@
 #define SHORT_TTL_S		30
 #define SEALED_POLL_MS		1000
 #define FIRST_LOGIN_MS		14000	/* within the parent's 15 s */
-#define HEALTH_QUERY		"drsecondarycode=299&performancestandbycode=" \
-				"299&sealedcode=299&standbycode=299&" \
-				"uninitcode=299"
 
 static void	login_start(struct vault *);
 static void	renew_fire(struct ev_timer *);
@@ -370,7 +367,7 @@ health_check(struct vault *v)
 	/* No namespace: sys/health is root-only (hashicorp/vault#14934);
 	 * no token either, it needs none. */
 	v->health_req = vault_send(v, &vault_health_policy, "GET",
-	    "/v1/sys/health?" HEALTH_QUERY, NULL, false, NULL, health_done,
+	    VAULT_HEALTH_URL, NULL, false, NULL, health_done,
 	    v);
 }
 

@@ -23,12 +23,18 @@
 #include "common/gojson.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "keystore-agent/backend.h"
 #include "keystore-agent/helper.h"
 #include "keystore-agent/vault.h"
 
 #define PEM_MAX		(1u << 20)	/* one TLS file */
 #define CA_FILES_MAX	256		/* files in a tls.ca directory */
 #define PING_DEFAULT_MS	15000		/* KES's code; its docs say 10 s */
+
+struct vault vault_state = {
+	.waiters = TAILQ_HEAD_INITIALIZER(vault_state.waiters),
+	.gets = TAILQ_HEAD_INITIALIZER(vault_state.gets),
+};
 
 /*
  * Settings: str endpoint, str engine, str namespace, str prefix,
@@ -353,3 +359,52 @@ vault_init(struct vault *v, char *err, size_t errlen)
 	}
 	return vault_auth_start(v, err, errlen);
 }
+
+/* --- the store --- */
+
+static int
+vault_settings(struct buf *b, char *err, size_t errlen)
+{
+	return vault_settings_get(&vault_state, b, err, errlen);
+}
+
+static int
+vault_reload_cb(struct buf *b, char *err, size_t errlen)
+{
+	return vault_reload(&vault_state, b, err, errlen);
+}
+
+static int
+vault_prepare_cb(uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	return vault_prepare(&vault_state, err, errlen);
+}
+
+static int
+vault_init_cb(char *err, size_t errlen)
+{
+	return vault_init(&vault_state, err, errlen);
+}
+
+const struct ks_backend ks_backend_vault = {
+	.name = "vault",
+	.kind = KS_VAULT,
+	/* The helper, forked after the chroot would be made, reads the
+	 * resolver's files and the JWT file through the agent's root. */
+	.chroot = false,
+	/* net_rules and nothing of its own. */
+	.rules = NULL,
+	.nrules = 0,
+	.net = true,
+	.settings_put = vault_settings_put,
+	.settings = vault_settings,
+	.reload = vault_reload_cb,
+	.prepare = vault_prepare_cb,
+	.init = vault_init_cb,
+	.status = vault_op_status,
+	.create = vault_op_create,
+	.get = vault_op_get,
+	.del = vault_op_del,
+	.list = vault_op_list,
+	.cancel = vault_op_cancel,
+};

@@ -1,7 +1,7 @@
 /*
- * The JSON the Vault key store speaks (vault_json.c), both ways, without
- * any network: request bodies written as Go's encoding/json writes them
- * (sorted keys, HTML-safe escapes: common/json_out.h), request paths
+ * The JSON the Vault key store speaks (vault_json.c, vault_kv.c), both
+ * ways, without any network: request bodies written as Go's
+ * encoding/json writes them (sorted keys, HTML-safe escapes: common/json_out.h), request paths
  * joined as Go's path.Join and escaped as net/url does, and one parser
  * per kind of answer, each mapping Vault's status and body to what KES
  * decides (spec/keystores-vault-ciphertrust-kmip-pkcs11.md §1.5, §1.6.1,
@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "common/buf.h"
 
@@ -65,6 +67,10 @@ void	vault_errors(long status, const uint8_t *body, size_t len, char *out,
 	    size_t outlen);
 /* Whether the errors list contains (a text containing) needle. */
 bool	vault_errors_has(const uint8_t *body, size_t len, const char *needle);
+
+/* The SDK's ParseSecret: 0 with *root NULL for an empty body (no secret),
+ * 0 with the object, or -1 when the body is not one JSON object. */
+int	vault_parse_secret(const uint8_t *body, size_t len, json_t **root);
 
 /* A login or renew-self answer (VAPI secret.go TokenID, TokenTTL,
  * TokenIsRenewable). The token is a copy the caller frees with

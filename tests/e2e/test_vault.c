@@ -255,7 +255,7 @@ ctl(const char *method, const char *path, const char *body, char *out,
 	return code;
 }
 
-static void __attribute__((unused))
+static void
 ctl_ok(const char *path, const char *body)
 {
 	char out[4096];
@@ -517,7 +517,7 @@ kw_start(const struct vcfg *v)
 }
 
 /* The server must refuse to start; its log must say `why`. */
-static void __attribute__((unused))
+static void
 kw_start_fails(const struct vcfg *v, const char *why)
 {
 	int st;
@@ -534,7 +534,7 @@ kw_start_fails(const struct vcfg *v, const char *why)
 	srv.pid = 0;
 }
 
-static void __attribute__((unused))
+static void
 kw_stop(void)
 {
 	int st;

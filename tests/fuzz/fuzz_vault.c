@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness for keystore-agent/vault_json.c: every parser of what
+ * libFuzzer harness for keystore-agent/vault_json.c and vault_kv.c: every parser of what
  * a Vault server (or anything posing as one) answers. The first byte picks
  * the HTTP status the answer came with; the rest is the body. Besides
  * memory errors it aborts when a promise breaks:
@@ -12,10 +12,11 @@
  *   - listed names are NUL-terminated strings without an inner NUL;
  *   - every detail is NUL-terminated within its buffer and printable.
  *
- * vault_json.c is #included rather than linked because tests/fuzz/run.sh
+ * vault_json.c and vault_kv.c are #included rather than linked because tests/fuzz/run.sh
  * compiles each harness with the common/ sources only.
  */
 #include "keystore-agent/vault_json.c"
+#include "keystore-agent/vault_kv.c"
 
 #include <stdlib.h>
 #include <string.h>
