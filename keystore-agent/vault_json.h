@@ -1,7 +1,8 @@
 /*
  * The JSON the Vault key store speaks (vault_json.c, vault_kv.c), both
  * ways, without any network: request bodies written as Go's
- * encoding/json writes them (sorted keys, HTML-safe escapes: common/json_out.h), request paths
+ * encoding/json writes them (sorted keys, HTML-safe escapes:
+ * common/json_out.h), request paths
  * joined as Go's path.Join and escaped as net/url does, and one parser
  * per kind of answer, each mapping Vault's status and body to what KES
  * decides (spec/keystores-vault-ciphertrust-kmip-pkcs11.md §1.5, §1.6.1,
