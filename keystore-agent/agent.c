@@ -29,9 +29,11 @@
 #include "common/proc.h"
 #include "common/sandbox.h"
 #include "common/slice.h"
+#include "common/xmalloc.h"
 #include "keystore-agent/agent.h"
 #include "keystore-agent/backend.h"
 #include "keystore-agent/calls.h"
+#include "keystore-agent/net.h"
 #include "keystore-agent/stores.h"
 
 static int	parent_peer(struct peer *, struct ipc_msg *);
@@ -113,6 +115,26 @@ agent_reload(struct buf *payload, char *err, size_t errlen)
 	return rc;
 }
 
+/* The store's rules, and the network's for a network store. */
+static void
+agent_rules(const struct ks_backend *ks)
+{
+	struct sb_rule	*r;
+	size_t		 n = ks->nrules + (ks->net ? net_nrules : 0);
+
+	if (!ks->net) {
+		agent_proc.rules = ks->rules;
+		agent_proc.nrules = ks->nrules;
+		return;
+	}
+	r = xreallocarray(NULL, n, sizeof(*r));
+	if (ks->nrules > 0)
+		memcpy(r, ks->rules, ks->nrules * sizeof(*r));
+	memcpy(r + ks->nrules, net_rules, net_nrules * sizeof(*r));
+	agent_proc.rules = r;
+	agent_proc.nrules = n;
+}
+
 /* The agent's slice: its log level and the store with its settings. */
 static int
 agent_configure(struct buf *payload)
@@ -129,8 +151,7 @@ agent_configure(struct buf *payload)
 	if (ag.ks->settings(&sb, err, sizeof(err)) == -1)
 		fatalx("%s key store: %s", ag.ks->name, err);
 	agent_proc.chroot = ag.ks->chroot;
-	agent_proc.rules = ag.ks->rules;
-	agent_proc.nrules = ag.ks->nrules;
+	agent_rules(ag.ks);
 	return 0;
 }
 

@@ -120,6 +120,9 @@ struct ks_backend {
 	/* Added to the agent's seccomp filter (common/sandbox.h). */
 	const struct sb_rule	*rules;
 	size_t			 nrules;
+	/* A network store: the agent adds net_rules (net.h) as well (their
+	 * count is no constant a store's initialiser could use). */
+	bool			 net;
 	/*
 	 * Parent side: append this store's settings (from parse) to the
 	 * agent's slice. Agent side: read them back

@@ -49,8 +49,8 @@ check_jwt(struct cfg_parser *p, const struct cfg_sect *s, const char *jwt)
 	return 0;
 }
 
-static int
-parse_vault(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
+int
+vault_parse(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
 {
 	static const char *const approle_keys[] = {
 		"engine", "namespace", "id", "secret", "retry", NULL
@@ -183,17 +183,7 @@ vault_conf_free(void *conf)
 	freezero(c, sizeof(*c));
 }
 
-/*
- * Until the store itself is served (vault.c), the settings only: a KES
- * configuration is checked, and the server says the store is not
- * supported yet.
- */
-const struct ks_backend ks_backend_vault = {
-	.name = "vault",
-	.keys = (const char *const []){
-		"endpoint", "engine", "version", "namespace", "prefix",
-		"transit", "approle", "kubernetes", "tls", "status", NULL
-	},
-	.parse = parse_vault,
-	.conf_free = vault_conf_free,
+const char *const vault_keys[] = {
+	"endpoint", "engine", "version", "namespace", "prefix", "transit",
+	"approle", "kubernetes", "tls", "status", NULL
 };

@@ -18,6 +18,12 @@ struct vault_conf {
 	uint64_t ping_ms;		/* status.ping; 0 = unset */
 };
 
+struct cfg_parser;
+struct cfg_sect;
+
+/* The section's keys, its parser and the settings' destructor (wipes). */
+extern const char *const vault_keys[];
+int	vault_parse(struct cfg_parser *, const struct cfg_sect *, void **);
 void	vault_conf_free(void *);
 
 #endif
