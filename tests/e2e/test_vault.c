@@ -52,7 +52,14 @@
 	cr_assert_lt(snprintf((dst), sizeof(dst), __VA_ARGS__), \
 	    (int)sizeof(dst), "string too long")
 
-static struct testsrv srv;
+/*
+ * The keyward servers: one in most tests, three in three_nodes_one_vault.
+ * The helpers below act on the node srvp points at (srv).
+ */
+#define NODES	3
+static struct testsrv	 nodes[NODES];
+static struct testsrv	*srvp = &nodes[0];
+#define srv	(*srvp)
 
 /* The double: its directory, process and ports. */
 static struct {
@@ -73,7 +80,11 @@ teardown(void)
 {
 	char cmd[PATH_MAX + 32];
 
-	tsrv_cleanup(&srv);
+	int i;
+
+	for (i = 0; i < NODES; i++)
+		tsrv_cleanup(&nodes[i]);
+	srvp = &nodes[0];
 	if (vd.pid > 0) {
 		kill(vd.pid, SIGTERM);
 		waitpid(vd.pid, NULL, 0);
@@ -546,10 +557,10 @@ kw_stop(void)
 	srv.pid = 0;
 }
 
-/* A key call: POST /v1/key/<op>/<name> (body NULL: POST ""). */
+/* A key call at node n: POST /v1/key/<op>/<name> (body NULL: POST ""). */
 static long
-key(const char *op, const char *name, const char *body, char *out,
-    size_t outlen)
+node_key(struct testsrv *n, const char *op, const char *name,
+    const char *body, char *out, size_t outlen)
 {
 	struct tsrv_req	 r = { .method = "POST", .body = body ? body : "",
 			    .body_len = body ? strlen(body) : 0,
@@ -561,7 +572,14 @@ key(const char *op, const char *name, const char *body, char *out,
 	if (strcmp(op, "list") == 0)
 		r.method = "GET";
 	FMT(path, "/v1/key/%s/%s", op, name);
-	return tsrv_get_ex(&srv, TSRV_ADMIN, path, out, outlen, &r);
+	return tsrv_get_ex(n, TSRV_ADMIN, path, out, outlen, &r);
+}
+
+static long
+key(const char *op, const char *name, const char *body, char *out,
+    size_t outlen)
+{
+	return node_key(&srv, op, name, body, out, outlen);
 }
 
 static long
@@ -1487,4 +1505,131 @@ Test(vault, restart_and_expiry_under_load, .timeout = 120)
 		    200, "after: %s", body);
 	}
 	expect_no_secrets_logged();
+}
+
+/* --- several nodes, one Vault --------------------------------------------- */
+
+struct node_load {
+	struct testsrv	*node;
+	volatile bool	*stop;
+	int		 ok, failed;
+	char		 last[256];
+};
+
+/* Generate on one key at one node until told to stop. */
+static void *
+node_load_one(void *arg)
+{
+	struct node_load	*l = arg;
+	char			 out[BODYLEN];
+	long			 code;
+
+	while (!*l->stop) {
+		code = node_key(l->node, "generate", "survivor", "{}", out,
+		    sizeof(out));
+		if (code == 200)
+			l->ok++;
+		else {
+			l->failed++;
+			snprintf(l->last, sizeof(l->last), "%ld %.200s", code,
+			    out);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * How keyward scales past one host: three servers (each with its own port,
+ * PKI and processes) share one Vault, here the double. A key created on
+ * one is used by the others (a DEK generated on the second decrypts on the
+ * third); a delete on one is seen by the others once their cache expires
+ * (expiry.any 2s); kill -9 of one node while the others are under load
+ * costs the others nothing.
+ */
+Test(vault, three_nodes_one_vault, .timeout = 150)
+{
+	struct vcfg		 v = { .top = "cache:\n  expiry:\n"
+				    "    any: 2s\n    unused: 2s\n" };
+	struct node_load	 l[4];
+	pthread_t		 th[4];
+	volatile bool		 stop = false;
+	char			 body[BODYLEN], out[BODYLEN], req[1024];
+	char			 pt[128], ct[512];
+	json_error_t		 jerr;
+	json_t			*j;
+	long			 code = 0;
+	int			 i, waited;
+
+	need_root();
+	vd_start(NULL);
+	for (i = 0; i < NODES; i++) {
+		srvp = &nodes[i];
+		kw_start(&v);
+	}
+	srvp = &nodes[0];
+	cr_assert_neq(nodes[0].port, nodes[1].port);
+
+	/* Created on the first node, used on the second and the third. */
+	cr_assert_eq(node_key(&nodes[0], "create", "shared", NULL, body,
+	    sizeof(body)), 200, "create: %s", body);
+	cr_assert_eq(node_key(&nodes[1], "generate", "shared", "{}", body,
+	    sizeof(body)), 200, "generate on node 2: %s", body);
+	cr_assert_not_null(j = json_loads(body, 0, &jerr));
+	snprintf(pt, sizeof(pt), "%s",
+	    json_string_value(json_object_get(j, "plaintext")));
+	snprintf(ct, sizeof(ct), "%s",
+	    json_string_value(json_object_get(j, "ciphertext")));
+	json_decref(j);
+	FMT(req, "{\"ciphertext\":\"%s\"}", ct);
+	cr_assert_eq(node_key(&nodes[2], "decrypt", "shared", req, out,
+	    sizeof(out)), 200, "decrypt on node 3: %s", out);
+	cr_expect_not_null(strstr(out, pt), "node 3 decrypted to another "
+	    "plaintext: %s", out);
+	/* A second create of the name, on another node, is refused. */
+	cr_expect_eq(node_key(&nodes[2], "create", "shared", NULL, body,
+	    sizeof(body)), 400, "%s", body);
+
+	/* Deleted on the first node: the second sees it after its expiry. */
+	cr_assert_eq(node_key(&nodes[0], "delete", "shared", NULL, body,
+	    sizeof(body)), 200, "delete: %s", body);
+	for (waited = 0; waited < 10000; waited += 250) {
+		code = node_key(&nodes[1], "generate", "shared", "{}", body,
+		    sizeof(body));
+		if (code != 200)
+			break;
+		tsrv_sleep_ms(250);
+	}
+	cr_expect_eq(code, 404, "node 2 still answers %ld after 10 s: %s",
+	    code, body);
+	cr_expect_not_null(strstr(body, "key does not exist"), "%s", body);
+
+	/* kill -9 of the first node under load on the other two. */
+	cr_assert_eq(node_key(&nodes[1], "create", "survivor", NULL, body,
+	    sizeof(body)), 200, "%s", body);
+	for (i = 0; i < 4; i++) {
+		memset(&l[i], 0, sizeof(l[i]));
+		l[i].node = &nodes[1 + i % 2];
+		l[i].stop = &stop;
+		cr_assert_eq(pthread_create(&th[i], NULL, node_load_one,
+		    &l[i]), 0);
+	}
+	tsrv_sleep_ms(1000);
+	cr_assert_eq(kill(nodes[0].pid, SIGKILL), 0);
+	tsrv_sleep_ms(3000);
+	stop = true;
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		cr_expect_eq(l[i].failed, 0, "node %d: %d failures under load "
+		    "after node 1 died; last: %s", 2 + i % 2, l[i].failed,
+		    l[i].last);
+		cr_expect_gt(l[i].ok, 10, "node %d: %d answers", 2 + i % 2,
+		    l[i].ok);
+	}
+	cr_expect_eq(tsrv_get(&nodes[2], TSRV_ADMIN, "/v1/status", body,
+	    sizeof(body)), 200, "%s", body);
+	for (i = 1; i < NODES; i++) {
+		srvp = &nodes[i];
+		expect_no_secrets_logged();
+	}
+	srvp = &nodes[0];
 }
