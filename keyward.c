@@ -17,6 +17,7 @@
 #include "common/gojson.h"
 #include "common/msg.h"
 #include "keystore-agent/agent.h"
+#include "keystore-agent/helper.h"
 #include "privsep/crypto.h"
 #include "privsep/parent.h"
 #include "worker/worker.h"
@@ -93,6 +94,10 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "agent") == 0)
 		return started_by_parent(cmd) ? agent_main(argc - 1, argv + 1)
 		    : 2;
+	/* The agent's resolver helper (keystore-agent/helper.h). */
+	if (strcmp(cmd, "helper") == 0)
+		return started_by_parent(cmd) ?
+		    helper_role_main(argc - 1, argv + 1) : 2;
 	/*
 	 * The client commands: jansson wipes what it frees from here on
 	 * (answers carry plaintexts, API keys).

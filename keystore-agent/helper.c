@@ -13,10 +13,10 @@
  * file read behind it); the agent matches answers by id, so the order
  * does not matter to it.
  *
- * XXX fork without exec: the helper starts with a copy of the agent's
- * memory, including whatever the store's prepare step read (credential
- * files). Exec'ing the binary with a helper role (as the parent does for
- * every child) would pay this.
+ * The helper is forked and then exec'd as `keyward helper AGENT_PID
+ * FILE...`, as the parent starts every child: it begins from a fresh
+ * address space, so nothing the agent holds (the store's credentials, its
+ * TLS key) is in the memory of the process that parses DNS answers.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -308,6 +308,15 @@ helper_fds(int fd)
 	return 3;
 }
 
+/* The keyward binary to exec (helper_set_program). */
+static const char *helper_program = "/proc/self/exe";
+
+void
+helper_set_program(const char *path)
+{
+	helper_program = path;
+}
+
 static void __attribute__((noreturn))
 helper_main(int fd, pid_t agent, char *const *files)
 {
@@ -486,6 +495,48 @@ helper_readable(struct ev_io *io, uint32_t events)
 	}
 }
 
+/* In the forked child: the socket on descriptor 3, then exec. */
+static void __attribute__((noreturn))
+helper_exec(int fd, pid_t agent, char *const *files)
+{
+	char	**argv, pidstr[32];
+	size_t	  n = 0, i;
+
+	if ((fd = helper_fds(fd)) == -1 ||
+	    fcntl(fd, F_SETFD, 0) == -1) {
+		log_warn("helper: cannot set up descriptors");
+		_exit(127);
+	}
+	while (files[n] != NULL)
+		n++;
+	argv = xcalloc(n + 4, sizeof(*argv));
+	snprintf(pidstr, sizeof(pidstr), "%ld", (long)agent);
+	argv[0] = "keyward";
+	argv[1] = "helper";
+	argv[2] = pidstr;
+	for (i = 0; i < n; i++)
+		argv[3 + i] = files[i];
+	execv(helper_program, argv);
+	log_warn("helper: cannot exec %s", helper_program);
+	_exit(127);
+}
+
+/* `keyward helper AGENT_PID FILE...`, started by helper_start(). */
+int
+helper_role_main(int argc, char **argv)
+{
+	char	*end;
+	long	 agent;
+
+	if (argc < 2)
+		return 2;
+	errno = 0;
+	agent = strtol(argv[1], &end, 10);
+	if (errno != 0 || *end != '\0' || agent <= 1)
+		return 2;
+	helper_main(3, (pid_t)agent, argv + 2);
+}
+
 int
 helper_start(const char *const *files, char *err, size_t errlen)
 {
@@ -519,7 +570,7 @@ helper_start(const char *const *files, char *err, size_t errlen)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		helper_main(sv[1], agent, copy);
+		helper_exec(sv[1], agent, copy);
 	}
 	for (i = 0; i < n; i++)
 		free(copy[i]);

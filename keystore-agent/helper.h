@@ -1,7 +1,8 @@
 /*
- * The agent's helper: a small process forked by the agent after its
- * privilege drop and before its filter (as chrony forks its resolver), so
- * that what needs the file system stays out of the sandboxed agent:
+ * The agent's helper: a small process forked and exec'd by the agent
+ * after its privilege drop and before its filter (as chrony forks its
+ * resolver), so that what needs the file system stays out of the
+ * sandboxed agent:
  *   - host names, through the system resolver (NSS: /etc/hosts,
  *     /etc/resolv.conf, nscd), answered as numeric addresses;
  *   - the few files a store must re-read while running (a Kubernetes
@@ -22,6 +23,12 @@
  * with err.
  */
 int	helper_start(const char *const *files, char *err, size_t errlen);
+
+/* The keyward binary the helper is exec'd from (default /proc/self/exe;
+ * a test that is not keyward names the build's). */
+void	helper_set_program(const char *path);
+/* `keyward helper AGENT_PID FILE...` (keyward.c): the helper's side. */
+int	helper_role_main(int argc, char **argv);
 
 /*
  * Resolve host for port: on success err is 0 and addrs a comma-separated

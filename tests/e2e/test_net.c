@@ -45,6 +45,7 @@
 #include "common/sandbox.h"
 #include "keystore-agent/helper.h"
 #include "keystore-agent/net.h"
+#include "tests/lib/testsrv.h"
 
 #define TOKEN		"net-test-root-token"
 #define LOOP_MS		15000	/* upper bound on any wait here */
@@ -216,12 +217,17 @@ stop_double(void)
 	curl_global_cleanup();
 }
 
+static char	exe[PATH_MAX];	/* the keyward the helper is exec'd from */
+
 static void
 setup_common(bool mtls)
 {
-	char err[256];
+	char		err[256];
 
 	log_init("net-test", LOG_LVL_WARN);
+	/* The helper is exec'd from keyward, which this test is not. */
+	cr_assert_eq(tsrv_default_exe(exe, sizeof(exe)), 0);
+	helper_set_program(exe);
 	start_double(mtls);
 	ev_init();
 	cr_assert_eq(net_global_init(err, sizeof(err)), 0, "%s", err);
@@ -810,7 +816,7 @@ Test(net, unknown_name_is_dns)
 
 /* The helper is our child named keyward-helper (fork, no exec). */
 static pid_t
-find_helper(void)
+find_helper_once(void)
 {
 	char		 path[300], comm[64], st[512];
 	struct dirent	*de;
@@ -846,15 +852,39 @@ find_helper(void)
 	return found;
 }
 
+/* The helper names itself once exec'd: wait for that, up to 5 s. */
+static pid_t
+find_helper(void)
+{
+	pid_t	h;
+	int	i;
+
+	for (i = 0; i < 100; i++) {
+		if ((h = find_helper_once()) > 0)
+			return h;
+		usleep(50000);
+	}
+	return -1;
+}
+
 Test(net, helper_gone_is_dns_not_death)
 {
 	struct net_client	*cl;
 	struct result		 res;
 	char			 url[64], err[256];
+	char			 link[PATH_MAX], real[PATH_MAX];
+	ssize_t			 n;
 	pid_t			 h;
 
 	cr_assert_eq(helper_start(NULL, err, sizeof(err)), 0, "%s", err);
 	cr_assert_gt(h = find_helper(), 0, "the helper is not our child");
+	/* Exec'd, not only forked: it shares no memory with its agent. */
+	snprintf(url, sizeof(url), "/proc/%d/exe", (int)h);
+	cr_assert_not_null(realpath(exe, real));
+	n = readlink(url, link, sizeof(link) - 1);
+	cr_assert_gt(n, 0);
+	link[n] = '\0';
+	cr_assert_str_eq(link, real, "the helper runs %s", link);
 	cr_assert_eq(kill(h, SIGKILL), 0);
 	snprintf(url, sizeof(url), "https://localhost:%d", vd.port);
 	cl = client(url, true, false);
