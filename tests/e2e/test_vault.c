@@ -1633,3 +1633,109 @@ Test(vault, three_nodes_one_vault, .timeout = 150)
 	}
 	srvp = &nodes[0];
 }
+
+/* --- renewal and outages ------------------------------------------------ */
+
+/* Wait up to ms for n requests matching method and path in the double's
+ * log; how many there were. */
+static int
+wait_requests(const char *method, const char *path, int n, unsigned int ms)
+{
+	uint64_t	 t0 = tsrv_now_ms();
+	json_t		*a;
+	int		 got;
+
+	for (;;) {
+		a = vd_requests();
+		got = count_req(a, method, path);
+		json_decref(a);
+		if (got >= n || tsrv_now_ms() - t0 >= ms)
+			return got;
+		tsrv_sleep_ms(500);
+	}
+}
+
+/*
+ * VT6, VT7 (renewal, spec §1.6.2): a 31 s token is renewed with
+ * renew-self and {"increment":0} at 80 % of its TTL, the same token kept
+ * (no new login); when renew-self then answers 403 there is no retry (a
+ * 4xx) and a new login replaces the token. Data calls work throughout.
+ * Vault is the test double. About a minute: the renewal runs on
+ * keyward's own clock, which the test cannot move.
+ */
+Test(vault, renewal, .timeout = 150)
+{
+	const char *const args[] = { "--token-ttl", "31", NULL };
+	struct vcfg	 v = { 0 };
+	char		 body[BODYLEN];
+	const char	*b;
+	json_t		*a, *e;
+	int		 n;
+
+	need_root();
+	vd_start(args);
+	kw_start(&v);
+	cr_assert_eq(key("create", "r1", NULL, body, sizeof(body)), 200,
+	    "%s", body);
+	n = wait_requests(NULL, "/v1/auth/token/renew-self", 1, 35000);
+	cr_assert_eq(n, 1, "%d renew-self requests within 35 s of a 31 s "
+	    "token", n);
+	a = vd_requests();
+	cr_expect_eq(count_req(a, "PUT", "/v1/auth/approle/login"), 1,
+	    "a renewal is not a new login");
+	cr_assert_not_null(e = find_req(a, "PUT",
+	    "/v1/auth/token/renew-self", 0));
+	cr_expect_eq(json_integer_value(json_object_get(e, "status")), 200);
+	b = json_string_value(json_object_get(e, "body"));
+	cr_expect(b != NULL && strstr(b, "\"increment\":0") != NULL,
+	    "renew-self body: %s", b ? b : "(none)");
+	json_decref(a);
+	cr_expect_eq(key("create", "r2", NULL, body, sizeof(body)), 200,
+	    "after the renewal: %s", body);
+
+	/* The next renewal is refused: one attempt, then a login. */
+	fault("auth/token/renew-self", 403, 1);
+	n = wait_requests("PUT", "/v1/auth/approle/login", 2, 35000);
+	cr_expect_eq(n, 2, "%d logins: a refused renewal must be followed by "
+	    "a new login", n);
+	a = vd_requests();
+	cr_expect_eq(count_req(a, NULL, "/v1/auth/token/renew-self"), 2,
+	    "a 403 on renew-self is not retried");
+	json_decref(a);
+	tsrv_sleep_ms(1000);
+	cr_expect_eq(key("create", "r3", NULL, body, sizeof(body)), 200,
+	    "after the new login: %s", body);
+	expect_no_secrets_logged();
+}
+
+/*
+ * keyward V12 and offline behaviour when Vault is down (not sealed): its
+ * listener closed for 12 s, /v1/status says the store is unreachable
+ * within that time and recovers by itself once Vault listens again.
+ * Vault is the test double.
+ */
+Test(vault, vault_down_and_back)
+{
+	struct vcfg	 v = { 0 };
+	char		 body[BODYLEN];
+	long		 code;
+
+	need_root();
+	vd_start(NULL);
+	kw_start(&v);
+	cr_assert(wait_status(true, 12000), "not healthy at start");
+	ctl_ok("/restart", "{\"down_ms\":12000,\"async\":true}");
+	tsrv_sleep_ms(500);
+	/* A call that misses the cache fails, and makes the crypto process
+	 * probe the store at once. */
+	code = key("create", "while-down", NULL, body, sizeof(body));
+	cr_expect_eq(code, 502, "create while Vault is down: %ld %s", code,
+	    body);
+	cr_expect(wait_status(false, 10000), "/v1/status did not say the "
+	    "store is unreachable while Vault was down");
+	cr_expect(wait_status(true, 25000), "/v1/status did not recover "
+	    "after Vault came back");
+	code = key("create", "after", NULL, body, sizeof(body));
+	cr_expect_eq(code, 200, "after Vault came back: %ld %s", code, body);
+	expect_no_secrets_logged();
+}
