@@ -39,6 +39,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "tests/data/kat/e2e_vectors.h"
 #include "tests/lib/testsrv.h"
 
 #define READY_MS	20000
@@ -1737,5 +1738,63 @@ Test(vault, vault_down_and_back)
 	    "after Vault came back");
 	code = key("create", "after", NULL, body, sizeof(body));
 	cr_expect_eq(code, 200, "after Vault came back: %ld %s", code, body);
+	expect_no_secrets_logged();
+}
+
+/* --- a KES deployment's Vault --------------------------------------------- */
+
+/*
+ * A Vault that KES filled: the stored keys of every format real KES wrote
+ * (tests/data/kat/e2e_vectors.h, made by an independent implementation)
+ * written where and as KES's Vault store writes them (KV v1,
+ * <engine>/<prefix>/<name> holding {"<name>":"<value>"}; and KV v2 as
+ * version 1 of <engine>/data/<prefix>/<name>), then a keyward configured
+ * with a KES-style keystore.vault section decrypts the ciphertexts KES
+ * made and lists the keys. Vault is the test double.
+ */
+Test(vault, kes_deployment_keys)
+{
+	const size_t	 nkeys = sizeof(kat_keys) / sizeof(kat_keys[0]);
+	const size_t	 ncts = sizeof(kat_cts) / sizeof(kat_cts[0]);
+	struct vcfg	 v1 = { .engine = "kv", .version = 1,
+			    .extra = "    prefix: minio/kes\n" };
+	struct vcfg	 v2 = { .engine = "kv2", .version = 2,
+			    .extra = "    prefix: kes\n" };
+	const struct vcfg *cfgs[] = { &v1, &v2 };
+	char		 name[256], body[BODYLEN], want[BODYLEN], req[2048];
+	size_t		 i, c;
+	long		 code;
+
+	need_root();
+	vd_start(NULL);
+	for (i = 0; i < nkeys; i++) {
+		FMT(name, "minio/kes/%s", kat_keys[i].name);
+		plant("kv", 1, name, kat_keys[i].value, NULL);
+		FMT(name, "kes/%s", kat_keys[i].name);
+		plant("kv2", 2, name, kat_keys[i].value, NULL);
+	}
+	for (c = 0; c < 2; c++) {
+		kw_start(cfgs[c]);
+		for (i = 0; i < ncts; i++) {
+			const struct kat_ct *t = &kat_cts[i];
+
+			FMT(req, "{\"ciphertext\":\"%s\",\"context\":\"%s\"}",
+			    t->ciphertext, t->context);
+			code = key("decrypt", t->key, req, body, sizeof(body));
+			FMT(want, "{\"plaintext\":\"%s\"}\n", t->plaintext);
+			cr_expect_eq(code, 200, "KV v%zu: decrypt %s (%s): %ld "
+			    "%s", c + 1, t->key, t->what, code, body);
+			cr_expect_str_eq(body, want, "KV v%zu: decrypt %s (%s)",
+			    c + 1, t->key, t->what);
+		}
+		code = key("list", "kat-*", NULL, body, sizeof(body));
+		cr_expect_eq(code, 200, "list: %s", body);
+		for (i = 0; i < nkeys; i++) {
+			FMT(name, "\"%s\"", kat_keys[i].name);
+			cr_expect_not_null(strstr(body, name), "KV v%zu: %s "
+			    "not listed: %s", c + 1, name, body);
+		}
+		kw_stop();
+	}
 	expect_no_secrets_logged();
 }

@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """Stored keys and ciphertexts in every format real KES wrote, for the
-end-to-end test tests/e2e/test_keystore.c (test keystore.kes_stored_data).
+end-to-end tests of the key stores (tests/e2e/test_keystore.c,
+tests/e2e/test_vault.c).
 
 Run with Debian's interpreter and package, not keyward's code:
 
     apt-get install -y python3-cryptography
     /usr/bin/python3 tests/data/kat/e2e_vectors.py
 
-It prints C constants that are pasted into test_keystore.c between the
-"e2e_vectors.py output" markers; the test does not need Python. Every input
+It prints C constants that are pasted into tests/data/kat/e2e_vectors.h
+between the "e2e_vectors.py output" markers; the tests do not need Python. Every input
 is fixed (bytes are SHA-256 of a label), so the output is the same on every
 run. Who computes what, independently of keyward:
 
