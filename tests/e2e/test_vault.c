@@ -1798,3 +1798,52 @@ Test(vault, kes_deployment_keys)
 	}
 	expect_no_secrets_logged();
 }
+
+/*
+ * VT4: the login's namespace. approle.namespace "/" logs in at the root
+ * (no X-Vault-Namespace on the login) and "ns1" in ns1, while data calls
+ * carry the store's namespace, ns1/team; the token works there both ways
+ * (a token is valid in its namespace and below). Vault is the test
+ * double.
+ */
+Test(vault, login_namespaces)
+{
+	const char *const args[] = { "--namespace", "ns1", "--namespace",
+	    "ns1/team", NULL };
+	const char *const logins[] = { "/", "ns1" };
+	char		 auth[512], body[BODYLEN], name[32], path[64];
+	struct vcfg	 v = { .extra = "    namespace: ns1/team\n",
+			    .auth = auth };
+	const char	*h;
+	json_t		*a, *e;
+	size_t		 i;
+
+	need_root();
+	vd_start(args);
+	for (i = 0; i < 2; i++) {
+		FMT(auth, "    approle:\n      namespace: %s\n      id: %s\n"
+		    "      secret: %s\n", logins[i], ROLE_ID, SECRET_ID);
+		ctl_ok("/requests/clear", "{}");
+		kw_start(&v);
+		FMT(name, "ns-%zu", i);
+		cr_expect_eq(key("create", name, NULL, body, sizeof(body)),
+		    200, "login namespace %s: %s", logins[i], body);
+		a = vd_requests();
+		cr_assert_not_null(e = find_req(a, "PUT",
+		    "/v1/auth/approle/login", 0));
+		h = req_header(e, "X-Vault-Namespace");
+		if (i == 0)
+			cr_expect_null(h, "a root login sent namespace %s", h);
+		else
+			cr_expect(h != NULL && strcmp(h, "ns1") == 0,
+			    "login namespace: %s", h ? h : "(none)");
+		FMT(path, "/v1/kv2/data/%s", name);
+		cr_assert_not_null(e = find_req(a, "PUT", path, 0));
+		h = req_header(e, "X-Vault-Namespace");
+		cr_expect(h != NULL && strcmp(h, "ns1/team") == 0,
+		    "data namespace: %s", h ? h : "(none)");
+		json_decref(a);
+		kw_stop();
+	}
+	expect_no_secrets_logged();
+}
