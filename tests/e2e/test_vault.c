@@ -1847,3 +1847,38 @@ Test(vault, login_namespaces)
 	}
 	expect_no_secrets_logged();
 }
+
+/*
+ * VT26: a 307 is followed once (the request repeated at the new place,
+ * body included); a redirect from https to http is refused, and so is a
+ * second redirect in a row. Vault is the test double.
+ */
+Test(vault, redirects)
+{
+	struct vcfg	 v = { 0 };
+	char		 body[BODYLEN], rule[512];
+	long		 code;
+
+	need_root();
+	vd_start(NULL);
+	kw_start(&v);
+	ctl_ok("/fault", "{\"path\":\"kv2/data/moved\",\"method\":\"PUT\","
+	    "\"action\":\"redirect\",\"count\":1}");
+	code = key("create", "moved", NULL, body, sizeof(body));
+	cr_expect_eq(code, 200, "one 307: %ld %s", code, body);
+	free(stored("kv2", 2, "moved", NULL));
+
+	FMT(rule, "{\"path\":\"kv2/data/plain\",\"action\":\"redirect\","
+	    "\"location\":\"http://127.0.0.1:%d/v1/kv2/data/plain\","
+	    "\"count\":-1}", vd.port);
+	ctl_ok("/fault", rule);
+	code = key("create", "plain", NULL, body, sizeof(body));
+	cr_expect_eq(code, 502, "a redirect to http: %ld %s", code, body);
+
+	ctl_ok("/faults/clear", "{}");
+	ctl_ok("/fault", "{\"path\":\"kv2/data/twice\",\"action\":"
+	    "\"redirect\",\"count\":-1}");
+	code = key("create", "twice", NULL, body, sizeof(body));
+	cr_expect_eq(code, 502, "endless redirects: %ld %s", code, body);
+	expect_no_secrets_logged();
+}
