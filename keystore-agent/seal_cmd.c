@@ -247,6 +247,7 @@ migrate_one(struct cmd *c, int dfd, const char *dir, const char *name,
 	const char	*why = "";
 	char		*path;
 	enum seal_kind	 k;
+	struct stat	 st;
 
 	buf_init(&v, KES_STORED_MAX * 2);
 	buf_init(&nv, KES_STORED_MAX * 2);
@@ -277,6 +278,12 @@ migrate_one(struct cmd *c, int dfd, const char *dir, const char *name,
 		fatalx("%s: %s; nothing changed from here on", name, why);
 	if (wfile_stage(&w, path, nv.data, nv.len, 0600) == -1)
 		fatal("%s: writing the new form", path);
+	/* The agent's user owns the store's files, not whoever runs us. */
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    chown(w.tmp, st.st_uid, st.st_gid) == -1) {
+		wfile_abort(&w);
+		fatal("%s: owner", path);
+	}
 	/* Read back what is on disk before it takes the name. */
 	if (read_file(AT_FDCWD, w.tmp, &back) == -1 || back.len != nv.len ||
 	    memcmp(back.data, nv.data, nv.len) != 0) {

@@ -75,6 +75,7 @@ static struct {
 	bool			 pin_bad;	/* stop recovering */
 	time_t			 last_full;
 	int			 fd;
+	pthread_barrier_t	 started;	/* threads past their start-up */
 } sh = { .lock = PTHREAD_RWLOCK_INITIALIZER, .fd = 3 };
 
 /*
@@ -83,8 +84,10 @@ static struct {
  * re-reads a token file that changed, under a lock file (found with
  * strace -f and KEYWARD_SANDBOX_DEBUG=1): open read-only or read-write
  * without creating, stat, fcntl record locks, flock, and the directory
- * scan that finds a token again. No socket, exec, fork or clone: the
- * threads are made before the filter.
+ * scan that finds a token again. SoftHSM reports a failed tag check to
+ * syslog(3): its socket(2) fails with EACCES, so the message is dropped
+ * and nothing is connected. No exec, fork or clone: the threads are made
+ * before the filter.
  */
 static const struct sb_rule sh_rules[] = {
 	ALLOW_MASK(openat, 2, O_CREAT | O_TRUNC, 0),
@@ -106,6 +109,7 @@ static const struct sb_rule sh_rules[] = {
 	ALLOW(geteuid),
 	ALLOW(getgid),
 	ALLOW(getegid),
+	FAIL(socket, EACCES),
 };
 
 /* ---- the pool and its recovery ----------------------------------------- */
@@ -549,6 +553,9 @@ worker(void *arg)
 	struct msghdr	 mh;
 	ssize_t		 n;
 
+	/* glibc registers rseq(2) as a thread starts: before the filter. */
+	if (idx > 0)
+		pthread_barrier_wait(&sh.started);
 	buf_init(&ans, SH_PKT_MAX);
 	for (;;) {
 		memset(&mh, 0, sizeof(mh));
@@ -681,6 +688,7 @@ seal_helper_main(int argc, char **argv)
 	struct buf		 b;
 
 	log_init("seal helper", LOG_LVL_INFO);
+	(void)prctl(PR_SET_NAME, "keyward-seal");
 	if (fstat(sh.fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
 		fprintf(stderr, "keyward seal-helper: started by the agent "
 		    "only\n");
@@ -722,9 +730,12 @@ seal_helper_main(int argc, char **argv)
 	if (self_test(0, true, err, sizeof(err)) == -1)
 		start_failed("%s", err);
 
+	if (pthread_barrier_init(&sh.started, NULL, sh.nsess) != 0)
+		start_failed("pthread_barrier_init failed");
 	for (k = 1; k < sh.nsess; k++)
 		if (pthread_create(&t, NULL, worker, (void *)(uintptr_t)k) != 0)
 			start_failed("pthread_create failed");
+	pthread_barrier_wait(&sh.started);
 	if (sandbox_apply_more(ROLE_AGENT, debug, sh_rules,
 	    sizeof(sh_rules) / sizeof(sh_rules[0])) == -1)
 		start_failed("cannot load the seal helper's sandbox");
