@@ -112,6 +112,13 @@ static const struct sb_rule sh_rules[] = {
 	FAIL(socket, EACCES),
 };
 
+const struct sb_rule *
+seal_helper_rules(size_t *n)
+{
+	*n = sizeof(sh_rules) / sizeof(sh_rules[0]);
+	return sh_rules;
+}
+
 /* ---- the pool and its recovery ----------------------------------------- */
 
 static int

@@ -5,6 +5,8 @@
 #ifndef KEYWARD_KS_SEAL_HELPER_H
 #define KEYWARD_KS_SEAL_HELPER_H
 
+#include <stddef.h>
+
 #include "keystore-agent/seal.h"
 
 #define SH_SEAL		1
@@ -15,5 +17,9 @@
 #define SH_PKT_MAX	(SEAL_VALUE_MAX / 3 * 4 + 8192)
 /* The socket buffers asked for, so that one such packet fits. */
 #define SH_SOCKBUF	(4 * SH_PKT_MAX)
+
+struct sb_rule;
+/* The helper's additions to the common seccomp list (for its tests). */
+const struct sb_rule	*seal_helper_rules(size_t *n);
 
 #endif
