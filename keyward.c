@@ -18,6 +18,7 @@
 #include "common/msg.h"
 #include "keystore-agent/agent.h"
 #include "keystore-agent/helper.h"
+#include "keystore-agent/seal.h"
 #include "privsep/crypto.h"
 #include "privsep/parent.h"
 #include "worker/worker.h"
@@ -31,6 +32,8 @@ usage(FILE *f)
 	    "Server:\n"
 	    "  server     start the server: keyward server --config FILE | --dev\n"
 	    "  version    print the version\n"
+	    "  seal       keygen|seal-fs|unseal-fs: the PKCS#11 seal of stored\n"
+	    "             values (keystore.seal.pkcs11)\n"
 	    "\n"
 	    "Client (the kes CLI's commands, environment and output):\n"
 	    "  key        create|import|info|ls|rm|encrypt|decrypt|dek\n"
@@ -98,6 +101,11 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "helper") == 0)
 		return started_by_parent(cmd) ?
 		    helper_role_main(argc - 1, argv + 1) : 2;
+	/* The agent's PKCS#11 helper; it checks its own socket. */
+	if (strcmp(cmd, "seal-helper") == 0)
+		return seal_helper_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "seal") == 0)
+		return seal_cmd_main(argc - 1, argv + 1);
 	/*
 	 * The client commands: jansson wipes what it frees from here on
 	 * (answers carry plaintexts, API keys).

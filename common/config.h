@@ -46,6 +46,8 @@ struct ks_backend;
 struct keystore_cfg {
 	const struct ks_backend	*store;
 	void			*conf;
+	void			*seal;	/* keystore.seal: a struct
+					 * seal_conf, or NULL */
 };
 
 struct config {

@@ -11,7 +11,8 @@
  *
  * This file starts the store (backend.h: settings, prepare, drop, init,
  * filter, through proc_run) and answers the parent; calls.c owns the
- * calls.
+ * calls. With keystore.seal the seal helper is started in prepare and
+ * the store is wrapped by the seal layer in init (seal.h).
  */
 #include <sys/types.h>
 
@@ -34,6 +35,7 @@
 #include "keystore-agent/backend.h"
 #include "keystore-agent/calls.h"
 #include "keystore-agent/net.h"
+#include "keystore-agent/seal.h"
 #include "keystore-agent/stores.h"
 
 static int	parent_peer(struct peer *, struct ipc_msg *);
@@ -55,6 +57,8 @@ static struct {
 	struct peer		 crypto;
 	struct agent_slice	 cf;
 	const struct ks_backend	*ks;
+	struct seal_conf	*seal;		/* NULL: values not sealed */
+	uint8_t			 seal_digest[32];
 } ag;
 
 /* Not chrooted by default: a store says whether it can be (backend.h). */
@@ -93,20 +97,29 @@ static int
 agent_reload(struct buf *payload, char *err, size_t errlen)
 {
 	struct agent_slice	nc;
-	struct buf		sb;
+	struct seal_conf	*seal = NULL;
+	struct buf		all, sb;
+	uint8_t			d[32];
 	int			rc = -1;
 
 	if (agent_slice_get(payload, &nc) == -1) {
 		snprintf(err, errlen, "malformed agent configuration");
 		return -1;
 	}
-	if (strcmp(nc.store, ag.cf.store) != 0)
+	buf_view(&all, nc.settings, nc.settings_len);
+	if (seal_slice_split(&all, &sb, &seal) == -1)
+		snprintf(err, errlen, "malformed agent configuration");
+	else if (strcmp(nc.store, ag.cf.store) != 0)
 		snprintf(err, errlen, "the key store cannot change without a "
 		    "restart");
+	else if (seal_conf_digest(seal, d),
+	    memcmp(d, ag.seal_digest, sizeof(d)) != 0)
+		snprintf(err, errlen, "the seal cannot change without a "
+		    "restart");
 	else {
-		buf_view(&sb, nc.settings, nc.settings_len);
 		rc = ag.ks->reload(&sb, err, errlen);
 	}
+	seal_conf_free(seal);
 	if (rc == 0) {
 		log_setlevel(nc.log_level);
 		ag.cf.log_level = nc.log_level;
@@ -139,7 +152,7 @@ agent_rules(const struct ks_backend *ks)
 static int
 agent_configure(struct buf *payload)
 {
-	struct buf	sb;
+	struct buf	all, sb;
 	char		err[256];
 
 	if (agent_slice_get(payload, &ag.cf) == -1)
@@ -147,7 +160,10 @@ agent_configure(struct buf *payload)
 	log_setlevel(ag.cf.log_level);
 	if (!ks_served(ag.ks = ks_backend_find(ag.cf.store)))
 		fatalx("the %s key store is not supported yet", ag.cf.store);
-	buf_view(&sb, ag.cf.settings, ag.cf.settings_len);
+	buf_view(&all, ag.cf.settings, ag.cf.settings_len);
+	if (seal_slice_split(&all, &sb, &ag.seal) == -1)
+		return -1;
+	seal_conf_digest(ag.seal, ag.seal_digest);
 	if (ag.ks->settings(&sb, err, sizeof(err)) == -1)
 		fatalx("%s key store: %s", ag.ks->name, err);
 	agent_proc.chroot = ag.ks->chroot;
@@ -173,6 +189,17 @@ agent_prepare(const struct proc_opts *opts)
 	}
 	if (ag.ks->prepare(uid, gid, err, sizeof(err)) == -1)
 		fatalx("%s key store: %s", ag.ks->name, err);
+	/* The helper reads a PIN file as root and drops by itself; a PIN
+	 * from the configuration was sent to it and is wiped here. */
+	if (ag.seal != NULL) {
+		seal_start(ag.seal, opts->user, opts->sandbox_debug);
+		seal_wipe_pin(ag.cf.settings, ag.cf.settings_len,
+		    ag.seal->pin);
+		seal_wipe_pin(ag.parent.ch.in.data, ag.parent.ch.in.cap,
+		    ag.seal->pin);
+		if (ag.seal->pin != NULL)
+			explicit_bzero(ag.seal->pin, strlen(ag.seal->pin));
+	}
 }
 
 static void
@@ -182,8 +209,10 @@ agent_init(void)
 
 	if (ag.ks->init(err, sizeof(err)) == -1)
 		fatalx("%s key store: %s", ag.ks->name, err);
-	ks_calls_init(ag.ks, KS_CALL_TIMEOUT_MS);
-	log_debug("serving the %s key store", ag.ks->name);
+	ks_calls_init(ag.seal != NULL ? seal_wrap(ag.ks) : ag.ks,
+	    KS_CALL_TIMEOUT_MS);
+	log_debug("serving the %s key store%s", ag.ks->name,
+	    ag.seal != NULL ? ", sealed" : "");
 }
 
 int

@@ -11,6 +11,7 @@
 #include "common/config_impl.h"
 #include "common/xmalloc.h"
 #include "keystore-agent/backend.h"
+#include "keystore-agent/seal.h"
 #include "keystore-agent/stores.h"
 
 #define KS_NAMES_MAX	32
@@ -79,7 +80,7 @@ expected(void)
 int
 cfg_parse_keystore(struct cfg_parser *p, const struct cfg_sect *root)
 {
-	const char		*keys[KS_NAMES_MAX + 3];
+	const char		*keys[KS_NAMES_MAX + 4];
 	struct keystore_cfg	*k = &p->cfg->keystore;
 	const struct ks_backend	*ks;
 	struct cfg_sect		 sect, s, kes, generic;
@@ -90,6 +91,7 @@ cfg_parse_keystore(struct cfg_parser *p, const struct cfg_sect *root)
 		keys[n++] = ks_backends[i]->name;
 	keys[n++] = "kes";
 	keys[n++] = "generic";
+	keys[n++] = "seal";	/* not a store: the seal over any (seal.h) */
 	keys[n] = NULL;
 	if (cfg_sect_open(p, root, "keystore", keys, &sect) == -1 ||
 	    open_unusable(p, &sect, &kes, &generic) == -1)
@@ -109,6 +111,8 @@ cfg_parse_keystore(struct cfg_parser *p, const struct cfg_sect *root)
 		if (ks->parse(p, &s, &k->conf) == -1)
 			return -1;
 	}
+	if (seal_parse(p, &sect, &k->seal) == -1)
+		return -1;
 	if (chosen == NULL && kes.map != NULL)
 		return cfg_error(p, kes.line, kes.path, "no keystore "
 		    "specified: the kes keystore is parsed but not usable, "
@@ -135,6 +139,8 @@ cfg_keystore_free(struct keystore_cfg *k)
 {
 	if (k->store != NULL && k->conf != NULL)
 		k->store->conf_free(k->conf);
+	seal_conf_free(k->seal);
 	k->store = NULL;
 	k->conf = NULL;
+	k->seal = NULL;
 }

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/msg.h"
 #include "keystore-agent/backend.h"
+#include "keystore-agent/seal.h"
 #include "keystore-agent/stores.h"
 
 const struct ks_backend *const ks_backends[] = {
@@ -41,12 +43,21 @@ ks_served(const struct ks_backend *ks)
 	return ks != NULL && ks->status != NULL;
 }
 
+/* bytes store settings, then the seal's (seal_settings_put). */
 int
 ks_settings_put(struct buf *b, const struct keystore_cfg *k)
 {
+	struct buf	sb;
+	int		rc;
+
 	if (k->store == NULL || k->store->settings_put == NULL)
 		return -1;
-	return k->store->settings_put(b, k->conf);
+	buf_init(&sb, IPC_MAX_CONTROL);
+	rc = k->store->settings_put(&sb, k->conf) == -1 ||
+	    buf_put_bytes(b, sb.data, sb.len) == -1 ||
+	    seal_settings_put(b, k->seal) == -1 ? -1 : 0;
+	buf_release(&sb);
+	return rc;
 }
 
 const char *

@@ -24,8 +24,9 @@ const struct ks_backend	*ks_backend_find(const char *name);
 const char		*ks_name(const struct keystore_cfg *);
 /* Whether this build serves the store, or only checks its settings. */
 bool	ks_served(const struct ks_backend *);
-/* The configured store's settings for the agent's slice; -1 when they do
- * not fit. */
+/* The configured store's settings for the agent's slice, then the
+ * seal's (seal.h: seal_slice_split reads both); -1 when they do not
+ * fit. */
 int	ks_settings_put(struct buf *, const struct keystore_cfg *);
 /* "fs, ..." for a message that says what this build serves. */
 const char		*ks_supported(void);

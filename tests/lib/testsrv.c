@@ -309,6 +309,7 @@ tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 	    "keystore:\n"
 	    "  fs:\n"
 	    "    path: %s\n"
+	    "%s"
 	    "server:\n"
 	    "  workers: %u\n"
 	    "  chroot: %s\n"
@@ -323,7 +324,8 @@ tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 	    c->nobody_policy ? s->id[TSRV_NOBODY] : "",
 	    c->nobody_policy ? "\n" : "",
 	    c->policies ? c->policies : "",
-	    s->keys, c->workers ? c->workers : 2, s->chroot,
+	    s->keys, c->keystore_extra ? c->keystore_extra : "",
+	    c->workers ? c->workers : 2, s->chroot,
 	    c->extra ? c->extra : "");
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return -1;

@@ -52,6 +52,9 @@ struct tsrv_cfg {
 	const char	*audit;
 	/* admin.identity: NULL is TSRV_ADMIN's identity. */
 	const char	*admin;
+	/* More of the keystore: section after fs (keystore.seal), verbatim
+	 * and indented by two spaces. */
+	const char	*keystore_extra;
 };
 
 /* A client certificate made after tsrv_init(): files and identity. */

@@ -1,0 +1,440 @@
+/*
+ * The seal layer in the agent (seal.h): starts the seal helper, and
+ * wraps the store so that create seals before the store sees the value
+ * and get unseals after it (spec §4). Delete and list go to the store
+ * untouched. The agent never loads the module and never holds the PIN
+ * longer than it takes to hand it over.
+ *
+ * The helper is fork+exec'd (`keyward seal-helper`) while the agent is
+ * still root and has no filter: nothing but async-signal-safe calls run
+ * between fork and exec (§4.6). Should the helper die, the agent exits
+ * and the parent restarts it with a new helper: the agent's filter
+ * allows neither fork nor exec, and a call in flight fails as
+ * unavailable rather than ever being answered wrongly.
+ */
+#include <sys/epoll.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/ev.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/xmalloc.h"
+#include "keystore-agent/backend.h"
+#include "keystore-agent/seal.h"
+#include "keystore-agent/seal_fmt.h"
+#include "keystore-agent/seal_helper.h"
+
+#define SEAL_START_MS	60000	/* module load, login, self-test */
+
+/* One call through the seal: the agent's op and the store's. */
+struct sop {
+	TAILQ_ENTRY(sop)	 entry;		/* waiting for the helper */
+	struct ks_op		*op;
+	struct ks_op		 inner;
+	struct buf		 val;		/* create: sealed; get: stored */
+	uint32_t		 id;		/* at the helper: non-zero */
+	bool			 at_store;
+};
+TAILQ_HEAD(sop_list, sop);
+
+static struct {
+	const struct ks_backend	*inner;
+	struct ks_backend	 wrap;
+	bool			 allow_unsealed;
+	int			 fd;
+	pid_t			 pid;
+	uint32_t		 next_id;
+	uint8_t			*pkt;
+	struct ev_io		 io;
+	struct sop_list		 waiting;
+} sl = { .fd = -1, .waiting = TAILQ_HEAD_INITIALIZER(sl.waiting) };
+
+/* ---- start ---------------------------------------------------------------- */
+
+static void
+sock_bufs(int fd)
+{
+	int sz = SH_SOCKBUF;
+
+	/* As root the FORCE variants pass net.core.wmem_max. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
+void
+seal_start(const struct seal_conf *c, const char *user, bool debug)
+{
+	extern char	**environ;
+	char		*argv[] = { "keyward", "seal-helper", NULL };
+	struct pollfd	 pfd;
+	struct buf	 b, in;
+	const char	*why;
+	uint8_t		 ok;
+	ssize_t		 n;
+	int		 sv[2], r;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("seal: socketpair");
+	sock_bufs(sv[0]);
+	sock_bufs(sv[1]);
+	fflush(NULL);
+	if ((sl.pid = fork()) == -1)
+		fatal("seal: fork");
+	if (sl.pid == 0) {
+		/* Only async-signal-safe calls until exec. */
+		if (sv[1] == 3) {
+			if (fcntl(3, F_SETFD, 0) == -1)
+				_exit(127);
+		} else if (dup2(sv[1], 3) == -1)
+			_exit(127);
+		(void)close_range(4, ~0U, 0);
+		execve("/proc/self/exe", argv, environ);
+		_exit(127);
+	}
+	close(sv[1]);
+	sl.fd = sv[0];
+	sl.pkt = xmalloc(SH_PKT_MAX);
+
+	buf_init(&b, SH_PKT_MAX);
+	if (buf_put_u8(&b, debug) == -1 ||
+	    buf_put_u32(&b, (uint32_t)(log_getlevel() + 1)) == -1 ||
+	    buf_put_str(&b, user) == -1 || seal_settings_put(&b, c) == -1)
+		fatalx("seal: the settings do not fit a packet");
+	n = send(sl.fd, b.data, b.len, MSG_NOSIGNAL);
+	buf_release(&b);	/* wiped: it held the PIN */
+	if (n == -1)
+		fatal("seal: cannot reach the seal helper");
+
+	pfd.fd = sl.fd;
+	pfd.events = POLLIN;
+	while ((r = poll(&pfd, 1, SEAL_START_MS)) == -1 && errno == EINTR)
+		;
+	if (r == 0)
+		fatalx("seal: the seal helper did not start within %u s",
+		    SEAL_START_MS / 1000);
+	n = recv(sl.fd, sl.pkt, SH_PKT_MAX, 0);
+	if (n <= 0)
+		fatalx("seal: the seal helper exited during start-up (see its "
+		    "message above)");
+	buf_view(&in, sl.pkt, (size_t)n);
+	if (buf_get_u8(&in, &ok) == -1 || buf_get_str(&in, &why, NULL) == -1)
+		fatalx("seal: a malformed answer from the seal helper");
+	if (ok != 1)
+		fatalx("seal: PKCS#11 %s", why);
+	sl.allow_unsealed = c->allow_unsealed_reads;
+	log_debug("seal helper ready (pid %ld)", (long)sl.pid);
+}
+
+/* ---- the helper's answers ------------------------------------------------ */
+
+static void	helper_readable(struct ev_io *, uint32_t);
+static void	sop_answer(struct sop *, int rc, const uint8_t *data,
+		    size_t len, const char *detail);
+
+static void __attribute__((noreturn))
+helper_lost(const char *why)
+{
+	/* The parent restarts the agent, and so the helper; nothing
+	 * outstanding is answered wrongly, only not at all. */
+	fatalx("the seal helper is gone (%s); restarting", why);
+}
+
+static void
+helper_readable(struct ev_io *io, uint32_t events)
+{
+	struct iovec	 iov;
+	struct msghdr	 mh;
+	struct buf	 in;
+	struct sop	*so;
+	const uint8_t	*data;
+	const char	*detail;
+	uint32_t	 id;
+	uint8_t		 rc;
+	size_t		 len;
+	ssize_t		 n;
+
+	for (;;) {
+		memset(&mh, 0, sizeof(mh));
+		iov.iov_base = sl.pkt;
+		iov.iov_len = SH_PKT_MAX;
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		n = recvmsg(sl.fd, &mh, MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0)
+			helper_lost(n == 0 ? "it exited" : strerror(errno));
+		if (mh.msg_flags & MSG_TRUNC)
+			helper_lost("an answer too large");
+		buf_view(&in, sl.pkt, (size_t)n);
+		if (buf_get_u32(&in, &id) == -1 || buf_get_u8(&in, &rc) == -1 ||
+		    buf_get_bytes(&in, &data, &len) == -1 ||
+		    buf_get_str(&in, &detail, NULL) == -1 ||
+		    buf_end(&in) == -1 || rc > KS_FAIL_UNAVAILABLE)
+			helper_lost("a malformed answer");
+		TAILQ_FOREACH(so, &sl.waiting, entry)
+			if (so->id == id)
+				break;
+		if (so != NULL) {
+			TAILQ_REMOVE(&sl.waiting, so, entry);
+			so->id = 0;
+			sop_answer(so, rc, data, len, detail);
+		}
+		/* else: an answer to a call cancelled meanwhile. */
+		explicit_bzero(sl.pkt, (size_t)n);
+	}
+}
+
+/* Send a request; the answer comes to sop_answer. -1: not sent. */
+static int
+helper_send(struct sop *so, uint8_t type, const uint8_t *data, size_t len)
+{
+	struct iovec	iov;
+	struct msghdr	mh;
+	struct buf	b;
+	ssize_t		n;
+
+	so->id = ++sl.next_id == 0 ? ++sl.next_id : sl.next_id;
+	buf_init(&b, SH_PKT_MAX);
+	if (buf_put_u8(&b, type) == -1 || buf_put_u32(&b, so->id) == -1 ||
+	    buf_put_str(&b, so->op->name != NULL && type != SH_PROBE ?
+	    so->op->name : "") == -1 || buf_put_bytes(&b, data, len) == -1) {
+		buf_release(&b);
+		so->id = 0;
+		return -1;
+	}
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = b.data;
+	iov.iov_len = b.len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	do
+		n = sendmsg(sl.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	buf_release(&b);
+	if (n == -1) {
+		so->id = 0;
+		if (errno == EPIPE || errno == ECONNRESET)
+			helper_lost(strerror(errno));
+		return -1;
+	}
+	TAILQ_INSERT_TAIL(&sl.waiting, so, entry);
+	return 0;
+}
+
+/* ---- the calls ----------------------------------------------------------- */
+
+static void
+sop_free(struct sop *so)
+{
+	buf_release(&so->val);
+	free(so);
+}
+
+static void
+sop_done(struct sop *so, int rc, const char *detail)
+{
+	struct ks_op *op = so->op;
+
+	op->store = NULL;
+	sop_free(so);
+	ks_op_done(op, rc, detail);
+}
+
+static void	inner_done(struct ks_op *, int, const char *);
+static int	inner_name(struct ks_op *, const char *);
+static const struct ks_op_owner seal_owner = { inner_done, inner_name };
+
+static struct sop *
+sop_new(struct ks_op *op)
+{
+	struct sop *so = xcalloc(1, sizeof(*so));
+
+	so->op = op;
+	op->store = so;
+	so->inner.type = op->type;
+	so->inner.name = op->name;
+	so->inner.owner = &seal_owner;
+	so->inner.owner_arg = so;
+	return so;
+}
+
+static void
+to_store(struct sop *so, void (*fn)(struct ks_op *))
+{
+	so->at_store = true;
+	fn(&so->inner);
+}
+
+/* The helper answered a seal, unseal or probe. */
+static void
+sop_answer(struct sop *so, int rc, const uint8_t *data, size_t len,
+    const char *detail)
+{
+	switch (so->op->type) {
+	case KS_OP_CREATE:
+		if (rc != 0) {
+			sop_done(so, rc, detail);
+			return;
+		}
+		buf_reset(&so->val);
+		if (buf_put(&so->val, data, len) == -1) {
+			sop_done(so, KS_FAIL_INVALID, "seal: the sealed value "
+			    "is too large");
+			return;
+		}
+		so->inner.value = so->val.data;
+		so->inner.len = so->val.len;
+		to_store(so, sl.inner->create);
+		return;
+	case KS_OP_GET:
+		if (rc == 0 && buf_put(so->op->out, data, len) == -1)
+			rc = KS_FAIL_INVALID, detail = "seal: the value does "
+			    "not fit a reply";
+		sop_done(so, rc, detail);
+		return;
+	case KS_OP_STATUS:
+		if (rc != 0) {
+			sop_done(so, rc, detail);
+			return;
+		}
+		to_store(so, sl.inner->status);
+		return;
+	default:
+		sop_done(so, KS_FAIL_UNAVAILABLE, "seal: not a sealed call");
+	}
+}
+
+/* The store finished its part. */
+static void
+inner_done(struct ks_op *inner, int rc, const char *detail)
+{
+	struct sop	*so = inner->owner_arg;
+	const char	*what;
+
+	so->at_store = false;
+	if (so->op->type == KS_OP_STATUS)
+		so->op->latency_ns = inner->latency_ns;
+	if (so->op->type != KS_OP_GET || rc != 0) {
+		sop_done(so, rc, detail);
+		return;
+	}
+	switch (seal_kind(so->val.data, so->val.len)) {
+	case SEAL_V1:
+		if (helper_send(so, SH_UNSEAL, so->val.data, so->val.len) == -1)
+			sop_done(so, KS_FAIL_UNAVAILABLE, "seal: the seal "
+			    "helper is busy");
+		return;
+	case SEAL_UNKNOWN_VERSION:
+		sop_done(so, KS_FAIL_INVALID, "seal: unsupported sealed value "
+		    "version");
+		return;
+	case SEAL_PLAIN:
+		break;
+	}
+	if (!sl.allow_unsealed) {
+		sop_done(so, KS_FAIL_INVALID, "seal: unsealed value refused");
+		return;
+	}
+	what = buf_put(so->op->out, so->val.data, so->val.len) == -1 ?
+	    "seal: the value does not fit a reply" : NULL;
+	sop_done(so, what != NULL ? KS_FAIL_INVALID : 0, what);
+}
+
+static int
+inner_name(struct ks_op *inner, const char *name)
+{
+	return -1;	/* no listing goes through the seal */
+}
+
+static void
+seal_create(struct ks_op *op)
+{
+	struct sop *so;
+
+	if (op->len > SEAL_VALUE_MAX) {
+		ks_op_done(op, KS_FAIL_INVALID, "seal: values over 128 KiB "
+		    "are not sealed");
+		return;
+	}
+	so = sop_new(op);
+	buf_init(&so->val, SH_PKT_MAX);
+	if (helper_send(so, SH_SEAL, op->value, op->len) == -1)
+		sop_done(so, KS_FAIL_UNAVAILABLE, "seal: the seal helper is "
+		    "busy");
+}
+
+static void
+seal_get(struct ks_op *op)
+{
+	struct sop *so = sop_new(op);
+
+	buf_init(&so->val, SH_PKT_MAX);
+	so->inner.out = &so->val;
+	to_store(so, sl.inner->get);
+}
+
+/* The token first (its health probe, §4.5), then the store. */
+static void
+seal_status(struct ks_op *op)
+{
+	struct sop *so = sop_new(op);
+
+	buf_init(&so->val, 16);
+	if (helper_send(so, SH_PROBE, NULL, 0) == -1)
+		sop_done(so, KS_FAIL_UNAVAILABLE, "seal: the seal helper is "
+		    "busy");
+}
+
+static void
+seal_cancel(struct ks_op *op)
+{
+	struct sop *so;
+
+	if (op->type != KS_OP_CREATE && op->type != KS_OP_GET &&
+	    op->type != KS_OP_STATUS) {
+		if (sl.inner->cancel != NULL)
+			sl.inner->cancel(op);
+		return;
+	}
+	if ((so = op->store) == NULL)
+		return;
+	if (so->at_store) {
+		if (sl.inner->cancel != NULL)
+			sl.inner->cancel(&so->inner);
+	} else if (so->id != 0)
+		TAILQ_REMOVE(&sl.waiting, so, entry);
+	op->store = NULL;
+	sop_free(so);
+}
+
+const struct ks_backend *
+seal_wrap(const struct ks_backend *inner)
+{
+	if (fcntl(sl.fd, F_SETFL, O_NONBLOCK) == -1)
+		fatal("seal: fcntl");
+	if (ev_add(&sl.io, sl.fd, EPOLLIN, helper_readable, NULL) == -1)
+		fatal("seal: epoll");
+	sl.inner = inner;
+	sl.wrap = *inner;
+	sl.wrap.create = seal_create;
+	sl.wrap.get = seal_get;
+	sl.wrap.status = seal_status;
+	sl.wrap.cancel = seal_cancel;
+	return &sl.wrap;
+}
