@@ -100,19 +100,33 @@ clean(char *out, size_t outlen, const char *s, size_t len)
 		out[n] = '\0';
 }
 
+/* A whole number (gojson reads every number as a double), within
+ * [lo, hi]; -1 otherwise. */
+static int
+whole(const json_t *j, double lo, double hi, double *d)
+{
+	if (!json_is_number(j))
+		return -1;
+	*d = json_number_value(j);
+	if (!(*d >= lo && *d <= hi) || *d != (double)(int64_t)*d)
+		return -1;
+	return 0;
+}
+
 /* An unsigned integer field, as Go decodes one into a uint64: 0 when
  * absent or null; -1 when present with another type. */
 static int
 get_u64(const json_t *obj, const char *name, uint64_t *v)
 {
-	json_t *j = gojson_get(obj, name);
+	json_t	*j = gojson_get(obj, name);
+	double	 d;
 
 	*v = 0;
 	if (j == NULL || json_is_null(j))
 		return 0;
-	if (!json_is_integer(j) || json_integer_value(j) < 0)
+	if (whole(j, 0, 9.2e18, &d) == -1)
 		return -1;
-	*v = (uint64_t)json_integer_value(j);
+	*v = (uint64_t)d;
 	return 0;
 }
 
@@ -152,7 +166,7 @@ ct_parse_error(long status, const uint8_t *body, size_t len,
 	json_t		*root;
 	const char	*s;
 	size_t		 i, n;
-	int64_t		 code = 0;
+	double		 code = 0;
 	json_t		*c;
 
 	e->code = status;
@@ -171,12 +185,11 @@ ct_parse_error(long status, const uint8_t *body, size_t len,
 		return -1;
 	c = gojson_get(root, "code");
 	if (c != NULL && !json_is_null(c)) {
-		if (!json_is_integer(c)) {
+		if (whole(c, -2147483648.0, 2147483647.0, &code) == -1) {
 			snprintf(err, errlen, "'code' is not an integer");
 			json_decref(root);
 			return -1;
 		}
-		code = json_integer_value(c);
 	}
 	if (gojson_string(root, "codedesc", &s, &n) == -1) {
 		snprintf(err, errlen, "'codeDesc' is not a string");
