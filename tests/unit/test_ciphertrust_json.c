@@ -1,10 +1,11 @@
 /*
  * The CipherTrust store's JSON (keystore-agent/ciphertrust_json.c) against
  * spec/keystores-vault-ciphertrust-kmip-pkcs11.md §2.3-§2.5 and the rows
- * of §5.3 that are a parser's to decide (CT3, CT5-CT8): request bodies byte
- * for byte as Go's encoding/json writes KES's structs, KES's error-body
- * parsing, every answer's mapping and text, then truncations and bit
- * flips of each answer, which must give a defined result.
+ * of §5.3 that are a parser's to decide (CT3, CT5-CT8, and CT10's retry
+ * policy): request bodies byte for byte as Go's encoding/json writes
+ * KES's structs, KES's error-body parsing, every answer's mapping and
+ * text, then truncations and bit flips of each answer, which must give a
+ * defined result.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "common/xmalloc.h"
+#include "keystore-agent/ciphertrust.h"
 #include "keystore-agent/ciphertrust_json.h"
 
 #define S(x)	(const uint8_t *)(x), strlen(x)
@@ -300,5 +302,34 @@ Test(ciphertrust_json, mutations)
 			    err, sizeof(err));
 			cr_assert_lt(strnlen(err, sizeof(err)), sizeof(err));
 		}
+	}
+}
+
+/* CT10, §2.2: which results the store's requests try again. */
+Test(ciphertrust_json, retry_policy)
+{
+	static const struct {
+		enum net_fail	fail;
+		long		status;
+		bool		retry;
+	} t[] = {
+		{ NET_OK, 500, true }, { NET_OK, 503, true },
+		{ NET_OK, 501, true }, { NET_OK, 404, false },
+		{ NET_OK, 401, false }, { NET_OK, 429, false },
+		{ NET_TIMEOUT, 0, true }, { NET_IO, 0, true },
+		{ NET_TLS, 0, true }, { NET_REFUSED, 0, false },
+		{ NET_DNS, 0, false }, { NET_TLS_VERIFY, 0, false },
+	};
+	struct net_resp	r = { 0 };
+	size_t		i;
+
+	cr_assert_eq(ct_call_policy.attempts, 3);
+	cr_assert_eq(ct_call_policy.wait_min_ms, 200);
+	cr_assert_eq(ct_call_policy.wait_max_ms, 1000);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		r.fail = t[i].fail;
+		r.status = t[i].status;
+		cr_expect_eq(ct_call_policy.retry(&r), t[i].retry, "%zu", i);
+		cr_expect_eq(ct_auth_policy.retry(&r), t[i].retry, "%zu", i);
 	}
 }
