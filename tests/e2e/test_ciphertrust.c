@@ -444,6 +444,30 @@ kw_start(const struct ccfg *c)
 	    "the server did not start; log:\n%s", tsrv_log_tail(&srv));
 }
 
+/* A server that failed in a child's start-up leaves workers behind for
+ * a moment (they exit when the parent's channel closes): wait until
+ * they have let go of the port, so that the next start can listen. */
+static void
+port_free(int port)
+{
+	struct sockaddr_in	 sa = { .sin_family = AF_INET };
+	uint64_t		 t0 = tsrv_now_ms();
+	int			 fd, one = 1, rc;
+
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	do {
+		cr_assert_neq(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+		rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+		close(fd);
+		if (rc == 0)
+			return;
+		tsrv_sleep_ms(100);
+	} while (tsrv_now_ms() - t0 < 10000);
+}
+
 /* The server must refuse to start; its log must say `why`. */
 static void
 kw_start_fails(const struct ccfg *c, const char *why)
@@ -460,6 +484,7 @@ kw_start_fails(const struct ccfg *c, const char *why)
 	cr_expect_gt(tsrv_log_count(&srv, why), 0, "the log does not say "
 	    "\"%s\":\n%s", why, tsrv_log_tail(&srv));
 	srv.pid = 0;
+	port_free(srv.port);
 }
 
 /* A key call: POST /v1/key/<op>/<name> (body NULL: POST ""). */
