@@ -92,8 +92,11 @@ auth_done(struct net_req *req, const struct net_resp *r, void *arg)
 	else
 		log_warnx("%s", err);
 	if (ct->jwt != NULL) {
-		log_info("gemalto: authenticating again in %llu ms",
-		    (unsigned long long)ct->s.retry_ms);
+		/* §2.3 / C5: until a renewal succeeds, calls fail with 401. */
+		log_info("gemalto: authenticating again in %llu ms%s",
+		    (unsigned long long)ct->s.retry_ms, ev_now() >= ct->expires ?
+		    "; the access token has expired, calls fail until then" :
+		    "");
 		ev_timer_set(&ct->renew_timer, ct->s.retry_ms, renew_fire,
 		    ct);
 	}
