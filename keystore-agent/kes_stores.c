@@ -41,36 +41,6 @@ parse_fortanix(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
 }
 
 static int
-parse_gemalto(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
-{
-	static const char *const cred_keys[] = {
-		"token", "domain", "retry", NULL
-	};
-	struct gemalto_conf	*c;
-	struct cfg_sect		 cred, tls;
-
-	c = xcalloc(1, sizeof(*c));
-	*conf = c;
-
-	if (cfg_sect_open(p, s, "credentials", cred_keys, &cred) == -1 ||
-	    cfg_sect_open(p, s, "tls", tls_ca_keys, &tls) == -1)
-		return -1;
-	if (cfg_get_fields(p, s, (const struct cfg_field[]){
-	    { "endpoint", &c->endpoint, "the KeySecure URL" },
-	    { NULL, NULL, NULL } }) == -1 ||
-	    cfg_get_fields(p, &cred, (const struct cfg_field[]){
-	    { "token", &c->token, "a KeySecure refresh token" },
-	    { "domain", &c->domain, NULL },
-	    { NULL, NULL, NULL } }) == -1 ||
-	    cfg_get_fields(p, &tls, (const struct cfg_field[]){
-	    { "ca", &c->ca, NULL },
-	    { NULL, NULL, NULL } }) == -1)
-		return -1;
-	cfg_legacy(p, &cred, "retry", "KES no longer reads it");
-	return 0;
-}
-
-static int
 parse_gcp(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
 {
 	static const char *const cred_keys[] = {
@@ -223,15 +193,6 @@ fortanix_free(void *conf)
 }
 
 static void
-gemalto_free(void *conf)
-{
-	struct gemalto_conf *c = conf;
-
-	if (c != NULL)
-		STRS_FREE(c, &c->endpoint, &c->token, &c->domain, &c->ca);
-}
-
-static void
 gcp_free(void *conf)
 {
 	struct gcp_conf *c = conf;
@@ -281,16 +242,6 @@ const struct ks_backend ks_backend_fortanix = {
 	},
 	.parse = parse_fortanix,
 	.conf_free = fortanix_free,
-};
-
-const struct ks_backend ks_backend_gemalto = {
-	.name = "gemalto",
-	.inner = "keysecure",
-	.keys = (const char *const []){
-		"endpoint", "credentials", "tls", NULL
-	},
-	.parse = parse_gemalto,
-	.conf_free = gemalto_free,
 };
 
 const struct ks_backend ks_backend_gcp = {

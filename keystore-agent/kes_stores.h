@@ -1,7 +1,7 @@
 /*
  * The settings of KES's key stores that keyward does not serve yet
- * (Fortanix SDKMS, Gemalto KeySecure, GCP Secret Manager, AWS Secrets
- * Manager, Azure Key Vault, Entrust KeyControl): parsed with KES's checks
+ * (Fortanix SDKMS, GCP Secret Manager, AWS Secrets Manager, Azure Key
+ * Vault, Entrust KeyControl): parsed with KES's checks
  * so that a KES configuration is read and checked, then refused at start
  * as not supported. Each moves into its own store file when served.
  */
@@ -12,9 +12,6 @@
 
 struct fortanix_conf {
 	char	*endpoint, *group_id, *key, *ca;
-};
-struct gemalto_conf {
-	char	*endpoint, *token, *domain, *ca;
 };
 struct gcp_conf {
 	char	*project_id, *endpoint, **scopes;

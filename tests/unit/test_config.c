@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "keystore-agent/backend.h"
+#include "keystore-agent/ciphertrust_parse.h"
 #include "keystore-agent/kes_stores.h"
 #include "keystore-agent/stores.h"
 #include "keystore-agent/vault_parse.h"
@@ -982,8 +983,23 @@ Test(config, gemalto_full)
 	cr_assert_str_eq(CONF(c, gemalto_conf)->token, "tok");
 	cr_assert_str_eq(CONF(c, gemalto_conf)->domain, "dom");
 	cr_assert_str_eq(CONF(c, gemalto_conf)->ca, "/g.ca");
-	has_warning(c, "t.yml:13: key "
-	    "'keystore.gemalto.keysecure.credentials.retry' ignored", NULL);
+	/* keyward C3: credentials.retry is honoured, not ignored. */
+	cr_assert_eq(CONF(c, gemalto_conf)->retry_ms, 15000);
+	cr_assert_eq(c->nwarnings, 0, "%s", c->nwarnings ? c->warnings[0] :
+	    "");
+	config_free(c);
+}
+
+/* C6: a trailing '/' of the endpoint is dropped; no retry is 0 (5 s). */
+Test(config, gemalto_endpoint_slash)
+{
+	struct config	*c = parse_ok(AT "keystore:\n  gemalto:\n"
+	    "    keysecure:\n      endpoint: https://ks:8443//\n"
+	    "      credentials:\n        token: tok\n");
+
+	cr_assert_str_eq(CONF(c, gemalto_conf)->endpoint, "https://ks:8443");
+	cr_assert_eq(CONF(c, gemalto_conf)->retry_ms, 0);
+	cr_assert_null(CONF(c, gemalto_conf)->domain);
 	config_free(c);
 }
 
