@@ -94,21 +94,30 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
+/* "create 'prefix/name'", "list keys": what failed, for a detail. */
 static const char *
 verb(const struct kcall *kc)
 {
+	static char	 s[KMIP_NAME_MAX + 32];
+	const char	*v;
+
 	switch (kc->op->type) {
 	case KS_OP_CREATE:
-		return "create";
+		v = "create";
+		break;
 	case KS_OP_GET:
-		return "read";
+		v = "read";
+		break;
 	case KS_OP_DELETE:
-		return "delete";
+		v = "delete";
+		break;
 	case KS_OP_LIST:
 		return "list keys";
 	default:
 		return "reach the key store";
 	}
+	snprintf(s, sizeof(s), "%s '%.200s'", v, kc->name);
+	return s;
 }
 
 static void
@@ -157,12 +166,12 @@ kc_kmip_fail(struct kcall *kc, const char *what, const struct kmip_item *it)
 	const char *hint = kmip_reason_hint(it->reason);
 
 	if (it->status == KMIP_STATUS_PENDING)
-		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s '%.200s': "
+		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: "
 		    "%s: the server answered Operation Pending", verb(kc),
-		    kc->name, what);
+		    what);
 	else
-		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s '%.200s': "
-		    "%s: %s%s%s%s%s", verb(kc), kc->name, what,
+		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: "
+		    "%s: %s%s%s%s%s", verb(kc), what,
 		    kmip_reason_name(it->reason), it->msg[0] != '\0' ? ": " : "",
 		    it->msg, hint != NULL ? "; " : "", hint != NULL ? hint : "");
 }
@@ -292,8 +301,8 @@ kc_acquired(struct kwait *w, struct kconn *c, const char *err)
 	struct kcall *kc = w->arg;
 
 	if (c == NULL) {
-		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s '%.200s': "
-		    "%s", verb(kc), kc->name, err);
+		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: %s",
+		    verb(kc), err);
 		return;
 	}
 	kc->c = c;
@@ -315,8 +324,8 @@ kc_go(struct kcall *kc)
 	}
 	kmip_conn_hdr(kc->c, &h);
 	if (build(kc, kmip_conn_req(kc->c), &h) == -1) {
-		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s '%.200s': "
-		    "the %s request does not fit", verb(kc), kc->name,
+		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: "
+		    "the %s request does not fit", verb(kc),
 		    step_name(kc->step));
 		return;
 	}
@@ -364,8 +373,8 @@ kc_answer(struct kconn *c, const struct kmip_resp *r, const char *err,
 		kc_go(kc);
 		return;
 	}
-	kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s '%.200s': %s: "
-	    "%s: %s", verb(kc), kc->name, ep, step_name(kc->step), err);
+	kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: %s: "
+	    "%s: %s", verb(kc), ep, step_name(kc->step), err);
 }
 
 static void	located(struct kcall *, const struct kmip_item *);
@@ -457,8 +466,8 @@ located(struct kcall *kc, const struct kmip_item *it)
 	free(kc->attrs);
 	kc->attrs = NULL;
 	if (kmip_parse_locate(it, &kc->uids) == -1) {
-		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s '%.200s': "
-		    "a malformed Locate answer", verb(kc), kc->name);
+		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: "
+		    "a malformed Locate answer", verb(kc));
 		return;
 	}
 	if (kc->step == S_SETTLE_LOCATE) {
@@ -520,8 +529,8 @@ attributes(struct kcall *kc, const struct kmip_resp *r)
 	size_t			 i, k;
 
 	if (r->n != kc->an) {
-		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s '%.200s': "
-		    "%zu answers to %zu Get Attributes", verb(kc), kc->name,
+		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: "
+		    "%zu answers to %zu Get Attributes", verb(kc),
 		    r->n, kc->an);
 		return;
 	}
@@ -529,9 +538,9 @@ attributes(struct kcall *kc, const struct kmip_resp *r)
 		it = &r->items[i];
 		k = kc->an > 1 ? (size_t)it->batch_id : 0;
 		if (kc->an > 1 && (it->batch_id < 0 || k >= kc->an)) {
-			kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s "
-			    "'%.200s': an answer to no Get Attributes asked",
-			    verb(kc), kc->name);
+			kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: "
+			    "an answer to no Get Attributes asked",
+			    verb(kc));
 			return;
 		}
 		a = &kc->attrs[kc->ai + k];
@@ -546,9 +555,9 @@ attributes(struct kcall *kc, const struct kmip_resp *r)
 		}
 		if (kmip_parse_get_attributes(it, a) == -1 ||
 		    strcmp(a->uid, kc->uids.uid[kc->ai + k]) != 0) {
-			kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s "
-			    "'%.200s': a malformed Get Attributes answer",
-			    verb(kc), kc->name);
+			kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: "
+			    "a malformed Get Attributes answer",
+			    verb(kc));
 			return;
 		}
 	}

@@ -144,13 +144,14 @@ static int
 parse_versions(struct cfg_parser *p, const struct cfg_sect *s,
     struct kmip_conf *c)
 {
-	char	**v = NULL, q[CFG_QUOTELEN], want[8];
-	size_t	  n = 0, i, j, k;
-	int	  rc = 0;
+	yaml_node_t	 *node = cfg_lookup(p, s, "versions", NULL);
+	char		**v = NULL, q[CFG_QUOTELEN], want[8];
+	size_t		  n = 0, i, j, k;
+	int		  rc = 0;
 
 	if (cfg_get_list(p, s, "versions", true, &v, &n) == -1)
 		return -1;
-	if (v == NULL) {
+	if (node == NULL || cfg_is_null(node)) {
 		for (i = 0; i < DEFAULT_NVERSIONS; i++)
 			c->versions[i] = known_versions[i];
 		c->nversions = DEFAULT_NVERSIONS;

@@ -658,9 +658,11 @@ Test(kmip_store, tls_failures)
 	kw_start_node(&nodes[1], &kca);
 	kw_start_node(&nodes[2], &kexp);
 	kw_start_node(&nodes[3], &keku);
-	expect_unreachable(&nodes[0], "TLS");
-	expect_unreachable(&nodes[1], "the server's certificate");
-	expect_unreachable(&nodes[2], "TLS");
+	expect_unreachable(&nodes[0], "TLS: error:0A000410:SSL routines::"
+	    "sslv3 alert handshake failure");
+	expect_unreachable(&nodes[1], "TLS: the server's certificate: "
+	    "self-signed certificate in certificate chain");
+	expect_unreachable(&nodes[2], "alert certificate expired");
 	expect_unreachable(&nodes[3], "Authentication Not Successful");
 }
 
