@@ -705,3 +705,62 @@ Test(kmip_store, server_restart)
 	expect_clean_log(&nodes[0]);
 	expect_clean_log(&nodes[1]);
 }
+
+/* create, generate, list, delete, generate again at node n. */
+static void
+short_lifecycle(struct testsrv *n, const char *name)
+{
+	char	body[BODYLEN];
+	long	code;
+
+	code = key(n, "create", name, NULL, body, sizeof(body));
+	cr_assert_eq(code, 200, "create %s: %ld %s\n%s", name, code, body,
+	    tsrv_log_tail(n));
+	code = key(n, "create", name, NULL, body, sizeof(body));
+	cr_expect_eq(code, 400, "create %s again: %ld %s", name, code, body);
+	expect_same_key(n, n, name);
+	code = key(n, "list", "", NULL, body, sizeof(body));
+	cr_expect_eq(code, 200, "list: %ld %s", code, body);
+	cr_expect(strstr(body, name) != NULL, "%s", body);
+	code = key(n, "delete", name, NULL, body, sizeof(body));
+	cr_expect_eq(code, 200, "delete %s: %ld %s\n%s", name, code, body,
+	    tsrv_log_tail(n));
+	code = key(n, "generate", name, "{}", body, sizeof(body));
+	cr_expect_eq(code, 404, "generate %s after delete: %ld %s", name, code,
+	    body);
+	code = key(n, "create", name, NULL, body, sizeof(body));
+	cr_expect_eq(code, 200, "create %s after delete: %ld %s", name, code,
+	    body);
+	expect_clean_log(n);
+}
+
+/*
+ * KT2: versions ["1.4"] and ["1.2"] (no Offset Items: one Locate page)
+ * speak those encodings; 2.0 is the other tests'. KT7: with activate on,
+ * keyward's objects are Active, so delete's Destroy is refused (Reason
+ * 0C) and goes through Revoke. A second endpoint that refuses
+ * connections, listed first, is passed over.
+ */
+Test(kmip_store, versions_activate_failover)
+{
+	char		 eps[128];
+	struct kcfg	 k14 = { .prefix = "v14/",
+			    .extra = "    versions: [\"1.4\"]\n" };
+	struct kcfg	 k12 = { .prefix = "v12/",
+			    .extra = "    versions: [\"1.2\"]\n" };
+	struct kcfg	 kact = { .prefix = "act/",
+			    .extra = "    activate: true\n" };
+	struct kcfg	 kfail = { .prefix = "fail/", .endpoints = eps };
+
+	need_shared();
+	FMT(eps, "[\"127.0.0.1:%d\", \"127.0.0.1:%d\"]", free_port(),
+	    pk->port);
+	kw_start_node(&nodes[0], &k14);
+	kw_start_node(&nodes[1], &k12);
+	kw_start_node(&nodes[2], &kact);
+	kw_start_node(&nodes[3], &kfail);
+	short_lifecycle(&nodes[0], "k");
+	short_lifecycle(&nodes[1], "k");
+	short_lifecycle(&nodes[2], "k");
+	short_lifecycle(&nodes[3], "k");
+}
