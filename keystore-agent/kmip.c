@@ -2,8 +2,8 @@
  * The KMIP key store (spec/keystores-vault-ciphertrust-kmip-pkcs11.md §3):
  * each KES value is one SecretData object (Seed, Opaque) named prefix +
  * key name, optionally in an Object Group. This file is the store the
- * agent sees (backend.h): its settings, start-up, and the calls, each a
- * short chain of KMIP requests on one pooled connection (kmip_conn.c).
+ * agent sees (backend.h): the calls, each a short chain of KMIP requests
+ * on one pooled connection (kmip_conn.c); kmip_conf.c starts it.
  *
  * KMIP never overwrites (Register always makes a new object) and servers
  * may accept duplicate Names, so every read picks one winner among the
@@ -28,17 +28,11 @@
 #include "common/names.h"
 #include "common/xmalloc.h"
 #include "keystore-agent/backend.h"
-#include "keystore-agent/helper.h"
 #include "keystore-agent/kmip_int.h"
-#include "keystore-agent/pemfile.h"
 
 #define ATTR_BATCH	50	/* Get Attributes per message (§3.4 List) */
 #define PAGE_ITEMS	500	/* Locate page of a list */
 #define LIST_UIDS_MAX	65536	/* objects a list looks at */
-
-struct kmip_store kmip_state = {
-	.waiters = TAILQ_HEAD_INITIALIZER(kmip_state.waiters),
-};
 
 enum kstep {
 	S_LOCATE,		/* by name: get, create, delete */
@@ -176,7 +170,7 @@ kc_kmip_fail(struct kcall *kc, const char *what, const struct kmip_item *it)
 		    it->msg, hint != NULL ? "; " : "", hint != NULL ? hint : "");
 }
 
-/* --- requests -------------------------------------------------------------- */
+/* --- requests ------------------------------------------------------------ */
 
 static int
 build(struct kcall *kc, struct buf *b, const struct kmip_hdr *h)
@@ -341,7 +335,7 @@ kc_step(struct kcall *kc, enum kstep s)
 	kc_go(kc);
 }
 
-/* --- the steps' answers ------------------------------------------------------ */
+/* --- the steps' answers -------------------------------------------------- */
 
 static void	answer_item(struct kcall *, const struct kmip_resp *);
 
@@ -754,7 +748,7 @@ destroyed(struct kcall *kc, const struct kmip_item *it)
 		kc_done(kc, kc->final, NULL);
 }
 
-/* --- list ------------------------------------------------------------------ */
+/* --- list ---------------------------------------------------------------- */
 
 static void
 list_page(struct kcall *kc, const struct kmip_item *it)
@@ -843,7 +837,7 @@ list_names(struct kcall *kc)
 		kc_done(kc, 0, NULL);
 }
 
-/* --- status ---------------------------------------------------------------- */
+/* --- status -------------------------------------------------------------- */
 
 static void
 status_answer(struct kcall *kc, const struct kmip_item *it)
@@ -863,7 +857,7 @@ status_answer(struct kcall *kc, const struct kmip_item *it)
 	kc_kmip_fail(kc, step_name(kc->step), it);
 }
 
-/* --- the calls ------------------------------------------------------------- */
+/* --- the calls ----------------------------------------------------------- */
 
 static struct kcall *
 kc_new(struct ks_op *op)
@@ -889,7 +883,7 @@ name_fits(struct ks_op *op)
 	return false;
 }
 
-static void
+void
 kmip_op_create(struct ks_op *op)
 {
 	struct kcall *kc;
@@ -902,27 +896,27 @@ kmip_op_create(struct ks_op *op)
 	kc_step(kc, S_LOCATE);
 }
 
-static void
+void
 kmip_op_get(struct ks_op *op)
 {
 	if (name_fits(op))
 		kc_step(kc_new(op), S_LOCATE);
 }
 
-static void
+void
 kmip_op_del(struct ks_op *op)
 {
 	if (name_fits(op))
 		kc_step(kc_new(op), S_LOCATE);
 }
 
-static void
+void
 kmip_op_list(struct ks_op *op)
 {
 	kc_step(kc_new(op), S_LIST_LOCATE);
 }
 
-static void
+void
 kmip_op_status(struct ks_op *op)
 {
 	struct kcall *kc = kc_new(op);
@@ -931,131 +925,8 @@ kmip_op_status(struct ks_op *op)
 	kc_step(kc, S_STATUS);
 }
 
-static void
+void
 kmip_op_cancel(struct ks_op *op)
 {
 	kc_free(op->store);
 }
-
-/* --- settings and start-up --------------------------------------------------- */
-
-static int
-kmip_settings(struct buf *b, char *err, size_t errlen)
-{
-	struct kmip_store	*k = &kmip_state;
-	const uint8_t		*start = buf_ptr(b);
-
-	if (kmip_settings_get(b, &k->s, err, errlen) == -1)
-		return -1;
-	k->rawlen = (size_t)(buf_ptr(b) - start);
-	k->raw = xmemdup(start, k->rawlen);
-	return 0;
-}
-
-/* Only the log level may change while running: new servers, files or
- * credentials take a restart, as Vault's do. */
-static int
-kmip_reload(struct buf *b, char *err, size_t errlen)
-{
-	struct kmip_store	*k = &kmip_state;
-	struct kmip_conf	 nc;
-	const uint8_t		*start = buf_ptr(b);
-	size_t			 len;
-
-	if (kmip_settings_get(b, &nc, err, errlen) == -1)
-		return -1;
-	kmip_conf_free(xmemdup(&nc, sizeof(nc)));
-	len = (size_t)(buf_ptr(b) - start);
-	if (len != k->rawlen || memcmp(start, k->raw, len) != 0) {
-		snprintf(err, errlen, "the KMIP settings cannot change without "
-		    "a restart");
-		return -1;
-	}
-	return 0;
-}
-
-/* As root when started so: the TLS files, which may be root's alone. */
-static int
-kmip_prepare(uid_t uid, gid_t gid, char *err, size_t errlen)
-{
-	struct kmip_store *k = &kmip_state;
-
-	if (k->s.ca[0] != '\0' && pemfile_read_ca(k->s.ca, &k->ca,
-	    &k->ca_len, err, errlen) == -1)
-		return -1;
-	if (pemfile_read(-1, k->s.cert, k->s.cert, &k->cert, &k->cert_len,
-	    err, errlen) == -1 ||
-	    pemfile_read(-1, k->s.key, k->s.key, &k->key, &k->key_len, err,
-	    errlen) == -1)
-		return -1;
-	return 0;
-}
-
-/* The first connection, made as soon as the loop runs, says in the log
- * whether the servers can be reached; calls do not wait for it. */
-static void
-warm_done(struct kwait *w, struct kconn *c, const char *err)
-{
-	if (c == NULL) {
-		log_warnx("kmip: no KMIP server reachable yet: %s", err);
-		return;
-	}
-	log_info("kmip: connected to %s", kmip_conn_name(c));
-	kmip_conn_release(c, true);
-}
-
-static void
-warm_up(struct ev_timer *t)
-{
-	kmip_state.warm.cb = warm_done;
-	kmip_conn_acquire(&kmip_state, &kmip_state.warm);
-}
-
-/* After the drop, before the filter: the helper (host names), the TLS
- * context; no connection is needed to start. */
-static int
-kmip_init(char *err, size_t errlen)
-{
-	struct kmip_store	*k = &kmip_state;
-	char			 why[256];
-	int			 rc;
-
-	if (helper_start(NULL, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "cannot start the helper: %s", why);
-		return -1;
-	}
-	rc = kmip_conn_init(k, err, errlen);
-	/* The context has its own copy of the key. */
-	freezero(k->key, k->key_len);
-	k->key = NULL;
-	k->key_len = 0;
-	if (rc == -1)
-		return -1;
-	ev_timer_set(&k->warm_timer, 0, warm_up, NULL);
-	return 0;
-}
-
-const struct ks_backend ks_backend_kmip = {
-	.name = "kmip",
-	.keys = kmip_keys,
-	.parse = kmip_parse,
-	.conf_free = kmip_conf_free,
-	/* The helper, forked after the chroot would be made, reads the
-	 * resolver's files through the agent's root. */
-	.chroot = false,
-	/* net_rules and nothing of its own. */
-	.rules = NULL,
-	.nrules = 0,
-	.net = true,
-	.settings_put = kmip_settings_put,
-	.settings = kmip_settings,
-	.reload = kmip_reload,
-	.prepare = kmip_prepare,
-	.init = kmip_init,
-	.status = kmip_op_status,
-	.create = kmip_op_create,
-	.get = kmip_op_get,
-	.del = kmip_op_del,
-	.list = kmip_op_list,
-	.cancel = kmip_op_cancel,
-};

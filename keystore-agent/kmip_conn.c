@@ -121,7 +121,7 @@ kmip_conn_opened(void)
 	return opened;
 }
 
-/* --- TLS context ---------------------------------------------------------- */
+/* --- TLS context --------------------------------------------------------- */
 
 /* An encrypted key would make OpenSSL ask a terminal: refuse instead. */
 static int
@@ -299,7 +299,7 @@ kmip_conn_init(struct kmip_store *k, char *err, size_t errlen)
 	return 0;
 }
 
-/* --- one connection ---------------------------------------------------- */
+/* --- one connection ------------------------------------------------------ */
 
 static void
 conn_events(struct kconn *c, uint32_t ev)

@@ -1,7 +1,7 @@
 /*
  * The KMIP key store inside the agent: the state its files share. kmip.c
- * is the store (settings, start-up, the calls of spec/keystores-vault-
- * ciphertrust-kmip-pkcs11.md §3.4), kmip_conn.c the connections (TLS on
+ * the calls (spec/keystores-vault-ciphertrust-kmip-pkcs11.md §3.4),
+ * kmip_conf.c the settings and start-up, kmip_conn.c the connections (TLS on
  * the agent's event loop, the pool, version negotiation, one request at a
  * time per connection), kmip_parse.c the settings, kmip_msg.c and
  * kmip_ttlv.c the messages.
@@ -67,8 +67,17 @@ struct kmip_store {
 	struct ev_timer		 warm_timer;
 };
 
-/* The store's one state (kmip.c). */
+/* The store's one state (kmip_conf.c). */
 extern struct kmip_store	kmip_state;
+
+/* kmip.c: the calls of backend.h. */
+struct ks_op;
+void	kmip_op_status(struct ks_op *);
+void	kmip_op_create(struct ks_op *);
+void	kmip_op_get(struct ks_op *);
+void	kmip_op_del(struct ks_op *);
+void	kmip_op_list(struct ks_op *);
+void	kmip_op_cancel(struct ks_op *);
 
 /* --- kmip_conn.c --------------------------------------------------------- */
 

@@ -49,7 +49,7 @@
 	cr_assert_lt(snprintf((dst), sizeof(dst), __VA_ARGS__), \
 	    (int)sizeof(dst), "string too long")
 
-/* --- PyKMIP ----------------------------------------------------------------- */
+/* --- PyKMIP -------------------------------------------------------------- */
 
 struct pykmip {
 	char	dir[PATH_MAX];
@@ -200,7 +200,7 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 	pk_stop(&shared, true);
 }
 
-/* --- keyward --------------------------------------------------------------- */
+/* --- keyward ------------------------------------------------------------- */
 
 #define NODES	4
 static struct testsrv	 nodes[NODES];
