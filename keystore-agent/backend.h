@@ -149,6 +149,7 @@ struct ks_backend {
 extern const struct ks_backend ks_backend_fs;
 extern const struct ks_backend ks_backend_vault;
 extern const struct ks_backend ks_backend_gemalto;	/* CipherTrust */
+extern const struct ks_backend ks_backend_kmip;
 /* KES's stores keyward does not serve yet: settings only (kes_stores.c). */
 extern const struct ks_backend ks_backend_fortanix, ks_backend_gcp,
     ks_backend_aws, ks_backend_azure, ks_backend_entrust;

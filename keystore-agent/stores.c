@@ -11,6 +11,7 @@
 const struct ks_backend *const ks_backends[] = {
 	&ks_backend_fs,
 	&ks_backend_vault,
+	&ks_backend_kmip,
 	&ks_backend_fortanix,
 	&ks_backend_gemalto,
 	&ks_backend_gcp,

@@ -729,7 +729,7 @@ Test(config, keys_legacy_keystore)
 Test(config, keystore_missing)
 {
 	parse_err(AT, "t.yml:1: keystore: no keystore specified; expected "
-	    "one of fs, vault, fortanix, gemalto, gcp, aws, azure, entrust",
+	    "one of fs, vault, kmip, fortanix, gemalto, gcp, aws, azure, entrust",
 	    NULL);
 	parse_err(AT "keystore:\n", "t.yml:6: keystore: no keystore "
 	    "specified", NULL);
