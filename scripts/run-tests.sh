@@ -9,6 +9,10 @@ b=${1:?build dir}
 what=${2:-all}
 passed=0 failed=0 rc=0
 jobs=${KEYWARD_TEST_JOBS:-2}
+# The sanitizer build: leaks of the test framework itself are not ours.
+root=$(cd "$(dirname "$0")/.." && pwd)
+LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}
+export LSAN_OPTIONS
 
 run_suite() {
 	t=$1
