@@ -12,17 +12,12 @@
  */
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #include "common/gojson.h"
 #include "common/log.h"
@@ -31,9 +26,8 @@
 #include "keystore-agent/ciphertrust.h"
 #include "keystore-agent/ciphertrust_parse.h"
 #include "keystore-agent/helper.h"
+#include "keystore-agent/pemfile.h"
 
-#define PEM_MAX		(1u << 20)	/* one CA file */
-#define CA_FILES_MAX	256		/* files in a tls.ca directory */
 
 struct ciphertrust ct_state = {
 	.waiters = TAILQ_HEAD_INITIALIZER(ct_state.waiters),
@@ -141,128 +135,6 @@ ct_reload(struct buf *b, char *err, size_t errlen)
 	return 0;
 }
 
-/* --- tls.ca --- */
-
-/* Whether p holds at least one PEM certificate OpenSSL can read. */
-static bool
-has_cert(const uint8_t *p, size_t len)
-{
-	BIO	*bio;
-	X509	*x;
-	bool	 ok = false;
-
-	if ((bio = BIO_new_mem_buf(p, (int)len)) == NULL)
-		fatalx("gemalto: out of memory");
-	if ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		ok = true;
-		X509_free(x);
-	}
-	BIO_free(bio);
-	ERR_clear_error();
-	return ok;
-}
-
-/* Appends the regular file path (at dfd when not -1) to the CA PEM,
- * which must hold a certificate. */
-static int
-read_ca_file(struct ciphertrust *ct, int dfd, const char *path,
-    const char *shown, char *err, size_t errlen)
-{
-	struct stat	 st;
-	ssize_t		 n;
-	size_t		 got = 0, want;
-	int		 fd;
-
-	fd = openat(dfd == -1 ? AT_FDCWD : dfd, path, O_RDONLY | O_CLOEXEC |
-	    O_NONBLOCK | O_NOCTTY);
-	if (fd == -1 || fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "open %s: %s", shown, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > PEM_MAX ||
-	    ct->ca_len + (size_t)st.st_size + 2 > 16 * PEM_MAX) {
-		snprintf(err, errlen, "'%s': not a regular file of at most %u "
-		    "bytes", shown, PEM_MAX);
-		close(fd);
-		return -1;
-	}
-	want = (size_t)st.st_size;
-	ct->ca = xreallocarray(ct->ca, 1, ct->ca_len + want + 2);
-	while (got < want) {
-		n = read(fd, ct->ca + ct->ca_len + got, want - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(err, errlen, "read %s: %s", shown, n == 0 ?
-			    "file shrank while read" : strerror(errno));
-			close(fd);
-			return -1;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	if (!has_cert(ct->ca + ct->ca_len, got)) {
-		snprintf(err, errlen, "'%s' does not contain a valid X.509 "
-		    "PEM-encoded certificate", shown);
-		return -1;
-	}
-	ct->ca_len += got;
-	/* The next file's PEM blocks start on their own line. */
-	ct->ca[ct->ca_len++] = '\n';
-	ct->ca[ct->ca_len] = '\0';
-	return 0;
-}
-
-/* KES's loadCustomCAs: a file, or every regular file of a directory
- * (no recursion). */
-static int
-read_ca(struct ciphertrust *ct, char *err, size_t errlen)
-{
-	struct dirent	*de;
-	struct stat	 st;
-	DIR		*d;
-	char		 shown[1024];
-	int		 dfd, n = 0, rc = 0;
-
-	if (stat(ct->s.ca, &st) == -1) {
-		snprintf(err, errlen, "stat %s: %s", ct->s.ca, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode))
-		return read_ca_file(ct, -1, ct->s.ca, ct->s.ca, err, errlen);
-	if ((dfd = open(ct->s.ca, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1 || (d = fdopendir(dfd)) == NULL) {
-		snprintf(err, errlen, "open %s: %s", ct->s.ca, strerror(errno));
-		if (dfd != -1)
-			close(dfd);
-		return -1;
-	}
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0 ||
-		    fstatat(dfd, de->d_name, &st, 0) == -1 ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		if (++n > CA_FILES_MAX) {
-			snprintf(err, errlen, "'%s': more than %d files",
-			    ct->s.ca, CA_FILES_MAX);
-			rc = -1;
-			break;
-		}
-		snprintf(shown, sizeof(shown), "%s/%s", ct->s.ca, de->d_name);
-		rc = read_ca_file(ct, dfd, de->d_name, shown, err, errlen);
-	}
-	closedir(d);
-	if (rc == 0 && ct->ca == NULL) {
-		snprintf(err, errlen, "'%s' does not contain a valid X.509 "
-		    "PEM-encoded certificate", ct->s.ca);
-		rc = -1;
-	}
-	return rc;
-}
-
 static int
 ct_prepare(uid_t uid, gid_t gid, char *err, size_t errlen)
 {
@@ -271,7 +143,10 @@ ct_prepare(uid_t uid, gid_t gid, char *err, size_t errlen)
 
 	if (ct->s.ca[0] == '\0')
 		return 0;
-	if (read_ca(ct, why, sizeof(why)) == -1) {
+	/* KES's loadCustomCAs: a file, or every file of a directory, each
+	 * holding a certificate. */
+	if (pemfile_read_ca(ct->s.ca, PEMFILE_EACH_CERT, &ct->ca, &ct->ca_len,
+	    why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "gemalto: tls.ca: %s", why);
 		return -1;
 	}

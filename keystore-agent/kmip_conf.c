@@ -60,7 +60,7 @@ kmip_prepare(uid_t uid, gid_t gid, char *err, size_t errlen)
 {
 	struct kmip_store *k = &kmip_state;
 
-	if (k->s.ca[0] != '\0' && pemfile_read_ca(k->s.ca, &k->ca,
+	if (k->s.ca[0] != '\0' && pemfile_read_ca(k->s.ca, 0, &k->ca,
 	    &k->ca_len, err, errlen) == -1)
 		return -1;
 	if (pemfile_read(-1, k->s.cert, k->s.cert, &k->cert, &k->cert_len,

@@ -4,9 +4,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "common/xmalloc.h"
 #include "keystore-agent/pemfile.h"
@@ -59,9 +65,45 @@ pemfile_read(int dfd, const char *path, const char *shown, uint8_t **p,
 	return 0;
 }
 
+/* Whether buf holds at least one X.509 certificate in PEM. */
+static bool
+has_cert(const uint8_t *buf, size_t len)
+{
+	X509	*x;
+	BIO	*bio;
+	bool	 ok;
+
+	if (len > INT_MAX || (bio = BIO_new_mem_buf(buf, (int)len)) == NULL)
+		return false;
+	x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	ok = x != NULL;
+	X509_free(x);
+	BIO_free(bio);
+	ERR_clear_error();
+	return ok;
+}
+
+/* One CA file, checked when flags say so. */
+static int
+read_ca_file(int dfd, const char *path, const char *shown, int flags,
+    uint8_t **p, size_t *len, char *err, size_t errlen)
+{
+	size_t before = *len;
+
+	if (pemfile_read(dfd, path, shown, p, len, err, errlen) == -1)
+		return -1;
+	if ((flags & PEMFILE_EACH_CERT) && !has_cert(*p + before,
+	    *len - before)) {
+		snprintf(err, errlen, "'%s' does not contain a valid X.509 "
+		    "PEM-encoded certificate", shown);
+		return -1;
+	}
+	return 0;
+}
+
 int
-pemfile_read_ca(const char *path, uint8_t **p, size_t *len, char *err,
-    size_t errlen)
+pemfile_read_ca(const char *path, int flags, uint8_t **p, size_t *len,
+    char *err, size_t errlen)
 {
 	struct dirent	*de;
 	struct stat	 st;
@@ -75,7 +117,8 @@ pemfile_read_ca(const char *path, uint8_t **p, size_t *len, char *err,
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode))
-		return pemfile_read(-1, path, path, p, len, err, errlen);
+		return read_ca_file(-1, path, path, flags, p, len, err,
+		    errlen);
 	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    (d = fdopendir(dfd)) == NULL) {
 		snprintf(err, errlen, "failed to open '%s': %s", path,
@@ -95,11 +138,17 @@ pemfile_read_ca(const char *path, uint8_t **p, size_t *len, char *err,
 			break;
 		}
 		snprintf(shown, sizeof(shown), "%s/%s", path, de->d_name);
-		rc = pemfile_read(dfd, de->d_name, shown, p, len, err, errlen);
+		rc = read_ca_file(dfd, de->d_name, shown, flags, p, len, err,
+		    errlen);
 	}
 	closedir(d);
 	if (rc == 0 && *p == NULL) {
-		snprintf(err, errlen, "'%s': no CA certificate in it", path);
+		if (flags & PEMFILE_EACH_CERT)
+			snprintf(err, errlen, "'%s' does not contain a valid "
+			    "X.509 PEM-encoded certificate", path);
+		else
+			snprintf(err, errlen, "'%s': no CA certificate in it",
+			    path);
 		rc = -1;
 	}
 	return rc;

@@ -3,9 +3,7 @@
  * the privilege drop, backend.h): a PEM file, or a CA given as a file or
  * a directory of files, appended to one buffer the store hands to its TLS
  * library in memory once the filter is on.
- *
- * XXX vault_conf.c has its own copy (read_file, read_ca); it should call
- * these.
+ * Every network store's (vault_conf.c, ciphertrust_conf.c, kmip_conf.c).
  */
 #ifndef KEYWARD_KS_PEMFILE_H
 #define KEYWARD_KS_PEMFILE_H
@@ -22,8 +20,13 @@
  */
 int	pemfile_read(int dfd, const char *path, const char *shown,
 	    uint8_t **p, size_t *len, char *err, size_t errlen);
-/* A file, or every regular file of a directory (dot files skipped). */
-int	pemfile_read_ca(const char *path, uint8_t **p, size_t *len,
+/*
+ * A file, or every regular file of a directory (dot files skipped). With
+ * PEMFILE_EACH_CERT every file must hold an X.509 certificate (KES's
+ * CipherTrust store checked each; the Vault SDK did not).
+ */
+#define PEMFILE_EACH_CERT	0x1
+int	pemfile_read_ca(const char *path, int flags, uint8_t **p, size_t *len,
 	    char *err, size_t errlen);
 
 #endif

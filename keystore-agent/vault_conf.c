@@ -12,7 +12,6 @@
  */
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,11 +24,10 @@
 #include "common/xmalloc.h"
 #include "keystore-agent/backend.h"
 #include "keystore-agent/helper.h"
+#include "keystore-agent/pemfile.h"
 #include "keystore-agent/vault.h"
 #include "keystore-agent/vault_parse.h"
 
-#define PEM_MAX		(1u << 20)	/* one TLS file */
-#define CA_FILES_MAX	256		/* files in a tls.ca directory */
 #define PING_DEFAULT_MS	15000		/* KES's code; its docs say 10 s */
 
 struct vault vault_state = {
@@ -207,117 +205,17 @@ vault_reload(struct vault *v, struct buf *b, char *err, size_t errlen)
 	return 0;
 }
 
-/* --- files --- */
-
-/* Appends the regular file at path (at dfd when not -1) to *p. */
-static int
-read_file(int dfd, const char *path, const char *shown, uint8_t **p,
-    size_t *len, char *err, size_t errlen)
-{
-	struct stat	 st;
-	ssize_t		 n;
-	size_t		 got = 0, want;
-	int		 fd;
-
-	fd = openat(dfd == -1 ? AT_FDCWD : dfd, path, O_RDONLY | O_CLOEXEC |
-	    O_NONBLOCK | O_NOCTTY);
-	if (fd == -1 || fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "failed to open '%s': %s", shown,
-		    strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > PEM_MAX ||
-	    *len + (size_t)st.st_size + 2 > 4 * PEM_MAX) {
-		snprintf(err, errlen, "'%s': not a regular file of at most %u "
-		    "bytes", shown, PEM_MAX);
-		close(fd);
-		return -1;
-	}
-	want = (size_t)st.st_size;
-	*p = xreallocarray(*p, 1, *len + want + 2);
-	while (got < want) {
-		n = read(fd, *p + *len + got, want - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(err, errlen, "'%s': %s", shown, n == 0 ?
-			    "file shrank while read" : strerror(errno));
-			close(fd);
-			return -1;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	*len += got;
-	/* PEM blocks of the next file start on their own line. */
-	(*p)[(*len)++] = '\n';
-	(*p)[*len] = '\0';
-	return 0;
-}
-
-/* tls.ca: a file, or a directory whose files are all read (KES: the
- * Vault SDK's go-rootcerts, file or directory by stat). */
-static int
-read_ca(struct vault *v, char *err, size_t errlen)
-{
-	struct dirent	*de;
-	struct stat	 st;
-	DIR		*d;
-	char		 shown[1024];
-	int		 dfd, n = 0, rc = 0;
-
-	if (stat(v->s.tls_ca, &st) == -1) {
-		snprintf(err, errlen, "failed to open '%s': %s", v->s.tls_ca,
-		    strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode))
-		return read_file(-1, v->s.tls_ca, v->s.tls_ca, &v->ca,
-		    &v->ca_len, err, errlen);
-	if ((dfd = open(v->s.tls_ca, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1 || (d = fdopendir(dfd)) == NULL) {
-		snprintf(err, errlen, "failed to open '%s': %s", v->s.tls_ca,
-		    strerror(errno));
-		if (dfd != -1)
-			close(dfd);
-		return -1;
-	}
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' || fstatat(dfd, de->d_name, &st,
-		    0) == -1 || !S_ISREG(st.st_mode))
-			continue;
-		if (++n > CA_FILES_MAX) {
-			snprintf(err, errlen, "'%s': more than %d files",
-			    v->s.tls_ca, CA_FILES_MAX);
-			rc = -1;
-			break;
-		}
-		snprintf(shown, sizeof(shown), "%s/%s", v->s.tls_ca,
-		    de->d_name);
-		rc = read_file(dfd, de->d_name, shown, &v->ca, &v->ca_len,
-		    err, errlen);
-	}
-	closedir(d);
-	if (rc == 0 && v->ca == NULL) {
-		snprintf(err, errlen, "'%s': no CA certificate in it",
-		    v->s.tls_ca);
-		rc = -1;
-	}
-	return rc;
-}
-
 /* As root when started so: the TLS files, which may be root's alone. */
 int
 vault_prepare(struct vault *v, char *err, size_t errlen)
 {
-	if (v->s.tls_ca[0] != '\0' && read_ca(v, err, errlen) == -1)
+	if (v->s.tls_ca[0] != '\0' && pemfile_read_ca(v->s.tls_ca, 0, &v->ca,
+	    &v->ca_len, err, errlen) == -1)
 		return -1;
-	if (v->s.tls_cert[0] != '\0' && read_file(-1, v->s.tls_cert,
+	if (v->s.tls_cert[0] != '\0' && pemfile_read(-1, v->s.tls_cert,
 	    v->s.tls_cert, &v->cert, &v->cert_len, err, errlen) == -1)
 		return -1;
-	if (v->s.tls_key[0] != '\0' && read_file(-1, v->s.tls_key,
+	if (v->s.tls_key[0] != '\0' && pemfile_read(-1, v->s.tls_key,
 	    v->s.tls_key, &v->key, &v->key_len, err, errlen) == -1)
 		return -1;
 	return 0;

@@ -35,6 +35,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 
+#include "tests/lib/pydouble.h"
 #include "tests/lib/testsrv.h"
 
 #define READY_MS	20000
@@ -54,11 +55,7 @@
 static struct testsrv	srv;
 
 /* The double: its directory, process and ports. */
-static struct {
-	char	dir[PATH_MAX];
-	pid_t	pid;
-	int	port, cport;
-} cd;
+static struct pydouble cd;
 
 static void
 setup(void)
@@ -69,19 +66,9 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[PATH_MAX + 32];
-
 	tsrv_cleanup(&srv);
-	if (cd.pid > 0) {
-		kill(cd.pid, SIGTERM);
-		waitpid(cd.pid, NULL, 0);
-		cd.pid = 0;
-	}
-	if (cd.dir[0] != '\0' && getenv("KEYWARD_TEST_KEEP") == NULL) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cd.dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "%s failed\n", cmd);
-	}
+	pydouble_stop(&cd);
+	pydouble_remove(&cd);
 }
 
 TestSuite(ciphertrust, .init = setup, .fini = teardown, .timeout = 150);
@@ -138,36 +125,16 @@ cd_pki(void)
 	    "chmod -R a+rX .", cd.dir, ec, ec, ec);
 }
 
-static int
-read_int(const char *path)
-{
-	FILE	*f;
-	int	 v = -1;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	if (fscanf(f, "%d", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 /* Start the double with its defaults plus extra arguments (NULL-ended). */
 static void
 cd_start(const char *const *extra)
 {
-	char		 pf[PATH_MAX + 16], cf[PATH_MAX + 16], path[PATH_MAX];
 	const char	*argv[64];
+	char		 why[256];
 	size_t		 n = 0;
-	uint64_t	 t0;
-	pid_t		 pid;
 
 	if (cd.dir[0] == '\0')
 		cd_pki();
-	FMT(pf, "%s/ct.port", cd.dir);
-	FMT(cf, "%s/ct.cport", cd.dir);
-	unlink(pf);
-	unlink(cf);
 	argv[n++] = "python3";
 	argv[n++] = "tests/doubles/ciphertrust_double.py";
 	argv[n++] = "--addr";
@@ -191,23 +158,8 @@ cd_start(const char *const *extra)
 	while (extra != NULL && *extra != NULL && n < 62)
 		argv[n++] = *extra++;
 	argv[n] = NULL;
-	cr_assert_not_null(realpath(argv[1], path), "%s: %s", argv[1],
-	    strerror(errno));
-	argv[1] = path;
-	cr_assert_neq(pid = fork(), -1);
-	if (pid == 0) {
-		if (chdir(cd.dir) == -1)
-			_exit(127);
-		execvp("python3", (char *const *)(uintptr_t)argv);
-		_exit(127);
-	}
-	cd.pid = pid;
-	for (t0 = tsrv_now_ms(); tsrv_now_ms() - t0 < 15000;
-	    tsrv_sleep_ms(50))
-		if ((cd.port = read_int(pf)) > 0 &&
-		    (cd.cport = read_int(cf)) > 0)
-			return;
-	cr_assert_fail("the CipherTrust double did not start within 15 s");
+	cr_assert_eq(pydouble_start(&cd, argv[1], argv + 2, "ct.port",
+	    "ct.cport", why, sizeof(why)), 0, "%s", why);
 }
 
 /* --- the double's control port (plain HTTP on 127.0.0.1) ---------------- */
@@ -216,36 +168,7 @@ static int
 ctl(const char *method, const char *path, const char *body, char *out,
     size_t outlen)
 {
-	struct sockaddr_in	 sa = { .sin_family = AF_INET };
-	char			 req[2048], *p;
-	size_t			 got = 0;
-	ssize_t			 n;
-	int			 fd, code = -1;
-
-	sa.sin_port = htons((uint16_t)cd.cport);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (body == NULL)
-		body = "";
-	snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-	    "Connection: close\r\nContent-Length: %zu\r\n\r\n%s", method,
-	    path, strlen(body), body);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
-	    write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-		close(fd);
-		return -1;
-	}
-	while (got + 1 < outlen && (n = read(fd, out + got,
-	    outlen - 1 - got)) > 0)
-		got += (size_t)n;
-	out[got] = '\0';
-	close(fd);
-	if (sscanf(out, "HTTP/1.%*d %d", &code) != 1)
-		return -1;
-	if ((p = strstr(out, "\r\n\r\n")) != NULL)
-		memmove(out, p + 4, strlen(p + 4) + 1);
-	return code;
+	return pydouble_ctl(&cd, method, path, body, out, outlen);
 }
 
 static void

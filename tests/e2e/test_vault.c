@@ -40,6 +40,7 @@
 #include <jansson.h>
 
 #include "tests/data/kat/e2e_vectors.h"
+#include "tests/lib/pydouble.h"
 #include "tests/lib/testsrv.h"
 
 #define READY_MS	20000
@@ -63,11 +64,7 @@ static struct testsrv	*srvp = &nodes[0];
 #define srv	(*srvp)
 
 /* The double: its directory, process and ports. */
-static struct {
-	char	dir[PATH_MAX];
-	pid_t	pid;
-	int	port, cport;
-} vd;
+static struct pydouble vd;
 
 static void
 setup(void)
@@ -79,23 +76,13 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[PATH_MAX + 32];
-
 	int i;
 
 	for (i = 0; i < NODES; i++)
 		tsrv_cleanup(&nodes[i]);
 	srvp = &nodes[0];
-	if (vd.pid > 0) {
-		kill(vd.pid, SIGTERM);
-		waitpid(vd.pid, NULL, 0);
-		vd.pid = 0;
-	}
-	if (vd.dir[0] != '\0' && getenv("KEYWARD_TEST_KEEP") == NULL) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", vd.dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "%s failed\n", cmd);
-	}
+	pydouble_stop(&vd);
+	pydouble_remove(&vd);
 }
 
 TestSuite(vault, .init = setup, .fini = teardown, .timeout = 150);
@@ -154,36 +141,16 @@ vd_pki(void)
 	    "chmod 0644 *", vd.dir, ec, ec, ec, ec);
 }
 
-static int
-read_int(const char *path)
-{
-	FILE	*f;
-	int	 v = -1;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	if (fscanf(f, "%d", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 /* Start the double with its defaults plus extra arguments (NULL-ended). */
 static void
 vd_start(const char *const *extra)
 {
-	char		 pf[PATH_MAX + 16], cf[PATH_MAX + 16], path[PATH_MAX];
 	const char	*argv[64];
+	char		 why[256];
 	size_t		 n = 0;
-	uint64_t	 t0;
-	pid_t		 pid;
 
 	if (vd.dir[0] == '\0')
 		vd_pki();
-	FMT(pf, "%s/vault.port", vd.dir);
-	FMT(cf, "%s/vault.cport", vd.dir);
-	unlink(pf);
-	unlink(cf);
 	argv[n++] = "python3";
 	argv[n++] = getenv("KEYWARD_VAULT_DOUBLE") != NULL ?
 	    getenv("KEYWARD_VAULT_DOUBLE") : "tests/doubles/vault_double.py";
@@ -210,23 +177,8 @@ vd_start(const char *const *extra)
 	while (extra != NULL && *extra != NULL && n < 62)
 		argv[n++] = *extra++;
 	argv[n] = NULL;
-	cr_assert_not_null(realpath(argv[1], path), "%s: %s", argv[1],
-	    strerror(errno));
-	argv[1] = path;
-	cr_assert_neq(pid = fork(), -1);
-	if (pid == 0) {
-		if (chdir(vd.dir) == -1)
-			_exit(127);
-		execvp("python3", (char *const *)(uintptr_t)argv);
-		_exit(127);
-	}
-	vd.pid = pid;
-	for (t0 = tsrv_now_ms(); tsrv_now_ms() - t0 < 15000;
-	    tsrv_sleep_ms(50))
-		if ((vd.port = read_int(pf)) > 0 &&
-		    (vd.cport = read_int(cf)) > 0)
-			return;
-	cr_assert_fail("the Vault double did not start within 15 s");
+	cr_assert_eq(pydouble_start(&vd, argv[1], argv + 2, "vault.port",
+	    "vault.cport", why, sizeof(why)), 0, "%s", why);
 }
 
 /* --- the double's control port (plain HTTP on 127.0.0.1) ---------------- */
@@ -235,36 +187,7 @@ static int
 ctl(const char *method, const char *path, const char *body, char *out,
     size_t outlen)
 {
-	struct sockaddr_in	 sa = { .sin_family = AF_INET };
-	char			 req[2048], *p;
-	size_t			 got = 0;
-	ssize_t			 n;
-	int			 fd, code = -1;
-
-	sa.sin_port = htons((uint16_t)vd.cport);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (body == NULL)
-		body = "";
-	snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-	    "Connection: close\r\nContent-Length: %zu\r\n\r\n%s", method,
-	    path, strlen(body), body);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
-	    write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-		close(fd);
-		return -1;
-	}
-	while (got + 1 < outlen && (n = read(fd, out + got,
-	    outlen - 1 - got)) > 0)
-		got += (size_t)n;
-	out[got] = '\0';
-	close(fd);
-	if (sscanf(out, "HTTP/1.%*d %d", &code) != 1)
-		return -1;
-	if ((p = strstr(out, "\r\n\r\n")) != NULL)
-		memmove(out, p + 4, strlen(p + 4) + 1);
-	return code;
+	return pydouble_ctl(&vd, method, path, body, out, outlen);
 }
 
 static void
