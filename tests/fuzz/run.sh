@@ -39,6 +39,13 @@ if ! pc=$(pkg-config --cflags --libs $pkgs); then
 	exit 1
 fi
 
+# The PKCS#11 header of the seal (keystore-agent/seal_p11.h), as the
+# GNUmakefile's P11_CF: the module itself is loaded at run time.
+if ! p11=$(pkg-config --cflags p11-kit-1); then
+	echo "fuzz: pkg-config cannot find p11-kit-1 (make deps)" >&2
+	exit 1
+fi
+
 # The same build identity the GNUmakefile gives every object.
 version=$(git describe --always --dirty 2>/dev/null || echo unknown)
 commit=$(git rev-parse HEAD 2>/dev/null || echo '<unknown>')
@@ -72,7 +79,7 @@ for src in tests/fuzz/fuzz_*.c; do
 	if ! clang-14 -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -D_GNU_SOURCE -I. \
 	    -DKEYWARD_VERSION="\"$version\"" -DKEYWARD_COMMIT="\"$commit\"" \
-	    "$src" $lib $pc -o "$bin" >"$blog" 2>&1; then
+	    "$src" $lib $pc $p11 -o "$bin" >"$blog" 2>&1; then
 		cat "$blog"
 		echo "$name: BUILD FAILED (log: $blog)" >>"$summary"
 		status=1
