@@ -2402,6 +2402,11 @@ Test(api, bad_input)
 		}
 		/* ('{', the JSON format's first byte: legacy_ciphertexts.) */
 		for (i = 1; i < 2; i++) {
+			/* A raw ciphertext begins with 0x95 by chance once
+			 * in 256: then nothing is changed and it must
+			 * decrypt (the fallback to raw), as it did. */
+			if (ct[0] == (i ? 0x95 : 0x7b))
+				continue;
 			memcpy(mut, ct, 76);
 			mut[0] = i ? 0x95 : 0x7b;
 			m64 = b64enc(mut, 76);
