@@ -8,6 +8,10 @@ set -u
 b=${1:?build dir}
 what=${2:-all}
 passed=0 failed=0 rc=0
+# What failed, repeated after the closing line so that the tail of a long
+# log names it.
+faillog=$(mktemp)
+trap 'rm -f "$faillog"' EXIT
 jobs=${KEYWARD_TEST_JOBS:-2}
 # The sanitizer build: leaks of the test framework itself are not ours.
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,11 +28,16 @@ run_suite() {
 	line=$(grep 'Synthesis:' "$out" | tail -n 1)
 	p=$(echo "$line" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
 	f=$(echo "$line" | sed -n 's/.*Failing: \([0-9]*\).*/\1/p')
-	c=$(echo "$line" | sed -n 's/.*Crashing: \([0-9]*\).*/\1/p')
-	[ -n "$p" ] || { p=0; f=1; c=0; echo "!! $(basename "$t"): no synthesis line (exit $r)"; }
+	[ -n "$p" ] || { p=0; f=1; echo "!! $(basename "$t"): no synthesis line (exit $r)"; }
 	passed=$((passed + p))
-	failed=$((failed + f + c))
-	[ "$r" -eq 0 ] || rc=1
+	failed=$((failed + f)) # criterion counts a crash as failing too
+	if [ "$r" -ne 0 ] || [ "$f" -ne 0 ]; then
+		rc=1
+		{
+			echo "$(basename "$t") (exit $r):"
+			grep -E '^\[(----|FAIL)\]|^!!|Sanitizer|runtime error' "$out" | head -n 60
+		} >>"$faillog"
+	fi
 	rm -f "$out"
 }
 
@@ -49,6 +58,12 @@ run_pysuite() {
 	cat "$out"
 	n=$(sed -n 's/^Ran \([0-9]*\) tests* in .*/\1/p' "$out" | tail -n 1)
 	last=$(grep -E '^(OK|FAILED)( |$)' "$out" | tail -n 1)
+	if [ "$r" -ne 0 ] || [ -z "$last" ]; then
+		{
+			echo "$(basename "$t") (exit $r):"
+			grep -E '^(FAIL|ERROR): |Error|assert' "$out" | head -n 40
+		} >>"$faillog"
+	fi
 	rm -f "$out"
 	if [ -z "$n" ] || [ -z "$last" ]; then
 		echo "!! $(basename "$t"): no unittest summary (exit $r)"
@@ -80,6 +95,11 @@ for kind in unit e2e; do
 		run_pysuite "$py"
 	done
 done
+if [ -s "$faillog" ]; then
+	echo
+	echo "failures:"
+	sed 's/^/  /' "$faillog"
+fi
 echo
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$rc" -eq 0 ]
