@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,18 +122,23 @@ lb_succeeded(struct lb_endpoint *ep)
 
 /* --- environment ------------------------------------------------------ */
 
-/* The first of the variables that is set and not empty (§9 order). */
+/*
+ * The first of the variables (NULL-terminated) that is set and not empty:
+ * today's names in KES's order (§9), then those of older kes CLIs
+ * (shared/spec/keystores-cloud-and-legacy-config.md §7.7).
+ */
 static const char *
-env_first(const char *a, const char *b, const char *c)
+env_first(const char *name, ...)
 {
-	const char *names[] = { a, b, c }, *v;
-	size_t i;
+	const char	*v = NULL;
+	va_list		 ap;
 
-	for (i = 0; i < 3; i++)
-		if (names[i] != NULL && (v = getenv(names[i])) != NULL &&
-		    *v != '\0')
-			return v;
-	return NULL;
+	va_start(ap, name);
+	for (; name != NULL; name = va_arg(ap, const char *))
+		if ((v = getenv(name)) != NULL && *v != '\0')
+			break;
+	va_end(ap);
+	return name != NULL ? v : NULL;
 }
 
 static bool
@@ -287,11 +293,13 @@ load_credentials(struct client *c, const struct cli_flags *fl)
 	const char *apikey, *cert, *key;
 
 	apikey = fl->api_key != NULL ? fl->api_key : env_first(
-	    "MINIO_KES_API_KEY", "KES_API_KEY", "MINIO_KMS_KES_API_KEY");
+	    "MINIO_KES_API_KEY", "KES_API_KEY", "MINIO_KMS_KES_API_KEY", NULL);
 	cert = env_first("MINIO_KES_CERT_FILE", "KES_CLIENT_CERT",
-	    "MINIO_KES_CLIENT_CERT");
+	    "MINIO_KES_CLIENT_CERT", "KES_CLIENT_TLS_CERT_FILE",
+	    "KEY_CLIENT_TLS_CERT_FILE", NULL);
 	key = env_first("MINIO_KES_KEY_FILE", "KES_CLIENT_KEY",
-	    "MINIO_KES_CLIENT_KEY");
+	    "MINIO_KES_CLIENT_KEY", "KES_CLIENT_TLS_KEY_FILE",
+	    "KEY_CLIENT_TLS_KEY_FILE", NULL);
 	if (apikey != NULL && fl->api_key == NULL && (cert || key)) {
 		cli_warnx("both an API key (KES_API_KEY) and a client "
 		    "certificate (KES_CLIENT_CERT/KES_CLIENT_KEY) are set; "
@@ -344,7 +352,8 @@ client_new(const struct cli_flags *fl, struct client **cp)
 	c = xcalloc(1, sizeof(*c));
 	c->insecure = fl->insecure;
 	servers = fl->server != NULL ? fl->server : env_first(
-	    "MINIO_KES_SERVER", "KES_SERVER", "MINIO_KMS_KES_ENDPOINT");
+	    "MINIO_KES_SERVER", "KES_SERVER", "MINIO_KMS_KES_ENDPOINT",
+	    "KEY_SERVER", NULL);
 	if (parse_servers(c, servers ? servers : "127.0.0.1:7373") == -1) {
 		client_free(c);
 		return CLI_USAGE;

@@ -19,6 +19,8 @@
 
 #include "common/config.h"
 #include "common/config_impl.h"
+#include "common/config_legacy.h"
+#include "common/config_toml.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/xmalloc.h"
@@ -659,6 +661,60 @@ parse_root(struct cfg_parser *p, yaml_node_t *root)
 	return 0;
 }
 
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t	 n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/*
+ * TOML or YAML, as KES v0.3 – v0.7 chose and better: a name ending in
+ * .toml is TOML; anything else is YAML unless it fails as YAML (or is not
+ * a mapping) and reads as TOML (shared/spec/keystores-cloud-and-legacy-
+ * config.md §7.4). When neither reads, the YAML reading is reported.
+ */
+static int
+load_any(struct cfg_parser *p, yaml_parser_t *y, const char *text,
+    size_t len, const char *name, bool *toml)
+{
+	struct cfg_parser	 tp;
+	yaml_document_t		 tdoc;
+	yaml_node_t		*root;
+	char			 terr[CONFIG_ERRLEN];
+	int			 rc;
+
+	*toml = false;
+	if (name != NULL && ends_with(name, ".toml")) {
+		*toml = true;
+		return cfg_load_toml(p, text, len);
+	}
+	rc = cfg_load(p, y, text, len);
+	if ((rc == 0 && ((root = yaml_document_get_root_node(p->doc)) ==
+	    NULL || root->type == YAML_MAPPING_NODE)) || (name != NULL &&
+	    (ends_with(name, ".yml") || ends_with(name, ".yaml"))))
+		return rc;
+	tp = *p;
+	tp.doc = &tdoc;
+	tp.err = terr;
+	tp.errlen = sizeof(terr);
+	tp.failed = false;
+	if (cfg_load_toml(&tp, text, len) == -1) {
+		cfg_doc_free(&tdoc);
+		return rc;
+	}
+	cfg_doc_free(p->doc);
+	*p->doc = tdoc;
+	p->failed = false;
+	if (p->err != NULL && p->errlen > 0)
+		p->err[0] = '\0';
+	*toml = true;
+	cfg_warn(p, 1, NULL, "read as TOML, as KES v0.1 – v0.7 did; name the "
+	    "file .toml, or better, move it to YAML");
+	return 0;
+}
+
 int
 config_parse(const char *yaml, size_t len, const char *name,
     struct config **out, char *err, size_t errlen)
@@ -668,6 +724,7 @@ config_parse(const char *yaml, size_t len, const char *name,
 	yaml_document_t		 doc;
 	yaml_node_t		*root;
 	struct config		*c;
+	bool			 toml = false;
 	int			 rc = -1;
 
 	*out = NULL;
@@ -698,7 +755,8 @@ config_parse(const char *yaml, size_t len, const char *name,
 		len = 0;
 	}
 	yaml_parser_set_input_string(&y, (const unsigned char *)yaml, len);
-	if (cfg_load(&p, &y, yaml, len) == 0) {
+	if (load_any(&p, &y, yaml, len, name, &toml) == 0 &&
+	    cfg_legacy_translate(&p, toml) == 0) {
 		if ((root = yaml_document_get_root_node(&doc)) == NULL)
 			(void)cfg_error(&p, 1, "config", "the file is empty; "
 			    "expected a mapping of settings (admin, tls, "

@@ -49,6 +49,8 @@ int	 cfg_load(struct cfg_parser *, yaml_parser_t *, const char *text,
 	    size_t len);
 /* Wipe and free the document and the parser's buffers. */
 void	 cfg_unload(yaml_parser_t *, yaml_document_t *);
+/* Wipe and free the document alone. */
+void	 cfg_doc_free(yaml_document_t *);
 
 /* Messages. cfg_error always returns -1. */
 int	 cfg_error(struct cfg_parser *, size_t line, const char *path,

@@ -647,7 +647,7 @@ cfg_load(struct cfg_parser *p, yaml_parser_t *y, const char *text,
  * (yaml has no allocator hook) would close that.
  */
 void
-cfg_unload(yaml_parser_t *y, yaml_document_t *d)
+cfg_doc_free(yaml_document_t *d)
 {
 	yaml_node_t	*n;
 
@@ -656,6 +656,13 @@ cfg_unload(yaml_parser_t *y, yaml_document_t *d)
 			explicit_bzero(n->data.scalar.value,
 			    n->data.scalar.length);
 	yaml_document_delete(d);
+	memset(d, 0, sizeof(*d));
+}
+
+void
+cfg_unload(yaml_parser_t *y, yaml_document_t *d)
+{
+	cfg_doc_free(d);
 	if (y->buffer.start != NULL)
 		explicit_bzero(y->buffer.start,
 		    (size_t)(y->buffer.end - y->buffer.start));

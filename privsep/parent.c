@@ -51,6 +51,7 @@
 #include "privsep/files.h"
 #include "privsep/parent.h"
 #include "privsep/parent_int.h"
+#include "privsep/server_flags.h"
 
 const struct peer_dispatch child_dispatch[] = {
 	{ MSG_HELLO,		child_hello },
@@ -128,10 +129,17 @@ usage(void)
 	    "usage: keyward server --config FILE [--addr IP:PORT]\n"
 	    "       keyward server --dev [--addr IP:PORT]\n"
 	    "\n"
-	    "  --config FILE   KES-compatible YAML configuration\n"
+	    "  --config FILE   KES-compatible configuration: YAML, or the TOML\n"
+	    "                  of KES v0.1 - v0.7 (any KES layout is read)\n"
 	    "  --addr IP:PORT  listen address (overrides `address`)\n"
 	    "  --dev           throw-away CA, certificates, admin API key and\n"
 	    "                  key store, for trying keyward out\n"
+	    "\n"
+	    "KES's older flags are accepted and override the file as they did:\n"
+	    "--root ID (admin.identity), --key/--tls-key FILE, --cert/--tls-cert\n"
+	    "FILE, --auth on|off and --mtls-auth verify|ignore (tls.auth);\n"
+	    "--mlock and -q/--quiet change nothing. -flag, --flag and\n"
+	    "--flag=value are all read.\n"
 	    "\n"
 	    "Environment: KEYWARD_SANDBOX_DEBUG=1 makes a blocked system call\n"
 	    "log its name instead of killing the process (debugging only).\n"
@@ -164,40 +172,23 @@ prepare_dirs(void)
 int
 parent_main(int argc, char **argv)
 {
-	const char	*config = NULL, *addr = NULL, *v;
 	char		 err[CONFIG_ERRLEN];
+	const char	*v;
 	sigset_t	 mask;
 	unsigned int	 i;
 	ssize_t		 n;
-	bool		 dev = false;
+	bool		 dev;
+	int		 r;
 
 	log_init("parent", LOG_LVL_INFO);
-	for (i = 1; i < (unsigned int)argc; i++) {
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < (unsigned)argc)
-			config = argv[++i];
-		else if (strncmp(argv[i], "--config=", 9) == 0)
-			config = argv[i] + 9;
-		else if (strcmp(argv[i], "--addr") == 0 &&
-		    i + 1 < (unsigned)argc)
-			addr = argv[++i];
-		else if (strncmp(argv[i], "--addr=", 7) == 0)
-			addr = argv[i] + 7;
-		else if (strcmp(argv[i], "--dev") == 0)
-			dev = true;
-		else if (strcmp(argv[i], "--help") == 0 ||
-		    strcmp(argv[i], "-h") == 0)
-			usage();
-		else {
-			fprintf(stderr, "keyward server: unknown argument "
-			    "'%s'\n", argv[i]);
-			usage();
-		}
-	}
-	if (dev == (config != NULL)) {
-		fprintf(stderr, "keyward server: give exactly one of "
-		    "--config FILE or --dev\n");
+	if ((r = server_flags_parse(argc, argv, &ps.flags, err,
+	    sizeof(err))) == 1)
+		usage();
+	if (r == -1) {
+		fprintf(stderr, "keyward server: %s\n", err);
 		usage();
 	}
+	dev = ps.flags.dev;
 
 	ps.root = geteuid() == 0;
 	ps.started_ns = realtime_ns();
@@ -214,15 +205,13 @@ parent_main(int argc, char **argv)
 	ps.exe[n] = '\0';
 
 	if (dev) {
-		ps.cf = dev_setup(addr, ps.root, &ps.dev);
+		ps.cf = dev_setup(ps.flags.addr, ps.root, &ps.dev);
 		ps.is_dev = true;
 	} else {
-		if (config_load(config, &ps.cf, err, sizeof(err)) == -1)
+		if (config_load(ps.flags.config, &ps.cf, err, sizeof(err)) ==
+		    -1)
 			fatalx("%s", err);
-		if (addr != NULL) {
-			free(ps.cf->address);
-			ps.cf->address = xstrdup(addr);
-		}
+		server_flags_apply(&ps.flags, ps.cf, true);
 	}
 	for (i = 0; i < ps.cf->nwarnings; i++)
 		log_warnx("%s", ps.cf->warnings[i]);

@@ -18,6 +18,7 @@
 #include "common/peer.h"
 #include "privsep/devpki.h"
 #include "privsep/files.h"
+#include "privsep/server_flags.h"
 
 #define MAX_WORKERS		256
 #define BACKOFF_MIN_MS		100
@@ -72,6 +73,7 @@ struct parent_state {
 	bool			 is_dev;
 	int			 metrics_fd;	/* the workers' shared counters */
 	bool			 log_on[2];	/* some worker subscribes */
+	struct server_flags	 flags;		/* the command line */
 };
 
 extern struct parent_state ps;

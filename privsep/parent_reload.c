@@ -121,6 +121,7 @@ ps_reload(void)
 	}
 	for (i = 0; i < ncf->nwarnings; i++)
 		log_warnx("%s", ncf->warnings[i]);
+	server_flags_apply(&ps.flags, ncf, false);
 	if (tls_files_read(ncf, &nt, err, sizeof(err)) == -1 ||
 	    check_tls(ncf, &nt, err, sizeof(err)) == -1) {
 		log_warnx("reload failed, keeping the running configuration:"

@@ -1193,3 +1193,48 @@ Test(cli_lb, order)
 	n = lb_order(ep, 1, 0, 2000, order);
 	cr_expect(n == 1 && order[0] == 0, "one endpoint: always it");
 }
+
+/*
+ * The variables of older kes CLIs (spec keystores-cloud-and-legacy-
+ * config.md §7.7): KEY_SERVER (v0.1 – v0.3, with its scheme),
+ * KES_CLIENT_TLS_{CERT,KEY}_FILE (v0.4 – v0.8), KEY_CLIENT_TLS_*
+ * (v0.1 – v0.3); today's names win when both are set.
+ */
+Test(cli, old_client_variables)
+{
+	static const char *const gens[][3] = {
+		{ "KES_SERVER", "KES_CLIENT_TLS_CERT_FILE",
+		    "KES_CLIENT_TLS_KEY_FILE" },
+		{ "KEY_SERVER", "KEY_CLIENT_TLS_CERT_FILE",
+		    "KEY_CLIENT_TLS_KEY_FILE" },
+	};
+	struct tsrv_cfg	 cfg = { 0 };
+	struct env	 e = { 0 };
+	struct run	 r;
+	char		 url[64];
+	size_t		 i;
+
+	need_root();
+	cr_assert_eq(tsrv_init(&srv, NULL), 0);
+	start(&srv, &cfg);
+	FMT(url, "https://127.0.0.1:%d", srv.port);
+	for (i = 0; i < sizeof(gens) / sizeof(gens[0]); i++) {
+		env_free(&e);
+		env_set(&e, "PATH", "/usr/local/bin:/usr/bin:/bin");
+		env_set(&e, "KES_CAPATH", srv.ca);
+		env_set(&e, gens[i][0], url);
+		env_set(&e, gens[i][1], srv.cert[TSRV_ADMIN]);
+		env_set(&e, gens[i][2], srv.key[TSRV_ADMIN]);
+		run(&r, &e, false, "key", "create", i ? "old-b" : "old-a",
+		    NULL);
+		expect_ok(&r, gens[i][1]);
+	}
+	/* KES_CLIENT_CERT wins over the old name: the status client is not
+	 * allowed to create. */
+	env_set(&e, "KES_CLIENT_CERT", srv.cert[TSRV_STATUS]);
+	env_set(&e, "KES_CLIENT_KEY", srv.key[TSRV_STATUS]);
+	run(&r, &e, false, "key", "create", "old-c", NULL);
+	cr_assert_eq(r.code, 1, "the status client may not create: %d %s",
+	    r.code, r.err);
+	env_free(&e);
+}

@@ -337,12 +337,16 @@ tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 static void __attribute__((noreturn))
 child_exec(struct testsrv *s, uid_t uid, gid_t gid)
 {
-	char		*argv[6] = { s->exe, "server", "--config", s->config,
-			    NULL };
+	char		*argv[6 + 8] = { s->exe, "server", "--config",
+			    s->config, NULL };
 	char		 addr[32];
 	sigset_t	 none;
 	int		 fd, sig;
+	size_t		 i;
 
+	for (i = 0; i < 7 && s->args[i] != NULL; i++)
+		argv[4 + i] = (char *)(uintptr_t)s->args[i];
+	argv[4 + i] = NULL;
 	if (s->dev) {
 		snprintf(addr, sizeof(addr), "127.0.0.1:%d", s->port);
 		argv[2] = "--dev";

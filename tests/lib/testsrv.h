@@ -85,6 +85,8 @@ struct testsrv {
 	pid_t		pid;			/* the parent; 0: none */
 	bool		reaped;
 	bool		dev;		/* start `server --dev --addr` instead */
+	const char	*args[8];	/* more arguments after --config FILE,
+					 * NULL-terminated */
 	int		status;			/* wait status once reaped */
 	pid_t		seen[64];		/* every child listed so far */
 	size_t		nseen;

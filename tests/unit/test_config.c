@@ -288,18 +288,22 @@ Test(config, admin_wrong_type)
 	    NULL);
 }
 
+/* KES before v0.17.2: root is read as admin.identity (issue 16). */
 Test(config, admin_legacy_root)
 {
-	parse_err("root: " ID_A "\n" TLS FS, "t.yml:1: admin.identity: "
-	    "missing", "'root:'", NULL);
+	struct config	*c = parse_ok("root: " ID_A "\n" TLS FS);
+
+	cr_assert_str_eq(c->admin_identity, ID_A);
+	has_warning(c, "t.yml:1: 'root' read as 'admin.identity'", NULL);
+	config_free(c);
 }
 
-Test(config, admin_and_root_warns)
+/* Both spellings: the file must say which one it means. */
+Test(config, admin_and_root_refused)
 {
-	struct config	*c = parse_ok("root: " ID_B "\n" BASE);
-
-	has_warning(c, "t.yml:1: key 'root' ignored", NULL);
-	config_free(c);
+	parse_err("root: " ID_B "\n" BASE, "t.yml:1: root: set, and so is "
+	    "'admin.identity' at line 2; expected one of the two spellings",
+	    NULL);
 }
 
 /* --- tls ---------------------------------------------------------------- */
@@ -533,8 +537,15 @@ Test(config, policy_legacy_paths)
 	struct config	*c = parse_ok(BASE "policy:\n  p:\n"
 	    "    paths: [/v1/key/create/*]\n");
 
-	has_warning(c, "t.yml:11: key 'policy.p.paths' ignored", NULL);
+	cr_assert_eq(c->npolicies, 1);
+	cr_assert_eq(c->policies[0].nallow, 1);
+	cr_assert_str_eq(c->policies[0].allow[0], "/v1/key/create/*");
+	has_warning(c, "t.yml:11: 'policy.p.paths' read as 'policy.p.allow'",
+	    NULL);
 	config_free(c);
+	parse_err(BASE "policy:\n  p:\n    paths: [/a]\n    allow: [/b]\n",
+	    "t.yml:11: policy.p.paths: set, and so is 'policy.p.allow' at "
+	    "line 12", NULL);
 }
 
 /* --- cache -------------------------------------------------------------- */
@@ -719,7 +730,7 @@ Test(config, keys_missing_name)
 Test(config, keys_legacy_keystore)
 {
 	parse_err(BASE "keys:\n  fs:\n    path: /x\n",
-	    "t.yml:9: keys: is a mapping; expected a list", "keystore:", NULL);
+	    "t.yml:9: keys: set, and so is 'keystore' at line 6", NULL);
 }
 
 /* --- keystore ----------------------------------------------------------- */

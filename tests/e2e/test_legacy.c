@@ -1,0 +1,328 @@
+/*
+ * Every KES configuration era starts the real server (issue 16): each
+ * fixture of tests/data/legacy/ with the fs store, privilege separation
+ * and the sandbox on, serving a key round trip; and the MinIO walk-through
+ * that starts `kes server --config=kes-config.toml --mlock --root=disabled
+ * --mtls-auth=ignore` with a [keystore.vault] TOML section, against the
+ * Vault test double (tests/doubles/vault_double.py: a double, since no
+ * Vault can run here).
+ */
+#include <sys/stat.h>
+
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+
+#include "tests/lib/pydouble.h"
+#include "tests/lib/testsrv.h"
+
+#define READY_MS	20000
+#define ROLE_ID		"walkthrough-role"
+#define SECRET_ID	"walkthrough-secret-5d1c"
+/* The identity the fixtures name in their policies. */
+#define FIXTURE_ID	"c9d8b1e0f2c4a6e8d0b2f4a6c8e0d2b4f6a8c0e2d4b6f8a0c2e4d6b8f0a2c4e6"
+
+#define FMT(dst, ...) \
+	cr_assert_lt(snprintf((dst), sizeof(dst), __VA_ARGS__), \
+	    (int)sizeof(dst), "string too long")
+
+static struct testsrv	 srv;
+static struct pydouble	 vd;
+
+static void
+setup(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void
+teardown(void)
+{
+	tsrv_cleanup(&srv);
+	pydouble_stop(&vd);
+	pydouble_remove(&vd);
+}
+
+TestSuite(legacy, .init = setup, .fini = teardown, .timeout = 240);
+
+static void
+need_root(void)
+{
+	if (geteuid() != 0)
+		cr_skip_test("the server is started as root");
+	if (getpwnam("keyward") == NULL)
+		cr_skip_test("user keyward is missing; scripts/ensure-user.sh "
+		    "creates it");
+}
+
+/* s with every `from` replaced by `to`, in place (s has room for len). */
+static void
+replace(char *s, size_t len, const char *from, const char *to)
+{
+	char	*p, *tail;
+	size_t	 fl = strlen(from), tl = strlen(to);
+
+	for (p = strstr(s, from); p != NULL; p = strstr(p + tl, from)) {
+		cr_assert_lt(strlen(s) - fl + tl, len, "fixture too long");
+		tail = strdup(p + fl);
+		memcpy(p, to, tl);
+		strcpy(p + tl, tail);
+		free(tail);
+	}
+}
+
+/*
+ * The fixture, with @DIR@ the PKI directory (server.key, server.crt,
+ * ca.crt; the fs store goes in its keys/), @ADMIN@ the admin client's
+ * identity, the policies' identity the TSRV_NOBODY client's, and extra
+ * pairs (from, to, ..., NULL); written next to the PKI under its own name,
+ * which srv.config then names.
+ */
+static void
+write_fixture(const char *name, ...)
+{
+	char		 text[16384], path[512];
+	const char	*from, *to;
+	FILE		*f;
+	size_t		 n;
+	va_list		 ap;
+
+	FMT(path, "tests/data/legacy/%s", name);
+	cr_assert_not_null(f = fopen(path, "r"), "%s", path);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	replace(text, sizeof(text), "@DIR@", srv.pki);
+	replace(text, sizeof(text), "@ADMIN@", srv.id[TSRV_ADMIN]);
+	replace(text, sizeof(text), FIXTURE_ID, srv.id[TSRV_NOBODY]);
+	va_start(ap, name);
+	while ((from = va_arg(ap, const char *)) != NULL) {
+		to = va_arg(ap, const char *);
+		replace(text, sizeof(text), from, to);
+	}
+	va_end(ap);
+	FMT(srv.config, "%s/%s", srv.dir, name);
+	cr_assert_eq(tsrv_write_file(srv.config, text), 0);
+}
+
+static long
+key_op(enum tsrv_client who, const char *op, const char *name, char *out,
+    size_t outlen)
+{
+	struct tsrv_req	 r = { .method = "POST", .body = "{}", .body_len = 2,
+			    .timeout_ms = 20000 };
+	char		 path[256];
+
+	FMT(path, "/v1/key/%s/%s", op, name);
+	return tsrv_get_ex(&srv, who, path, out, outlen, &r);
+}
+
+/* generate, then decrypt what it gave: the key serves. */
+static void
+round_trip(enum tsrv_client who, const char *key)
+{
+	char	 out[4096], body[4096], ct[2048], *p, *e;
+	struct tsrv_req	 r = { .method = "POST", .timeout_ms = 20000 };
+	long	 code;
+
+	code = key_op(who, "generate", key, out, sizeof(out));
+	cr_assert_eq(code, 200, "generate %s: %ld %s\n%s", key, code, out,
+	    tsrv_log_tail(&srv));
+	cr_assert_not_null(p = strstr(out, "\"ciphertext\":\""), "%s", out);
+	p += strlen("\"ciphertext\":\"");
+	cr_assert_not_null(e = strchr(p, '"'));
+	FMT(ct, "%.*s", (int)(e - p), p);
+	FMT(body, "{\"ciphertext\":\"%s\"}", ct);
+	r.body = body;
+	r.body_len = strlen(body);
+	FMT(ct, "/v1/key/decrypt/%s", key);
+	code = tsrv_get_ex(&srv, who, ct, out, sizeof(out), &r);
+	cr_assert_eq(code, 200, "decrypt %s: %ld %s", key, code, out);
+	cr_assert_not_null(strstr(out, "\"plaintext\":\""), "%s", out);
+}
+
+static void
+start(const char *const *args)
+{
+	static char	 addr[64];
+	size_t		 i;
+
+	FMT(addr, "127.0.0.1:%d", srv.port);
+	srv.args[0] = "--addr";
+	srv.args[1] = addr;
+	for (i = 0; args != NULL && args[i] != NULL && i < 5; i++)
+		srv.args[2 + i] = args[i];
+	srv.args[2 + i] = NULL;
+	cr_assert_eq(tsrv_start(&srv), 0);
+	cr_assert_eq(tsrv_wait_ready(&srv, READY_MS), 0, "not serving:\n%s",
+	    tsrv_log_tail(&srv));
+}
+
+/*
+ * One era: starts, serves a created key (and the keys: it declares),
+ * and says in its log how it read each old spelling.
+ */
+static void
+era(const char *name, const char *declared, const char *note)
+{
+	char	 out[2048];
+	long	 code;
+
+	cr_assert_eq(tsrv_init(&srv, NULL), 0);
+	write_fixture(name, NULL);
+	start(NULL);
+	code = key_op(TSRV_ADMIN, "create", "era-key", out, sizeof(out));
+	cr_assert_eq(code, 200, "%s: create: %ld %s\n%s", name, code, out,
+	    tsrv_log_tail(&srv));
+	round_trip(TSRV_ADMIN, "era-key");
+	if (declared != NULL)
+		round_trip(TSRV_ADMIN, declared);
+	if (note != NULL)
+		cr_assert_gt(tsrv_log_count(&srv, note), 0, "%s: no '%s' in:\n"
+		    "%s", name, note, tsrv_log_tail(&srv));
+	tsrv_cleanup(&srv);
+	memset(&srv, 0, sizeof(srv));
+}
+
+Test(legacy, every_era_serves)
+{
+	need_root();
+	era("v0.1-fs.toml", NULL, "'fs' read as 'keystore.fs'");
+	era("v0.6-fs.toml", NULL, "'log.audit.file' read as 'log.audit: on'");
+	era("v0.8-keys.yml", NULL, "'keys' read as 'keystore'");
+	era("v0.13.6-root.yml", "app-key", "'root' read as 'admin.identity'");
+	era("v0.15-allow.yml", NULL, "'root' read as 'admin.identity'");
+	era("v0.17.2-admin.yml", NULL, NULL);
+	era("v0.22-version.yml", NULL, NULL);
+	era("2024-auth.yml", "app-key", NULL);
+}
+
+/* The policy of a TOML fixture (paths → allow) admits its client. */
+Test(legacy, toml_policy_paths_admit_and_refuse)
+{
+	char	 out[2048];
+	long	 code;
+
+	need_root();
+	cr_assert_eq(tsrv_init(&srv, NULL), 0);
+	write_fixture("v0.1-fs.toml", NULL);
+	start(NULL);
+	cr_assert_eq(key_op(TSRV_ADMIN, "create", "prod-db", out,
+	    sizeof(out)), 200, "%s", out);
+	round_trip(TSRV_NOBODY, "prod-db");
+	code = key_op(TSRV_NOBODY, "create", "prod-x", out, sizeof(out));
+	cr_assert_eq(code, 403, "create is not in the policy's paths: %ld %s",
+	    code, out);
+}
+
+/* Old flags override the file: --root and --auth/--mtls-auth. */
+Test(legacy, old_flags_override_the_file)
+{
+	char		 out[2048];
+	const char	*args[] = { "-root", "disabled", "--auth=off", NULL };
+	long		 code;
+
+	need_root();
+	cr_assert_eq(tsrv_init(&srv, NULL), 0);
+	write_fixture("v0.17.2-admin.yml", NULL);
+	start(args);
+	code = key_op(TSRV_ADMIN, "create", "k", out, sizeof(out));
+	cr_assert_eq(code, 403, "--root=disabled leaves no admin: %ld %s",
+	    code, out);
+	cr_assert_gt(tsrv_log_count(&srv, "--root is KES's old flag"), 0,
+	    "%s", tsrv_log_tail(&srv));
+}
+
+static void
+sh(const char *fmt, ...)
+{
+	char	cmd[4096];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* The Vault double with AppRole, over TLS with its own CA. */
+static void
+vault_start(void)
+{
+	const char	*argv[] = {
+		"--addr", "127.0.0.1:0", "--cert", "server.crt", "--key",
+		"server.key", "--state", "vault.json", "--port-file",
+		"vault.port", "--control-port-file", "vault.cport", "--log",
+		"vault.log", "--approle", ROLE_ID ":" SECRET_ID, "--no-fsync",
+		"--exit-with-parent", NULL
+	};
+	char		 why[256];
+
+	if (system("command -v python3 >/dev/null 2>&1") != 0)
+		cr_skip_test("python3 runs the Vault test double");
+	strcpy(vd.dir, "/tmp/keyward-test-legacy.XXXXXX");
+	cr_assert_not_null(mkdtemp(vd.dir));
+	chmod(vd.dir, 0755);
+	sh("cd '%s' && exec >pki.log 2>&1 && "
+	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=vault-ca && "
+	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	    "-keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
+	    "printf 'subjectAltName=IP:127.0.0.1\\n' >s.ext && "
+	    "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key "
+	    "-CAcreateserial -out server.crt -days 2 -extfile s.ext && "
+	    "chmod 0644 *", vd.dir);
+	cr_assert_eq(pydouble_start(&vd, "tests/doubles/vault_double.py",
+	    argv, "vault.port", "vault.cport", why, sizeof(why)), 0, "%s",
+	    why);
+}
+
+/*
+ * The MinIO walk-through: its TOML file with [keystore.vault] (address,
+ * name, approle with retry, status.ping), started with its command line.
+ * MinIO's identity is in the policy; the admin is disabled. MinIO's
+ * start-up calls: create its default key, generate, decrypt.
+ */
+Test(legacy, minio_walkthrough_toml_and_flags)
+{
+	const char	*args[] = {
+		"--mlock", "--root=disabled", "--mtls-auth=ignore", NULL
+	};
+	char		 vault[64], ca[1024], out[8192];
+	long		 code;
+
+	need_root();
+	vault_start();
+	cr_assert_eq(tsrv_init(&srv, NULL), 0);
+	FMT(vault, "https://127.0.0.1:%d", vd.port);
+	FMT(ca, "cp '%s/ca.crt' '%s/vault-ca.crt'", vd.dir, srv.pki);
+	sh("%s", ca);
+	write_fixture("v0.6-vault.toml", "@VAULT@", vault, "@ROLE_ID@",
+	    ROLE_ID, "@SECRET_ID@", SECRET_ID, NULL);
+	start(args);
+	code = key_op(TSRV_NOBODY, "create", "minio-default-key", out,
+	    sizeof(out));
+	cr_assert_eq(code, 200, "create: %ld %s\n%s", code, out,
+	    tsrv_log_tail(&srv));
+	round_trip(TSRV_NOBODY, "minio-default-key");
+	/* Stored where KES put it: the prefix is the old `name`. */
+	cr_assert_eq(pydouble_ctl(&vd, "GET", "/requests", NULL, out,
+	    sizeof(out)), 200);
+	cr_assert_not_null(strstr(out, "/v1/kv/kes-keys/minio-default-key"),
+	    "no request for kv/kes-keys/minio-default-key:\n%s", out);
+	/* --root=disabled: no admin, whatever the certificate. */
+	code = key_op(TSRV_ADMIN, "create", "other", out, sizeof(out));
+	cr_assert_eq(code, 403, "%ld %s", code, out);
+	cr_assert_gt(tsrv_log_count(&srv, "'keystore.vault.name' read as "
+	    "'keystore.vault.prefix'"), 0, "%s", tsrv_log_tail(&srv));
+	cr_assert_eq(tsrv_log_count(&srv, SECRET_ID), 0, "the AppRole secret "
+	    "is in the log");
+}
