@@ -784,8 +784,10 @@ load_error(char *err, size_t errlen, const char *path, const char *what,
 	return -1;
 }
 
-int
-config_load(const char *path, struct config **out, char *err, size_t errlen)
+/* The file into a buffer grown by copy, so that no unwiped copy is left. */
+static int
+read_config(const char *path, char **bufp, size_t *lenp, size_t *capp,
+    char *err, size_t errlen)
 {
 	struct stat	 st;
 	char		*buf = NULL, *nbuf;
@@ -793,7 +795,6 @@ config_load(const char *path, struct config **out, char *err, size_t errlen)
 	ssize_t		 r;
 	int		 fd, rc = -1;
 
-	*out = NULL;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
 		return load_error(err, errlen, path, "cannot open", errno);
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
@@ -807,7 +808,6 @@ config_load(const char *path, struct config **out, char *err, size_t errlen)
 				    "too large", 0);
 				goto out;
 			}
-			/* Grown by hand so that no unwiped copy is left. */
 			ncap = cap ? cap * 2 : 16384;
 			nbuf = xmalloc(ncap);
 			if (len > 0)
@@ -828,10 +828,93 @@ config_load(const char *path, struct config **out, char *err, size_t errlen)
 			break;
 		len += (size_t)r;
 	}
-	rc = config_parse(buf, len, path, out, err, errlen);
+	rc = 0;
  out:
 	close(fd);
+	if (rc == -1) {
+		freezero(buf, cap);
+		buf = NULL;
+		len = cap = 0;
+	}
+	*bufp = buf;
+	*lenp = len;
+	*capp = cap;
+	return rc;
+}
+
+int
+config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	char	*buf;
+	size_t	 len, cap;
+	int	 rc;
+
+	*out = NULL;
+	if (read_config(path, &buf, &len, &cap, err, errlen) == -1)
+		return -1;
+	rc = config_parse(buf, len, path, out, err, errlen);
 	freezero(buf, cap);
+	return rc;
+}
+
+static int
+emit_out(void *data, unsigned char *buf, size_t len)
+{
+	return fwrite(buf, 1, len, data) == len;
+}
+
+/*
+ * The file as the walker reads it: an old KES layout translated into the
+ * current one, written as YAML (--print-config), after config_load has
+ * accepted it, so that only a configuration that starts is printed.
+ */
+int
+config_print(const char *path, FILE *out, char *err, size_t errlen)
+{
+	struct cfg_parser	 p;
+	struct config		*c;
+	yaml_parser_t		 y;
+	yaml_emitter_t		 em;
+	yaml_document_t		 doc;
+	char			*buf;
+	size_t			 len, cap;
+	bool			 toml;
+	int			 rc = -1;
+
+	if (config_load(path, &c, err, errlen) == -1)
+		return -1;
+	if (read_config(path, &buf, &len, &cap, err, errlen) == -1) {
+		config_free(c);
+		return -1;
+	}
+	memset(&p, 0, sizeof(p));
+	p.file = c->file;
+	p.cfg = c;
+	p.err = err;
+	p.errlen = errlen;
+	p.doc = &doc;
+	if (!yaml_parser_initialize(&y))
+		goto out;
+	yaml_parser_set_input_string(&y, (const unsigned char *)buf, len);
+	if (load_any(&p, &y, buf, len, path, &toml) == 0 &&
+	    cfg_legacy_translate(&p, toml) == 0 &&
+	    yaml_emitter_initialize(&em)) {
+		yaml_emitter_set_output(&em, emit_out, out);
+		yaml_emitter_set_unicode(&em, 1);
+		if (yaml_emitter_open(&em) && yaml_emitter_dump(&em, &doc) &&
+		    yaml_emitter_close(&em) && fflush(out) == 0)
+			rc = 0;
+		else
+			(void)snprintf(err, errlen, "%s: cannot write the "
+			    "translated configuration: %s", path,
+			    em.problem ? em.problem : "output error");
+		/* yaml_emitter_dump emptied the document. */
+		yaml_emitter_delete(&em);
+	}
+	cfg_unload(&y, &doc);
+ out:
+	freezero(buf, cap);
+	config_free(c);
 	return rc;
 }
 

@@ -9,6 +9,7 @@
 #define KEYWARD_CONFIG_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -103,6 +104,12 @@ struct config {
  */
 int	 config_load(const char *path, struct config **out,
 	    char *err, size_t errlen);
+/*
+ * Write the configuration at path to out as YAML in the current layout
+ * (an old KES layout translated), once config_load accepts it. 0 or -1
+ * with err.
+ */
+int	 config_print(const char *path, FILE *out, char *err, size_t errlen);
 int	 config_parse(const char *yaml, size_t len, const char *name,
 	    struct config **out, char *err, size_t errlen);
 void	 config_free(struct config *);

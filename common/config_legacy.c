@@ -17,6 +17,11 @@
 #include "common/config_legacy.h"
 #include "common/xmalloc.h"
 
+/*
+ * Adding a node may move every node (libyaml keeps them in one array), so
+ * no yaml_node_t pointer is held across scalar(), key_scalar(), add() or
+ * child(): nodes are named by id and looked up again.
+ */
 struct lg {
 	struct cfg_parser	*p;
 	yaml_document_t		*doc;
@@ -85,15 +90,15 @@ key_line(const struct lg *l, int m, const char *key)
 	return cfg_line(nd(l, pair(l, m, i)->key));
 }
 
+/* Values of type str are quoted (a "null" stays a string); keys plain. */
 static int
-scalar(struct lg *l, const char *v, const char *tag, size_t line)
+scalar_styled(struct lg *l, const char *v, const char *tag, size_t line,
+    yaml_scalar_style_t style)
 {
 	int	 id;
 
 	id = yaml_document_add_scalar(l->doc, (const yaml_char_t *)tag,
-	    (const yaml_char_t *)v, (int)strlen(v),
-	    tag != NULL && strcmp(tag, YAML_STR_TAG) == 0 ?
-	    YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_PLAIN_SCALAR_STYLE);
+	    (const yaml_char_t *)v, (int)strlen(v), style);
 	if (id == 0)
 		return cfg_error(l->p, line, "config", "out of memory; "
 		    "expected a smaller file");
@@ -102,11 +107,26 @@ scalar(struct lg *l, const char *v, const char *tag, size_t line)
 }
 
 static int
+scalar(struct lg *l, const char *v, const char *tag, size_t line)
+{
+	return scalar_styled(l, v, tag, line, tag != NULL &&
+	    strcmp(tag, YAML_STR_TAG) == 0 ? YAML_DOUBLE_QUOTED_SCALAR_STYLE :
+	    YAML_PLAIN_SCALAR_STYLE);
+}
+
+static int
+key_scalar(struct lg *l, const char *k, size_t line)
+{
+	return scalar_styled(l, k, YAML_STR_TAG, line,
+	    YAML_PLAIN_SCALAR_STYLE);
+}
+
+static int
 add(struct lg *l, int m, const char *key, int val, size_t line)
 {
 	int	 k;
 
-	if ((k = scalar(l, key, YAML_STR_TAG, line)) == -1)
+	if ((k = key_scalar(l, key, line)) == -1)
 		return -1;
 	if (!yaml_document_append_mapping_pair(l->doc, m, k, val))
 		return cfg_error(l->p, line, "config", "out of memory; "
@@ -178,8 +198,8 @@ rename_key(struct lg *l, int m, const char *old, const char *now,
 	cfg_join(npath, at, now);
 	if (find(l, m, now) != -1)
 		return both(l, m, old, now, opath, npath);
-	if ((k = scalar(l, now, YAML_STR_TAG,
-	    cfg_line(nd(l, pair(l, m, i)->key)))) == -1)
+	if ((k = key_scalar(l, now, cfg_line(nd(l, pair(l, m, i)->key)))) ==
+	    -1)
 		return -1;
 	pair(l, m, i)->key = k;
 	note(l, cfg_line(nd(l, k)), opath, npath, era);
@@ -214,7 +234,7 @@ lower_keys(struct lg *l, int m, bool names, size_t depth)
 					    "case; expected one (KES read "
 					    "keys without regard to case)");
 				}
-				nk = scalar(l, low, YAML_STR_TAG, cfg_line(k));
+				nk = key_scalar(l, low, cfg_line(k));
 				if (nk == -1) {
 					free(low);
 					return -1;
@@ -338,16 +358,15 @@ admin(struct lg *l, int root)
 static int
 policies(struct lg *l, int root)
 {
-	yaml_node_t	*n;
 	char		 at[CFG_PATHLEN];
 	int		 pol, m;
 	long		 i;
 
 	if (!is_map(l, pol = get(l, root, "policy")))
 		return 0;
-	n = nd(l, pol);
-	for (i = 0; i < n->data.mapping.pairs.top -
-	    n->data.mapping.pairs.start; i++) {
+	/* No node pointer is kept: adding a node moves them all. */
+	for (i = 0; i < nd(l, pol)->data.mapping.pairs.top -
+	    nd(l, pol)->data.mapping.pairs.start; i++) {
 		m = pair(l, pol, i)->value;
 		cfg_join(at, "policy", (const char *)nd(l,
 		    pair(l, pol, i)->key)->data.scalar.value);

@@ -140,14 +140,23 @@ lookup(struct toml *t, int m, const char *key, size_t klen, size_t *kline)
 	return 0;
 }
 
+static bool	is_bare(char);
+
 static int
 add_pair(struct toml *t, int m, const char *key, size_t klen, size_t line,
     int val)
 {
 	int	 k;
 
-	if ((k = new_scalar(t, YAML_STR_TAG, key, klen,
-	    YAML_DOUBLE_QUOTED_SCALAR_STYLE, line)) == -1)
+	size_t	 i;
+	bool	 bare = klen > 0;
+
+	/* Bare keys stay plain, so that --print-config writes them so. */
+	for (i = 0; i < klen && bare; i++)
+		bare = is_bare(key[i]);
+	if ((k = new_scalar(t, YAML_STR_TAG, key, klen, bare ?
+	    YAML_PLAIN_SCALAR_STYLE : YAML_DOUBLE_QUOTED_SCALAR_STYLE,
+	    line)) == -1)
 		return -1;
 	if (!yaml_document_append_mapping_pair(t->doc, m, k, val))
 		return terr(t, "out of memory; expected a smaller file");

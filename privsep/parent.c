@@ -134,6 +134,8 @@ usage(void)
 	    "  --addr IP:PORT  listen address (overrides `address`)\n"
 	    "  --dev           throw-away CA, certificates, admin API key and\n"
 	    "                  key store, for trying keyward out\n"
+	    "  --print-config  print the configuration in the current layout\n"
+	    "                  (an old KES one translated) and exit\n"
 	    "\n"
 	    "KES's older flags are accepted and override the file as they did:\n"
 	    "--root ID (admin.identity), --key/--tls-key FILE, --cert/--tls-cert\n"
@@ -189,6 +191,12 @@ parent_main(int argc, char **argv)
 		usage();
 	}
 	dev = ps.flags.dev;
+	if (ps.flags.print_config) {
+		if (config_print(ps.flags.config, stdout, err, sizeof(err)) ==
+		    -1)
+			fatalx("%s", err);
+		exit(0);
+	}
 
 	ps.root = geteuid() == 0;
 	ps.started_ns = realtime_ns();

@@ -120,6 +120,7 @@ server_flags_parse(int argc, char **argv, struct server_flags *f,
 		BOOL("mlock", f->mlock)
 		BOOL("quiet", f->quiet)
 		BOOL("q", f->quiet)
+		BOOL("print-config", f->print_config)
 		if ((r = match(a, "mtls-auth", true, argc, argv, &i, &v, err,
 		    errlen)) != 0 || (r = match(a, "auth", true, argc, argv,
 		    &i, &v, err, errlen)) != 0) {
@@ -146,6 +147,11 @@ server_flags_parse(int argc, char **argv, struct server_flags *f,
 	if (f->dev == (f->config != NULL)) {
 		(void)snprintf(err, errlen, "give exactly one of --config FILE "
 		    "or --dev");
+		return -1;
+	}
+	if (f->print_config && f->config == NULL) {
+		(void)snprintf(err, errlen, "--print-config needs --config "
+		    "FILE");
 		return -1;
 	}
 	/* The same rule as admin.identity (config.c). */

@@ -24,6 +24,8 @@ struct server_flags {
 	const char	*auth_flag;	/* as given, for the warning */
 	bool		 mlock;		/* --mlock: keyward always locks */
 	bool		 quiet;		/* -q, --quiet */
+	bool		 print_config;	/* --print-config: print the file
+					 * in the current layout, exit */
 };
 
 /*

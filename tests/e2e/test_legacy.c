@@ -326,3 +326,28 @@ Test(legacy, minio_walkthrough_toml_and_flags)
 	cr_assert_eq(tsrv_log_count(&srv, SECRET_ID), 0, "the AppRole secret "
 	    "is in the log");
 }
+
+/* `keyward server --config old.toml --print-config` prints the current
+ * layout and starts nothing. */
+Test(legacy, print_config_command)
+{
+	char	 cmd[2048], out[8192];
+	FILE	*p;
+	size_t	 n;
+
+	cr_assert_eq(tsrv_init(&srv, NULL), 0);
+	write_fixture("v0.1-fs.toml", NULL);
+	FMT(cmd, "'%s' server --config '%s' --print-config 2>&1", srv.exe,
+	    srv.config);
+	cr_assert_not_null(p = popen(cmd, "r"));
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	cr_assert_eq(pclose(p), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "keystore:\n  fs:\n    path: \""), "%s",
+	    out);
+	cr_assert_not_null(strstr(out, "    allow: [\"/v1/key/generate/prod-*\""),
+	    "%s", out);
+	cr_assert_not_null(strstr(out, "admin:\n  identity: \""), "%s", out);
+	cr_assert_null(strstr(out, "paths"), "%s", out);
+	cr_assert_null(strstr(out, "serving on"), "%s", out);
+}

@@ -1,14 +1,16 @@
 /*
- * libFuzzer harness for the TOML reader (common/config_toml.c): arbitrary
- * bytes as a KES v0.1 – v0.7 configuration. Every input ends either in one
- * message naming the file and a line, or in a document whose root is a
- * table and whose strings hold no NUL.
+ * libFuzzer harness for the TOML reader (common/config_toml.c) and the
+ * translation of old layouts (config_legacy.c): arbitrary bytes as a KES
+ * v0.1 – v0.7 configuration. Every input ends either in one message naming
+ * the file and a line, or in a document whose root is a table and whose
+ * strings hold no NUL, which the translation then rewrites or refuses.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config_legacy.h"
 #include "common/config_toml.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -45,7 +47,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			    (n->tag == NULL || strlen((char *)n->data.scalar.value)
 			    != n->data.scalar.length))
 				abort();
+		if (cfg_legacy_translate(&p, true) == -1 &&
+		    strncmp(err, "fuzz.toml:", 10) != 0)
+			abort();
 	}
+	cfg_strv_free(cfg.warnings, cfg.nwarnings);
 	cfg_unload(&y, &doc);
 	return 0;
 }

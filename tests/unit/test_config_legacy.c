@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -337,4 +338,60 @@ Test(legacy, mixtures_refused)
 	refused(TOML_BASE "[keystore.fs]\npath = \"/x\"\n[log.error]\n"
 	    "level = \"x\"\n", "k.toml", "k.toml:7: log.error: a mapping other "
 	    "than { file: [..] }");
+}
+
+/*
+ * --print-config: each era printed in the current layout reads back to the
+ * same settings, with no old spelling left to translate.
+ */
+Test(legacy, printed_config_reads_back)
+{
+	static const char *const files[] = {
+		"v0.1-fs.toml", "v0.6-vault.toml", "v0.6-fs.toml",
+		"v0.8-keys.yml", "v0.13.6-root.yml", "v0.15-allow.yml",
+		"v0.17.2-admin.yml", "v0.22-version.yml", "2024-auth.yml",
+	};
+	struct config	*a, *b;
+	char		 dir[] = "/tmp/kw-legacy.XXXXXX", path[512];
+	char		*text, *out = NULL, err[CONFIG_ERRLEN];
+	size_t		 i, j, olen = 0;
+	FILE		*f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		text = fixture(files[i]);
+		(void)snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		cr_assert_not_null(f = fopen(path, "w"));
+		fputs(text, f);
+		fclose(f);
+		free(text);
+		cr_assert_not_null(f = open_memstream(&out, &olen));
+		cr_assert_eq(config_print(path, f, err, sizeof(err)), 0,
+		    "%s: %s", files[i], err);
+		fclose(f);
+		cr_assert_eq(config_load(path, &a, err, sizeof(err)), 0);
+		b = ok_as(out, "printed.yml");
+		for (j = 0; j < b->nwarnings; j++)
+			cr_assert_null(strstr(b->warnings[j], "read as"),
+			    "%s printed: %s\n%s", files[i], b->warnings[j],
+			    out);
+		cr_assert_str_eq(a->admin_identity, b->admin_identity);
+		cr_assert_str_eq(a->address, b->address);
+		cr_assert_str_eq(a->keystore.store->name,
+		    b->keystore.store->name);
+		cr_assert_eq(a->npolicies, b->npolicies, "%s", files[i]);
+		for (j = 0; j < a->npolicies; j++)
+			cr_assert_eq(a->policies[j].nallow,
+			    b->policies[j].nallow);
+		cr_assert_eq(a->cache.any_ms, b->cache.any_ms, "%s", files[i]);
+		cr_assert_eq(a->cache.unused_ms, b->cache.unused_ms);
+		cr_assert_eq(a->log.audit, b->log.audit, "%s", files[i]);
+		cr_assert_eq(a->nkeys, b->nkeys);
+		config_free(a);
+		config_free(b);
+		free(out);
+		out = NULL;
+		(void)unlink(path);
+	}
+	(void)rmdir(dir);
 }
