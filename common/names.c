@@ -9,16 +9,12 @@
  * is the same: every byte of a multi-byte character is rejected.
  */
 static bool
-name_char(char c, size_t i, size_t last, bool star_last)
+name_char(char c, size_t i, size_t last)
 {
 	if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
 	    (c >= 'a' && c <= 'z') || c == '_')
 		return true;
-	if (c == '-')
-		return i > 0 && i < last;
-	if (c == '*')
-		return star_last && i == last;
-	return false;
+	return c == '-' && i > 0 && i < last;
 }
 
 bool
@@ -32,15 +28,32 @@ kes_valid_name(const char *s)
 	if (n == 0 || n > KES_NAME_MAX || strcmp(s, "_") == 0)
 		return false;
 	for (i = 0; i < n; i++)
-		if (!name_char(s[i], i, n - 1, false))
+		if (!name_char(s[i], i, n - 1))
 			return false;
 	return true;
 }
 
 bool
+kes_legacy_name(const char *s)
+{
+	size_t	 n;
+
+	if (s == NULL)
+		return false;
+	n = strlen(s);
+	return n > 0 && n <= KES_NAME_MAX && strspn(s, "0123456789"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-") == n;
+}
+
+/*
+ * Any prefix of a name an older KES allowed, with an optional '*' last:
+ * KES HEAD refused a prefix ending in '-', which current MinIO sends
+ * (ListKeys(ctx, "minio-", n)).
+ */
+bool
 kes_valid_pattern(const char *s)
 {
-	size_t	 i, n;
+	size_t	 n;
 
 	if (s == NULL)
 		return false;
@@ -48,12 +61,12 @@ kes_valid_pattern(const char *s)
 	/* KES lets "" through: an empty pattern lists everything. */
 	if (n == 0 || strcmp(s, "*") == 0)
 		return true;
-	if (n > KES_NAME_MAX || strcmp(s, "_") == 0)
+	if (n > KES_NAME_MAX)
 		return false;
-	for (i = 0; i < n; i++)
-		if (!name_char(s[i], i, n - 1, true))
-			return false;
-	return true;
+	if (s[n - 1] == '*')
+		n--;
+	return strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz_-") == n;
 }
 
 bool

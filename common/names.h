@@ -15,7 +15,13 @@
 
 /* 1-80 of [0-9A-Za-z_-], not "_" alone, no '-' first or last. */
 bool	 kes_valid_name(const char *);
-/* "" or "*", or a name-like string with an optional '*' as the last byte. */
+/*
+ * What KES before 2023-11 allowed (1-80 of [0-9A-Za-z_-], '-' anywhere,
+ * "_" and "-" alone): keys of that time are still described, used, listed
+ * and deleted; only creating one needs kes_valid_name.
+ */
+bool	 kes_legacy_name(const char *);
+/* "" or "*", or up to 80 of [0-9A-Za-z_-] with an optional '*' last. */
 bool	 kes_valid_pattern(const char *);
 /* Exactly 64 lowercase hex digits: the form a certificate identity has. */
 bool	 kes_is_hex_identity(const char *);

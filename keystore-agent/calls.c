@@ -9,7 +9,8 @@
  *
  * Every field from the crypto process is treated as hostile: a malformed
  * payload is a protocol error (the channel is dropped), and key names are
- * checked again here (kes_valid_name) before a store turns one into a file
+ * checked again here (kes_valid_name to create, kes_legacy_name to reach
+ * a key an older KES named) before a store turns one into a file
  * name or a path. Values are never logged and are wiped after use.
  */
 #include <sys/queue.h>
@@ -320,7 +321,8 @@ name_request(struct peer *p, struct ipc_msg *m, enum ks_op_type type,
 	if (buf_get_str(&m->payload, &name, NULL) == -1 ||
 	    buf_end(&m->payload) == -1)
 		return -1;
-	if (!kes_valid_name(name)) {
+	/* Get and delete reach keys an older KES named (kes_legacy_name). */
+	if (!kes_legacy_name(name)) {
 		send_ks_fail(p, m->hdr.id, KS_FAIL_INVALID,
 		    "invalid key name");
 		return 0;

@@ -19,7 +19,7 @@ ks_names_add(const char *name, void *arg)
 	struct ks_names *l = arg;
 
 	if (strncmp(name, l->prefix, strlen(l->prefix)) != 0 ||
-	    !kes_valid_name(name))
+	    !kes_legacy_name(name))
 		return 0;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 64;

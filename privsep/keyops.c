@@ -71,7 +71,11 @@ authorized(struct peer *p, uint32_t id, const char *identity,
 		peer_send_error(p, id, 403, MSG_NOT_AUTHORIZED);
 		return false;
 	}
-	if (pattern ? kes_valid_pattern(name) : kes_valid_name(name))
+	/* New keys need today's names; existing ones may be older. */
+	if (pattern ? kes_valid_pattern(name) :
+	    strcmp(route, "/v1/key/create/") == 0 ||
+	    strcmp(route, "/v1/key/import/") == 0 ? kes_valid_name(name) :
+	    kes_legacy_name(name))
 		return true;
 	if (pattern)
 		xasprintf(&msg, "listing pattern '%s' is empty, too long or is "

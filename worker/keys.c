@@ -22,13 +22,16 @@
 #define MSG_TOO_LARGE	"plaintext is too large: its ciphertext would exceed " \
 			"the 1 MB body limit of decrypt"
 
-/* false (and 400 answered) for an invalid key name. */
+/*
+ * false (and 400 answered) for an invalid key name. A new key needs
+ * today's rule; an existing one may have a name an older KES allowed.
+ */
 static bool
-key_name_ok(struct conn *c, const char *name)
+key_name_ok(struct conn *c, const char *name, bool create)
 {
 	char *msg;
 
-	if (kes_valid_name(name))
+	if (create ? kes_valid_name(name) : kes_legacy_name(name))
 		return true;
 	xasprintf(&msg, "key name '%s' is empty, too long or contains "
 	    "invalid characters", name);
@@ -74,7 +77,7 @@ static void
 key_body_call(struct conn *c, const char *name, struct body_field *f,
     size_t n, bool parse, uint16_t type)
 {
-	if (!key_name_ok(c, name) ||
+	if (!key_name_ok(c, name, type == MSG_KEY_CREATE) ||
 	    (parse && decode_body(c, f, n, MSG_BAD_BODY) == -1))
 		return;
 	key_fields_call(c, name, f, n, type);
@@ -129,7 +132,7 @@ route_key_import(struct conn *c, const char *name)
 	char		*msg;
 	struct buf	 b;
 
-	if (!key_name_ok(c, name) ||
+	if (!key_name_ok(c, name, true) ||
 	    decode_body(c, f, F_N, "invalid import key request body") == -1)
 		return;
 	cipher = f[F_CIPHER].str ? f[F_CIPHER].str : "";
@@ -357,7 +360,7 @@ route_key_encrypt(struct conn *c, const char *name)
 		{ .name = "version", .kind = BODY_STRING },
 	};
 
-	if (!key_name_ok(c, name) ||
+	if (!key_name_ok(c, name, false) ||
 	    decode_body(c, f, 3, MSG_BAD_BODY) == -1)
 		return;
 	if (!decryptable(f[0].len, f[1].len)) {

@@ -401,7 +401,7 @@ Test(agent_proc, names_refused)
 {
 	static const char *bad[] = {
 		"", ".", "..", "../../etc/passwd", "a/b", "a\\b", "a.b",
-		".tmp-0", "-lead", "trail-", "_", "sp ace", "caf\xc3\xa9",
+		".tmp-0", "sp ace", "caf\xc3\xa9",
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 	};
 	uint32_t	id = 1;
@@ -430,6 +430,42 @@ Test(agent_proc, names_refused)
 	req_create(&crypto, id, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "v", 1);
 	expect_done(&crypto, id++);
+	expect_alive();
+}
+
+/*
+ * Names KES before 2023-11 allowed ('-' first or last, "_" and "-" alone):
+ * a key so named, from a migrated store, is read, listed and deleted; no
+ * new one is created (kes-client-generations.md N1).
+ */
+Test(agent_proc, legacy_names_reachable)
+{
+	static const char *old[] = { "trail-", "-lead", "_", "-" };
+	uint32_t	id = 1;
+	size_t		i;
+	char		path[PATH_MAX];
+
+	start_agent();
+	connect_crypto();
+	for (i = 0; i < sizeof(old) / sizeof(old[0]); i++) {
+		req_create(&crypto, id, old[i], "v", 1);
+		expect_fail(&crypto, id++, KS_FAIL_INVALID);
+		req_name(&crypto, MSG_KS_GET, id, old[i]);
+		expect_fail(&crypto, id++, KS_FAIL_NOT_FOUND);
+		FMT(path, "%s/%s", store, old[i]);
+		cr_assert_eq(tsrv_write_file(path, "old"), 0);
+		req_name(&crypto, MSG_KS_GET, id, old[i]);
+		expect_value(&crypto, id++, "old", 3);
+	}
+	req_name(&crypto, MSG_KS_LIST, id, "");
+	expect_names(&crypto, id++, 4, "-", "trail-", "");
+	req_name(&crypto, MSG_KS_LIST, id, "-");
+	expect_names(&crypto, id++, 2, "-", "-lead", "");
+	for (i = 0; i < sizeof(old) / sizeof(old[0]); i++) {
+		req_name(&crypto, MSG_KS_DELETE, id, old[i]);
+		expect_done(&crypto, id++);
+	}
+	cr_assert_eq(store_entries(), 0);
 	expect_alive();
 }
 

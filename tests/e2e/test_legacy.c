@@ -36,6 +36,8 @@
 static struct testsrv	 srv;
 static struct pydouble	 vd;
 
+static void	sh(const char *, ...) __attribute__((format(printf, 1, 2)));
+
 static void
 setup(void)
 {
@@ -350,4 +352,53 @@ Test(legacy, print_config_command)
 	cr_assert_not_null(strstr(out, "admin:\n  identity: \""), "%s", out);
 	cr_assert_null(strstr(out, "paths"), "%s", out);
 	cr_assert_null(strstr(out, "serving on"), "%s", out);
+}
+
+/*
+ * Keys an older KES named ('-' first or last, "_" alone) still work after
+ * a migration; a new one cannot be so named (N1). A listing prefix ending
+ * in '-', as current MinIO sends, is answered (L1).
+ */
+Test(legacy, old_key_names_and_minio_prefix)
+{
+	char	 out[8192], cmd[2048];
+	long	 code;
+	struct tsrv_req	 get = { .method = "GET", .timeout_ms = 20000 };
+	struct tsrv_req	 del = { .method = "DELETE", .timeout_ms = 20000 };
+
+	need_root();
+	cr_assert_eq(tsrv_init(&srv, NULL), 0);
+	write_fixture("2024-auth.yml", NULL);
+	start(NULL);
+	cr_assert_eq(key_op(TSRV_ADMIN, "create", "minio-k1", out,
+	    sizeof(out)), 200, "%s", out);
+	/* The file KES 2023 would have written under that name. */
+	FMT(cmd, "cp -p '%s/keys/minio-k1' '%s/keys/trail-' && cp -p "
+	    "'%s/keys/minio-k1' '%s/keys/_'", srv.pki, srv.pki, srv.pki,
+	    srv.pki);
+	sh("%s", cmd);
+	round_trip(TSRV_ADMIN, "trail-");
+	round_trip(TSRV_ADMIN, "_");
+	code = tsrv_get_ex(&srv, TSRV_ADMIN, "/v1/key/describe/trail-", out,
+	    sizeof(out), &get);
+	cr_assert_eq(code, 200, "%ld %s", code, out);
+	code = tsrv_get_ex(&srv, TSRV_ADMIN, "/v1/key/list/", out,
+	    sizeof(out), &get);
+	cr_assert_eq(code, 200, "%ld %s", code, out);
+	cr_assert_not_null(strstr(out, "\"trail-\""), "%s", out);
+	cr_assert_not_null(strstr(out, "\"_\""), "%s", out);
+	code = key_op(TSRV_ADMIN, "create", "-lead", out, sizeof(out));
+	cr_assert_eq(code, 400, "a new key with an old name: %ld %s", code,
+	    out);
+	cr_assert_not_null(strstr(out, "key name '-lead' is empty, too long "
+	    "or contains invalid characters"), "%s", out);
+	code = tsrv_get_ex(&srv, TSRV_ADMIN, "/v1/key/list/minio-", out,
+	    sizeof(out), &get);
+	cr_assert_eq(code, 200, "the prefix MinIO sends: %ld %s", code, out);
+	cr_assert_not_null(strstr(out, "\"names\":[\"minio-k1\"]"), "%s", out);
+	code = tsrv_get_ex(&srv, TSRV_ADMIN, "/v1/key/delete/trail-", out,
+	    sizeof(out), &del);
+	cr_assert_eq(code, 200, "%ld %s", code, out);
+	code = key_op(TSRV_ADMIN, "generate", "trail-", out, sizeof(out));
+	cr_assert_eq(code, 404, "deleted: %ld %s", code, out);
 }

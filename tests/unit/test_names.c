@@ -54,6 +54,9 @@ Test(names, valid_patterns)
 {
 	static const char *const ok[] = {
 		"", "*", "a", "a*", "my-key*", "my-*", "_*", "my_key", "A0*",
+		/* Prefixes of names older KES allowed; current MinIO sends
+		 * "minio-" (L1 in kes-client-generations.md). */
+		"minio-", "a-", "_", "-", "-*", "-a*",
 	};
 	size_t	 i;
 
@@ -65,8 +68,8 @@ Test(names, valid_patterns)
 Test(names, invalid_patterns)
 {
 	static const char *const bad[] = {
-		"_", "*-*", "**", "*a", "a*b", "-", "-*", "-a*", "a-", "a/*",
-		"../*", "a.b*", "?", "a?", "[a]*", " *", "*/",
+		"*-*", "**", "*a", "a*b", "a/*", "*-k1",
+		"../*", "a.b*", "?", "a?", "[a]*", " *", "*/", "a b",
 	};
 	size_t	 i;
 
@@ -74,6 +77,27 @@ Test(names, invalid_patterns)
 		cr_assert(!kes_valid_pattern(bad[i]), "'%s' should be invalid",
 		    bad[i]);
 	cr_assert(!kes_valid_pattern(NULL));
+}
+
+/* N1: names KES before 2023-11 allowed stay reachable, not creatable. */
+Test(names, legacy_names)
+{
+	static const char *const old[] = { "trail-", "-lead", "_", "-",
+	    "a--b", "-_-" };
+	static const char *const never[] = { "", "a.b", "a/b", "a*", "é",
+	    "a b", "..", "." };
+	size_t	 i;
+
+	for (i = 0; i < sizeof(old) / sizeof(old[0]); i++) {
+		cr_assert(kes_legacy_name(old[i]), "'%s'", old[i]);
+		cr_assert(!kes_valid_name(old[i]) || strcmp(old[i], "a--b") ==
+		    0, "'%s' is not a name to create", old[i]);
+	}
+	for (i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+		cr_assert(!kes_legacy_name(never[i]), "'%s'", never[i]);
+	cr_assert(kes_legacy_name(rep('-', 80)));
+	cr_assert(!kes_legacy_name(rep('-', 81)));
+	cr_assert(!kes_legacy_name(NULL));
 }
 
 Test(names, pattern_length)
