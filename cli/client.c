@@ -464,6 +464,12 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+bool
+client_is_ndjson(const struct client_resp *r)
+{
+	return strncasecmp(r->ctype, "application/x-ndjson", 20) == 0;
+}
+
 static size_t
 header_cb(char *data, size_t size, size_t n, void *arg)
 {

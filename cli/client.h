@@ -38,6 +38,8 @@ struct client_resp {
 	char	 ctype[128];	/* Content-Type, "" if none */
 };
 void		 client_resp_free(struct client_resp *);
+/* An answer streamed as KES before 2023-11 streamed listings. */
+bool		 client_is_ndjson(const struct client_resp *);
 
 /*
  * One API call: `path` is already escaped (client_path() builds it),

@@ -42,6 +42,10 @@ int	describe_command(const struct cli_flags *, const char *route,
 	    const char *name, const char *kind,
 	    void (*print)(const struct client *, const json_t *,
 	    const char *name));
+/* Names of an NDJSON listing (KES before 2023-11) starting with prefix,
+ * appended to all; -1 on a line that is not an object with a name. */
+int	list_ndjson(const char *body, size_t len, const char *prefix,
+	    json_t *all);
 /* JSON: the array on one line; terminal: the header, one name a line. */
 void	list_print(const json_t *names, const char *header, bool json);
 

@@ -280,10 +280,12 @@ cmd_of(int argc, char **argv)
 		return r;
 	/*
 	 * Scripts do ID=$(kes identity of client.crt): piped, kes prints the
-	 * bare identity, so without --json so do we (with a newline).
+	 * bare identity without a newline, so without --json so do we (C3 in
+	 * kes-client-generations.md: a script that compares bytes, or
+	 * appends to a file, sees what kes gave it).
 	 */
 	if (!json && !isatty(STDOUT_FILENO)) {
-		printf("%s\n", res.identity);
+		fputs(res.identity, stdout);
 		return finish_output();
 	}
 	return print_result(cli_json_output(json), &res, false);

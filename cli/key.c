@@ -271,8 +271,13 @@ key_import(int argc, char **argv)
 		    "bytes in base64");
 	if ((rc = client_new(&fl, &c)) != CLI_OK)
 		return rc;
-	body = dump(json_pack("{s:s, s:s}", "key", argv[first + 1],
-	    "cipher", "AES256"));
+	/*
+	 * KES since 2023-11 reads {"key","cipher"}; KES 2023-02 read
+	 * {"bytes"} (C2 in kes-client-generations.md). Each ignores the
+	 * other's fields, so one body serves both.
+	 */
+	body = dump(json_pack("{s:s, s:s, s:s}", "key", argv[first + 1],
+	    "cipher", "AES256", "bytes", argv[first + 1]));
 	path = client_path("/v1/key/import/", argv[first]);
 	snprintf(action, sizeof(action), "import key '%s'", argv[first]);
 	rc = client_call(c, "POST", path, body, &r, action, NULL);

@@ -26,6 +26,45 @@ has_prefix(const char *name, const char *prefix)
 }
 
 /*
+ * A listing as KES before 2023-11 streamed it (Content-Type
+ * application/x-ndjson): one object per line, {"name":"a"} for keys and
+ * policies, {"identity":"…",…} for identities (C1 in
+ * kes-client-generations.md). The names that start with prefix go to all;
+ * -1 on a line that is not such an object.
+ */
+int
+list_ndjson(const char *body, size_t len, const char *prefix, json_t *all)
+{
+	const char	*p = body, *end = body + len, *nl, *name;
+	json_t		*o;
+	size_t		 n;
+
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		n = (size_t)(nl - p);
+		while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' '))
+			n--;
+		if (n == 0)
+			continue;
+		if ((o = json_loadb(p, n, 0, NULL)) == NULL)
+			return -1;
+		name = json_string_value(json_object_get(o, "name"));
+		if (name == NULL)
+			name = json_string_value(json_object_get(o,
+			    "identity"));
+		if (name == NULL) {
+			json_decref(o);
+			return -1;
+		}
+		if (has_prefix(name, prefix))
+			json_array_append_new(all, json_string(name));
+		json_decref(o);
+	}
+	return 0;
+}
+
+/*
  * One request. keyward answers every name in one page; KES stopped at 1024
  * and its clients send continue_at back as the new prefix, which finds
  * only the names that start with it and silently drops the rest (spec
@@ -53,6 +92,15 @@ list_names(struct client *c, const char *route, const char *field,
 	if ((rc = client_call(c, "GET", path, NULL, &r, action,
 	    NULL)) != CLI_OK)
 		goto fail;
+	if (client_is_ndjson(&r)) {
+		if (list_ndjson(r.body, r.len, prefix, all) == -1) {
+			cli_warnx("%s: the server's listing stream has a line "
+			    "that is not a JSON object with a name", action);
+			rc = CLI_REFUSED;
+			goto fail;
+		}
+		goto sort;
+	}
 	if ((j = client_json(&r)) == NULL) {
 		rc = CLI_REFUSED;
 		goto fail;
@@ -73,6 +121,7 @@ list_names(struct client *c, const char *route, const char *field,
 		goto fail;
 	}
 	json_decref(j);
+ sort:
 	client_resp_free(&r);
 	free(path);
 	free(prefix);

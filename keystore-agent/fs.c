@@ -40,6 +40,7 @@
 #include "common/xmalloc.h"
 #include "common/config_impl.h"
 #include "keystore-agent/backend.h"
+#include "keystore-agent/fs_owner.h"
 #include "keystore-agent/stores.h"
 
 #define TMP_PREFIX	".tmp-"
@@ -221,6 +222,9 @@ fs_reload(struct buf *b, char *err, size_t errlen)
 static int
 fs_prepare(uid_t uid, gid_t gid, char *err, size_t errlen)
 {
+	if (uid != (uid_t)-1 && uid != geteuid() &&
+	    fs_check_owner(fs.path, uid, gid, err, errlen) == -1)
+		return -1;
 	return dir_ensure(fs.path, 0700, uid, gid, err, errlen);
 }
 

@@ -151,8 +151,9 @@ round_trip(enum tsrv_client who, const char *key)
 	cr_assert_not_null(strstr(out, "\"plaintext\":\""), "%s", out);
 }
 
+/* Start with --addr on the test's port and args; do not wait. */
 static void
-start(const char *const *args)
+start_args_only(const char *const *args)
 {
 	static char	 addr[64];
 	size_t		 i;
@@ -164,6 +165,12 @@ start(const char *const *args)
 		srv.args[2 + i] = args[i];
 	srv.args[2 + i] = NULL;
 	cr_assert_eq(tsrv_start(&srv), 0);
+}
+
+static void
+start(const char *const *args)
+{
+	start_args_only(args);
 	cr_assert_eq(tsrv_wait_ready(&srv, READY_MS), 0, "not serving:\n%s",
 	    tsrv_log_tail(&srv));
 }
@@ -401,4 +408,53 @@ Test(legacy, old_key_names_and_minio_prefix)
 	cr_assert_eq(code, 200, "%ld %s", code, out);
 	code = key_op(TSRV_ADMIN, "generate", "trail-", out, sizeof(out));
 	cr_assert_eq(code, 404, "deleted: %ld %s", code, out);
+}
+
+/*
+ * KES ran as root and left its key directory root's: keyward, whose agent
+ * runs as server.user, stops with a message naming the path, the user
+ * and the command that hands the keys over; after that command it serves
+ * the keys KES wrote.
+ */
+Test(legacy, root_owned_kes_directory)
+{
+	char	 out[4096], dir[1024], want[1200];
+	int	 status = 0;
+
+	need_root();
+	cr_assert_eq(tsrv_init(&srv, NULL), 0);
+	write_fixture("2024-auth.yml", NULL);
+	FMT(dir, "%s/keys", srv.pki);
+	sh("mkdir -m 0700 '%s' && printf '%%s' "
+	    "'{\"bytes\":\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\","
+	    "\"algorithm\":\"AES256\",\"created_at\":\"2023-02-15T14:54:37Z\","
+	    "\"created_by\":\"" FIXTURE_ID "\"}' >'%s/kes-key' && "
+	    "chmod 0600 '%s/kes-key'", dir, dir, dir);
+	start_args_only(NULL);
+	cr_assert_eq(tsrv_wait_exit(&srv, READY_MS, &status), 0,
+	    "started on a directory its user cannot use:\n%s",
+	    tsrv_log_tail(&srv));
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0, "%#x",
+	    status);
+	FMT(want, "%s is root's (mode 0700) and the key store runs as "
+	    "keyward, who cannot use it", dir);
+	cr_assert_gt(tsrv_log_count(&srv, want), 0, "%s", tsrv_log_tail(&srv));
+	FMT(want, "chown -R keyward: %s", dir);
+	cr_assert_gt(tsrv_log_count(&srv, want), 0, "%s", tsrv_log_tail(&srv));
+	/* The directory handed over, but not the file: named too. */
+	sh("chown keyward: '%s'", dir);
+	srv.pid = 0;
+	srv.reaped = false;
+	start_args_only(NULL);
+	cr_assert_eq(tsrv_wait_exit(&srv, READY_MS, &status), 0, "%s",
+	    tsrv_log_tail(&srv));
+	FMT(want, "%s/kes-key is root's (mode 0600)", dir);
+	cr_assert_gt(tsrv_log_count(&srv, want), 0, "%s", tsrv_log_tail(&srv));
+	/* The operator runs the command the message gave. */
+	sh("chown -R keyward: '%s'", dir);
+	srv.pid = 0;
+	srv.reaped = false;
+	start(NULL);
+	round_trip(TSRV_ADMIN, "kes-key");
+	(void)out;
 }
