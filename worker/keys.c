@@ -210,10 +210,16 @@ reply_key_describe(struct conn *c, struct ipc_msg *m)
 	buf_put_u8(&b, '{');
 	json_key(&b, "name");
 	json_str(&b, name);
+	/*
+	 * The long names KES used until 2023-11: kes-go v0.1.0 (MinIO of
+	 * 2023) knows only them, and kms-go (MinIO today) reads both, so
+	 * one answer serves every client (W2 in kes-client-generations.md).
+	 */
 	if ((alg = kes_key_type_name(type)) != NULL) {
 		buf_put_u8(&b, ',');
 		json_key(&b, "algorithm");
-		json_str(&b, alg);
+		json_str(&b, type == KES_KEY_AES256 ? "AES256-GCM_SHA256" :
+		    "XCHACHA20-POLY1305");
 	}
 	buf_put_u8(&b, ',');
 	json_key(&b, "created_at");

