@@ -59,7 +59,7 @@ static const struct kat_key kat_keys[] = {
 	    "bnE3utSJXA//ZLV6qxCacfHzVUmxMcRyX9w04oKvgnMQARoLCOz4gK8G"
 	    "EICcnDkiQDQ2ZmExMzQzMjBlZGEyY2NkMDQ3ODlmZDYxNThkNzYyMmIz"
 	    "MDQxMGRiZjQ1ZjZmY2IxNjAzZGI1Mzc1Nzc0ZGY=",
-	    "AES256", "2024-02-29T08:12:28.12Z",
+	    "AES256-GCM_SHA256", "2024-02-29T08:12:28.12Z",
 	    "46fa134320eda2ccd04789fd6158d7622b30410dbf45f6fcb1603db5"
 	    "375774df", true },
 	{ "kat-pb-chacha",
@@ -67,19 +67,19 @@ static const struct kat_key kat_keys[] = {
 	    "JY4G5JMqGy9j3yOVogIFiEarZKGhbIvZil+o1pcsQwUQARoMCIXs57IG"
 	    "ELHR+dYDIkA0NmZhMTM0MzIwZWRhMmNjZDA0Nzg5ZmQ2MTU4ZDc2MjJi"
 	    "MzA0MTBkYmY0NWY2ZmNiMTYwM2RiNTM3NTc3NGRm",
-	    "ChaCha20", "2024-05-31T16:08:37.987654321Z",
+	    "XCHACHA20-POLY1305", "2024-05-31T16:08:37.987654321Z",
 	    "46fa134320eda2ccd04789fd6158d7622b30410dbf45f6fcb1603db5"
 	    "375774df", true },
 	{ "kat-json-v050",
 	    "{\"bytes\":\"uJQNTRjeAWEFrBFlo56gUXR8Qf/7bJm3OSgZmK7Kvrw=\"}",
-	    "AES256", "0001-01-01T00:00:00Z",
+	    "AES256-GCM_SHA256", "0001-01-01T00:00:00Z",
 	    "", false },
 	{ "kat-json-v0192",
 	    "{\"bytes\":\"iAGQUTPDIlaRnyOe3mnGGvVfMyLyQIDyw0bf3P6Qa8s=\","
 	    "\"algorithm\":\"AES256-GCM_SHA256\",\"created_at\":\"2022-03-01"
 	    "T10:20:30.123456789Z\",\"created_by\":\"6695133185e78fa5b1bc"
 	    "e13a99088cc65d275d32a6a7f67abe21d9233c6a03e5\"}",
-	    "AES256", "2022-03-01T10:20:30.123456789Z",
+	    "AES256-GCM_SHA256", "2022-03-01T10:20:30.123456789Z",
 	    "6695133185e78fa5b1bce13a99088cc65d275d32a6a7f67abe21d923"
 	    "3c6a03e5", false },
 	{ "kat-json-v0223",
@@ -87,7 +87,7 @@ static const struct kat_key kat_keys[] = {
 	    "sCtkhSkFODJ4=\",\"algorithm\":\"XCHACHA20-POLY1305\",\"created"
 	    "_at\":\"2022-11-01T00:00:00.5Z\",\"created_by\":\"6695133185e7"
 	    "8fa5b1bce13a99088cc65d275d32a6a7f67abe21d9233c6a03e5\"}",
-	    "ChaCha20", "2022-11-01T00:00:00.5Z",
+	    "XCHACHA20-POLY1305", "2022-11-01T00:00:00.5Z",
 	    "6695133185e78fa5b1bce13a99088cc65d275d32a6a7f67abe21d923"
 	    "3c6a03e5", false },
 	{ "kat-json-v2023-aes",
@@ -95,7 +95,7 @@ static const struct kat_key kat_keys[] = {
 	    "2mgocDwSwej4=\",\"created_at\":\"2023-11-14T22:13:20Z\",\"crea"
 	    "ted_by\":\"46fa134320eda2ccd04789fd6158d7622b30410dbf45f6f"
 	    "cb1603db5375774df\"}",
-	    "AES256", "2023-11-14T22:13:20Z",
+	    "AES256-GCM_SHA256", "2023-11-14T22:13:20Z",
 	    "46fa134320eda2ccd04789fd6158d7622b30410dbf45f6fcb1603db5"
 	    "375774df", false },
 	{ "kat-json-v2023-chacha",
@@ -103,7 +103,7 @@ static const struct kat_key kat_keys[] = {
 	    "AigQrz8jG+pU=\",\"algorithm\":\"ChaCha20\",\"created_at\":\"2023"
 	    "-12-31T23:59:59.999999999Z\",\"created_by\":\"46fa134320eda2"
 	    "ccd04789fd6158d7622b30410dbf45f6fcb1603db5375774df\"}",
-	    "ChaCha20", "2023-12-31T23:59:59.999999999Z",
+	    "XCHACHA20-POLY1305", "2023-12-31T23:59:59.999999999Z",
 	    "46fa134320eda2ccd04789fd6158d7622b30410dbf45f6fcb1603db5"
 	    "375774df", false },
 };

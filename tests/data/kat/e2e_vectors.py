@@ -219,8 +219,8 @@ def keys():
     out = []
 
     def add(name, kind, value, hk, when, by):
-        out.append((name, kind, fixed(name), hk, value, "AES256"
-                    if kind == AES else "ChaCha20", when, by))
+        out.append((name, kind, fixed(name), hk, value, "AES256-GCM_SHA256"
+                    if kind == AES else "XCHACHA20-POLY1305", when, by))
 
     # KES >= 2024-02-29: base64(protobuf).
     for name, kind, sec, nanos in (("kat-pb-aes", AES, 1709194348,
