@@ -7,7 +7,11 @@
  * Vault test double (tests/doubles/vault_double.py: a double, since no
  * Vault can run here).
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <pwd.h>
 #include <signal.h>
@@ -411,6 +415,32 @@ Test(legacy, old_key_names_and_minio_prefix)
 }
 
 /*
+ * After the parent exited, its children may still hold the listener for
+ * a moment (they follow when their channel closes): wait until the port
+ * binds again before the next start on it.
+ */
+static void
+wait_port_free(int port)
+{
+	struct sockaddr_in	 a = { .sin_family = AF_INET };
+	uint64_t		 end = tsrv_now_ms() + READY_MS;
+	int			 fd, one = 1, ok = 0;
+
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	while (!ok && tsrv_now_ms() < end) {
+		cr_assert_geq(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+		ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(fd);
+		if (!ok)
+			tsrv_sleep_ms(50);
+	}
+	cr_assert(ok, "port %d still taken after the server exited", port);
+}
+
+/*
  * KES ran as root and left its key directory root's: keyward, whose agent
  * runs as server.user, stops with a message naming the path, the user
  * and the command that hands the keys over; after that command it serves
@@ -443,6 +473,7 @@ Test(legacy, root_owned_kes_directory)
 	cr_assert_gt(tsrv_log_count(&srv, want), 0, "%s", tsrv_log_tail(&srv));
 	/* The directory handed over, but not the file: named too. */
 	sh("chown keyward: '%s'", dir);
+	wait_port_free(srv.port);
 	srv.pid = 0;
 	srv.reaped = false;
 	start_args_only(NULL);
@@ -452,6 +483,7 @@ Test(legacy, root_owned_kes_directory)
 	cr_assert_gt(tsrv_log_count(&srv, want), 0, "%s", tsrv_log_tail(&srv));
 	/* The operator runs the command the message gave. */
 	sh("chown -R keyward: '%s'", dir);
+	wait_port_free(srv.port);
 	srv.pid = 0;
 	srv.reaped = false;
 	start(NULL);
