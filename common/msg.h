@@ -94,6 +94,10 @@ enum msg_type {
 	/* worker -> crypto: str identity, str name, bytes message.
 	 * Reply MSG_KEY_MAC. */
 	MSG_KEY_HMAC,
+	/* worker -> crypto: str identity, str name, u32 n, n x (bytes
+	 * ciphertext, bytes context): KES 2023's bulk decrypt.  Reply
+	 * MSG_KEY_OPENED_BULK, or one error for all. */
+	MSG_KEY_BULK_DECRYPT,
 
 	/* crypto -> worker: empty (create, import, delete, ready) */
 	MSG_DONE = 48,
@@ -110,6 +114,8 @@ enum msg_type {
 	MSG_KEY_OPENED,
 	/* crypto -> worker: bytes sum (32) */
 	MSG_KEY_MAC,
+	/* crypto -> worker: u32 n, n x bytes plaintext */
+	MSG_KEY_OPENED_BULK,
 
 	/* --- crypto <-> agent --- */
 	/* crypto -> agent: empty */

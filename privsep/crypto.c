@@ -70,6 +70,7 @@ static const struct peer_dispatch worker_dispatch[] = {
 	{ MSG_KEY_ENCRYPT,	answer_key_encrypt },
 	{ MSG_KEY_DECRYPT,	answer_key_decrypt },
 	{ MSG_KEY_HMAC,		answer_key_hmac },
+	{ MSG_KEY_BULK_DECRYPT,	answer_key_bulk_decrypt },
 	{ 0, NULL }
 };
 static const struct peer_dispatch agent_dispatch[] = {

@@ -159,6 +159,7 @@ int	answer_key_generate(struct peer *, struct ipc_msg *);
 int	answer_key_encrypt(struct peer *, struct ipc_msg *);
 int	answer_key_decrypt(struct peer *, struct ipc_msg *);
 int	answer_key_hmac(struct peer *, struct ipc_msg *);
+int	answer_key_bulk_decrypt(struct peer *, struct ipc_msg *);
 void	keyops_create_declared(void);
 /* Answers to a worker known by serial (it may be gone by now). */
 void	send_to(uint64_t serial, uint16_t type, uint32_t id,

@@ -498,6 +498,63 @@ answer_key_decrypt(struct peer *p, struct ipc_msg *m)
 	return 0;
 }
 
+/*
+ * KEY_BULK_DECRYPT: str identity, str name, u32 n, n x (bytes ciphertext,
+ * bytes context). KES 2023's POST /v1/key/bulk/decrypt/NAME, which MinIO
+ * of that time used: every ciphertext under one key, the plaintexts in
+ * order, or one error for all (the first that fails).
+ */
+int
+answer_key_bulk_decrypt(struct peer *p, struct ipc_msg *m)
+{
+	const struct centry	*k;
+	const char		*identity, *name;
+	const uint8_t		*ct, *ctx;
+	size_t			 ctlen, ctxlen, i, total = 0;
+	uint32_t		 n;
+	uint8_t			*pt;
+	size_t			 ptlen;
+	struct buf		 items, b;
+
+	if (buf_get_str(&m->payload, &identity, NULL) == -1 ||
+	    buf_get_str(&m->payload, &name, NULL) == -1 ||
+	    buf_get_u32(&m->payload, &n) == -1)
+		return -1;
+	/* The items: well formed to the end before anything is opened. */
+	items = m->payload;
+	for (i = 0; i < n; i++) {
+		if (buf_get_bytes(&m->payload, &ct, &ctlen) == -1 ||
+		    buf_get_bytes(&m->payload, &ctx, &ctxlen) == -1)
+			return -1;
+		total += ctlen;
+	}
+	if (buf_end(&m->payload) == -1)
+		return -1;
+	if (!authorized(p, m->hdr.id, identity, "/v1/key/bulk/decrypt/", name,
+	    false) || (k = key_get(p, m, name)) == NULL)
+		return 0;
+	buf_init(&b, total + 8 * (size_t)n + 64);
+	buf_put_u32(&b, n);
+	for (i = 0; i < n; i++) {
+		(void)buf_get_bytes(&items, &ct, &ctlen);
+		(void)buf_get_bytes(&items, &ctx, &ctxlen);
+		pt = xmalloc(ctlen + 1);
+		if (kes_open(&k->k, ct, ctlen, ctx, ctxlen, pt, &ptlen) ==
+		    -1) {
+			freezero(pt, ctlen + 1);
+			buf_release(&b);
+			peer_send_error(p, m->hdr.id, 400, "decryption failed: "
+			    "ciphertext is not authentic");
+			return 0;
+		}
+		buf_put_bytes(&b, pt, ptlen);
+		freezero(pt, ctlen + 1);
+	}
+	(void)peer_reply(p, MSG_KEY_OPENED_BULK, m->hdr.id, &b);
+	buf_release(&b);
+	return 0;
+}
+
 /* KEY_HMAC: str identity, str name, bytes message. */
 int
 answer_key_hmac(struct peer *p, struct ipc_msg *m)
@@ -546,6 +603,7 @@ redispatch(struct parked *pk)
 	case MSG_KEY_ENCRYPT:	return answer_key_encrypt(p, &m);
 	case MSG_KEY_DECRYPT:	return answer_key_decrypt(p, &m);
 	case MSG_KEY_HMAC:	return answer_key_hmac(p, &m);
+	case MSG_KEY_BULK_DECRYPT: return answer_key_bulk_decrypt(p, &m);
 	}
 	return -1;
 }

@@ -45,6 +45,8 @@ static const struct route routes[] = {
 	    reply_key_decrypt },
 	{ "/v1/key/hmac/", HTTP_PUT, MB, 15, AUTH_VERIFY, route_key_hmac,
 	    reply_key_hmac },
+	{ "/v1/key/bulk/decrypt/", HTTP_PUT, MB, 15, AUTH_VERIFY,
+	    route_key_bulk_decrypt, reply_key_bulk_decrypt },
 	{ "/v1/policy/describe/", HTTP_GET, 0, 15, AUTH_VERIFY,
 	    route_policy_describe, NULL },
 	{ "/v1/policy/read/", HTTP_GET, 0, 15, AUTH_VERIFY, route_policy_read,

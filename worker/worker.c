@@ -61,6 +61,7 @@ static const struct peer_dispatch crypto_dispatch[] = {
 	{ MSG_KEY_SEALED,	crypto_reply },
 	{ MSG_KEY_OPENED,	crypto_reply },
 	{ MSG_KEY_MAC,		crypto_reply },
+	{ MSG_KEY_OPENED_BULK,	crypto_reply },
 	{ MSG_ERROR,		crypto_reply },
 	{ 0, NULL }
 };

@@ -210,6 +210,10 @@ void	reply_key_encrypt(struct conn *, struct ipc_msg *);
 void	reply_key_decrypt(struct conn *, struct ipc_msg *);
 void	reply_key_hmac(struct conn *, struct ipc_msg *);
 
+/* bulk.c */
+void	route_key_bulk_decrypt(struct conn *, const char *);
+void	reply_key_bulk_decrypt(struct conn *, struct ipc_msg *);
+
 /* admin.c */
 void	admin_init(char *stack_top);
 void	route_version(struct conn *, const char *);

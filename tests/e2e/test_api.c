@@ -1779,7 +1779,7 @@ Test(api, routing)
 		"/v1/key/frobnicate/x", "/version/", "/v1/status/",
 		"/v1/statusx", "/v2/status", "/v1/identity/self/describe/x",
 		"/v1/identity/self/", "/v1/log/audit/x", "/v1/policy/write/x",
-		"/v1/key/bulk/decrypt/x", "/V1/status",
+		"/v1/key/bulk/x", "/V1/status",
 	};
 	struct tsrv_resp r = { 0 };
 	char		 root[128], before[8192], after[8192];

@@ -490,3 +490,108 @@ Test(legacy, root_owned_kes_directory)
 	round_trip(TSRV_ADMIN, "kes-key");
 	(void)out;
 }
+
+/* The "ciphertext" of a generate answer, into ct. */
+static void
+dek(enum tsrv_client who, const char *key, const char *body, char *ct,
+    size_t ctlen, char *pt, size_t ptlen)
+{
+	struct tsrv_req	 r = { .method = "POST", .body = body,
+			    .body_len = strlen(body), .timeout_ms = 20000 };
+	char		 out[4096], path[256], *p, *e;
+	long		 code;
+
+	FMT(path, "/v1/key/generate/%s", key);
+	code = tsrv_get_ex(&srv, who, path, out, sizeof(out), &r);
+	cr_assert_eq(code, 200, "%ld %s", code, out);
+	cr_assert_not_null(p = strstr(out, "\"ciphertext\":\""));
+	p += 14;
+	cr_assert_not_null(e = strchr(p, '"'));
+	cr_assert_lt((size_t)(e - p), ctlen);
+	memcpy(ct, p, (size_t)(e - p));
+	ct[e - p] = '\0';
+	cr_assert_not_null(p = strstr(out, "\"plaintext\":\""));
+	p += 13;
+	cr_assert_not_null(e = strchr(p, '"'));
+	cr_assert_lt((size_t)(e - p), ptlen);
+	memcpy(pt, p, (size_t)(e - p));
+	pt[e - p] = '\0';
+}
+
+/*
+ * KES 2023's POST /v1/key/bulk/decrypt/NAME (W5): an array of
+ * {"ciphertext","context"} answered by the plaintexts in order; [] gives
+ * []; one ciphertext that does not open fails it all; its own policy
+ * path; not listed by /v1/api.
+ */
+Test(legacy, bulk_decrypt)
+{
+	struct tsrv_req	 post = { .method = "POST", .timeout_ms = 20000 };
+	char	 ct[3][256], pt[3][128], body[4096], want[1024], out[8192];
+	long	 code;
+
+	need_root();
+	cr_assert_eq(tsrv_init(&srv, NULL), 0);
+	write_fixture("2024-auth.yml", NULL);
+	start(NULL);
+	cr_assert_eq(key_op(TSRV_ADMIN, "create", "bulk-k", out, sizeof(out)),
+	    200, "%s", out);
+	dek(TSRV_ADMIN, "bulk-k", "{}", ct[0], sizeof(ct[0]), pt[0],
+	    sizeof(pt[0]));
+	dek(TSRV_ADMIN, "bulk-k", "{\"context\":\"b2JqZWN0LTE=\"}", ct[1],
+	    sizeof(ct[1]), pt[1], sizeof(pt[1]));
+	dek(TSRV_ADMIN, "bulk-k", "{\"context\":\"eyJhIjoiYiJ9\"}", ct[2],
+	    sizeof(ct[2]), pt[2], sizeof(pt[2]));
+	FMT(body, "[{\"ciphertext\":\"%s\"},{\"ciphertext\":\"%s\",\"context\":"
+	    "\"b2JqZWN0LTE=\"},{\"ciphertext\":\"%s\",\"context\":"
+	    "\"eyJhIjoiYiJ9\"}]", ct[0], ct[1], ct[2]);
+	post.body = body;
+	post.body_len = strlen(body);
+	code = tsrv_get_ex(&srv, TSRV_ADMIN, "/v1/key/bulk/decrypt/bulk-k",
+	    out, sizeof(out), &post);
+	cr_assert_eq(code, 200, "%ld %s", code, out);
+	FMT(want, "[{\"plaintext\":\"%s\"},{\"plaintext\":\"%s\"},"
+	    "{\"plaintext\":\"%s\"}]\n", pt[0], pt[1], pt[2]);
+	cr_assert_str_eq(out, want);
+	/* [] → []. */
+	post.body = "[]";
+	post.body_len = 2;
+	code = tsrv_get_ex(&srv, TSRV_ADMIN, "/v1/key/bulk/decrypt/bulk-k",
+	    out, sizeof(out), &post);
+	cr_assert_eq(code, 200, "%ld %s", code, out);
+	cr_assert_str_eq(out, "[]\n");
+	/* A wrong context on the second: one error for all. */
+	FMT(body, "[{\"ciphertext\":\"%s\"},{\"ciphertext\":\"%s\"}]", ct[0],
+	    ct[1]);
+	post.body = body;
+	post.body_len = strlen(body);
+	code = tsrv_get_ex(&srv, TSRV_ADMIN, "/v1/key/bulk/decrypt/bulk-k",
+	    out, sizeof(out), &post);
+	cr_assert_eq(code, 400, "%ld %s", code, out);
+	cr_assert_not_null(strstr(out, "decryption failed: ciphertext is not "
+	    "authentic"), "%s", out);
+	/* Not an array, or an item that is not an object. */
+	post.body = "{\"ciphertext\":\"\"}";
+	post.body_len = strlen(post.body);
+	cr_assert_eq(tsrv_get_ex(&srv, TSRV_ADMIN,
+	    "/v1/key/bulk/decrypt/bulk-k", out, sizeof(out), &post), 400);
+	post.body = "[1]";
+	post.body_len = 3;
+	cr_assert_eq(tsrv_get_ex(&srv, TSRV_ADMIN,
+	    "/v1/key/bulk/decrypt/bulk-k", out, sizeof(out), &post), 400);
+	/* Its own policy path: a client allowed nothing gets 403. */
+	post.body = "[]";
+	post.body_len = 2;
+	code = tsrv_get_ex(&srv, TSRV_STATUS, "/v1/key/bulk/decrypt/bulk-k",
+	    out, sizeof(out), &post);
+	cr_assert_eq(code, 403, "%ld %s", code, out);
+	/* A missing key. */
+	code = tsrv_get_ex(&srv, TSRV_ADMIN, "/v1/key/bulk/decrypt/nokey",
+	    out, sizeof(out), &post);
+	cr_assert_eq(code, 404, "%ld %s", code, out);
+	/* /v1/api answers as KES HEAD: no bulk route. */
+	code = tsrv_get(&srv, TSRV_ADMIN, "/v1/api", out, sizeof(out));
+	cr_assert_eq(code, 200);
+	cr_assert_null(strstr(out, "bulk"), "%s", out);
+	cr_assert_not_null(strstr(out, "/v1/key/hmac/"), "%s", out);
+}
