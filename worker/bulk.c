@@ -29,7 +29,7 @@ route_key_bulk_decrypt(struct conn *c, const char *name)
 {
 	struct body_field f[2];
 	json_t		*all, *item;
-	char		*text, *msg;
+	char		*text = NULL, *msg;
 	size_t		 i, n;
 	struct buf	 b;
 
@@ -65,14 +65,14 @@ route_key_bulk_decrypt(struct conn *c, const char *name)
 		if (!json_is_object(item) || (text = json_dumps(item,
 		    JSON_COMPACT)) == NULL || body_decode((const uint8_t *)text,
 		    strlen(text), f, 2) == -1) {
-			if (json_is_object(item))
-				free(text);
+			free_wiped(text);
 			buf_release(&b);
 			json_decref(all);
 			respond_error(c, 400, MSG_BAD_BULK);
 			return;
 		}
-		free(text);
+		free_wiped(text);
+		text = NULL;
 		buf_put_bytes(&b, f[0].bytes, f[0].len);
 		buf_put_bytes(&b, f[1].bytes, f[1].len);
 		body_release(f, 2);
