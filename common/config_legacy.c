@@ -519,11 +519,44 @@ keystore(struct lg *l, int root)
 	return 0;
 }
 
+/* Which KES releases wrote this layout, if an old one (§7.1, §7.3). */
+static const char *
+layout(const struct lg *l, int root, bool toml)
+{
+	int	 pol, ks;
+	bool	 paths = false;
+	long	 i;
+
+	if (toml)
+		return get(l, root, "fs") != 0 || get(l, root, "vault") != 0 ?
+		    "KES v0.1.0 – v0.4.0 (TOML)" : "KES v0.4.1 – v0.7.2 (TOML)";
+	if (is_map(l, get(l, root, "keys")))
+		return "KES v0.8.0 – v0.13.5";
+	if (get(l, root, "fs") != 0 || get(l, root, "vault") != 0)
+		return "KES v0.3.0 – v0.4.0";
+	ks = get(l, root, "keystore");
+	if (is_map(l, get(l, get(l, ks, "aws"), "secrets_manager")) ||
+	    get(l, get(l, ks, "vault"), "address") != 0 ||
+	    get(l, get(l, get(l, root, "cache"), "expiry"), "all") != 0)
+		return "KES v0.4.1 – v0.7.2";
+	if (is_map(l, pol = get(l, root, "policy")))
+		for (i = 0; i < nd(l, pol)->data.mapping.pairs.top -
+		    nd(l, pol)->data.mapping.pairs.start; i++)
+			if (get(l, pair(l, pol, i)->value, "paths") != 0)
+				paths = true;
+	if (paths)
+		return "KES v0.13.6 – v0.14";
+	if (get(l, root, "root") != 0)
+		return "KES v0.15.0 – v0.17.1";
+	return NULL;
+}
+
 int
 cfg_legacy_translate(struct cfg_parser *p, bool toml)
 {
 	struct lg	 l;
 	yaml_node_t	*r;
+	const char	*era;
 	int		 root, c, e;
 
 	memset(&l, 0, sizeof(l));
@@ -542,6 +575,10 @@ cfg_legacy_translate(struct cfg_parser *p, bool toml)
 	if (toml && (lower_keys(&l, root, false, 0) == -1 ||
 	    toml_durations(&l, root, 0) == -1))
 		return -1;
+	if ((era = layout(&l, root, toml)) != NULL)
+		cfg_warn(p, 1, NULL, "the layout of %s: its old spellings are "
+		    "read as today's (each below); `keyward server --config "
+		    "FILE --print-config` writes it in today's layout", era);
 	if (address(&l, root) == -1 || admin(&l, root) == -1 ||
 	    policies(&l, root) == -1 || log_files(&l, root) == -1 ||
 	    keystore(&l, root) == -1)

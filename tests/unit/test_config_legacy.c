@@ -149,6 +149,7 @@ Test(legacy, v0_1_toml_fs)
 	cr_assert_eq(c->cache.unused_ms, 30 * 1000, "30e9 ns is 30 s");
 	cr_assert_str_eq(c->keystore.store->name, "fs");
 	cr_assert_str_eq(CONF(c, fs_conf)->path, "/srv/kw/keys");
+	warned(c, "v0.1-fs.toml:1: the layout of KES v0.1.0 – v0.4.0 (TOML)");
 	warned(c, "v0.1-fs.toml:3: 'address' https scheme dropped");
 	warned(c, "v0.1-fs.toml:4: 'root' read as 'admin.identity'");
 	warned(c, "v0.1-fs.toml:11: 'policy.prod-app.paths' read as "
@@ -178,6 +179,7 @@ Test(legacy, v0_6_toml_vault_walkthrough)
 	cr_assert_eq(c->cache.unused_ms, 20 * 1000);
 	cr_assert_eq(policy(c, "minio")->nallow, 3);
 	cr_assert_neq(c->log.error, LOG_LVL_OFF, "no file: errors on stderr");
+	warned(c, "v0.6-vault.toml:1: the layout of KES v0.4.1 – v0.7.2 (TOML)");
 	warned(c, "'keystore.vault.address' read as 'keystore.vault.endpoint'");
 	warned(c, "'keystore.vault.name' read as 'keystore.vault.prefix'");
 	warned(c, "'log.error' read as 'log.error: on'");
@@ -207,6 +209,7 @@ Test(legacy, v0_8_yaml_keys_mapping)
 	cr_assert_str_eq(c->keystore.store->name, "fs");
 	cr_assert_str_eq(CONF(c, fs_conf)->path, "/srv/kw/keys");
 	warned(c, "v0.8-keys.yml:21: 'keys' read as 'keystore' (KES v0.8");
+	warned(c, "v0.8-keys.yml:1: the layout of KES v0.8.0 – v0.13.5");
 	config_free(c);
 }
 
@@ -219,6 +222,7 @@ Test(legacy, v0_13_6_keys_list_and_root)
 	cr_assert_str_eq(c->keys[0], "app-key");
 	cr_assert_str_eq(policy(c, "my-app")->allow[0],
 	    "/v1/key/generate/app-*");
+	warned(c, "v0.13.6-root.yml:1: the layout of KES v0.13.6 – v0.14");
 	config_free(c);
 }
 
@@ -241,6 +245,7 @@ Test(legacy, later_eras_read_unchanged)
 	}
 	c = ok_fixture("v0.15-allow.yml");
 	warned(c, "v0.15-allow.yml:3: 'root' read as 'admin.identity'");
+	warned(c, "v0.15-allow.yml:1: the layout of KES v0.15.0 – v0.17.1");
 	cr_assert_eq(policy(c, "my-app")->ndeny, 1);
 	config_free(c);
 }
