@@ -32,6 +32,8 @@
 
 #define ATTR_BATCH	50	/* Get Attributes per message (§3.4 List) */
 #define PAGE_ITEMS	500	/* Locate page of a list */
+/* After a Response Too Large (§3.5): pages and batches this much smaller. */
+#define SHRINK		10
 #define LIST_UIDS_MAX	65536	/* objects a list looks at */
 
 enum kstep {
@@ -73,6 +75,9 @@ struct kcall {
 	bool			 revoked;
 	int			 final;		/* after the deletes */
 	int32_t			 offset;	/* list */
+	int32_t			 page;		/* Locate page of a list */
+	size_t			 batch;		/* Get Attributes per message */
+	bool			 shrunk;	/* after a Response Too Large */
 	struct ev_timer		 settle;
 	uint64_t		 t0;		/* status: ns */
 };
@@ -188,18 +193,22 @@ build(struct kcall *kc, struct buf *b, const struct kmip_hdr *h)
 		return kmip_req_locate(b, h, &l);
 	case S_LIST_LOCATE:
 		l.name = NULL;
-		/* Offset Items came with 1.3 (§3.3): one page before. */
+		/*
+		 * Offset Items came with 1.3 (§3.3): one page before, as
+		 * large as the server likes unless it said it is too large.
+		 */
 		if (h->version.major > 1 || h->version.minor >= 3) {
-			l.max_items = PAGE_ITEMS;
+			l.max_items = kc->page;
 			l.offset_items = kc->offset;
-		}
+		} else if (kc->shrunk)
+			l.max_items = kc->page;
 		return kmip_req_locate(b, h, &l);
 	case S_ATTRS:
 	case S_SETTLE_ATTRS:
 	case S_LIST_ATTRS:
 		kc->an = kc->uids.n - kc->ai;
-		if (kc->an > ATTR_BATCH)
-			kc->an = ATTR_BATCH;
+		if (kc->an > kc->batch)
+			kc->an = kc->batch;
 		return kmip_req_get_attributes(b, h,
 		    (const char *const *)kc->uids.uid + kc->ai, kc->an,
 		    kc->mask);
@@ -317,6 +326,10 @@ kc_go(struct kcall *kc)
 		return;
 	}
 	kmip_conn_hdr(kc->c, &h);
+	/* KMIP 1.0 has no Discover Versions (1.1 brought it): Query. */
+	if (kc->step == S_STATUS && h.version.major == 1 &&
+	    h.version.minor == 0)
+		kc->step = S_QUERY;
 	if (build(kc, kmip_conn_req(kc->c), &h) == -1) {
 		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: "
 		    "the %s request does not fit", verb(kc),
@@ -345,6 +358,7 @@ kc_answer(struct kconn *c, const struct kmip_resp *r, const char *err,
 {
 	struct kcall	*kc = arg;
 	char		 ep[KMIP_HOST_MAX + 8];
+	bool		 lost;
 
 	kc->inflight = false;
 	if (r != NULL) {
@@ -352,14 +366,17 @@ kc_answer(struct kconn *c, const struct kmip_resp *r, const char *err,
 		return;
 	}
 	snprintf(ep, sizeof(ep), "%s", kmip_conn_name(c));
+	lost = kmip_conn_lost(c);
 	kmip_conn_release(c, false);
 	kc->c = NULL;
 	/*
 	 * A pooled connection may have died while idle (a server
 	 * restarted): once more on another. A Register is never sent
 	 * twice blindly: the create starts again from its Locate (§3.5).
+	 * A malformed answer or a timeout is the server's, not the
+	 * connection's: no second try (KT15).
 	 */
-	if (kc->reused && !kc->retried) {
+	if (kc->reused && lost && !kc->retried) {
 		kc->retried = true;
 		if (kc->step == S_REGISTER)
 			kc->step = S_LOCATE;
@@ -381,12 +398,49 @@ static void	list_page(struct kcall *, const struct kmip_item *);
 static void	status_answer(struct kcall *, const struct kmip_item *);
 static void	settle_now(struct kcall *);
 
+/*
+ * Response Too Large (§3.5): a list's Locate pages and every Get
+ * Attributes batch become SHRINK times smaller and the request goes
+ * again, once per call. An answer about one object cannot shrink.
+ */
+static void
+too_large(struct kcall *kc, const struct kmip_item *it)
+{
+	bool many = kc->step == S_LIST_LOCATE ||
+	    ((kc->step == S_ATTRS || kc->step == S_SETTLE_ATTRS ||
+	    kc->step == S_LIST_ATTRS) && kc->an > 1);
+
+	if (many && !kc->shrunk) {
+		kc->shrunk = true;
+		kc->page = PAGE_ITEMS / SHRINK;
+		kc->batch = ATTR_BATCH / SHRINK;
+		log_info("kmip: %s: the server's answer to %s is too large; "
+		    "again with %d objects a page, %zu a batch", verb(kc),
+		    step_name(kc->step), kc->page, kc->batch);
+		kc_go(kc);
+		return;
+	}
+	kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: %s: Response "
+	    "Too Large%s%s: %s", verb(kc), step_name(kc->step),
+	    it->msg[0] != '\0' ? ": " : "", it->msg, many ?
+	    "even in smaller pages and batches" : kc->step == S_GET ?
+	    "the stored value is larger than the server will send" :
+	    "an answer about one object is larger than the server will "
+	    "send");
+}
+
 static void
 answer_item(struct kcall *kc, const struct kmip_resp *r)
 {
 	const struct kmip_item	*it = &r->items[0];
 	enum kmip_outcome	 oc;
 
+	/* A message-level refusal answers every item at once. */
+	if (kmip_item_outcome(step_op(kc->step), it) ==
+	    KMIP_OUTCOME_SMALLER) {
+		too_large(kc, it);
+		return;
+	}
 	if (kc->step == S_ATTRS || kc->step == S_SETTLE_ATTRS ||
 	    kc->step == S_LIST_ATTRS) {
 		attributes(kc, r);
@@ -777,13 +831,13 @@ list_page(struct kcall *kc, const struct kmip_item *it)
 	}
 	kmip_conn_hdr(kc->c, &h);
 	if (h.version.major > 1 || h.version.minor >= 3) {
-		if (page.n >= PAGE_ITEMS) {
+		if (page.n >= (size_t)kc->page) {
 			kmip_uids_free(&page);
-			kc->offset += PAGE_ITEMS;
+			kc->offset += kc->page;
 			kc_step(kc, S_LIST_LOCATE);
 			return;
 		}
-	} else if (page.n >= PAGE_ITEMS)
+	} else if (page.n >= (size_t)kc->page)
 		log_warnx("kmip: KMIP %d.%d has no Offset Items: the list may "
 		    "miss objects past the server's own limit",
 		    h.version.major, h.version.minor);
@@ -865,6 +919,8 @@ kc_new(struct ks_op *op)
 	struct kcall *kc = xcalloc(1, sizeof(*kc));
 
 	kc->op = op;
+	kc->page = PAGE_ITEMS;
+	kc->batch = ATTR_BATCH;
 	op->store = kc;
 	if (op->name != NULL)
 		snprintf(kc->name, sizeof(kc->name), "%s%s",
