@@ -2,10 +2,10 @@
  * The KMIP key store inside the agent: the state its files share. kmip.c
  * the calls (spec/keystores-vault-ciphertrust-kmip-pkcs11.md §3.4),
  * kmip_conf.c the settings and start-up, kmip_conn.c the connections (TLS on
- * the agent's event loop, version negotiation, one request at a time per
- * connection), kmip_discover.c the version negotiation, kmip_pool.c the
- * endpoints and the pool, kmip_tls.c the TLS context, kmip_parse.c the settings, kmip_msg.c and kmip_ttlv.c the
- * messages.
+ * the agent's event loop, one request at a time per connection),
+ * kmip_discover.c the version negotiation, kmip_pool.c the endpoints and
+ * the pool, kmip_tls.c the TLS context, kmip_parse.c the settings,
+ * kmip_msg.c and kmip_ttlv.c the messages.
  *
  * The client key, the optional password and every value live only here,
  * are wiped when dropped, and never reach a log line or a call's detail.
