@@ -76,10 +76,10 @@ retry_ct(const struct net_resp *r)
 }
 
 const struct net_policy ct_call_policy = {
-	3, 200, 1000, CT_CALL_ATTEMPT_MS, retry_ct
+	3, 200, 1000, CT_CALL_ATTEMPT_MS, retry_ct, NET_WAIT_GROWING
 };
 const struct net_policy ct_auth_policy = {
-	3, 200, 1000, CT_AUTH_ATTEMPT_MS, retry_ct
+	3, 200, 1000, CT_AUTH_ATTEMPT_MS, retry_ct, NET_WAIT_GROWING
 };
 
 struct net_req *
