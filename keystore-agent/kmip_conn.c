@@ -106,8 +106,8 @@ conn_timeout(struct ev_timer *t)
 	if (c->st == KC_DEAD)
 		kmip_conn_fail(c, "the connection is closed");
 	else
-		kmip_conn_fail(c, "no answer within %llu ms", (unsigned long long)
-		    (ev_now() - c->t0));
+		kmip_conn_fail(c, "no answer within %llu ms",
+		    (unsigned long long)(ev_now() - c->t0));
 }
 
 void
@@ -319,8 +319,8 @@ conn_answer(struct kconn *c)
 	if (kmip_parse_response(c->in.data, c->in.len, &lim, &r, why,
 	    sizeof(why)) == -1 || r.n == 0) {
 		kmip_resp_free(&r);
-		kmip_conn_fail(c, "a malformed answer: %s", r.n == 0 && why[0] ==
-		    '\0' ? "no batch item" : why);
+		kmip_conn_fail(c, "a malformed answer: %s", r.n == 0 &&
+		    why[0] == '\0' ? "no batch item" : why);
 		return;
 	}
 	if (c->st == KC_DISCOVER) {
@@ -391,8 +391,8 @@ kmip_conn_progress(struct kconn *c)
 				continue;
 			if (ttlv_frame_len(c->hdr, KMIP_MSG_MAX, &c->total) ==
 			    -1) {
-				kmip_conn_fail(c, "a malformed answer: not a TTLV "
-				    "structure of at most %u bytes",
+				kmip_conn_fail(c, "a malformed answer: not a "
+				    "TTLV structure of at most %u bytes",
 				    KMIP_MSG_MAX);
 				return;
 			}

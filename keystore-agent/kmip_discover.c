@@ -69,7 +69,8 @@ kmip_discover_done(struct kconn *c, const struct kmip_resp *r)
 	case KMIP_OUTCOME_OK:
 		if (kmip_parse_discover_versions(it, got, KMIP_VERSIONS_MAX,
 		    &n) == -1) {
-			kmip_conn_fail(c, "a malformed Discover Versions answer");
+			kmip_conn_fail(c, "a malformed Discover Versions "
+			    "answer");
 			return;
 		}
 		if (kmip_version_pick(got, n, k->s.versions, k->s.nversions,
@@ -92,8 +93,9 @@ kmip_discover_done(struct kconn *c, const struct kmip_resp *r)
 			kmip_conn_ready(c);
 			return;
 		}
-		kmip_conn_fail(c, "the server refuses Discover Versions (%s) and "
-		    "KMIP 1.0 is not offered", kmip_reason_name(it->reason));
+		kmip_conn_fail(c, "the server refuses Discover Versions (%s) "
+		    "and KMIP 1.0 is not offered",
+		    kmip_reason_name(it->reason));
 		return;
 	default:
 		hint = kmip_reason_hint(it->reason);
@@ -136,7 +138,7 @@ kmip_conn_closed(struct kconn *c, bool middle)
 		kmip_conn_connect(c);
 		return;
 	}
-	kmip_conn_fail(c, "the server closed the connection on Discover Versions "
-	    "with header 1.2 and with 1.1%s", offered(k, 1, 0) ? "" :
+	kmip_conn_fail(c, "the server closed the connection on Discover "
+	    "Versions with header 1.2 and with 1.1%s", offered(k, 1, 0) ? "" :
 	    ", and KMIP 1.0 is not offered (versions)");
 }

@@ -786,7 +786,8 @@ Test(ciphertrust, errors_and_retries)
 	cr_expect_eq(count_now("POST", SECRETS), 7, "a 400 was retried");
 	/* JSON is what the Content-Type says: this text only looks so. */
 	fault("{\"path\":\"" SECRETS "\",\"method\":\"POST\",\"status\":400,"
-	    "\"body\":\"{\\\"code\\\":15,\\\"codeDesc\\\":\\\"typed text\\\"}\"}");
+	    "\"body\":\"{\\\"code\\\":15,\\\"codeDesc\\\":"
+	    "\\\"typed text\\\"}\"}");
 	code = key("create", "r4", NULL, body, sizeof(body));
 	cr_expect_eq(code, 502, "400 text: %ld %s", code, body);
 	cr_expect_gt(tsrv_log_count(&srv, "(400)"), 0, "%s",

@@ -786,9 +786,10 @@ static struct pydouble	fake;
 static void
 fake_start(void)
 {
-	char		 crt[PATH_MAX], keyf[PATH_MAX], ca[PATH_MAX], why[512];
-	const char	*argv[] = { "--cert", crt, "--key", keyf, "--client-ca",
-			    ca, "--port-file", "fake.port",
+	char		 crt[PATH_MAX], keyf[PATH_MAX], ca[PATH_MAX];
+	char		 why[512];
+	const char	*argv[] = { "--cert", crt, "--key", keyf,
+			    "--client-ca", ca, "--port-file", "fake.port",
 			    "--control-port-file", "fake.cport", "--log",
 			    "fake.log", "--exit-with-parent", NULL };
 
