@@ -75,11 +75,13 @@ retry_ct(const struct net_resp *r)
 	}
 }
 
+/* KES's retry wrapper: 200 ms + uniform[0, 800 ms) before each retry,
+ * the same wait each time (§2.2). */
 const struct net_policy ct_call_policy = {
-	3, 200, 1000, CT_CALL_ATTEMPT_MS, retry_ct
+	3, 200, 1000, CT_CALL_ATTEMPT_MS, retry_ct, NET_WAIT_CONSTANT
 };
 const struct net_policy ct_auth_policy = {
-	3, 200, 1000, CT_AUTH_ATTEMPT_MS, retry_ct
+	3, 200, 1000, CT_AUTH_ATTEMPT_MS, retry_ct, NET_WAIT_CONSTANT
 };
 
 struct net_req *
@@ -242,8 +244,8 @@ ccall_answer(struct net_req *req, const struct net_resp *r, void *arg)
 	}
 	switch (c->stage) {
 	case C_CREATE:
-		switch (ct_parse_create(r->status, r->body, r->len, c->name, d,
-		    sizeof(d))) {
+		switch (ct_parse_create(r->status, r->content_type, r->body,
+		    r->len, c->name, d, sizeof(d))) {
 		case 0:
 			ccall_done(c, 0, "");
 			break;
@@ -280,8 +282,8 @@ answer_get(struct ccall *c, const struct net_resp *r)
 	uint8_t	*val;
 	size_t	 len;
 
-	switch (ct_parse_export(r->status, r->body, r->len, c->name, &val,
-	    &len, d, sizeof(d))) {
+	switch (ct_parse_export(r->status, r->content_type, r->body,
+	    r->len, c->name, &val, &len, d, sizeof(d))) {
 	case CT_ABSENT:
 		snprintf(d, sizeof(d), "key '%s' does not exist", c->name);
 		ccall_done(c, KS_FAIL_NOT_FOUND, d);
@@ -313,8 +315,8 @@ answer_delete(struct ccall *c, const struct net_resp *r)
 	size_t	 len;
 
 	if (c->stage == C_DELETE) {
-		switch (ct_parse_delete(r->status, r->body, r->len, c->name, d,
-		    sizeof(d))) {
+		switch (ct_parse_delete(r->status, r->content_type, r->body,
+		    r->len, c->name, d, sizeof(d))) {
 		case 0:
 			ccall_done(c, 0, "");
 			return;
@@ -328,8 +330,8 @@ answer_delete(struct ccall *c, const struct net_resp *r)
 			return;
 		}
 	}
-	switch (ct_parse_export(r->status, r->body, r->len, c->name, &val,
-	    &len, d, sizeof(d))) {
+	switch (ct_parse_export(r->status, r->content_type, r->body,
+	    r->len, c->name, &val, &len, d, sizeof(d))) {
 	case CT_ABSENT:
 		log_warnx("gemalto: delete '%s': CipherTrust answered 404 (no "
 		    "such secret, or one this token may not see); reported as "
@@ -376,8 +378,8 @@ answer_list(struct ccall *c, const struct net_resp *r)
 	char		d[DETAIL];
 	uint64_t	cap;
 
-	if (ct_parse_list(r->status, r->body, r->len, c->skip, list_name,
-	    c->op, &pg, d, sizeof(d)) == -1) {
+	if (ct_parse_list(r->status, r->content_type, r->body, r->len,
+	    c->skip, list_name, c->op, &pg, d, sizeof(d)) == -1) {
 		ccall_done(c, KS_FAIL_UNAVAILABLE, d);
 		return;
 	}

@@ -72,8 +72,8 @@ auth_done(struct net_req *req, const struct net_resp *r, void *arg)
 	if (r->fail != NET_OK)
 		snprintf(err, sizeof(err), "gemalto: authentication failed: "
 		    "%s", r->detail);
-	else if (ct_parse_auth(r->status, r->body, r->len, &t, why,
-	    sizeof(why)) == -1)
+	else if (ct_parse_auth(r->status, r->content_type, r->body, r->len,
+	    &t, why, sizeof(why)) == -1)
 		snprintf(err, sizeof(err), "gemalto: authentication failed: "
 		    "%s", why);
 	else {

@@ -159,13 +159,27 @@ load_object(const uint8_t *body, size_t len, size_t max, char *err,
 	return root;
 }
 
+/* Go's strings.HasPrefix(strings.TrimSpace(ctype), "application/json"). */
+static bool
+json_typed(const char *ctype)
+{
+	static const char	json[] = "application/json";
+
+	if (ctype == NULL)
+		return false;
+	while (*ctype == ' ' || *ctype == '\t' || *ctype == '\r' ||
+	    *ctype == '\n')
+		ctype++;
+	return strncmp(ctype, json, sizeof(json) - 1) == 0;
+}
+
 int
-ct_parse_error(long status, const uint8_t *body, size_t len,
-    struct ct_error *e, char *err, size_t errlen)
+ct_parse_error(long status, const char *ctype, const uint8_t *body,
+    size_t len, struct ct_error *e, char *err, size_t errlen)
 {
 	json_t		*root;
 	const char	*s;
-	size_t		 i, n;
+	size_t		 n;
 	double		 code = 0;
 	json_t		*c;
 
@@ -173,10 +187,7 @@ ct_parse_error(long status, const uint8_t *body, size_t len,
 	e->desc[0] = '\0';
 	if (len > CT_AUTH_BODY_MAX)
 		len = CT_AUTH_BODY_MAX;	/* KES reads 1 MiB of it */
-	for (i = 0; i < len && (body[i] == ' ' || body[i] == '\t' ||
-	    body[i] == '\r' || body[i] == '\n'); i++)
-		;
-	if (i == len || body[i] != '{') {
+	if (!json_typed(ctype)) {
 		clean(e->desc, sizeof(e->desc), (const char *)body, len);
 		return 0;
 	}
@@ -250,8 +261,8 @@ jwt_ok(const char *s, size_t len)
 }
 
 int
-ct_parse_auth(long status, const uint8_t *body, size_t len,
-    struct ct_token *t, char *err, size_t errlen)
+ct_parse_auth(long status, const char *ctype, const uint8_t *body,
+    size_t len, struct ct_token *t, char *err, size_t errlen)
 {
 	struct ct_error	 e;
 	json_t		*root;
@@ -264,7 +275,7 @@ ct_parse_auth(long status, const uint8_t *body, size_t len,
 	memset(t, 0, sizeof(*t));
 	if (status != 200) {
 		ct_status_line(status, line, sizeof(line));
-		if (ct_parse_error(status, body, len, &e, why,
+		if (ct_parse_error(status, ctype, body, len, &e, why,
 		    sizeof(why)) == -1)
 			snprintf(err, errlen, "%s: %s", line, why);
 		else
@@ -313,8 +324,8 @@ ct_parse_auth(long status, const uint8_t *body, size_t len,
 /* --- create, export, delete --- */
 
 int
-ct_parse_create(long status, const uint8_t *body, size_t len,
-    const char *name, char *err, size_t errlen)
+ct_parse_create(long status, const char *ctype, const uint8_t *body,
+    size_t len, const char *name, char *err, size_t errlen)
 {
 	struct ct_error	e;
 	char		why[160], q[DESC_MAX + 8];
@@ -325,7 +336,8 @@ ct_parse_create(long status, const uint8_t *body, size_t len,
 		snprintf(err, errlen, "key '%s' already exists", name);
 		return 1;
 	}
-	if (ct_parse_error(status, body, len, &e, why, sizeof(why)) == -1) {
+	if (ct_parse_error(status, ctype, body, len, &e, why,
+	    sizeof(why)) == -1) {
 		unparsed(status, why, true, err, errlen);
 		return -1;
 	}
@@ -336,8 +348,8 @@ ct_parse_create(long status, const uint8_t *body, size_t len,
 }
 
 enum ct_get
-ct_parse_export(long status, const uint8_t *body, size_t len,
-    const char *name, uint8_t **value, size_t *vlen, char *err,
+ct_parse_export(long status, const char *ctype, const uint8_t *body,
+    size_t len, const char *name, uint8_t **value, size_t *vlen, char *err,
     size_t errlen)
 {
 	struct ct_error	 e;
@@ -351,7 +363,7 @@ ct_parse_export(long status, const uint8_t *body, size_t len,
 	if (status == 404)
 		return CT_ABSENT;
 	if (status != 200) {
-		if (ct_parse_error(status, body, len, &e, why,
+		if (ct_parse_error(status, ctype, body, len, &e, why,
 		    sizeof(why)) == -1) {
 			unparsed(status, why, false, err, errlen);
 			return CT_FAIL;
@@ -389,8 +401,8 @@ ct_parse_export(long status, const uint8_t *body, size_t len,
 }
 
 int
-ct_parse_delete(long status, const uint8_t *body, size_t len,
-    const char *name, char *err, size_t errlen)
+ct_parse_delete(long status, const char *ctype, const uint8_t *body,
+    size_t len, const char *name, char *err, size_t errlen)
 {
 	struct ct_error	e;
 	char		why[160];
@@ -399,7 +411,8 @@ ct_parse_delete(long status, const uint8_t *body, size_t len,
 		return 0;
 	if (status == 404)
 		return 1;
-	if (ct_parse_error(status, body, len, &e, why, sizeof(why)) == -1) {
+	if (ct_parse_error(status, ctype, body, len, &e, why,
+	    sizeof(why)) == -1) {
 		unparsed(status, why, false, err, errlen);
 		return -1;
 	}
@@ -411,9 +424,9 @@ ct_parse_delete(long status, const uint8_t *body, size_t len,
 /* --- list --- */
 
 int
-ct_parse_list(long status, const uint8_t *body, size_t len, uint64_t skip,
-    int (*fn)(const char *, void *), void *arg, struct ct_page *pg,
-    char *err, size_t errlen)
+ct_parse_list(long status, const char *ctype, const uint8_t *body,
+    size_t len, uint64_t skip, int (*fn)(const char *, void *), void *arg,
+    struct ct_page *pg, char *err, size_t errlen)
 {
 	struct ct_error	 e;
 	json_t		*root, *res, *r;
@@ -424,7 +437,7 @@ ct_parse_list(long status, const uint8_t *body, size_t len, uint64_t skip,
 
 	memset(pg, 0, sizeof(*pg));
 	if (status != 200) {
-		if (ct_parse_error(status, body, len, &e, why,
+		if (ct_parse_error(status, ctype, body, len, &e, why,
 		    sizeof(why)) == -1)
 			unparsed(status, why, false, err, errlen);
 		else

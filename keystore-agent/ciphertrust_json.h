@@ -11,12 +11,11 @@
  * outside the parser's own output. Fields are matched the way Go's
  * decoder matches KES's structs (case-insensitively, common/gojson.h).
  *
- * KES tells a JSON error body from a text one by its Content-Type; the
- * agent's HTTPS client (net.h) hands over no header, so here a body
- * whose first non-blank byte is '{' is read as JSON, anything else as
- * text. Details (err) are sentences for the log: they quote CipherTrust's
- * own texts (cut, control characters replaced) and never a token or a
- * value.
+ * An error body is read as JSON when its Content-Type (ctype, trimmed;
+ * NULL when the answer had none) starts with application/json, as KES
+ * reads it, and as text otherwise. Details (err) are sentences for the
+ * log: they quote CipherTrust's own texts (cut, control characters
+ * replaced) and never a token or a value.
  */
 #ifndef KEYWARD_KS_CIPHERTRUST_JSON_H
 #define KEYWARD_KS_CIPHERTRUST_JSON_H
@@ -48,16 +47,17 @@ int	ct_body_create(struct buf *, const char *name, const char *value);
 void	ct_status_line(long status, char *out, size_t outlen);
 
 /*
- * KES's parseServerError: a JSON body {"code":<int>,"codeDesc":"..."},
- * or a text body (trimmed) with the HTTP status as the code. desc is
- * cleaned and cut. -1 with err when a JSON body does not decode.
+ * KES's parseServerError: a JSON body {"code":<int>,"codeDesc":"..."}
+ * (Content-Type application/json), or a text body (trimmed) with the
+ * HTTP status as the code. desc is cleaned and cut. -1 with err when a
+ * JSON body does not decode.
  */
 struct ct_error {
 	long	code;
 	char	desc[256];
 };
-int	ct_parse_error(long status, const uint8_t *body, size_t len,
-	    struct ct_error *, char *err, size_t errlen);
+int	ct_parse_error(long status, const char *ctype, const uint8_t *body,
+	    size_t len, struct ct_error *, char *err, size_t errlen);
 
 /*
  * POST /api/v1/auth/tokens (§2.3): 200 with a non-empty jwt (printable,
@@ -70,12 +70,12 @@ struct ct_token {
 	char		*jwt;
 	uint64_t	 duration_s;
 };
-int	ct_parse_auth(long status, const uint8_t *body, size_t len,
-	    struct ct_token *, char *err, size_t errlen);
+int	ct_parse_auth(long status, const char *ctype, const uint8_t *body,
+	    size_t len, struct ct_token *, char *err, size_t errlen);
 
 /* Create: 201 is 0, 409 is 1 (exists), else -1 with err. */
-int	ct_parse_create(long status, const uint8_t *body, size_t len,
-	    const char *name, char *err, size_t errlen);
+int	ct_parse_create(long status, const char *ctype, const uint8_t *body,
+	    size_t len, const char *name, char *err, size_t errlen);
 
 /*
  * Export (Get): 200 gives the value of "material" (a copy, NUL-terminated
@@ -87,14 +87,14 @@ enum ct_get {
 	CT_ABSENT,
 	CT_FAIL,
 };
-enum ct_get	ct_parse_export(long status, const uint8_t *body, size_t len,
-		    const char *name, uint8_t **value, size_t *vlen,
-		    char *err, size_t errlen);
+enum ct_get	ct_parse_export(long status, const char *ctype,
+		    const uint8_t *body, size_t len, const char *name,
+		    uint8_t **value, size_t *vlen, char *err, size_t errlen);
 
 /* Delete: 204 is 0, 404 is 1 (absent, or not permitted: CipherTrust
  * says the same for both), else -1 with err. */
-int	ct_parse_delete(long status, const uint8_t *body, size_t len,
-	    const char *name, char *err, size_t errlen);
+int	ct_parse_delete(long status, const char *ctype, const uint8_t *body,
+	    size_t len, const char *name, char *err, size_t errlen);
 
 /*
  * One page of GET /api/v1/vault/secrets?limit=200&skip=<skip>: every
@@ -106,8 +106,8 @@ struct ct_page {
 	uint64_t	skip, total;
 	size_t		n;
 };
-int	ct_parse_list(long status, const uint8_t *body, size_t len,
-	    uint64_t skip, int (*fn)(const char *, void *), void *arg,
-	    struct ct_page *, char *err, size_t errlen);
+int	ct_parse_list(long status, const char *ctype, const uint8_t *body,
+	    size_t len, uint64_t skip, int (*fn)(const char *, void *),
+	    void *arg, struct ct_page *, char *err, size_t errlen);
 
 #endif

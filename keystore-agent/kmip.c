@@ -3,7 +3,9 @@
  * each KES value is one SecretData object (Seed, Opaque) named prefix +
  * key name, optionally in an Object Group. This file is the store the
  * agent sees (backend.h): the calls, each a short chain of KMIP requests
- * on one pooled connection (kmip_conn.c); kmip_conf.c starts it.
+ * on one pooled connection (kmip_conn.c), kmip_req.c building each
+ * step's request and kmip_list.c reading a list's pages (kmip_call.h);
+ * kmip_conf.c starts it.
  *
  * KMIP never overwrites (Register always makes a new object) and servers
  * may accept duplicate Names, so every read picks one winner among the
@@ -28,56 +30,8 @@
 #include "common/names.h"
 #include "common/xmalloc.h"
 #include "keystore-agent/backend.h"
+#include "keystore-agent/kmip_call.h"
 #include "keystore-agent/kmip_int.h"
-
-#define ATTR_BATCH	50	/* Get Attributes per message (§3.4 List) */
-#define PAGE_ITEMS	500	/* Locate page of a list */
-#define LIST_UIDS_MAX	65536	/* objects a list looks at */
-
-enum kstep {
-	S_LOCATE,		/* by name: get, create, delete */
-	S_ATTRS,		/* the located objects' attributes */
-	S_GET,
-	S_GET_STATE,		/* a Get without material: its State */
-	S_REGISTER,
-	S_ACTIVATE,
-	S_SETTLE_LOCATE,	/* create, after create_settle */
-	S_SETTLE_ATTRS,
-	S_DESTROY,
-	S_REVOKE,
-	S_LIST_LOCATE,
-	S_LIST_ATTRS,
-	S_STATUS,
-	S_QUERY,
-};
-
-struct kcall {
-	struct ks_op		*op;
-	enum kstep		 step;
-	struct kwait		 wait;
-	struct kconn		*c;
-	bool			 reused;	/* c served requests before */
-	bool			 inflight;
-	bool			 retried;	/* once on a fresh connection */
-	char			 name[KMIP_NAME_MAX + 1];
-	uint8_t			*value;		/* create: a copy */
-	size_t			 vlen;
-	struct kmip_uids	 uids;
-	struct kmip_attrs	*attrs;		/* uids.n; zero: gone */
-	size_t			 ai;		/* next uid to ask about */
-	size_t			 an;		/* asked in this message */
-	unsigned int		 mask;		/* KMIP_ATTR_* */
-	char			 own[KMIP_UID_MAX + 1];	/* create */
-	char			 target[KMIP_UID_MAX + 1];
-	size_t			 cur;		/* delete: uids[cur] */
-	bool			 revoked;
-	int			 final;		/* after the deletes */
-	int32_t			 offset;	/* list */
-	struct ev_timer		 settle;
-	uint64_t		 t0;		/* status: ns */
-};
-
-static void	kc_go(struct kcall *);
 
 static uint64_t
 now_ns(void)
@@ -86,32 +40,6 @@ now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
-
-/* "create 'prefix/name'", "list keys": what failed, for a detail. */
-static const char *
-verb(const struct kcall *kc)
-{
-	static char	 s[KMIP_NAME_MAX + 32];
-	const char	*v;
-
-	switch (kc->op->type) {
-	case KS_OP_CREATE:
-		v = "create";
-		break;
-	case KS_OP_GET:
-		v = "read";
-		break;
-	case KS_OP_DELETE:
-		v = "delete";
-		break;
-	case KS_OP_LIST:
-		return "list keys";
-	default:
-		return "reach the key store";
-	}
-	snprintf(s, sizeof(s), "%s '%.200s'", v, kc->name);
-	return s;
 }
 
 static void
@@ -132,11 +60,8 @@ kc_free(struct kcall *kc)
 	freezero(kc, sizeof(*kc));
 }
 
-static void	kc_done(struct kcall *, int, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
 /* The call ends: rc 0 or an enum ks_fail, and a detail for a failure. */
-static void
+void
 kc_done(struct kcall *kc, int rc, const char *fmt, ...)
 {
 	struct ks_op	*op = kc->op;
@@ -154,136 +79,20 @@ kc_done(struct kcall *kc, int rc, const char *fmt, ...)
 }
 
 /* A KMIP failure of the current step: the reason, its message, a hint. */
-static void
+void
 kc_kmip_fail(struct kcall *kc, const char *what, const struct kmip_item *it)
 {
 	const char *hint = kmip_reason_hint(it->reason);
 
 	if (it->status == KMIP_STATUS_PENDING)
 		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: "
-		    "%s: the server answered Operation Pending", verb(kc),
+		    "%s: the server answered Operation Pending", kc_verb(kc),
 		    what);
 	else
 		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: "
-		    "%s: %s%s%s%s%s", verb(kc), what,
+		    "%s: %s%s%s%s%s", kc_verb(kc), what,
 		    kmip_reason_name(it->reason), it->msg[0] != '\0' ? ": " : "",
 		    it->msg, hint != NULL ? "; " : "", hint != NULL ? hint : "");
-}
-
-/* --- requests ------------------------------------------------------------ */
-
-static int
-build(struct kcall *kc, struct buf *b, const struct kmip_hdr *h)
-{
-	const struct kmip_conf	*s = &kmip_state.s;
-	const char		*group = s->group[0] != '\0' ? s->group : NULL;
-	struct kmip_locate	 l = { kc->name, group, 0, 0 };
-	struct kmip_register	 r = { kc->name, group, s->usage_mask,
-				    kc->value, kc->vlen };
-	const char		*one[1] = { kc->target };
-
-	switch (kc->step) {
-	case S_LOCATE:
-	case S_SETTLE_LOCATE:
-		return kmip_req_locate(b, h, &l);
-	case S_LIST_LOCATE:
-		l.name = NULL;
-		/* Offset Items came with 1.3 (§3.3): one page before. */
-		if (h->version.major > 1 || h->version.minor >= 3) {
-			l.max_items = PAGE_ITEMS;
-			l.offset_items = kc->offset;
-		}
-		return kmip_req_locate(b, h, &l);
-	case S_ATTRS:
-	case S_SETTLE_ATTRS:
-	case S_LIST_ATTRS:
-		kc->an = kc->uids.n - kc->ai;
-		if (kc->an > ATTR_BATCH)
-			kc->an = ATTR_BATCH;
-		return kmip_req_get_attributes(b, h,
-		    (const char *const *)kc->uids.uid + kc->ai, kc->an,
-		    kc->mask);
-	case S_GET_STATE:
-		return kmip_req_get_attributes(b, h, one, 1, KMIP_ATTR_STATE);
-	case S_GET:
-		return kmip_req_get(b, h, kc->target);
-	case S_REGISTER:
-		return kmip_req_register(b, h, &r);
-	case S_ACTIVATE:
-		return kmip_req_activate(b, h, kc->own);
-	case S_DESTROY:
-		return kmip_req_destroy(b, h, kc->target);
-	case S_REVOKE:
-		return kmip_req_revoke(b, h, kc->target,
-		    KMIP_REVOKE_CESSATION);
-	case S_STATUS:
-		return kmip_req_discover_versions(b, h, NULL, 0);
-	case S_QUERY:
-		return kmip_req_query(b, h);
-	}
-	return -1;
-}
-
-static const char *
-step_name(enum kstep s)
-{
-	switch (s) {
-	case S_LOCATE:
-	case S_SETTLE_LOCATE:
-	case S_LIST_LOCATE:
-		return "Locate";
-	case S_ATTRS:
-	case S_SETTLE_ATTRS:
-	case S_LIST_ATTRS:
-	case S_GET_STATE:
-		return "Get Attributes";
-	case S_GET:
-		return "Get";
-	case S_REGISTER:
-		return "Register";
-	case S_ACTIVATE:
-		return "Activate";
-	case S_DESTROY:
-		return "Destroy";
-	case S_REVOKE:
-		return "Revoke";
-	case S_STATUS:
-		return "Discover Versions";
-	case S_QUERY:
-		return "Query";
-	}
-	return "?";
-}
-
-static uint32_t
-step_op(enum kstep s)
-{
-	switch (s) {
-	case S_LOCATE:
-	case S_SETTLE_LOCATE:
-	case S_LIST_LOCATE:
-		return KMIP_OP_LOCATE;
-	case S_ATTRS:
-	case S_SETTLE_ATTRS:
-	case S_LIST_ATTRS:
-	case S_GET_STATE:
-		return KMIP_OP_GET_ATTRIBUTES;
-	case S_GET:
-		return KMIP_OP_GET;
-	case S_REGISTER:
-		return KMIP_OP_REGISTER;
-	case S_ACTIVATE:
-		return KMIP_OP_ACTIVATE;
-	case S_DESTROY:
-		return KMIP_OP_DESTROY;
-	case S_REVOKE:
-		return KMIP_OP_REVOKE;
-	case S_STATUS:
-		return KMIP_OP_DISCOVER_VERSIONS;
-	case S_QUERY:
-		return KMIP_OP_QUERY;
-	}
-	return 0;
 }
 
 static void	kc_answer(struct kconn *, const struct kmip_resp *,
@@ -296,7 +105,7 @@ kc_acquired(struct kwait *w, struct kconn *c, const char *err)
 
 	if (c == NULL) {
 		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: %s",
-		    verb(kc), err);
+		    kc_verb(kc), err);
 		return;
 	}
 	kc->c = c;
@@ -305,7 +114,7 @@ kc_acquired(struct kwait *w, struct kconn *c, const char *err)
 }
 
 /* Send the current step's request, on a connection got first if need be. */
-static void
+void
 kc_go(struct kcall *kc)
 {
 	struct kmip_hdr	h;
@@ -317,17 +126,21 @@ kc_go(struct kcall *kc)
 		return;
 	}
 	kmip_conn_hdr(kc->c, &h);
-	if (build(kc, kmip_conn_req(kc->c), &h) == -1) {
+	/* KMIP 1.0 has no Discover Versions (1.1 brought it): Query. */
+	if (kc->step == S_STATUS && h.version.major == 1 &&
+	    h.version.minor == 0)
+		kc->step = S_QUERY;
+	if (kc_build(kc, kmip_conn_req(kc->c), &h) == -1) {
 		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: "
-		    "the %s request does not fit", verb(kc),
-		    step_name(kc->step));
+		    "the %s request does not fit", kc_verb(kc),
+		    kc_step_name(kc->step));
 		return;
 	}
 	kc->inflight = true;
 	kmip_conn_send(kc->c, kc_answer, kc);
 }
 
-static void
+void
 kc_step(struct kcall *kc, enum kstep s)
 {
 	kc->step = s;
@@ -345,6 +158,7 @@ kc_answer(struct kconn *c, const struct kmip_resp *r, const char *err,
 {
 	struct kcall	*kc = arg;
 	char		 ep[KMIP_HOST_MAX + 8];
+	bool		 lost;
 
 	kc->inflight = false;
 	if (r != NULL) {
@@ -352,14 +166,17 @@ kc_answer(struct kconn *c, const struct kmip_resp *r, const char *err,
 		return;
 	}
 	snprintf(ep, sizeof(ep), "%s", kmip_conn_name(c));
+	lost = kmip_conn_lost(c);
 	kmip_conn_release(c, false);
 	kc->c = NULL;
 	/*
 	 * A pooled connection may have died while idle (a server
 	 * restarted): once more on another. A Register is never sent
 	 * twice blindly: the create starts again from its Locate (§3.5).
+	 * A malformed answer or a timeout is the server's, not the
+	 * connection's: no second try (KT15).
 	 */
-	if (kc->reused && !kc->retried) {
+	if (kc->reused && lost && !kc->retried) {
 		kc->retried = true;
 		if (kc->step == S_REGISTER)
 			kc->step = S_LOCATE;
@@ -368,7 +185,7 @@ kc_answer(struct kconn *c, const struct kmip_resp *r, const char *err,
 		return;
 	}
 	kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: %s: "
-	    "%s: %s", verb(kc), ep, step_name(kc->step), err);
+	    "%s: %s", kc_verb(kc), ep, kc_step_name(kc->step), err);
 }
 
 static void	located(struct kcall *, const struct kmip_item *);
@@ -377,9 +194,39 @@ static void	got(struct kcall *, const struct kmip_item *);
 static void	got_state(struct kcall *, const struct kmip_item *);
 static void	registered(struct kcall *, const struct kmip_item *);
 static void	destroyed(struct kcall *, const struct kmip_item *);
-static void	list_page(struct kcall *, const struct kmip_item *);
 static void	status_answer(struct kcall *, const struct kmip_item *);
 static void	settle_now(struct kcall *);
+
+/*
+ * Response Too Large (§3.5): a list's Locate pages and every Get
+ * Attributes batch become SHRINK times smaller and the request goes
+ * again, once per call. An answer about one object cannot shrink.
+ */
+static void
+too_large(struct kcall *kc, const struct kmip_item *it)
+{
+	bool many = kc->step == S_LIST_LOCATE ||
+	    ((kc->step == S_ATTRS || kc->step == S_SETTLE_ATTRS ||
+	    kc->step == S_LIST_ATTRS) && kc->an > 1);
+
+	if (many && !kc->shrunk) {
+		kc->shrunk = true;
+		kc->page = PAGE_ITEMS / SHRINK;
+		kc->batch = ATTR_BATCH / SHRINK;
+		log_info("kmip: %s: the server's answer to %s is too large; "
+		    "again with %d objects a page, %zu a batch", kc_verb(kc),
+		    kc_step_name(kc->step), kc->page, kc->batch);
+		kc_go(kc);
+		return;
+	}
+	kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: %s: Response "
+	    "Too Large%s%s: %s", kc_verb(kc), kc_step_name(kc->step),
+	    it->msg[0] != '\0' ? ": " : "", it->msg, many ?
+	    "even in smaller pages and batches" : kc->step == S_GET ?
+	    "the stored value is larger than the server will send" :
+	    "an answer about one object is larger than the server will "
+	    "send");
+}
 
 static void
 answer_item(struct kcall *kc, const struct kmip_resp *r)
@@ -387,12 +234,18 @@ answer_item(struct kcall *kc, const struct kmip_resp *r)
 	const struct kmip_item	*it = &r->items[0];
 	enum kmip_outcome	 oc;
 
+	/* A message-level refusal answers every item at once. */
+	if (kmip_item_outcome(kc_step_op(kc->step), it) ==
+	    KMIP_OUTCOME_SMALLER) {
+		too_large(kc, it);
+		return;
+	}
 	if (kc->step == S_ATTRS || kc->step == S_SETTLE_ATTRS ||
 	    kc->step == S_LIST_ATTRS) {
 		attributes(kc, r);
 		return;
 	}
-	oc = kmip_item_outcome(step_op(kc->step), it);
+	oc = kmip_item_outcome(kc_step_op(kc->step), it);
 	if (oc == KMIP_OUTCOME_RETRY && !kc->retried) {
 		kc->retried = true;
 		kc_go(kc);
@@ -408,7 +261,7 @@ answer_item(struct kcall *kc, const struct kmip_resp *r)
 	case S_LIST_LOCATE:
 		if (oc != KMIP_OUTCOME_OK)
 			break;
-		list_page(kc, it);
+		kc_list_page(kc, it);
 		return;
 	case S_GET:
 		if (oc == KMIP_OUTCOME_NOT_FOUND) {
@@ -449,7 +302,7 @@ answer_item(struct kcall *kc, const struct kmip_resp *r)
 	default:
 		break;
 	}
-	kc_kmip_fail(kc, step_name(kc->step), it);
+	kc_kmip_fail(kc, kc_step_name(kc->step), it);
 }
 
 /* A Locate by name: what it found decides the next step. */
@@ -461,7 +314,7 @@ located(struct kcall *kc, const struct kmip_item *it)
 	kc->attrs = NULL;
 	if (kmip_parse_locate(it, &kc->uids) == -1) {
 		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: "
-		    "a malformed Locate answer", verb(kc));
+		    "a malformed Locate answer", kc_verb(kc));
 		return;
 	}
 	if (kc->step == S_SETTLE_LOCATE) {
@@ -524,7 +377,7 @@ attributes(struct kcall *kc, const struct kmip_resp *r)
 
 	if (r->n != kc->an) {
 		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: "
-		    "%zu answers to %zu Get Attributes", verb(kc),
+		    "%zu answers to %zu Get Attributes", kc_verb(kc),
 		    r->n, kc->an);
 		return;
 	}
@@ -534,7 +387,7 @@ attributes(struct kcall *kc, const struct kmip_resp *r)
 		if (kc->an > 1 && (it->batch_id < 0 || k >= kc->an)) {
 			kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: "
 			    "an answer to no Get Attributes asked",
-			    verb(kc));
+			    kc_verb(kc));
 			return;
 		}
 		a = &kc->attrs[kc->ai + k];
@@ -551,7 +404,7 @@ attributes(struct kcall *kc, const struct kmip_resp *r)
 		    strcmp(a->uid, kc->uids.uid[kc->ai + k]) != 0) {
 			kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to %s: "
 			    "a malformed Get Attributes answer",
-			    verb(kc));
+			    kc_verb(kc));
 			return;
 		}
 	}
@@ -563,8 +416,6 @@ attributes(struct kcall *kc, const struct kmip_resp *r)
 	attrs_done(kc);
 }
 
-static void	list_names(struct kcall *);
-
 static void
 attrs_done(struct kcall *kc)
 {
@@ -572,7 +423,7 @@ attrs_done(struct kcall *kc)
 	int	w;
 
 	if (kc->step == S_LIST_ATTRS) {
-		list_names(kc);
+		kc_list_names(kc);
 		return;
 	}
 	if (kc->op->type == KS_OP_CREATE && kc->step == S_ATTRS) {
@@ -718,7 +569,7 @@ registered(struct kcall *kc, const struct kmip_item *it)
 static void
 destroyed(struct kcall *kc, const struct kmip_item *it)
 {
-	enum kmip_outcome oc = kmip_item_outcome(step_op(kc->step), it);
+	enum kmip_outcome oc = kmip_item_outcome(kc_step_op(kc->step), it);
 
 	if (kc->step == S_DESTROY && oc == KMIP_OUTCOME_REVOKE &&
 	    !kc->revoked) {
@@ -731,7 +582,7 @@ destroyed(struct kcall *kc, const struct kmip_item *it)
 		return;
 	}
 	if (oc != KMIP_OUTCOME_OK && oc != KMIP_OUTCOME_NOT_FOUND) {
-		kc_kmip_fail(kc, step_name(kc->step), it);
+		kc_kmip_fail(kc, kc_step_name(kc->step), it);
 		return;
 	}
 	if (++kc->cur < kc->uids.n) {
@@ -748,101 +599,12 @@ destroyed(struct kcall *kc, const struct kmip_item *it)
 		kc_done(kc, kc->final, NULL);
 }
 
-/* --- list ---------------------------------------------------------------- */
-
-static void
-list_page(struct kcall *kc, const struct kmip_item *it)
-{
-	struct kmip_uids	page;
-	struct kmip_hdr		h;
-	size_t			i;
-
-	memset(&page, 0, sizeof(page));
-	if (kmip_parse_locate(it, &page) == -1) {
-		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to list keys: "
-		    "a malformed Locate answer");
-		return;
-	}
-	if (kc->uids.n + page.n > LIST_UIDS_MAX) {
-		kmip_uids_free(&page);
-		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to list keys: "
-		    "more than %d objects (set object_group)", LIST_UIDS_MAX);
-		return;
-	}
-	kc->uids.uid = xreallocarray(kc->uids.uid, kc->uids.n + page.n + 1,
-	    sizeof(*kc->uids.uid));
-	for (i = 0; i < page.n; i++) {
-		kc->uids.uid[kc->uids.n++] = page.uid[i];
-		page.uid[i] = NULL;
-	}
-	kmip_conn_hdr(kc->c, &h);
-	if (h.version.major > 1 || h.version.minor >= 3) {
-		if (page.n >= PAGE_ITEMS) {
-			kmip_uids_free(&page);
-			kc->offset += PAGE_ITEMS;
-			kc_step(kc, S_LIST_LOCATE);
-			return;
-		}
-	} else if (page.n >= PAGE_ITEMS)
-		log_warnx("kmip: KMIP %d.%d has no Offset Items: the list may "
-		    "miss objects past the server's own limit",
-		    h.version.major, h.version.minor);
-	kmip_uids_free(&page);
-	if (kc->uids.n == 0) {
-		kc_done(kc, 0, NULL);
-		return;
-	}
-	kc->ai = 0;
-	kc->mask = KMIP_ATTR_NAME | KMIP_ATTR_STATE;
-	kc->attrs = xcalloc(kc->uids.n + 1, sizeof(*kc->attrs));
-	kc_step(kc, S_LIST_ATTRS);
-}
-
-static int
-strp_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Live objects whose Name starts with the prefix: the rest of the Name,
- * once each. */
-static void
-list_names(struct kcall *kc)
-{
-	const char	 *prefix = kmip_state.s.prefix;
-	const char	**v;
-	size_t		  i, n = 0, pl = strlen(prefix);
-	int		  rc = 0;
-
-	v = xcalloc(kc->uids.n + 1, sizeof(*v));
-	for (i = 0; i < kc->uids.n; i++) {
-		const struct kmip_attrs *a = &kc->attrs[i];
-
-		if (!a->has_name || !a->has_state ||
-		    !kmip_state_live(a->state) ||
-		    a->name_type != KMIP_NAME_TEXT ||
-		    strncmp(a->name, prefix, pl) != 0 || a->name[pl] == '\0')
-			continue;
-		v[n++] = a->name + pl;
-	}
-	qsort(v, n, sizeof(*v), strp_cmp);
-	for (i = 0; i < n && rc == 0; i++)
-		if (i == 0 || strcmp(v[i], v[i - 1]) != 0)
-			rc = ks_op_name(kc->op, v[i]);
-	free(v);
-	if (rc == -1)
-		kc_done(kc, KS_FAIL_UNAVAILABLE, "kmip: failed to list keys: "
-		    "too many");
-	else
-		kc_done(kc, 0, NULL);
-}
-
 /* --- status -------------------------------------------------------------- */
 
 static void
 status_answer(struct kcall *kc, const struct kmip_item *it)
 {
-	enum kmip_outcome oc = kmip_item_outcome(step_op(kc->step), it);
+	enum kmip_outcome oc = kmip_item_outcome(kc_step_op(kc->step), it);
 
 	if (oc == KMIP_OUTCOME_OK) {
 		kc->op->latency_ns = now_ns() - kc->t0;
@@ -854,7 +616,7 @@ status_answer(struct kcall *kc, const struct kmip_item *it)
 		kc_step(kc, S_QUERY);
 		return;
 	}
-	kc_kmip_fail(kc, step_name(kc->step), it);
+	kc_kmip_fail(kc, kc_step_name(kc->step), it);
 }
 
 /* --- the calls ----------------------------------------------------------- */
@@ -865,6 +627,8 @@ kc_new(struct ks_op *op)
 	struct kcall *kc = xcalloc(1, sizeof(*kc));
 
 	kc->op = op;
+	kc->page = PAGE_ITEMS;
+	kc->batch = ATTR_BATCH;
 	op->store = kc;
 	if (op->name != NULL)
 		snprintf(kc->name, sizeof(kc->name), "%s%s",

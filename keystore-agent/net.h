@@ -17,7 +17,8 @@
  * completes exactly once through its callback, unless cancelled first.
  * The store owns the bodies it passes (it wipes secrets after the
  * request is done or cancelled); header values passed in are copied and
- * the copies wiped when the request is freed.
+ * the copies wiped when the request is freed. An answer comes with its
+ * status, body and headers (net_resp_header()).
  *
  * Start-up order in the agent: net_global_init() after the privilege
  * drop and before the filter (curl reads its configuration and OpenSSL
@@ -52,11 +53,21 @@ enum net_fail {
 	NET_CANCELLED,		/* never seen by a callback */
 };
 
+#define NET_HDRS_MAX		16384	/* response header bytes kept;
+					 * later lines are dropped */
+
 struct net_resp {
 	enum net_fail	 fail;
 	long		 status;	/* HTTP status when fail == NET_OK */
 	const uint8_t	*body;		/* NUL-terminated after len */
 	size_t		 len;
+	/* The answer's Content-Type, trimmed; NULL when it has none
+	 * (net_resp_header(r, "Content-Type")). */
+	const char	*content_type;
+	/* The headers of the last answer (after a redirect, the
+	 * redirected one's): "Name: value" lines, each NUL-terminated,
+	 * an empty line last; read them with net_resp_header(). */
+	const char	*headers;
 	const char	*detail;	/* a sentence for the log, never a
 					 * secret; "" when fail == NET_OK */
 	unsigned int	 attempts;	/* made, including this one */
@@ -64,17 +75,26 @@ struct net_resp {
 };
 
 /*
- * Retry policy: up to `attempts` attempts in all; before attempt i (i =
- * 1, 2, ...) wait i x uniform[wait_min_ms, wait_max_ms). retry() says
- * whether a result is worth another attempt (NULL: never retry).
- * NET_TLS_VERIFY and NET_TOO_LARGE are never retried (no attempt can
- * change them). attempts 0 counts as 1; timeout_ms 0: no deadline.
+ * Retry policy: up to `attempts` attempts in all; before attempt i + 1
+ * (i = 1, 2, ...) wait i x uniform[wait_min_ms, wait_max_ms) with
+ * NET_WAIT_GROWING (Vault's client), or uniform[wait_min_ms,
+ * wait_max_ms) every time with NET_WAIT_CONSTANT (KES's own retry
+ * wrapper, internal/http/retry.go). retry() says whether a result is
+ * worth another attempt (NULL: never retry). NET_TLS_VERIFY and
+ * NET_TOO_LARGE are never retried (no attempt can change them).
+ * attempts 0 counts as 1; timeout_ms 0: no deadline.
  */
+enum net_wait {
+	NET_WAIT_GROWING = 0,
+	NET_WAIT_CONSTANT,
+};
+
 struct net_policy {
 	unsigned int	 attempts;
 	unsigned int	 wait_min_ms, wait_max_ms;
 	uint64_t	 timeout_ms;	/* per attempt, connection included */
 	bool		(*retry)(const struct net_resp *);
+	enum net_wait	 wait;
 };
 
 /* TLS to the store; every buffer is PEM in memory, copied, and may be
@@ -123,6 +143,13 @@ struct net_req	*net_request(struct net_client *, const char *method,
 		    const struct net_policy *, net_done_cb, void *arg);
 /* done() is not called after this. */
 void		 net_cancel(struct net_req *);
+
+/*
+ * The value of header name (compared case-insensitively) in r, trimmed
+ * of blanks; the first when it came more than once; NULL when absent.
+ * It lives as long as r.
+ */
+const char	*net_resp_header(const struct net_resp *, const char *name);
 
 /* Counters, for tests and metrics: connections curl opened for this
  * client (the others were reused), and resolutions asked of the

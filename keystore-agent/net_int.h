@@ -44,6 +44,9 @@ struct net_req {
 	struct ev_defer		 defer;		/* done() from the loop */
 	uint8_t			*rbody;		/* the answer, wiped */
 	size_t			 rlen, rcap;
+	char			*rhdrs;		/* its header lines, each
+						 * NUL-ended; wiped */
+	size_t			 hlen;
 	bool			 too_large;
 	bool			 refused_host;	/* the resolver guard said
 						 * no */

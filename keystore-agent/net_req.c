@@ -51,6 +51,8 @@ net_req_free(struct net_req *r)
 	free(r->method);
 	free(r->url);
 	freezero(r->rbody, r->rcap);
+	if (r->rhdrs != NULL)
+		freezero(r->rhdrs, NET_HDRS_MAX + 1);
 	free(r);
 }
 
@@ -87,6 +89,57 @@ net_req_write(char *p, size_t size, size_t n, void *arg)
 	r->rlen += n;
 	r->rbody[r->rlen] = '\0';
 	return n;
+}
+
+/*
+ * One header line of the answer ("Name: value\r\n"), kept without its
+ * line end and trailing blanks, NUL-terminated (the buffer's zeros end
+ * the list), up to NET_HDRS_MAX bytes in all. A status
+ * line starts the headers of another answer (a redirect's, or after a
+ * 100 Continue): the lines before go.
+ */
+static size_t
+net_req_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct net_req	*r = arg;
+	size_t		 len = n;
+
+	if (r->rhdrs == NULL)
+		r->rhdrs = xcalloc(1, NET_HDRS_MAX + 1);
+	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+		explicit_bzero(r->rhdrs, r->hlen);
+		r->hlen = 0;
+		return n;
+	}
+	while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n' ||
+	    p[len - 1] == ' ' || p[len - 1] == '\t'))
+		len--;
+	/* Empty (the end), folded or too many: not kept. */
+	if (len == 0 || p[0] == ' ' || p[0] == '\t' ||
+	    memchr(p, '\0', len) != NULL || len + 1 > NET_HDRS_MAX - r->hlen)
+		return n;
+	memcpy(r->rhdrs + r->hlen, p, len);
+	r->hlen += len;
+	r->rhdrs[r->hlen++] = '\0';
+	return n;
+}
+
+const char *
+net_resp_header(const struct net_resp *resp, const char *name)
+{
+	const char	*l, *v;
+	size_t		 nl = strlen(name);
+
+	if (resp->headers == NULL)
+		return NULL;
+	for (l = resp->headers; *l != '\0'; l += strlen(l) + 1) {
+		if (strncasecmp(l, name, nl) != 0 || l[nl] != ':')
+			continue;
+		for (v = l + nl + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		return v;
+	}
+	return NULL;
 }
 
 /*
@@ -183,6 +236,8 @@ net_req_setup(struct net_req *r, CURL *e)
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)NET_BODY_MAX);
 	SET(CURLOPT_WRITEFUNCTION, net_req_write);
 	SET(CURLOPT_WRITEDATA, r);
+	SET(CURLOPT_HEADERFUNCTION, net_req_header);
+	SET(CURLOPT_HEADERDATA, r);
 	SET(CURLOPT_HTTPHEADER, r->headers);
 
 	with_body = r->body != NULL || strcmp(r->method, "POST") == 0 ||
@@ -280,6 +335,8 @@ net_req_wait(const struct net_policy *p, unsigned int i)
 
 	if (p->wait_max_ms > p->wait_min_ms)
 		span = arc4random_uniform(p->wait_max_ms - p->wait_min_ms);
+	if (p->wait == NET_WAIT_CONSTANT)
+		return p->wait_min_ms + span;
 	return i * (p->wait_min_ms + span);
 }
 
@@ -297,6 +354,8 @@ net_req_attempt_end(struct net_req *r, enum net_fail fail, long status,
 	r->resp.status = fail == NET_OK ? status : 0;
 	r->resp.body = r->rbody != NULL ? r->rbody : (const uint8_t *)"";
 	r->resp.len = r->rlen;
+	r->resp.headers = fail == NET_OK && r->rhdrs != NULL ? r->rhdrs : "";
+	r->resp.content_type = net_resp_header(&r->resp, "Content-Type");
 	snprintf(r->detail, sizeof(r->detail), "%s",
 	    fail == NET_OK ? "" : detail);
 	r->resp.detail = r->detail;
@@ -320,6 +379,9 @@ net_req_attempt_end(struct net_req *r, enum net_fail fail, long status,
 		if (r->rbody != NULL)
 			explicit_bzero(r->rbody, r->rcap);
 		r->rlen = 0;
+		if (r->rhdrs != NULL)
+			explicit_bzero(r->rhdrs, NET_HDRS_MAX + 1);
+		r->hlen = 0;
 		r->state = REQ_WAIT_RETRY;
 		wait = net_req_wait(&r->pol, r->resp.attempts);
 		ev_timer_set(&r->timer, wait, net_req_retry, r);

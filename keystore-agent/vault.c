@@ -93,17 +93,17 @@ retry_renew(const struct net_resp *r)
 }
 
 const struct net_policy vault_call_policy = {
-	3, 1000, 1500, VAULT_CALL_ATTEMPT_MS, retry_vault
+	3, 1000, 1500, VAULT_CALL_ATTEMPT_MS, retry_vault, NET_WAIT_GROWING
 };
 const struct net_policy vault_auth_policy = {
-	3, 1000, 1500, VAULT_AUTH_ATTEMPT_MS, retry_vault
+	3, 1000, 1500, VAULT_AUTH_ATTEMPT_MS, retry_vault, NET_WAIT_GROWING
 };
 const struct net_policy vault_renew_policy = {
-	3, 1000, 1500, VAULT_AUTH_ATTEMPT_MS, retry_renew
+	3, 1000, 1500, VAULT_AUTH_ATTEMPT_MS, retry_renew, NET_WAIT_GROWING
 };
 /* The loop asks again at the next ping. */
 const struct net_policy vault_health_policy = {
-	1, 0, 0, VAULT_AUTH_ATTEMPT_MS, NULL
+	1, 0, 0, VAULT_AUTH_ATTEMPT_MS, NULL, NET_WAIT_GROWING
 };
 
 struct net_req *

@@ -30,12 +30,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
 #include <curl/curl.h>
+#include <jansson.h>
 
+#include "tests/lib/pydouble.h"
 #include "tests/lib/testsrv.h"
 
 #define READY_MS	20000
@@ -202,6 +205,8 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 
 /* --- keyward ------------------------------------------------------------- */
 
+static void	fake_stop(void);
+
 #define NODES	4
 static struct testsrv	 nodes[NODES];
 
@@ -228,6 +233,7 @@ teardown(void)
 		tsrv_cleanup(&nodes[i]);
 	/* The shared server is the runner's; a test's own goes with it. */
 	pk_stop(&own, true);
+	fake_stop();
 }
 
 TestSuite(kmip_store, .init = setup, .fini = teardown, .timeout = 120);
@@ -763,4 +769,511 @@ Test(kmip_store, versions_activate_failover)
 	short_lifecycle(&nodes[1], "k");
 	short_lifecycle(&nodes[2], "k");
 	short_lifecycle(&nodes[3], "k");
+}
+
+/* ========================================================================= */
+/*
+ * The fake KMIP server (tests/doubles/kmip_double.py): vendor behaviours
+ * PyKMIP cannot show, §5.5's rows marked "fake". It uses the shared
+ * PyKMIP's PKI (its server certificate, its CA for client certificates),
+ * so keyward's configuration is the same but for the endpoint.
+ */
+
+#define CTL_MAX	(1u << 20)
+
+static struct pydouble	fake;
+
+static void
+fake_start(void)
+{
+	char		 crt[PATH_MAX], keyf[PATH_MAX], ca[PATH_MAX];
+	char		 why[512];
+	const char	*argv[] = { "--cert", crt, "--key", keyf,
+			    "--client-ca", ca, "--port-file", "fake.port",
+			    "--control-port-file", "fake.cport", "--log",
+			    "fake.log", "--exit-with-parent", NULL };
+
+	need_shared();
+	FMT(crt, "%s/pki/server.crt", pk->dir);
+	FMT(keyf, "%s/pki/server.key", pk->dir);
+	FMT(ca, "%s/pki/ca.crt", pk->dir);
+	FMT(fake.dir, "/tmp/kw-kmip-fake.XXXXXX");
+	cr_assert_not_null(mkdtemp(fake.dir));
+	cr_assert_eq(pydouble_start(&fake, "tests/doubles/kmip_double.py",
+	    argv, "fake.port", "fake.cport", why, sizeof(why)), 0, "the fake "
+	    "KMIP server: %s", why);
+}
+
+static void
+fake_stop(void)
+{
+	if (fake.pid > 0) {
+		pydouble_stop(&fake);
+		pydouble_remove(&fake);
+	}
+}
+
+/* A control call that must answer 200; its JSON answer (json_decref). */
+static json_t *
+fake_ctl(const char *method, const char *path, const char *fmt, ...)
+{
+	static char	 out[CTL_MAX];
+	char		 body[1024];
+	json_error_t	 e;
+	json_t		*j;
+	va_list		 ap;
+	int		 code;
+
+	body[0] = '\0';
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(body, sizeof(body), fmt, ap);
+		va_end(ap);
+	}
+	code = pydouble_ctl(&fake, method, path, body, out, sizeof(out));
+	cr_assert_eq(code, 200, "fake %s %s %s: %d %s", method, path, body,
+	    code, out);
+	cr_assert_not_null(j = json_loads(out, 0, &e), "fake %s: %s", path,
+	    e.text);
+	return j;
+}
+
+static void
+fake_knobs(const char *fmt, ...)
+{
+	char	body[1024];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	json_decref(fake_ctl("POST", "/knobs", "%s", body));
+}
+
+static long
+fake_count(const char *field)
+{
+	json_t	*j = fake_ctl("GET", "/state", NULL);
+	long	 n = (long)json_integer_value(json_object_get(j, field));
+
+	json_decref(j);
+	return n;
+}
+
+/* An object in the fake, as if another client had made it. */
+static void
+fake_plant(const char *name, const char *group, int state, long age_s)
+{
+	json_decref(fake_ctl("POST", "/objects", "{\"name\":\"%s\","
+	    "\"value\":\"x\",\"group\":\"%s\",\"state\":%d,"
+	    "\"initial_date\":%ld}", name, group, state,
+	    (long)time(NULL) - age_s));
+}
+
+/* A node of prefix p (and group p) on the fake, with more lines. */
+static void
+fake_node(struct testsrv *n, struct kcfg *k, char *eps, size_t epslen)
+{
+	cr_assert_lt(snprintf(eps, epslen, "[\"127.0.0.1:%d\"]", fake.port),
+	    (int)epslen);
+	k->endpoints = eps;
+	kw_start_node(n, k);
+}
+
+/* The requests the fake saw with header version v and operation op
+ * (NULL: any; "": rejected before any item). */
+static int
+fake_seen(json_t *reqs, const char *v, const char *op, const char *result)
+{
+	json_t	*r, *it;
+	size_t	 i, j;
+	int	 n = 0;
+
+	json_array_foreach(reqs, i, r) {
+		const char *rv = json_string_value(json_object_get(r,
+		    "version"));
+
+		if (v != NULL && (rv == NULL || strcmp(rv, v) != 0))
+			continue;
+		if (op != NULL && *op == '\0') {
+			n += json_array_size(json_object_get(r, "items")) == 0;
+			continue;
+		}
+		json_array_foreach(json_object_get(r, "items"), j, it) {
+			const char *o = json_string_value(json_object_get(it,
+			    "op"));
+			const char *res = json_string_value(json_object_get(it,
+			    "result"));
+
+			if ((op == NULL || (o != NULL && strcmp(o, op) == 0)) &&
+			    (result == NULL || (res != NULL &&
+			    strcmp(res, result) == 0)))
+				n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * KT3: a server that refuses header 1.2 (Invalid Message in a 1.0
+ * header, as PyKMIP answers what it cannot parse): Discover Versions
+ * again with header 1.1, then KMIP 2.0 as that answer offers.
+ */
+Test(kmip_store, fake_header_refused)
+{
+	struct kcfg	 k = { .prefix = "hdr/" };
+	char		 eps[64], body[BODYLEN];
+	json_t		*reqs;
+	long		 code;
+
+	fake_start();
+	fake_knobs("{\"reject_headers\":[\"1.2\"]}");
+	fake_node(&nodes[0], &k, eps, sizeof(eps));
+	code = key(&nodes[0], "create", "k", NULL, body, sizeof(body));
+	cr_assert_eq(code, 200, "create: %ld %s\n%s", code, body,
+	    tsrv_log_tail(&nodes[0]));
+	expect_same_key(&nodes[0], &nodes[0], "k");
+	reqs = fake_ctl("GET", "/requests", NULL);
+	cr_expect_gt(fake_seen(reqs, "1.2", "", NULL), 0, "no header 1.2");
+	cr_expect_gt(fake_seen(reqs, "1.1", "discover_versions", "success"),
+	    0, "no Discover Versions with header 1.1");
+	cr_expect_gt(fake_seen(reqs, "2.0", "register", "success"), 0,
+	    "no Register in KMIP 2.0");
+	cr_expect_eq(fake_seen(reqs, "1.2", NULL, NULL), 0, "an operation "
+	    "with header 1.2 was answered");
+	json_decref(reqs);
+	expect_clean_log(&nodes[0]);
+	fake_stop();
+}
+
+/*
+ * §3.3 step 2: a server that closes the connection on Discover Versions
+ * with header 1.2 gets it again with 1.1 on a new connection; one that
+ * also closes on 1.1 is spoken KMIP 1.0 (no Discover Versions) when 1.0
+ * is offered, and when it is not the node says why.
+ */
+Test(kmip_store, fake_header_closed)
+{
+	struct kcfg	 k = { .prefix = "close/" };
+	struct kcfg	 k10 = { .prefix = "close10/",
+			    .extra = "    versions: [\"1.4\", \"1.0\"]\n" };
+	struct kcfg	 kno = { .prefix = "closeno/" };
+	char		 eps[3][64], body[BODYLEN];
+	json_t		*reqs;
+	long		 code, conns;
+
+	fake_start();
+	fake_knobs("{\"close_headers\":[\"1.2\"]}");
+	fake_node(&nodes[0], &k, eps[0], sizeof(eps[0]));
+	code = key(&nodes[0], "create", "k", NULL, body, sizeof(body));
+	cr_assert_eq(code, 200, "create: %ld %s\n%s", code, body,
+	    tsrv_log_tail(&nodes[0]));
+	reqs = fake_ctl("GET", "/requests", NULL);
+	cr_expect_gt(fake_seen(reqs, "1.2", "", NULL), 0, "no header 1.2");
+	cr_expect_gt(fake_seen(reqs, "1.1", "discover_versions", "success"),
+	    0, "no Discover Versions with header 1.1");
+	cr_expect_gt(fake_seen(reqs, "2.0", "register", "success"), 0,
+	    "no Register in KMIP 2.0");
+	json_decref(reqs);
+	cr_expect_eq(tsrv_wait_log(&nodes[0], "closed the connection on "
+	    "Discover Versions with header 1.2; again with header 1.1", 1,
+	    5000), 0, "%s", tsrv_log_tail(&nodes[0]));
+
+	json_decref(fake_ctl("POST", "/requests/clear", NULL));
+	fake_knobs("{\"close_headers\":[\"1.2\",\"1.1\"]}");
+	conns = fake_count("connections");
+	fake_node(&nodes[1], &k10, eps[1], sizeof(eps[1]));
+	code = key(&nodes[1], "create", "k", NULL, body, sizeof(body));
+	cr_assert_eq(code, 200, "create in 1.0: %ld %s\n%s", code, body,
+	    tsrv_log_tail(&nodes[1]));
+	expect_same_key(&nodes[1], &nodes[1], "k");
+	reqs = fake_ctl("GET", "/requests", NULL);
+	cr_expect_gt(fake_seen(reqs, "1.0", "register", "success"), 0,
+	    "no Register in KMIP 1.0");
+	cr_expect_eq(fake_seen(reqs, "1.0", "discover_versions", NULL), 0,
+	    "Discover Versions in KMIP 1.0");
+	json_decref(reqs);
+	/* Three connections at least: 1.2 closed, 1.1 closed, 1.0. */
+	cr_expect_geq(fake_count("connections") - conns, 3);
+
+	fake_node(&nodes[2], &kno, eps[2], sizeof(eps[2]));
+	cr_expect_eq(tsrv_wait_log(&nodes[2], "closed the connection on "
+	    "Discover Versions with header 1.2 and with 1.1, and KMIP 1.0 is "
+	    "not offered", 1, 10000), 0, "%s", tsrv_log_tail(&nodes[2]));
+	code = key(&nodes[2], "create", "k", NULL, body, sizeof(body));
+	cr_expect(code >= 500, "create: %ld %s", code, body);
+	expect_clean_log(&nodes[0]);
+	expect_clean_log(&nodes[1]);
+	fake_stop();
+}
+
+/*
+ * KT9: CipherTrust's soft delete. Destroy leaves the object in State
+ * Destroyed, which Locate by Name still finds and whose Get answers Key
+ * Value Not Present, Item Not Found, or a success without Key Material:
+ * get says 404, list leaves it out, create makes a new object, and an
+ * older destroyed object never wins over a live one.
+ */
+Test(kmip_store, fake_soft_delete)
+{
+	struct kcfg	 k = { .prefix = "soft/",
+			    .extra = "    create_settle: 1s\n" };
+	static const char *const gets[] = { "key_value_not_present",
+			    "item_not_found", "no_material" };
+	char		 eps[2][64], body[BODYLEN], name[16];
+	long		 code;
+	size_t		 i;
+
+	fake_start();
+	fake_knobs("{\"soft_delete\":true}");
+	fake_node(&nodes[0], &k, eps[0], sizeof(eps[0]));
+	fake_node(&nodes[1], &k, eps[1], sizeof(eps[1]));
+	for (i = 0; i < sizeof(gets) / sizeof(gets[0]); i++) {
+		fake_knobs("{\"destroyed_get\":\"%s\"}", gets[i]);
+		FMT(name, "k%zu", i);
+		code = key(&nodes[0], "create", name, NULL, body,
+		    sizeof(body));
+		cr_assert_eq(code, 200, "create %s: %ld %s\n%s", name, code,
+		    body, tsrv_log_tail(&nodes[0]));
+		code = key(&nodes[0], "delete", name, NULL, body,
+		    sizeof(body));
+		cr_assert_eq(code, 200, "delete %s: %ld %s", name, code, body);
+		/* One object, destroyed: its Get tells. */
+		code = key(&nodes[1], "generate", name, "{}", body,
+		    sizeof(body));
+		cr_expect_eq(code, 404, "%s: generate after a soft delete: "
+		    "%ld %s\n%s", gets[i], code, body,
+		    tsrv_log_tail(&nodes[1]));
+		code = key(&nodes[0], "list", "", NULL, body, sizeof(body));
+		cr_expect_eq(code, 200, "list: %ld %s", code, body);
+		cr_expect(strstr(body, name) == NULL, "%s", body);
+	}
+	/* Created again over its destroyed object: the new one. */
+	code = key(&nodes[0], "create", "k0", NULL, body, sizeof(body));
+	cr_expect_eq(code, 200, "create over a destroyed object: %ld %s\n%s",
+	    code, body, tsrv_log_tail(&nodes[0]));
+	/* An older destroyed object is no winner: get and create agree. */
+	fake_plant("soft/old", "soft/", 5, 1000);
+	code = key(&nodes[0], "create", "old", NULL, body, sizeof(body));
+	cr_expect_eq(code, 200, "create beside an older destroyed object: "
+	    "%ld %s\n%s", code, body, tsrv_log_tail(&nodes[0]));
+	expect_same_key(&nodes[0], &nodes[1], "old");
+	expect_same_key(&nodes[0], &nodes[1], "k0");
+	code = key(&nodes[1], "list", "", NULL, body, sizeof(body));
+	cr_expect(strstr(body, "\"k0\"") != NULL && strstr(body, "\"old\"") !=
+	    NULL && strstr(body, "\"k1\"") == NULL, "%s", body);
+	expect_clean_log(&nodes[0]);
+	expect_clean_log(&nodes[1]);
+	fake_stop();
+}
+
+/*
+ * KT10: a server that enforces unique Names refuses a Register whose Name
+ * another object holds (here outside keyward's Object Group, so Locate
+ * does not see it): Non Unique Name Attribute (0x35) in KMIP 2.0, Object
+ * Already Exists (0x18) in 1.4; both mean the key exists.
+ */
+Test(kmip_store, fake_unique_names)
+{
+	struct kcfg	 k20 = { .prefix = "uniq/" };
+	struct kcfg	 k14 = { .prefix = "uniq/",
+			    .extra = "    versions: [\"1.4\"]\n" };
+	char		 eps[2][64], body[BODYLEN];
+	json_t		*reqs;
+	long		 code, objects;
+
+	fake_start();
+	fake_knobs("{\"unique_names\":true}");
+	fake_plant("uniq/taken", "elsewhere", 1, 10);
+	fake_node(&nodes[0], &k20, eps[0], sizeof(eps[0]));
+	fake_node(&nodes[1], &k14, eps[1], sizeof(eps[1]));
+	objects = fake_count("objects");
+	code = key(&nodes[0], "create", "taken", NULL, body, sizeof(body));
+	cr_expect_eq(code, 400, "create in 2.0: %ld %s\n%s", code, body,
+	    tsrv_log_tail(&nodes[0]));
+	cr_expect_str_eq(body, ERR_BODY("key already exists"));
+	code = key(&nodes[1], "create", "taken", NULL, body, sizeof(body));
+	cr_expect_eq(code, 400, "create in 1.4: %ld %s\n%s", code, body,
+	    tsrv_log_tail(&nodes[1]));
+	cr_expect_str_eq(body, ERR_BODY("key already exists"));
+	cr_expect_eq(fake_count("objects"), objects);
+	reqs = fake_ctl("GET", "/requests", NULL);
+	cr_expect_eq(fake_seen(reqs, "2.0", "register", "reason 0x35"), 1);
+	cr_expect_eq(fake_seen(reqs, "1.4", "register", "reason 0x18"), 1);
+	json_decref(reqs);
+	code = key(&nodes[0], "create", "free", NULL, body, sizeof(body));
+	cr_expect_eq(code, 200, "create a free name: %ld %s", code, body);
+	expect_clean_log(&nodes[0]);
+	expect_clean_log(&nodes[1]);
+	fake_stop();
+}
+
+/* The Locate pages and Get Attributes batches of a list, and which the
+ * fake found too large. */
+static void
+list_shape(json_t *reqs, long *too_large, long *max_page, long *max_batch)
+{
+	json_t	*r, *it;
+	size_t	 i, j, n;
+
+	*too_large = *max_page = *max_batch = 0;
+	json_array_foreach(reqs, i, r) {
+		if (json_object_get(r, "too_large") != NULL) {
+			(*too_large)++;
+			continue;
+		}
+		n = 0;
+		json_array_foreach(json_object_get(r, "items"), j, it) {
+			const char *o = json_string_value(json_object_get(it,
+			    "op"));
+			long mx = (long)json_integer_value(json_object_get(it,
+			    "maximum_items"));
+
+			if (o != NULL && strcmp(o, "get_attributes") == 0)
+				n++;
+			if (o != NULL && strcmp(o, "locate") == 0 &&
+			    mx > *max_page)
+				*max_page = mx;
+		}
+		if ((long)n > *max_batch)
+			*max_batch = (long)n;
+	}
+}
+
+/*
+ * KT13: answers larger than the server sends (Response Too Large, a
+ * message-level error as PyKMIP's): a list asks again in pages and
+ * batches ten times smaller, once, and lists every key; when even those
+ * are too large, the list fails and says why.
+ */
+Test(kmip_store, fake_response_too_large)
+{
+	struct kcfg	 k = { .prefix = "big/" };
+	char		 eps[64], body[BODYLEN], name[32], *p;
+	json_t		*reqs;
+	long		 code, tl, page, batch;
+	int		 i, n;
+
+	fake_start();
+	for (i = 0; i < 300; i++) {
+		FMT(name, "big/k%03d", i);
+		fake_plant(name, "big/", 1, 100);
+	}
+	fake_node(&nodes[0], &k, eps, sizeof(eps));
+	/* Pages of 500 UIDs (~5 KB) are too large, of 50 not. */
+	fake_knobs("{\"max_response\":3000}");
+	json_decref(fake_ctl("POST", "/requests/clear", NULL));
+	code = key(&nodes[0], "list", "", NULL, body, sizeof(body));
+	cr_assert_eq(code, 200, "list: %ld %s\n%s", code, body,
+	    tsrv_log_tail(&nodes[0]));
+	for (n = 0, p = body; (p = strstr(p, "\"k")) != NULL; p++)
+		n++;
+	cr_expect_eq(n, 300, "%d names listed: %s", n, body);
+	reqs = fake_ctl("GET", "/requests", NULL);
+	list_shape(reqs, &tl, &page, &batch);
+	json_decref(reqs);
+	cr_expect_eq(tl, 1, "%ld answers too large", tl);
+	cr_expect_eq(page, 50, "Locate pages of %ld", page);
+	cr_expect_eq(batch, 5, "Get Attributes batches of %ld", batch);
+
+	/* Pages fit, batches of 50 (~10 KB) do not. */
+	fake_knobs("{\"max_response\":6000}");
+	json_decref(fake_ctl("POST", "/requests/clear", NULL));
+	code = key(&nodes[0], "list", "", NULL, body, sizeof(body));
+	cr_assert_eq(code, 200, "list: %ld %s\n%s", code, body,
+	    tsrv_log_tail(&nodes[0]));
+	cr_expect(strstr(body, "\"k000\"") != NULL && strstr(body,
+	    "\"k299\"") != NULL, "%s", body);
+	reqs = fake_ctl("GET", "/requests", NULL);
+	list_shape(reqs, &tl, &page, &batch);
+	json_decref(reqs);
+	cr_expect_eq(tl, 1, "%ld answers too large", tl);
+	cr_expect_eq(batch, 5, "Get Attributes batches of %ld", batch);
+
+	/* Even pages of 50 are too large: once only, then a failure. */
+	fake_knobs("{\"max_response\":500}");
+	json_decref(fake_ctl("POST", "/requests/clear", NULL));
+	code = key(&nodes[0], "list", "", NULL, body, sizeof(body));
+	cr_expect_eq(code, 502, "list: %ld %s", code, body);
+	reqs = fake_ctl("GET", "/requests", NULL);
+	list_shape(reqs, &tl, &page, &batch);
+	json_decref(reqs);
+	cr_expect_eq(tl, 2, "%ld answers too large", tl);
+	cr_expect_eq(tsrv_wait_log(&nodes[0], "Response Too Large", 1, 5000),
+	    0, "%s", tsrv_log_tail(&nodes[0]));
+	expect_clean_log(&nodes[0]);
+	fake_stop();
+}
+
+/*
+ * The connection of the answer the fake spoiled (-1: none), and whether
+ * a later request came on it.
+ */
+static long
+spoiled_conn(bool *reused)
+{
+	json_t	*reqs = fake_ctl("GET", "/requests", NULL), *r;
+	long	 conn = -1;
+	size_t	 i;
+
+	*reused = false;
+	json_array_foreach(reqs, i, r) {
+		long c = (long)json_integer_value(json_object_get(r, "conn"));
+
+		if (conn != -1 && c == conn)
+			*reused = true;
+		if (json_object_get(r, "malformed") != NULL)
+			conn = c;
+	}
+	json_decref(reqs);
+	return conn;
+}
+
+/*
+ * KT15: a malformed answer (a length beyond its parent, a Result Status
+ * that is no Enumeration) fails the call without a second try, and its
+ * connection is never used again. An answer cut short by the server
+ * closing (KT14) is a lost connection: asked again on a new one.
+ */
+Test(kmip_store, fake_malformed_answers)
+{
+	struct kcfg	 k = { .prefix = "bad/" };
+	static const char *const kinds[] = { "length_beyond_parent",
+			    "status_type", "truncated" };
+	char		 eps[64], body[BODYLEN];
+	bool		 reused;
+	long		 code;
+	size_t		 i;
+
+	fake_start();
+	fake_node(&nodes[0], &k, eps, sizeof(eps));
+	code = key(&nodes[0], "create", "k", NULL, body, sizeof(body));
+	cr_assert_eq(code, 200, "create: %ld %s\n%s", code, body,
+	    tsrv_log_tail(&nodes[0]));
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		json_decref(fake_ctl("POST", "/requests/clear", NULL));
+		fake_knobs("{\"malformed\":[{\"op\":\"locate\",\"kind\":\"%s\","
+		    "\"count\":1}]}", kinds[i]);
+		code = key(&nodes[0], "create", "k", NULL, body, sizeof(body));
+		if (strcmp(kinds[i], "truncated") == 0)
+			cr_expect_eq(code, 400, "%s: create: %ld %s\n%s",
+			    kinds[i], code, body, tsrv_log_tail(&nodes[0]));
+		else {
+			cr_expect_eq(code, 502, "%s: create: %ld %s\n%s",
+			    kinds[i], code, body, tsrv_log_tail(&nodes[0]));
+			cr_expect_eq(tsrv_wait_log(&nodes[0], "a malformed "
+			    "answer", (int)i + 1, 5000), 0, "%s",
+			    tsrv_log_tail(&nodes[0]));
+		}
+		/* The same question again: another connection answers. */
+		code = key(&nodes[0], "create", "k", NULL, body, sizeof(body));
+		cr_expect_eq(code, 400, "%s: create again: %ld %s", kinds[i],
+		    code, body);
+		cr_expect_neq(spoiled_conn(&reused), -1, "%s: not sent",
+		    kinds[i]);
+		cr_expect_not(reused, "%s: the connection was used again",
+		    kinds[i]);
+	}
+	expect_clean_log(&nodes[0]);
+	fake_stop();
 }

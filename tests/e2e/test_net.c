@@ -1,5 +1,6 @@
 /*
- * The agent's HTTPS layer (keystore-agent/net.c) and its resolver helper
+ * The agent's HTTPS layer (keystore-agent/net.c, net_req.c: requests,
+ * retry policies, answers and their headers) and its resolver helper
  * (helper.c) against the Vault test double (tests/doubles/vault_double.py:
  * TLS, mTLS, faults and latency through its control port), driven by the
  * agent's own event loop in the test process. A throw-away PKI is made
@@ -275,7 +276,16 @@ struct result {
 	size_t		 len;
 	char		 detail[512];
 	int		 order;		/* completion rank, from 1 */
+	/* Headers ("" when absent), and whether the list was there. */
+	char		 ctype[128], ctype_hdr[128], cache[64], retry[32];
+	bool		 location, headers;
 };
+
+static void
+copy_header(char *dst, size_t len, const char *v)
+{
+	snprintf(dst, len, "%s", v != NULL ? v : "");
+}
 
 static int	completed;
 
@@ -295,6 +305,18 @@ on_done(struct net_req *req, const struct net_resp *r, void *arg)
 	snprintf(res->body, sizeof(res->body), "%s", (const char *)r->body);
 	snprintf(res->detail, sizeof(res->detail), "%s", r->detail);
 	res->order = ++completed;
+	res->headers = r->headers != NULL;
+	copy_header(res->ctype, sizeof(res->ctype), r->content_type);
+	copy_header(res->ctype_hdr, sizeof(res->ctype_hdr),
+	    net_resp_header(r, "content-TYPE"));
+	copy_header(res->cache, sizeof(res->cache),
+	    net_resp_header(r, "Cache-Control"));
+	copy_header(res->retry, sizeof(res->retry),
+	    net_resp_header(r, "Retry-After"));
+	res->location = net_resp_header(r, "Location") != NULL;
+	cr_assert_null(net_resp_header(r, "X-Not-Sent"));
+	/* A prefix of a name is not the name. */
+	cr_assert_null(net_resp_header(r, "Content"));
 }
 
 static void
@@ -327,7 +349,9 @@ retry_all(const struct net_resp *r)
 	return true;
 }
 
-static const struct net_policy once = { 1, 0, 0, 5000, NULL };
+static const struct net_policy once = {
+	1, 0, 0, 5000, NULL, NET_WAIT_GROWING
+};
 
 static struct net_client *
 client(const char *origin, bool with_ca, bool with_cert)
@@ -481,7 +505,8 @@ Test(net, wrong_ca_is_tls_verify_and_not_retried)
 {
 	struct net_tls		 tls = { (const uint8_t *)vd.wrong_ca,
 				    vd.wrong_ca_len, NULL, 0, NULL, 0 };
-	struct net_policy	 pol = { 4, 1, 2, 5000, retry_all };
+	struct net_policy	 pol = { 4, 1, 2, 5000, retry_all,
+				    NET_WAIT_GROWING };
 	struct net_client	*cl;
 	struct result		 res;
 	char			 err[256];
@@ -505,7 +530,8 @@ Test(net, wrong_ca_is_tls_verify_and_not_retried)
 Test(net, retries_503_then_429_with_waits)
 {
 	struct net_client	*cl = client(vd.origin, true, false);
-	struct net_policy	 pol = { 5, 20, 30, 5000, retry_5xx_429 };
+	struct net_policy	 pol = { 5, 20, 30, 5000,
+				    retry_5xx_429, NET_WAIT_GROWING };
 	struct result		 res;
 
 	control("/fault", "{\"path\":\"sys/health\",\"status\":503,"
@@ -544,10 +570,97 @@ Test(net, retries_503_then_429_with_waits)
 	net_client_free(cl);
 }
 
+/*
+ * The answer's headers: Content-Type trimmed (absent on a 204), any
+ * header by name in any case, those of the last attempt and of the
+ * redirected answer only, none after a failure.
+ */
+Test(net, response_headers)
+{
+	struct net_client	*cl = client(vd.origin, true, false);
+	struct net_policy	 pol = { 3, 1, 2, 5000, retry_5xx_429,
+				    NET_WAIT_GROWING };
+	struct result		 res;
+
+	do_request(cl, "GET", "/v1/sys/health", NULL, &once, &res);
+	cr_assert_eq(res.status, 200, "%s", res.detail);
+	cr_expect_str_eq(res.ctype, "application/json");
+	cr_expect_str_eq(res.ctype_hdr, "application/json");
+	cr_expect_str_eq(res.cache, "no-store");
+
+	do_request(cl, "PUT", "/v1/kv/h", "{\"a\":\"b\"}", &once, &res);
+	cr_assert_eq(res.status, 204, "%s", res.detail);
+	cr_expect_str_empty(res.ctype);
+	cr_expect_str_eq(res.cache, "no-store");
+
+	control("/fault", "{\"path\":\"sys/health\",\"status\":429,"
+	    "\"count\":1,\"retry_after\":\"7\"}");
+	do_request(cl, "GET", "/v1/sys/health", NULL, &once, &res);
+	cr_assert_eq(res.status, 429);
+	cr_expect_str_eq(res.retry, "7");
+	/* Retried: the second answer's headers, not the first's. */
+	control("/fault", "{\"path\":\"sys/health\",\"status\":429,"
+	    "\"count\":1,\"retry_after\":\"7\"}");
+	do_request(cl, "GET", "/v1/sys/health", NULL, &pol, &res);
+	cr_assert_eq(res.status, 200);
+	cr_assert_eq(res.attempts, 2);
+	cr_expect_str_empty(res.retry);
+
+	/* A 307 followed: the answer it led to (no Location). */
+	control("/fault", "{\"path\":\"sys/health\",\"action\":\"redirect\"}");
+	do_request(cl, "GET", "/v1/sys/health", NULL, &once, &res);
+	cr_assert_eq(res.status, 200, "%s", res.detail);
+	cr_expect_not(res.location);
+	cr_expect_str_eq(res.ctype, "application/json");
+
+	/* No answer: no header. */
+	control("/fault", "{\"path\":\"sys/health\",\"action\":\"truncate\","
+	    "\"status\":200}");
+	do_request(cl, "GET", "/v1/sys/health", NULL, &once, &res);
+	cr_assert_eq(res.fail, NET_IO);
+	cr_expect(res.headers);
+	cr_expect_str_empty(res.ctype);
+	cr_expect_str_empty(res.cache);
+	net_client_free(cl);
+}
+
+/*
+ * NET_WAIT_CONSTANT (KES's retry wrapper, the CipherTrust store): every
+ * wait is uniform[min, max); NET_WAIT_GROWING (Vault's client): the i-th
+ * is i times that. Four retries of 200 ms: 800 ms against 2 000 ms.
+ */
+Test(net, constant_and_growing_waits)
+{
+	struct net_client	*cl = client(vd.origin, true, false);
+	struct net_policy	 pol = { 5, 200, 201, 5000, retry_5xx_429,
+				    NET_WAIT_CONSTANT };
+	struct result		 res;
+
+	control("/fault", "{\"path\":\"sys/health\",\"status\":503,"
+	    "\"count\":4}");
+	do_request(cl, "GET", "/v1/sys/health", NULL, &pol, &res);
+	cr_assert_eq(res.status, 200, "%ld %s", res.status, res.detail);
+	cr_assert_eq(res.attempts, 5);
+	cr_expect_geq(res.elapsed_ms, 800, "%llu ms",
+	    (unsigned long long)res.elapsed_ms);
+	cr_expect_lt(res.elapsed_ms, 1900, "%llu ms: the waits grew",
+	    (unsigned long long)res.elapsed_ms);
+
+	pol.wait = NET_WAIT_GROWING;
+	control("/fault", "{\"path\":\"sys/health\",\"status\":503,"
+	    "\"count\":4}");
+	do_request(cl, "GET", "/v1/sys/health", NULL, &pol, &res);
+	cr_assert_eq(res.status, 200, "%ld %s", res.status, res.detail);
+	cr_expect_geq(res.elapsed_ms, 2000, "%llu ms",
+	    (unsigned long long)res.elapsed_ms);
+	net_client_free(cl);
+}
+
 Test(net, attempt_deadline_is_timeout)
 {
 	struct net_client	*cl = client(vd.origin, true, false);
-	struct net_policy	 pol = { 2, 1, 2, 300, retry_5xx_429 };
+	struct net_policy	 pol = { 2, 1, 2, 300,
+				    retry_5xx_429, NET_WAIT_GROWING };
 	struct result		 res;
 
 	control("/latency", "{\"ms\":3000}");
@@ -781,7 +894,8 @@ Test(net, localhost_through_the_helper)
 Test(net, refused_connection_resolves_again)
 {
 	struct net_client	*cl;
-	struct net_policy	 pol = { 2, 10, 20, 3000, retry_all };
+	struct net_policy	 pol = { 2, 10, 20, 3000, retry_all,
+				    NET_WAIT_GROWING };
 	struct result		 res;
 	char			 url[64], err[256];
 

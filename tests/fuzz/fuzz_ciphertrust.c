@@ -29,6 +29,11 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 static const long statuses[] = {
 	200, 201, 204, 400, 401, 403, 404, 409, 500, 503, 302, 100, 202, 599
 };
+/* The answer's Content-Type decides JSON or text for an error body. */
+static const char *const ctypes[] = {
+	NULL, "application/json", "text/plain",
+	" application/json; charset=utf-8"
+};
 
 static void
 check_detail(const char *e, size_t len)
@@ -60,6 +65,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t		*v;
 	size_t		 vlen, n = 0, i;
 	char		 err[256];
+	const char	*ctype;
 	long		 status;
 	uint64_t	 skip;
 	int		 r;
@@ -68,11 +74,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	status = statuses[data[0] % (sizeof(statuses) / sizeof(statuses[0]))];
 	skip = (data[0] & 0x80) ? 200 : 0;
+	ctype = ctypes[(data[0] >> 5) & 3];
 	data++;
 	size--;
 
 	err[0] = '\0';
-	r = ct_parse_auth(status, data, size, &t, err, sizeof(err));
+	r = ct_parse_auth(status, ctype, data, size, &t, err, sizeof(err));
 	CHECK(r == 0 || r == -1);
 	if (r == 0) {
 		CHECK(status == 200 && t.jwt != NULL && t.duration_s > 0);
@@ -85,18 +92,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_detail(err, sizeof(err));
 	}
 
-	r = ct_parse_error(status, data, size, &e, err, sizeof(err));
+	r = ct_parse_error(status, ctype, data, size, &e, err, sizeof(err));
 	CHECK(r == 0 || r == -1);
 	check_detail(r == 0 ? e.desc : err, r == 0 ? sizeof(e.desc) :
 	    sizeof(err));
 
-	r = ct_parse_create(status, data, size, "k", err, sizeof(err));
+	r = ct_parse_create(status, ctype, data, size, "k", err,
+	    sizeof(err));
 	CHECK(r >= -1 && r <= 1);
 	CHECK((r == 0) == (status == 201) && (r == 1) == (status == 409));
 	if (r != 0)
 		check_detail(err, sizeof(err));
 
-	g = ct_parse_export(status, data, size, "k", &v, &vlen, err,
+	g = ct_parse_export(status, ctype, data, size, "k", &v, &vlen, err,
 	    sizeof(err));
 	CHECK(g == CT_VALUE || g == CT_ABSENT || g == CT_FAIL);
 	CHECK((g == CT_ABSENT) == (status == 404));
@@ -109,12 +117,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (g == CT_FAIL)
 		check_detail(err, sizeof(err));
 
-	r = ct_parse_delete(status, data, size, "k", err, sizeof(err));
+	r = ct_parse_delete(status, ctype, data, size, "k", err,
+	    sizeof(err));
 	CHECK(r >= -1 && r <= 1);
 	CHECK((r == 0) == (status == 204) && (r == 1) == (status == 404));
 
-	r = ct_parse_list(status, data, size, skip, name_cb, &n, &pg, err,
-	    sizeof(err));
+	r = ct_parse_list(status, ctype, data, size, skip, name_cb, &n, &pg,
+	    err, sizeof(err));
 	CHECK(r == 0 || r == -1);
 	if (r == 0)
 		CHECK(status == 200 && pg.skip == skip);

@@ -16,7 +16,11 @@
 #include "keystore-agent/ciphertrust.h"
 #include "keystore-agent/ciphertrust_json.h"
 
-#define S(x)	(const uint8_t *)(x), strlen(x)
+/* A body and the Content-Type a server would give it: JSON when it
+ * starts with '{'. (ciphertrust_json, content_type: the type decides.) */
+#define S(x)	((x)[0] == '{' ? JSON : "text/plain"), (const uint8_t *)(x), \
+		strlen(x)
+#define JSON	"application/json; charset=utf-8"
 #define NOT_FOUND	"{\"code\":16,\"codeDesc\":\"NCERRResourceNotFound: " \
 			"Resource not found\"}"
 
@@ -93,6 +97,40 @@ Test(ciphertrust_json, error_bodies)
 	    "\"a\\nb\"}"), &e, err, sizeof(err)), 0);
 	cr_assert_eq(e.code, 7);
 	cr_assert_str_eq(e.desc, "a b");
+}
+
+/*
+ * §2.5: the Content-Type, not the body, says whether an error body is
+ * JSON, as in KES: trimmed, a prefix (parameters allowed), exact case.
+ */
+Test(ciphertrust_json, content_type)
+{
+	static const char	 body[] = "{\"code\":14,\"codeDesc\":\"x\"}";
+	static const char *const json[] = { "application/json",
+				    " application/json; charset=utf-8",
+				    "application/json-seq" };
+	static const char *const text[] = { NULL, "", "text/plain",
+				    "Application/JSON", "text/json" };
+	struct ct_error		 e;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(json) / sizeof(json[0]); i++) {
+		cr_assert_eq(ct_parse_error(409, json[i], (const uint8_t *)body,
+		    strlen(body), &e, err, sizeof(err)), 0, "%s", json[i]);
+		cr_expect_eq(e.code, 14, "%s", json[i]);
+		cr_expect_str_eq(e.desc, "x");
+	}
+	for (i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+		cr_assert_eq(ct_parse_error(409, text[i], (const uint8_t *)body,
+		    strlen(body), &e, err, sizeof(err)), 0, "%s", text[i]);
+		cr_expect_eq(e.code, 409, "%s", text[i] ? text[i] : "NULL");
+		cr_expect_str_eq(e.desc, body);
+	}
+	/* A text body typed JSON does not decode: KES's parse error. */
+	cr_assert_eq(ct_parse_create(400, "application/json",
+	    (const uint8_t *)"Bad Request", 11, "k", err, sizeof(err)), -1);
+	cr_expect(strstr(err, "failed to parse server response") != NULL,
+	    "%s", err);
 }
 
 /* CT2, CT3: the auth answer and each of KES's refusals. */
@@ -286,20 +324,20 @@ Test(ciphertrust_json, mutations)
 				m[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 			s = st[i % (sizeof(st) / sizeof(st[0]))];
 			memset(&k, 0, sizeof(k));
-			if (ct_parse_auth((long)s, m, n, &t, err,
+			if (ct_parse_auth((long)s, JSON, m, n, &t, err,
 			    sizeof(err)) == 0) {
 				cr_assert_not_null(t.jwt);
 				freezero_str(t.jwt);
 			} else
 				cr_assert_null(t.jwt);
-			g = ct_parse_export((long)s, m, n, "k", &v, &n, err,
-			    sizeof(err));
+			g = ct_parse_export((long)s, JSON, m, n, "k", &v, &n,
+			    err, sizeof(err));
 			if (g == CT_VALUE)
 				freezero(v, n + 1);
 			else
 				cr_assert_null(v);
-			(void)ct_parse_list((long)s, m, len, 0, add, &k, &pg,
-			    err, sizeof(err));
+			(void)ct_parse_list((long)s, JSON, m, len, 0, add, &k,
+			    &pg, err, sizeof(err));
 			cr_assert_lt(strnlen(err, sizeof(err)), sizeof(err));
 		}
 	}
@@ -326,6 +364,9 @@ Test(ciphertrust_json, retry_policy)
 	cr_assert_eq(ct_call_policy.attempts, 3);
 	cr_assert_eq(ct_call_policy.wait_min_ms, 200);
 	cr_assert_eq(ct_call_policy.wait_max_ms, 1000);
+	/* KES waits 0.2-1 s before each retry, not longer each time. */
+	cr_assert_eq(ct_call_policy.wait, NET_WAIT_CONSTANT);
+	cr_assert_eq(ct_auth_policy.wait, NET_WAIT_CONSTANT);
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		r.fail = t[i].fail;
 		r.status = t[i].status;
