@@ -87,8 +87,11 @@ void	seal_wipe_pin(void *p, size_t len, const char *pin);
 
 /* seal.c, agent: start the helper (as root, before the drop; user is the
  * server's); then, after ev_init, the layer around the store. Both die
- * with a message naming the failed step. */
-void	seal_start(const struct seal_conf *, const char *user, bool debug);
+ * with a message naming the failed step, except for a PIN the token
+ * refuses when restarted (the agent replaces one): the seal then fails
+ * every call rather than try the PIN again at each restart (§4.7). */
+void	seal_start(const struct seal_conf *, const char *user, bool debug,
+	    bool restarted);
 const struct ks_backend *seal_wrap(const struct ks_backend *inner);
 
 /* seal_helper.c: `keyward seal-helper`, started by seal_start only. */
