@@ -742,8 +742,11 @@ if [ "$ONLY" = all ] || [ "$ONLY" = seal ]; then
 	SOFTHSM2_CONF=$W/hsm/softhsm2.conf softhsm2-util --init-token --free \
 	    --label kw-bench --so-pin 12345678 --pin 1234 >"$W/hsm.log" 2>&1 ||
 	    die "softhsm2-util: $(tail -2 "$W/hsm.log")"
+	mkdir -p "$W/skeys-plain"
 	"$B/bench/mkkeys" "$W/skeys-plain" "$SKEYS" sbench- ||
 	    die "mkkeys failed"
+	chown -R keyward: "$W/skeys-plain"
+	chmod 0700 "$W/skeys-plain"
 	cp -a "$W/skeys-plain" "$W/skeys-sealed"
 	seal_yaml sealed
 	write_config off
