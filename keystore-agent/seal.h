@@ -11,7 +11,7 @@
  *   seal.c         the agent's side: starts the helper, and wraps the
  *                  store's create/get/status (the seal layer)
  *   seal_helper.c  `keyward seal-helper`: the one process that loads the
- *                  vendor module and holds the PIN
+ *                  vendor module and logs in (it wipes the PIN then)
  *   seal_p11.c     the PKCS#11 calls (helper and the seal commands)
  *   seal_fmt.c     the kwseal:v1: value format and its AAD
  *   seal_cmd.c     `keyward seal keygen|seal-fs|unseal-fs`
