@@ -26,8 +26,10 @@ static struct p11shim_ctl	*ctl;
 static struct p11shim_ctl	 noctl;		/* without a control file */
 static CK_RV			 load_rv = CKR_OK;
 static pthread_once_t		 once = PTHREAD_ONCE_INIT;
-/* Which sessions have an encrypt or decrypt in progress. */
+/* Which sessions have an encrypt or decrypt in progress, and which had
+ * a length answer injected into it. */
 static uint8_t			 sess_busy[SESS_SLOTS];
+static uint8_t			 sess_short[SESS_SLOTS];
 
 CK_RV	C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR);
 
@@ -196,6 +198,9 @@ op_init(enum p11shim_fn f, CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,
 {
 	CK_RV rv = fault(f);
 
+	if (__atomic_exchange_n(&sess_short[s % SESS_SLOTS], 0,
+	    __ATOMIC_SEQ_CST) != 0)
+		__atomic_add_fetch(&ctl->short_reinit, 1, __ATOMIC_SEQ_CST);
 	if (rv != CKR_OK)
 		return rv;
 	if (ld32(&ctl->removed))
@@ -234,6 +239,8 @@ op_final(enum p11shim_fn f, CK_SESSION_HANDLE s, CK_BYTE_PTR in,
 	if (rv == CKR_OK && ld32(&ctl->removed))
 		rv = CKR_DEVICE_REMOVED;
 	if (rv == CKR_BUFFER_TOO_SMALL && out != NULL) {
+		__atomic_store_n(&sess_short[s % SESS_SLOTS], 1,
+		    __ATOMIC_SEQ_CST);
 		*outlen += 16;
 		return rv;
 	}
@@ -245,6 +252,10 @@ op_final(enum p11shim_fn f, CK_SESSION_HANDLE s, CK_BYTE_PTR in,
 	}
 	real_rv = f == SHIM_ENCRYPT ? real->C_Encrypt(s, in, inlen, out,
 	    outlen) : real->C_Decrypt(s, in, inlen, out, outlen);
+	if (out != NULL && real_rv == CKR_OK &&
+	    __atomic_exchange_n(&sess_short[s % SESS_SLOTS], 0,
+	    __ATOMIC_SEQ_CST) != 0)
+		__atomic_add_fetch(&ctl->short_retried, 1, __ATOMIC_SEQ_CST);
 	if ((out != NULL || real_rv != CKR_OK) &&
 	    real_rv != CKR_BUFFER_TOO_SMALL)
 		op_end(s);

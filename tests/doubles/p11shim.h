@@ -65,6 +65,11 @@ struct p11shim_ctl {
 	int64_t			busy;
 	int64_t			busy_max;
 	uint64_t		session_reused;
+	/* After an injected CKR_BUFFER_TOO_SMALL on a session: the calls
+	 * made again that completed without a new init, and the inits
+	 * made instead. */
+	uint64_t		short_retried;
+	uint64_t		short_reinit;
 };
 
 /*
