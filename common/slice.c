@@ -205,7 +205,7 @@ crypto_slice_free(struct crypto_slice *s)
 
 /*
  * agent: u32 log level + 1, str store (its name in the configuration:
- * keystore.<name>), bytes settings. The settings are the
+ * keystore.<name>), bytes settings, u8 restarted. The settings are the
  * store's own (its settings_put, keystore-agent/), opaque here: adding a
  * store changes neither this layout nor this file. They may hold
  * credentials, so they are wiped when freed.
@@ -215,7 +215,8 @@ agent_slice_put(struct buf *b, const struct agent_slice *s)
 {
 	if (buf_put_u32(b, s->log_level + 1) == -1 ||
 	    buf_put_str(b, s->store) == -1 ||
-	    buf_put_bytes(b, s->settings, s->settings_len) == -1)
+	    buf_put_bytes(b, s->settings, s->settings_len) == -1 ||
+	    buf_put_u8(b, s->restarted) == -1)
 		return -1;
 	return 0;
 }
@@ -227,12 +228,14 @@ agent_slice_get(struct buf *b, struct agent_slice *s)
 	const char	*store;
 	size_t		 storelen;
 	uint32_t	 lvl;
+	uint8_t		 restarted;
 
 	memset(s, 0, sizeof(*s));
 	if (buf_get_u32(b, &lvl) == -1 || lvl > 4 ||
 	    buf_get_str(b, &store, &storelen) == -1 ||
 	    storelen == 0 || storelen > AGENT_STORE_NAMELEN ||
 	    buf_get_bytes(b, &v, &s->settings_len) == -1 ||
+	    buf_get_u8(b, &restarted) == -1 || restarted > 1 ||
 	    buf_end(b) == -1) {
 		agent_slice_free(s);
 		return -1;
@@ -243,6 +246,7 @@ agent_slice_get(struct buf *b, struct agent_slice *s)
 	memcpy(s->settings, v, s->settings_len);
 	s->settings[s->settings_len] = '\0';
 	s->log_level = (int)lvl - 1;
+	s->restarted = restarted != 0;
 	return 0;
 }
 

@@ -55,6 +55,9 @@ struct agent_slice {
 	char		 store[AGENT_STORE_NAMELEN + 1]; /* keystore.<name> */
 	uint8_t		*settings;	/* the store's own (secret) */
 	size_t		 settings_len;
+	/* The server was serving already: this agent replaces one that
+	 * exited (the seal never retries a refused PIN, §4.7). */
+	bool		 restarted;
 };
 
 int	worker_slice_put(struct buf *, const struct worker_slice *);

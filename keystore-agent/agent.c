@@ -192,7 +192,8 @@ agent_prepare(const struct proc_opts *opts)
 	/* The helper reads a PIN file as root and drops by itself; a PIN
 	 * from the configuration was sent to it and is wiped here. */
 	if (ag.seal != NULL) {
-		seal_start(ag.seal, opts->user, opts->sandbox_debug);
+		seal_start(ag.seal, opts->user, opts->sandbox_debug,
+		    ag.cf.restarted);
 		seal_wipe_pin(ag.cf.settings, ag.cf.settings_len,
 		    ag.seal->pin);
 		seal_wipe_pin(ag.parent.ch.in.data, ag.parent.ch.in.cap,

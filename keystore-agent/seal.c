@@ -7,10 +7,15 @@
  *
  * The helper is fork+exec'd (`keyward seal-helper`) while the agent is
  * still root and has no filter: nothing but async-signal-safe calls run
- * between fork and exec (§4.6). Should the helper die, the agent exits
- * and the parent restarts it with a new helper: the agent's filter
- * allows neither fork nor exec, and a call in flight fails as
- * unavailable rather than ever being answered wrongly.
+ * between fork and exec (§4.6). Should the helper die, or exit because
+ * the token needs a new login (it keeps no PIN), the agent exits and the
+ * parent restarts it with a new helper, handing it the PIN again: the
+ * agent's filter allows neither fork nor exec, and a call in flight
+ * fails as unavailable rather than ever being answered wrongly.
+ *
+ * A PIN refused by such a restarted helper is not tried again (each
+ * attempt burns the token's PIN counter, §4.4.4): this agent stays, and
+ * every sealed call fails fast until keyward is restarted (§4.7).
  */
 #include <sys/epoll.h>
 #include <sys/queue.h>
@@ -58,6 +63,7 @@ static struct {
 	uint8_t			*pkt;
 	struct ev_io		 io;
 	struct sop_list		 waiting;
+	char			*refused;	/* why sealed calls fail */
 } sl = { .fd = -1, .waiting = TAILQ_HEAD_INITIALIZER(sl.waiting) };
 
 /* ---- start ---------------------------------------------------------------- */
@@ -75,7 +81,8 @@ sock_bufs(int fd)
 }
 
 void
-seal_start(const struct seal_conf *c, const char *user, bool debug)
+seal_start(const struct seal_conf *c, const char *user, bool debug,
+    bool restarted)
 {
 	extern char	**environ;
 	char		*argv[] = { "keyward", "seal-helper", NULL };
@@ -132,6 +139,17 @@ seal_start(const struct seal_conf *c, const char *user, bool debug)
 	buf_view(&in, sl.pkt, (size_t)n);
 	if (buf_get_u8(&in, &ok) == -1 || buf_get_str(&in, &why, NULL) == -1)
 		fatalx("seal: a malformed answer from the seal helper");
+	if (ok == 2 && restarted) {
+		log_warnx("critical: seal: PKCS#11 %s at a new login; the PIN "
+		    "is not tried again: every sealed call fails until "
+		    "keyward restarts with the right PIN", why);
+		sl.refused = xstrdup("seal: the token refused the PIN at a new "
+		    "login (not tried again until keyward restarts)");
+		close(sl.fd);
+		sl.fd = -1;
+		(void)waitpid(sl.pid, NULL, 0);
+		return;
+	}
 	if (ok != 1)
 		fatalx("seal: PKCS#11 %s", why);
 	sl.allow_unsealed = c->allow_unsealed_reads;
@@ -362,11 +380,23 @@ inner_name(struct ks_op *inner, const char *name)
 	return -1;	/* no listing goes through the seal */
 }
 
+/* A refused PIN (seal_start): 0 when the call may go on. */
+static int
+refused(struct ks_op *op)
+{
+	if (sl.refused == NULL)
+		return 0;
+	ks_op_done(op, KS_FAIL_UNAVAILABLE, sl.refused);
+	return -1;
+}
+
 static void
 seal_create(struct ks_op *op)
 {
 	struct sop *so;
 
+	if (refused(op) == -1)
+		return;
 	if (op->len > SEAL_VALUE_MAX) {
 		ks_op_done(op, KS_FAIL_INVALID, "seal: values over 128 KiB "
 		    "are not sealed");
@@ -382,7 +412,11 @@ seal_create(struct ks_op *op)
 static void
 seal_get(struct ks_op *op)
 {
-	struct sop *so = sop_new(op);
+	struct sop *so;
+
+	if (refused(op) == -1)
+		return;
+	so = sop_new(op);
 
 	buf_init(&so->val, SH_PKT_MAX);
 	so->inner.out = &so->val;
@@ -393,7 +427,11 @@ seal_get(struct ks_op *op)
 static void
 seal_status(struct ks_op *op)
 {
-	struct sop *so = sop_new(op);
+	struct sop *so;
+
+	if (refused(op) == -1)
+		return;
+	so = sop_new(op);
 
 	buf_init(&so->val, 16);
 	if (helper_send(so, SH_PROBE, NULL, 0) == -1)
@@ -426,9 +464,10 @@ seal_cancel(struct ks_op *op)
 const struct ks_backend *
 seal_wrap(const struct ks_backend *inner)
 {
-	if (fcntl(sl.fd, F_SETFL, O_NONBLOCK) == -1)
+	if (sl.refused == NULL && fcntl(sl.fd, F_SETFL, O_NONBLOCK) == -1)
 		fatal("seal: fcntl");
-	if (ev_add(&sl.io, sl.fd, EPOLLIN, helper_readable, NULL) == -1)
+	if (sl.refused == NULL &&
+	    ev_add(&sl.io, sl.fd, EPOLLIN, helper_readable, NULL) == -1)
 		fatal("seal: epoll");
 	sl.inner = inner;
 	sl.wrap = *inner;

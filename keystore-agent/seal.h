@@ -11,7 +11,7 @@
  *   seal.c         the agent's side: starts the helper, and wraps the
  *                  store's create/get/status (the seal layer)
  *   seal_helper.c  `keyward seal-helper`: the one process that loads the
- *                  vendor module and holds the PIN
+ *                  vendor module and logs in (it wipes the PIN then)
  *   seal_p11.c     the PKCS#11 calls (helper and the seal commands)
  *   seal_fmt.c     the kwseal:v1: value format and its AAD
  *   seal_cmd.c     `keyward seal keygen|seal-fs|unseal-fs`
@@ -87,8 +87,11 @@ void	seal_wipe_pin(void *p, size_t len, const char *pin);
 
 /* seal.c, agent: start the helper (as root, before the drop; user is the
  * server's); then, after ev_init, the layer around the store. Both die
- * with a message naming the failed step. */
-void	seal_start(const struct seal_conf *, const char *user, bool debug);
+ * with a message naming the failed step, except for a PIN the token
+ * refuses when restarted (the agent replaces one): the seal then fails
+ * every call rather than try the PIN again at each restart (§4.7). */
+void	seal_start(const struct seal_conf *, const char *user, bool debug,
+	    bool restarted);
 const struct ks_backend *seal_wrap(const struct ks_backend *inner);
 
 /* seal_helper.c: `keyward seal-helper`, started by seal_start only. */

@@ -4,9 +4,10 @@
  * The agent fork+execs it as root before its own drop (seal.c), with a
  * SOCK_SEQPACKET socketpair on descriptor 3; it reads its settings from
  * the first packet, reads a PIN file while still root, becomes the
- * server's user, loads the module, logs in once, checks the key, runs
- * the self-test, starts one thread per pool session, loads its own
- * filter, and says READY (or why not) in one packet.
+ * server's user, loads the module, logs in once, wipes the PIN (§4.1),
+ * checks the key, runs the self-test, starts one thread per pool
+ * session, loads its own filter, and says READY (or why not) in one
+ * packet.
  *
  * Wire layout (one packet each, common/buf.h encodings):
  *   agent -> helper  first: u8 debug, u32 log level + 1, str user,
@@ -15,7 +16,8 @@
  *                           type SH_SEAL (data: the value),
  *                           SH_UNSEAL (data: the kwseal:v1: string),
  *                           SH_PROBE (name and data empty)
- *   helper -> agent  first: u8 ok, str why (the failed step)
+ *   helper -> agent  first: u8 ok (1; 0: failed, 2: the PIN was
+ *                           refused), str why (the failed step)
  *                    then:  u32 id, u8 result (0 or enum ks_fail),
  *                           bytes data, str detail
  * Every thread reads requests from the one socket (a packet goes to one
@@ -24,6 +26,17 @@
  * Sessions: thread i uses session i only, so no session ever sees two
  * operations at once (§4.4.6). Recovery (§4.7) takes the pool's lock for
  * writing; operations hold it for reading.
+ *
+ * Recovery never logs in: the PIN is wiped after the one login at start
+ * (§4.1), and SoftHSM writes its token file at a login, which the filter
+ * forbids. While the anchor session keeps the login, lost pool sessions
+ * and key handles are opened and found again here. When the login itself
+ * is lost, or the module must be initialised again (the device rows of
+ * §4.7), the helper exits: the agent goes with it, and the parent starts
+ * a new agent, fed the PIN again, whose new helper logs in before its
+ * filter. The parent's back-off (at most 5 s) spaces those attempts, and
+ * none of them logs in while the token is missing. A PIN refused at such
+ * a new login is never tried again (seal.c).
  */
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -53,7 +66,6 @@
 #include "keystore-agent/seal_p11.h"
 
 #define SH_KEYS_MAX	17		/* key and up to 16 old keys */
-#define SH_RECOVER_SEC	5		/* at most one full recovery */
 
 struct sh_key {
 	const char		*label;
@@ -64,7 +76,7 @@ struct sh_key {
 static struct {
 	struct p11		 p;
 	struct seal_conf	*cf;
-	char			*pin;
+	char			*pin;		/* until the login */
 	struct sh_key		 keys[SH_KEYS_MAX];
 	size_t			 nkeys;
 	CK_SESSION_HANDLE	 sess[SEAL_SESSIONS_MAX];
@@ -72,8 +84,7 @@ static struct {
 	pthread_rwlock_t	 lock;
 	uint64_t		 gen;		/* recoveries so far */
 	bool			 healthy;
-	bool			 pin_bad;	/* stop recovering */
-	time_t			 last_full;
+	bool			 pin_refused;	/* at start: answer 2 */
 	int			 fd;
 	pthread_barrier_t	 started;	/* threads past their start-up */
 } sh = { .lock = PTHREAD_RWLOCK_INITIALIZER, .fd = 3 };
@@ -156,89 +167,106 @@ find_keys(CK_SESSION_HANDLE s, bool start, char *err, size_t errlen)
 	return 0;
 }
 
+/* Close the pool's sessions; the anchor keeps the login. */
 static void
 close_pool(void)
 {
 	unsigned int i;
 
-	for (i = 0; i < sh.nsess; i++)
+	for (i = 0; i < sh.nsess; i++) {
 		if (sh.sess[i] != CK_INVALID_HANDLE)
 			(void)sh.p.f->C_CloseSession(sh.sess[i]);
-	for (i = 0; i < sh.nsess; i++)
 		sh.sess[i] = CK_INVALID_HANDLE;
-	if (sh.p.have_anchor)
-		(void)sh.p.f->C_CloseSession(sh.p.anchor);
-	sh.p.have_anchor = false;
+	}
 }
 
-/* Anchor, login, keys, pool. */
+/* The pool's sessions; -1 with *rv. */
 static int
-open_pool(bool start, char *err, size_t errlen)
+open_sessions(CK_RV *rv, char *err, size_t errlen)
 {
-	CK_RV		rv;
 	unsigned int	i;
 	char		n[64];
 
-	if (p11_login(&sh.p, sh.pin, false, &rv, err, errlen) == -1) {
-		if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ||
-		    rv == CKR_PIN_EXPIRED)
-			sh.pin_bad = true;
-		return -1;
-	}
-	if (find_keys(sh.p.anchor, start, err, errlen) == -1)
-		return -1;
 	for (i = 0; i < sh.nsess; i++)
-		if (p11_open_session(&sh.p, &sh.sess[i], &rv) == -1) {
+		if (p11_open_session(&sh.p, &sh.sess[i], rv) == -1) {
 			snprintf(err, errlen, "C_OpenSession: %s",
-			    p11_rv_str(rv, n, sizeof(n)));
+			    p11_rv_str(*rv, n, sizeof(n)));
 			return -1;
 		}
 	return 0;
 }
 
+/* At start: anchor, the one login, keys, pool. */
+static int
+open_pool(char *err, size_t errlen)
+{
+	CK_RV rv;
+
+	if (p11_login(&sh.p, sh.pin, false, &rv, err, errlen) == -1) {
+		if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ||
+		    rv == CKR_PIN_EXPIRED)
+			sh.pin_refused = true;
+		return -1;
+	}
+	if (find_keys(sh.p.anchor, true, err, errlen) == -1)
+		return -1;
+	return open_sessions(&rv, err, errlen);
+}
+
+/* The device rows of §4.7: the module must be initialised again. */
+static bool
+rv_device(CK_RV rv)
+{
+	return rv == CKR_DEVICE_ERROR || rv == CKR_DEVICE_REMOVED ||
+	    rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
+static void __attribute__((noreturn))
+need_login(const char *why)
+{
+	log_warnx("the token needs a new login (%s): the seal helper exits, "
+	    "and the agent starts again with a new one", why);
+	_exit(3);
+}
+
 /*
- * Recover after a failure seen at generation gen (§4.7): session level
- * first, then C_Finalize + C_Initialize, at most once per 5 s. 0 when
- * the pool works again.
+ * Recover after rv, seen at generation gen (§4.7; the file's head says
+ * how): 0 when the pool works again, -1 when it does not; no return when
+ * a new login is needed.
  */
 static int
-recover(uint64_t gen)
+recover(uint64_t gen, CK_RV rv)
 {
-	char	err[256];
-	time_t	now = time(NULL);
-	int	rc = -1;
+	CK_SESSION_INFO	si;
+	char		err[256], n[64];
+	int		rc = -1;
 
 	pthread_rwlock_wrlock(&sh.lock);
 	if (sh.gen != gen) {
 		rc = sh.healthy ? 0 : -1;
 		goto out;
 	}
-	if (sh.pin_bad) {
-		log_warnx("not recovering: the PIN was refused");
-		goto out;
-	}
+	if (rv_device(rv))
+		need_login(p11_rv_str(rv, n, sizeof(n)));
 	close_pool();
-	if (open_pool(false, err, sizeof(err)) == 0) {
-		log_info("token sessions recovered");
-		rc = 0;
-		goto out;
+	if ((rv = sh.p.f->C_GetSessionInfo(sh.p.anchor, &si)) != CKR_OK) {
+		snprintf(err, sizeof(err), "the anchor session: %s",
+		    p11_rv_str(rv, n, sizeof(n)));
+		need_login(err);
 	}
-	close_pool();
-	if (sh.pin_bad) {
-		log_warnx("recovery: %s", err);
-		goto out;
-	}
-	if (now - sh.last_full < SH_RECOVER_SEC)
-		goto out;
-	sh.last_full = now;
-	if (p11_reinitialize(&sh.p, err, sizeof(err)) == -1 ||
-	    p11_find_token(&sh.p, sh.cf, err, sizeof(err)) == -1 ||
-	    open_pool(false, err, sizeof(err)) == -1) {
+	if (si.state != CKS_RO_USER_FUNCTIONS &&
+	    si.state != CKS_RW_USER_FUNCTIONS)
+		need_login("the anchor session is logged out");
+	rv = CKR_OK;
+	if (find_keys(sh.p.anchor, false, err, sizeof(err)) == -1 ||
+	    open_sessions(&rv, err, sizeof(err)) == -1) {
+		if (rv_device(rv))
+			need_login(err);
 		log_warnx("recovery: %s", err);
 		close_pool();
 		goto out;
 	}
-	log_info("token recovered (module re-initialised)");
+	log_info("token sessions recovered");
 	rc = 0;
  out:
 	sh.healthy = rc == 0;
@@ -301,9 +329,10 @@ gcm(unsigned int idx, size_t key, bool enc, const uint8_t *iv,
 }
 
 /* §4.5: seal and unseal 32 random bytes, and (tamper) see a flipped
- * byte refused. */
+ * byte refused. *rvp: the CKR of a failed call (CKR_OK otherwise). */
 static int
-self_test(unsigned int idx, bool tamper, char *err, size_t errlen)
+self_test(unsigned int idx, bool tamper, CK_RV *rvp, char *err,
+    size_t errlen)
 {
 	uint8_t		 pt[32], iv[SEAL_IV_LEN], *ct = NULL, *back = NULL;
 	size_t		 ctlen, backlen;
@@ -313,6 +342,7 @@ self_test(unsigned int idx, bool tamper, char *err, size_t errlen)
 	char		 n[64];
 	int		 rc = -1;
 
+	*rvp = CKR_OK;
 	buf_view(&aad, "kwseal-selftest", 15);
 	if (getrandom(pt, sizeof(pt), 0) != sizeof(pt) ||
 	    getrandom(iv, sizeof(iv), 0) != sizeof(iv)) {
@@ -324,6 +354,7 @@ self_test(unsigned int idx, bool tamper, char *err, size_t errlen)
 	    &gen)) != CKR_OK) {
 		snprintf(err, errlen, "self-test: encrypt: %s",
 		    p11_rv_str(rv, n, sizeof(n)));
+		*rvp = rv;
 		goto out;
 	}
 	if ((rv = gcm(idx, 0, false, iv, &aad, ct, ctlen, &back, &backlen,
@@ -331,6 +362,7 @@ self_test(unsigned int idx, bool tamper, char *err, size_t errlen)
 	    memcmp(back, pt, sizeof(pt)) != 0) {
 		snprintf(err, errlen, "self-test: decrypt: %s", rv != CKR_OK ?
 		    p11_rv_str(rv, n, sizeof(n)) : "a different value");
+		*rvp = rv != CKR_OK ? rv : CKR_GENERAL_ERROR;
 		goto out;
 	}
 	freezero(back, backlen);
@@ -383,7 +415,7 @@ do_seal(unsigned int idx, const char *name, const uint8_t *v, size_t len,
 	for (tries = 0; tries < 2; tries++) {
 		rv = gcm(idx, 0, true, iv, &aad, v, len, &ct, &ctlen, &gen);
 		if (rv == CKR_OK || !rv_recoverable(rv) || tries == 1 ||
-		    recover(gen) == -1)
+		    recover(gen, rv) == -1)
 			break;
 	}
 	if (rv != CKR_OK) {
@@ -417,7 +449,7 @@ do_unseal(unsigned int idx, const char *name, const uint8_t *v, size_t len,
 	uint8_t		*pt = NULL;
 	size_t		 ptlen = 0, key;
 	uint64_t	 gen;
-	CK_RV		 rv;
+	CK_RV		 rv, prv;
 	char		 n[64], err[256];
 	int		 tries, rc = KS_FAIL_INVALID;
 
@@ -452,18 +484,22 @@ do_unseal(unsigned int idx, const char *name, const uint8_t *v, size_t len,
 			break;
 		if (rv_not_authentic(rv)) {
 			/* Healthy: the value is bad; else the token is. */
-			if (self_test(idx, false, err, sizeof(err)) == 0) {
+			if (self_test(idx, false, &prv, err,
+			    sizeof(err)) == 0) {
 				snprintf(detail, dlen, "seal: value not "
 				    "authentic (tampered, wrong key name, or "
 				    "other seal key)");
 				goto out;
 			}
+			/* Unhealthy: the module, as SoftHSM after its token
+			 * files went away, needs initialising again. */
+			rv = rv_recoverable(prv) ? prv : CKR_DEVICE_ERROR;
 		} else if (!rv_recoverable(rv)) {
 			snprintf(detail, dlen, "seal: decrypt: %s",
 			    p11_rv_str(rv, n, sizeof(n)));
 			goto out;
 		}
-		if (tries == 1 || recover(gen) == -1)
+		if (tries == 1 || recover(gen, rv) == -1)
 			break;
 	}
 	if (rv != CKR_OK) {
@@ -490,13 +526,15 @@ do_probe(unsigned int idx, char *detail, size_t dlen)
 {
 	char		err[192];
 	uint64_t	gen;
+	CK_RV		rv;
 
 	pthread_rwlock_rdlock(&sh.lock);
 	gen = sh.gen;
 	pthread_rwlock_unlock(&sh.lock);
-	if (self_test(idx, false, err, sizeof(err)) == 0)
+	if (self_test(idx, false, &rv, err, sizeof(err)) == 0)
 		return 0;
-	if (recover(gen) == 0 && self_test(idx, false, err, sizeof(err)) == 0)
+	if (recover(gen, rv_recoverable(rv) ? rv : CKR_DEVICE_ERROR) == 0 &&
+	    self_test(idx, false, &rv, err, sizeof(err)) == 0)
 		return 0;
 	snprintf(detail, dlen, "seal: the token cannot be used (%s)", err);
 	return KS_FAIL_UNAVAILABLE;
@@ -616,7 +654,8 @@ start_failed(const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	buf_init(&b, 1024);
-	if (buf_put_u8(&b, 0) == 0 && buf_put_str(&b, why) == 0)
+	if (buf_put_u8(&b, sh.pin_refused ? 2 : 0) == 0 &&
+	    buf_put_str(&b, why) == 0)
 		if (write(sh.fd, b.data, b.len) == -1)
 			log_warn("cannot tell the agent: %s", why);
 	buf_release(&b);
@@ -630,7 +669,7 @@ static char *
 read_pin_file(const char *path)
 {
 	struct stat	 st;
-	char		 buf[256];
+	char		 buf[256], *pin;
 	ssize_t		 n;
 	int		 fd;
 
@@ -649,9 +688,13 @@ read_pin_file(const char *path)
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
 	buf[n] = '\0';
-	if (n == 0 || strlen(buf) != (size_t)n)
+	if (n == 0 || strlen(buf) != (size_t)n) {
+		explicit_bzero(buf, sizeof(buf));
 		start_failed("pin_file %s: empty, or not text", path);
-	return xstrndup(buf, (size_t)n);
+	}
+	pin = xstrndup(buf, (size_t)n);
+	explicit_bzero(buf, sizeof(buf));
+	return pin;
 }
 
 static void
@@ -693,6 +736,8 @@ seal_helper_main(int argc, char **argv)
 	size_t			 i;
 	unsigned int		 k;
 	struct buf		 b;
+	CK_RV			 rv;
+	int			 r;
 
 	log_init("seal helper", LOG_LVL_INFO);
 	(void)prctl(PR_SET_NAME, "keyward-seal");
@@ -731,10 +776,17 @@ seal_helper_main(int argc, char **argv)
 		start_failed("%s", err);
 	if (sh.p.token_flags & CKF_USER_PIN_FINAL_TRY)
 		log_warnx("the token allows one more wrong PIN only");
-	if (open_pool(true, err, sizeof(err)) == -1)
+	r = open_pool(err, sizeof(err));
+	/* One login per helper: the PIN is not needed again (§4.1). */
+	if (sh.pin != NULL) {
+		explicit_bzero(sh.pin, strlen(sh.pin));
+		free(sh.pin);
+		sh.pin = NULL;
+	}
+	if (r != 0)
 		start_failed("%s", err);
 	sh.healthy = true;
-	if (self_test(0, true, err, sizeof(err)) == -1)
+	if (self_test(0, true, &rv, err, sizeof(err)) == -1)
 		start_failed("%s", err);
 
 	if (pthread_barrier_init(&sh.started, NULL, sh.nsess) != 0)

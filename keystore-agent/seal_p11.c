@@ -145,16 +145,6 @@ p11_unload(struct p11 *p)
 	p->f = NULL;
 }
 
-int
-p11_reinitialize(struct p11 *p, char *err, size_t errlen)
-{
-	p->have_anchor = false;
-	if (p->initialised && p->finalize)
-		(void)p->f->C_Finalize(NULL);
-	p->initialised = false;
-	return p11_initialize(p, err, errlen);
-}
-
 /* A blank-padded field equals s once its trailing blanks are cut. */
 static bool
 field_eq(const unsigned char *f, size_t flen, const char *s)

@@ -41,8 +41,6 @@ int	p11_load(struct p11 *, const char *module, char *err, size_t errlen);
 int	p11_initialize(struct p11 *, char *err, size_t errlen);
 /* C_Finalize when we own it; dlclose. */
 void	p11_unload(struct p11 *);
-/* C_Finalize and C_Initialize again (recovery, §4.7 second row). */
-int	p11_reinitialize(struct p11 *, char *err, size_t errlen);
 int	p11_find_token(struct p11 *, const struct seal_conf *, char *err,
 	    size_t errlen);
 /* Open the anchor session (rw for key generation) and log in once;

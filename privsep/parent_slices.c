@@ -102,6 +102,7 @@ put_config(struct buf *b, const struct child *c)
 		/* The store's own settings, in its own layout. */
 		memset(&as, 0, sizeof(as));
 		as.log_level = ps.cf->log.error;
+		as.restarted = ps.serving;
 		r = snprintf(as.store, sizeof(as.store), "%s",
 		    ks_name(&ps.cf->keystore));
 		if (r < 0 || (size_t)r >= sizeof(as.store))

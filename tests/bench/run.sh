@@ -22,6 +22,7 @@ NEWCONNS=16		# concurrent connections in the handshake runs
 IDLE=10000		# idle keep-alive connections held open
 NKEYS=100000		# keys in the filesystem store
 VKEYS=${BENCH_VAULT_KEYS:-10000}	# keys in the Vault double (8.)
+SKEYS=${BENCH_SEAL_KEYS:-10000}	# keys for the seal section (10.)
 VTOKEN=bench-root-token-not-secret	# the double's root token
 CONTEXT='{"minio-bucket":"minio-bucket/photos/2026/11/22/img-0001.jpg"}'
 LG=$B/bench/loadgen
@@ -221,7 +222,11 @@ stop_vault() {
 kw_child() {	# role -> pid
 	ps --ppid "$KW_PID" -o pid=,args= | awk -v r="$1" '$3 == r { print $1; exit }'
 }
-kw_pids() { echo "$KW_PID $(ps --ppid "$KW_PID" -o pid= | tr '\n' ' ')"; }
+# The parent, its children and theirs (the agent's seal helper).
+kw_pids() {
+	k=$(ps --ppid "$KW_PID" -o pid= | tr '\n' ' ')
+	echo "$KW_PID $k $(for c in $k; do ps --ppid "$c" -o pid=; done | tr '\n' ' ')"
+}
 ng_pids() {
 	m=$(cat "$W/nginx/nginx.pid")
 	echo "$m $(ps --ppid "$m" -o pid= | tr '\n' ' ')"
@@ -349,12 +354,14 @@ median() {	# numbers on stdin -> their median
 }
 
 # BENCH_ONLY=vault runs the Vault section (9) alone, into
-# results/DAY-vault.{md,csv}.
+# results/DAY-vault.{md,csv}; BENCH_ONLY=seal the seal section (10), into
+# results/DAY-seal.{md,csv}.
 ONLY=${BENCH_ONLY:-all}
 case $ONLY in
 all) OUT=$DAY ;;
 vault) OUT=$DAY-vault ;;
-*) die "BENCH_ONLY: all or vault" ;;
+seal) OUT=$DAY-seal ;;
+*) die "BENCH_ONLY: all, vault or seal" ;;
 esac
 if [ "$ONLY" = all ]; then
 
@@ -635,7 +642,9 @@ vault_yaml() {
       ca: $W/pki/ca.crt"
 }
 
-if command -v python3 >/dev/null 2>&1; then
+if [ "$ONLY" = seal ]; then
+	:
+elif command -v python3 >/dev/null 2>&1; then
 	stop_keyward
 	start_vault
 	vault_yaml
@@ -696,6 +705,82 @@ if command -v python3 >/dev/null 2>&1; then
 	start_keyward off
 else
 	say "python3 missing: no Vault section"
+fi
+
+# 10. The PKCS#11 seal, SoftHSM2 in the seal helper (tests/e2e's token
+# recipe): generate over SKEYS keys with a cold cache (each key once, so
+# every request reads the fs store and, sealed, opens the value in the
+# token), the same keys plain and sealed, keyward restarted before each
+# run, ROUNDS interleaved rounds each; the ratio of the medians says what
+# the seal costs a cold read. The helper runs on CPU0 with keyward and
+# counts as keyward (kw_pids). No target: the token's work is what is
+# measured.
+SMODULE=/usr/lib/softhsm/libsofthsm2.so
+seal_yaml() {	# sealed|plain
+	if [ "$1" = plain ]; then
+		KS_YAML="  fs:
+    path: $W/skeys-plain"
+		return
+	fi
+	KS_YAML="  fs:
+    path: $W/skeys-sealed
+  seal:
+    pkcs11:
+      module: $SMODULE
+      token: kw-bench
+      pin: \"1234\"
+      key: kw-bench-seal
+      module_env: [ \"SOFTHSM2_CONF=$W/hsm/softhsm2.conf\" ]"
+}
+if [ "$ONLY" = all ] || [ "$ONLY" = seal ]; then
+	need softhsm2-util softhsm2
+	[ -r "$SMODULE" ] || die "$SMODULE missing (softhsm2)"
+	stop_keyward
+	mkdir -p "$W/hsm/tokens"
+	printf 'directories.tokendir = %s/hsm/tokens\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' \
+	    "$W" >"$W/hsm/softhsm2.conf"
+	SOFTHSM2_CONF=$W/hsm/softhsm2.conf softhsm2-util --init-token --free \
+	    --label kw-bench --so-pin 12345678 --pin 1234 >"$W/hsm.log" 2>&1 ||
+	    die "softhsm2-util: $(tail -2 "$W/hsm.log")"
+	mkdir -p "$W/skeys-plain"
+	"$B/bench/mkkeys" "$W/skeys-plain" "$SKEYS" sbench- ||
+	    die "mkkeys failed"
+	chown -R keyward: "$W/skeys-plain"
+	chmod 0700 "$W/skeys-plain"
+	cp -a "$W/skeys-plain" "$W/skeys-sealed"
+	seal_yaml sealed
+	write_config off
+	t0=$(date +%s.%N)
+	{ "$KW_BIN" seal keygen --config "$W/keyward.yml" &&
+	    "$KW_BIN" seal seal-fs --config "$W/keyward.yml"; } \
+	    >>"$W/hsm.log" 2>&1 || die "keyward seal: $(tail -2 "$W/hsm.log")"
+	SEALFS_S=$(calc "$(date +%s.%N) - $t0" 1)
+	chown -R keyward: "$W/hsm"
+	sync
+	SP= SS=
+	rnd=1
+	while [ $rnd -le "$ROUNDS" ]; do
+		for kind in plain sealed; do
+			seal_yaml $kind
+			start_keyward off
+			loadgen seal_${kind}$rnd --url \
+			    "https://127.0.0.1:$KW_PORT/v1/key/generate/sbench-%d" \
+			    $CERT -c "$CONNS" -n "$SKEYS" --keys "$SKEYS" \
+			    --context "$CONTEXT" --timeout 30
+			stop_keyward
+			v=$(get seal_${kind}$rnd rps)
+			[ $kind = plain ] && SP="$SP $v" || SS="$SS $v"
+		done
+		rnd=$((rnd + 1))
+	done
+	KS_YAML=
+	SSM=$(echo "$SS" | median); SPM=$(echo "$SP" | median)
+	row "PKCS#11 seal (SoftHSM2): generate over $SKEYS keys, cold cache, c=$CONNS, median of $ROUNDS (req/s; the same keys unsealed in the nginx column)" \
+	    "$(calc "${SSM:-0}" 0)" "$(calc "${SPM:-0}" 0)" \
+	    "$(ratio "$SSM" "$SPM")" "" "" req/s
+	DETAILS="$DETAILS- seal rounds (req/s): sealed$SS, plain$SP; keygen + seal-fs of $SKEYS keys took ${SEALFS_S}s; errors per sealed run: $(for r in $(seq 1 "$ROUNDS"); do printf '%s ' "$(get seal_sealed$r http_errors)+$(get seal_sealed$r transport_errors)"; done)
+"
+	start_keyward off
 fi
 
 # Was the load generator the bottleneck anywhere? Did anything else run?

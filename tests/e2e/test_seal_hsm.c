@@ -3,15 +3,22 @@
  * a real SoftHSM2 token, initialised by the suite in a temporary
  * directory (SOFTHSM2_CONF): round trips, a value moved to another name,
  * a tampered value, legacy values, wrong PIN / missing key / missing
- * token at start, the helper killed under load, and the migration
- * commands killed in the middle (spec §5.6).
+ * token at start, the helper killed under load, the migration commands
+ * killed in the middle, seal key rotation, more requests than sessions,
+ * and, through the fault-injection shim (tests/doubles/p11shim.h) in
+ * front of SoftHSM2, sessions lost, the token removed and back, a wrong
+ * PIN at a recovery login and short output buffers (spec §5.6).
  */
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,7 +26,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <p11-kit/pkcs11.h>
+
 #include "common/dirs.h"
+#include "tests/doubles/p11shim.h"
 #include "tests/lib/testsrv.h"
 
 #define READY_MS	20000
@@ -33,7 +44,9 @@ static struct testsrv	srv;
 static char		hsm[PATH_MAX];		/* tokens and softhsm2.conf */
 static char		hsmconf[PATH_MAX];
 static int		starts;		/* "serving on" lines so far */
-static char		seal_yaml[PATH_MAX * 2 + 1024];
+static char		seal_yaml[PATH_MAX * 4 + 1024];
+static char		shimctl[PATH_MAX];	/* the shim's control file */
+static struct p11shim_ctl *shim;		/* mapped; NULL: no shim */
 
 static int
 run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -64,11 +77,30 @@ need_env(void)
 		cr_skip_test("softhsm2 is not installed (make deps)");
 }
 
-/* The seal section for key label `key`, pin text and token label. */
+/* The seal section for key label `key`, pin text and token label; the
+ * module is SoftHSM2, or the shim in front of it once shim_on() ran. */
 static void
 seal_section(const char *token, const char *pin, const char *key,
     const char *more)
 {
+	char	module[PATH_MAX], env[PATH_MAX * 2 + 128];
+	ssize_t	n;
+
+	if (shim == NULL) {
+		FMT(module, "%s", MODULE);
+		env[0] = '\0';
+	} else {
+		/* libp11shim.so is built next to this test binary. */
+		n = readlink("/proc/self/exe", module, sizeof(module) - 1);
+		cr_assert_gt(n, 0);
+		module[n] = '\0';
+		FMT(env, "%s", module);
+		FMT(module, "%s/libp11shim.so", dirname(env));
+		cr_assert_eq(access(module, R_OK), 0, "%s: %s", module,
+		    strerror(errno));
+		FMT(env, ", \"KEYWARD_P11SHIM_MODULE=%s\", "
+		    "\"KEYWARD_P11SHIM_CTL=%s\"", MODULE, shimctl);
+	}
 	FMT(seal_yaml,
 	    "  seal:\n"
 	    "    pkcs11:\n"
@@ -77,9 +109,9 @@ seal_section(const char *token, const char *pin, const char *key,
 	    "      pin: \"%s\"\n"
 	    "      key: %s\n"
 	    "      sessions: 2\n"
-	    "      module_env: [ \"SOFTHSM2_CONF=%s\" ]\n"
+	    "      module_env: [ \"SOFTHSM2_CONF=%s\"%s ]\n"
 	    "%s",
-	    MODULE, token, pin, key, hsmconf, more ? more : "");
+	    module, token, pin, key, hsmconf, env, more ? more : "");
 }
 
 /* A fresh token "kw-test" with key "kw-seal", owned by the server's
@@ -105,6 +137,9 @@ static void
 teardown(void)
 {
 	tsrv_cleanup(&srv);
+	if (shim != NULL)
+		munmap(shim, sizeof(*shim));
+	shim = NULL;
 }
 
 TestSuite(seal, .init = setup, .fini = teardown, .timeout = 180);
@@ -484,4 +519,395 @@ Test(seal, migration_with_crash)
 		snprintf(name, sizeof(name), "m%d", i);
 		cr_assert_eq(generate(name, out, sizeof(out)), 200, "%s", name);
 	}
+}
+
+/* ---- the fault-injection shim ------------------------------------------ */
+
+/* From now on the server loads SoftHSM2 through the shim, which this
+ * test drives through its mapped control file. */
+static void
+shim_on(void)
+{
+	int fd;
+
+	FMT(shimctl, "%s/shim.ctl", hsm);
+	cr_assert_neq(fd = open(shimctl, O_RDWR | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0600), -1);
+	cr_assert_eq(ftruncate(fd, sizeof(*shim)), 0);
+	shim = mmap(NULL, sizeof(*shim), PROT_READ | PROT_WRITE, MAP_SHARED,
+	    fd, 0);
+	close(fd);
+	cr_assert_neq(shim, MAP_FAILED);
+	shim->magic = P11SHIM_MAGIC;
+	chown_hsm();
+	seal_section("kw-test", PIN, "kw-seal", NULL);
+}
+
+/* The next `n` calls of f (-1: every call until cleared) answer rv. */
+static void
+shim_fail(enum p11shim_fn f, CK_RV rv, int32_t n)
+{
+	__atomic_store_n(&shim->fault[f].rv, (uint64_t)rv, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&shim->fault[f].left, n, __ATOMIC_SEQ_CST);
+}
+
+static int32_t
+shim_left(enum p11shim_fn f)
+{
+	return __atomic_load_n(&shim->fault[f].left, __ATOMIC_SEQ_CST);
+}
+
+static uint64_t
+shim_calls(enum p11shim_fn f)
+{
+	return __atomic_load_n(&shim->calls[f], __ATOMIC_SEQ_CST);
+}
+
+static long
+create_st(const char *name)
+{
+	char	path[256], out[1024];
+
+	snprintf(path, sizeof(path), "/v1/key/create/%s", name);
+	return post(path, NULL, out, sizeof(out));
+}
+
+static bool
+in_store(const char *name)
+{
+	char path[PATH_MAX];
+
+	FMT(path, "%s/%s", srv.keys, name);
+	return access(path, F_OK) == 0;
+}
+
+/* /v1/ready until it answers want, for up to ms; the last answer. */
+static long
+ready_until(long want, unsigned int ms)
+{
+	char		out[512];
+	uint64_t	deadline = tsrv_now_ms() + ms;
+	long		st;
+
+	while ((st = tsrv_get(&srv, TSRV_ADMIN, "/v1/ready", out,
+	    sizeof(out))) != want && tsrv_now_ms() < deadline)
+		tsrv_sleep_ms(200);
+	return st;
+}
+
+/* PT13: a session lost once (on encrypt, then on decrypt) is recovered
+ * within the request while the anchor session keeps the login: no new
+ * login (the helper has no PIN any more, §4.1); lost for good, the
+ * request fails as unreachable and nothing reaches the store; cleared,
+ * the next request works. */
+Test(seal, session_lost_recovers)
+{
+	char		out[2048];
+	uint64_t	logins;
+
+	keygen();
+	shim_on();
+	start(true);
+	create("s0");
+	logins = shim_calls(SHIM_LOGIN);
+	shim_fail(SHIM_ENCRYPTINIT, CKR_SESSION_HANDLE_INVALID, 1);
+	cr_assert_eq(create_st("s1"), 200, "%s", tsrv_log_tail(&srv));
+	cr_assert_eq(shim_left(SHIM_ENCRYPTINIT), 0, "the fault was not hit");
+	cr_assert(is_sealed("s1"));
+	cr_assert_eq(tsrv_wait_log(&srv, "token sessions recovered", 1, 5000),
+	    0);
+
+	stop();
+	start(true);	/* s1 read from the store, through the token */
+	logins = shim_calls(SHIM_LOGIN);
+	shim_fail(SHIM_DECRYPTINIT, CKR_USER_NOT_LOGGED_IN, 1);
+	cr_assert_eq(generate("s1", out, sizeof(out)), 200, "%s\n%s", out,
+	    tsrv_log_tail(&srv));
+	cr_assert_eq(shim_left(SHIM_DECRYPTINIT), 0);
+	cr_assert_eq(shim_calls(SHIM_LOGIN), logins, "logged in again");
+	cr_assert_eq(tsrv_log_count(&srv, "seal helper is gone"), 0);
+
+	shim_fail(SHIM_ENCRYPTINIT, CKR_SESSION_HANDLE_INVALID, -1);
+	cr_assert_eq(create_st("s2"), 502);
+	cr_assert(!in_store("s2"), "a failed seal reached the store");
+	cr_assert_eq(tsrv_wait_log(&srv, "seal: encrypt: "
+	    "CKR_SESSION_HANDLE_INVALID", 1, 5000), 0, "%s",
+	    tsrv_log_tail(&srv));
+	shim_fail(SHIM_ENCRYPTINIT, CKR_OK, 0);
+	cr_assert_eq(create_st("s2"), 200, "%s", tsrv_log_tail(&srv));
+	cr_assert(is_sealed("s2"));
+	cr_assert_eq(shim_calls(SHIM_LOGIN), logins, "logged in again");
+}
+
+/* Create until it answers 200, for up to ms; the last status. */
+static long
+create_until_ok(const char *name, unsigned int ms)
+{
+	uint64_t	deadline = tsrv_now_ms() + ms;
+	long		st;
+
+	while ((st = create_st(name)) != 200 && tsrv_now_ms() < deadline)
+		tsrv_sleep_ms(300);
+	return st;
+}
+
+/* The login lost (the anchor session gone): the request fails, the
+ * helper exits, and the agent starts again with a new helper that logs
+ * in once with the PIN the parent hands it again; then all works. */
+Test(seal, login_lost_new_helper)
+{
+	uint64_t logins;
+
+	keygen();
+	shim_on();
+	start(true);
+	create("l0");
+	logins = shim_calls(SHIM_LOGIN);
+	shim_fail(SHIM_GETSESSIONINFO, CKR_SESSION_HANDLE_INVALID, 1);
+	shim_fail(SHIM_ENCRYPTINIT, CKR_USER_NOT_LOGGED_IN, 1);
+	cr_assert_eq(create_st("l1"), 502);
+	cr_assert(!in_store("l1"));
+	cr_assert_eq(tsrv_wait_log(&srv, "the token needs a new login (the "
+	    "anchor session: CKR_SESSION_HANDLE_INVALID", 1, 5000), 0, "%s",
+	    tsrv_log_tail(&srv));
+	cr_assert_eq(create_until_ok("l1", 15000), 200, "%s",
+	    tsrv_log_tail(&srv));
+	cr_assert(is_sealed("l1"));
+	cr_assert_eq(shim_calls(SHIM_LOGIN), logins + 1);
+}
+
+/* The token removed while the server runs: creates and cold reads fail
+ * as unreachable (/v1/ready 504), nothing is written, plain or sealed,
+ * and no login is tried while it is away; once the token is back, the
+ * server recovers by itself. */
+Test(seal, token_removed_and_back)
+{
+	char		out[2048];
+	uint64_t	logins;
+
+	keygen();
+	shim_on();
+	start(true);
+	create("r0");
+	stop();
+	start(true);	/* r0 not cached */
+	logins = shim_calls(SHIM_LOGIN);
+	__atomic_store_n(&shim->removed, 1, __ATOMIC_SEQ_CST);
+	cr_assert_eq(create_st("r1"), 502);
+	cr_assert_eq(generate("r0", out, sizeof(out)), 502);
+	cr_assert(!in_store("r1"), "a create reached the store without the "
+	    "token");
+	cr_assert_eq(tsrv_wait_log(&srv, "the token needs a new login "
+	    "(CKR_DEVICE_REMOVED", 1, 5000), 0, "%s", tsrv_log_tail(&srv));
+	cr_assert_eq(tsrv_wait_log(&srv, "no token with label 'kw-test'", 1,
+	    10000), 0, "%s", tsrv_log_tail(&srv));
+	cr_assert_eq(ready_until(504, 10000), 504);
+	cr_assert_eq(create_st("r1"), 502);
+	cr_assert(!in_store("r1"));
+	cr_assert_eq(shim_calls(SHIM_LOGIN), logins);
+
+	__atomic_store_n(&shim->removed, 0, __ATOMIC_SEQ_CST);
+	cr_assert_eq(create_until_ok("r1", 15000), 200,
+	    "not back with the token:\n%s", tsrv_log_tail(&srv));
+	cr_assert(is_sealed("r1"));
+	cr_assert_eq(generate("r0", out, sizeof(out)), 200);
+	cr_assert_eq(ready_until(200, 15000), 200);
+	cr_assert_eq(shim_calls(SHIM_LOGIN), logins + 1);
+}
+
+/* §4.7: a PIN refused at the new login after a lost login is not tried
+ * again, however long the server runs and however many calls come: the
+ * token's PIN counter sees that one attempt; sealed calls fail fast and
+ * the server stays up. */
+Test(seal, wrong_pin_at_new_login_not_retried)
+{
+	uint64_t	logins;
+	int		i;
+
+	keygen();
+	shim_on();
+	start(true);
+	create("p0");
+	logins = shim_calls(SHIM_LOGIN);
+	shim_fail(SHIM_LOGIN, CKR_PIN_INCORRECT, -1);
+	shim_fail(SHIM_GETSESSIONINFO, CKR_SESSION_HANDLE_INVALID, 1);
+	shim_fail(SHIM_ENCRYPTINIT, CKR_USER_NOT_LOGGED_IN, 1);
+	cr_assert_eq(create_st("p1"), 502);
+	cr_assert_eq(tsrv_wait_log(&srv, "critical: seal: PKCS#11 login: "
+	    "wrong PIN", 1, 15000), 0, "%s", tsrv_log_tail(&srv));
+	/* Past the parent's longest back-off. */
+	for (i = 0; i < 8; i++) {
+		cr_assert_eq(create_st("p2"), 502);
+		tsrv_sleep_ms(1000);
+	}
+	cr_assert_eq(shim_calls(SHIM_LOGIN), logins + 1, "C_Login retried");
+	cr_assert(!in_store("p1") && !in_store("p2"));
+	cr_assert_eq(tsrv_wait_log(&srv, "refused the PIN at a new login", 1,
+	    5000), 0, "%s", tsrv_log_tail(&srv));
+	cr_assert(!tsrv_exited(&srv, NULL), "the server stopped");
+}
+
+/* PT14: a module that asks for a larger output buffer gets one, and the
+ * call is made again without a new init (the operation stays active). */
+Test(seal, buffer_too_small_retried)
+{
+	char out[2048];
+
+	keygen();
+	shim_on();
+	start(true);
+	shim_fail(SHIM_ENCRYPT, CKR_BUFFER_TOO_SMALL, 1);
+	cr_assert_eq(create_st("b1"), 200, "%s", tsrv_log_tail(&srv));
+	cr_assert_eq(shim_left(SHIM_ENCRYPT), 0, "the fault was not hit");
+	cr_assert(is_sealed("b1"));
+	cr_assert_eq(__atomic_load_n(&shim->short_retried, __ATOMIC_SEQ_CST),
+	    1, "C_Encrypt was not called again");
+	stop();
+	start(true);
+	shim_fail(SHIM_DECRYPT, CKR_BUFFER_TOO_SMALL, 1);
+	cr_assert_eq(generate("b1", out, sizeof(out)), 200, "%s\n%s", out,
+	    tsrv_log_tail(&srv));
+	cr_assert_eq(shim_left(SHIM_DECRYPT), 0);
+	cr_assert_eq(__atomic_load_n(&shim->short_retried, __ATOMIC_SEQ_CST),
+	    2, "C_Decrypt was not called again");
+	cr_assert_eq(__atomic_load_n(&shim->short_reinit, __ATOMIC_SEQ_CST),
+	    0, "a new init after a length answer");
+	cr_assert_eq(tsrv_log_count(&srv, "BUFFER_TOO_SMALL"), 0);
+}
+
+/* ---- more requests than sessions ----------------------------------------- */
+
+#define NCONC	32
+
+struct conc {
+	pthread_barrier_t	*go;
+	int			 i;
+	bool			 create;
+	long			 st;
+	char			 out[1024];
+};
+
+static void *
+conc_one(void *arg)
+{
+	struct conc	*c = arg;
+	char		 path[128];
+	struct tsrv_req	 r = { .method = "POST", .body = "{}", .body_len = 2,
+	    .timeout_ms = 30000 };
+
+	snprintf(path, sizeof(path), "/v1/key/%s/c%d", c->create ? "create" :
+	    "generate", c->i);
+	if (c->create)
+		r.body = NULL, r.body_len = 0;
+	pthread_barrier_wait(c->go);
+	c->st = tsrv_get_ex(&srv, TSRV_ADMIN, path, c->out, sizeof(c->out),
+	    &r);
+	return NULL;
+}
+
+static void
+conc_round(bool create)
+{
+	static struct conc	c[NCONC];
+	pthread_t		t[NCONC];
+	pthread_barrier_t	go;
+	int			i;
+
+	cr_assert_eq(pthread_barrier_init(&go, NULL, NCONC), 0);
+	for (i = 0; i < NCONC; i++) {
+		c[i].go = &go;
+		c[i].i = i;
+		c[i].create = create;
+		cr_assert_eq(pthread_create(&t[i], NULL, conc_one, &c[i]), 0);
+	}
+	for (i = 0; i < NCONC; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&go);
+	for (i = 0; i < NCONC; i++)
+		cr_assert_eq(c[i].st, 200, "%s c%d: %ld %s\n%s", create ?
+		    "create" : "generate", i, c[i].st, c[i].out,
+		    tsrv_log_tail(&srv));
+}
+
+/* PT11: 32 concurrent creates, then 32 concurrent cold reads, on 2
+ * sessions of a token that takes 20 ms per operation: every answer
+ * right, both sessions busy at once and never a session with two
+ * operations (the shim would see it; SoftHSM would answer
+ * CKR_OPERATION_ACTIVE). */
+Test(seal, more_requests_than_sessions)
+{
+	int i;
+
+	keygen();
+	shim_on();
+	start(true);
+	__atomic_store_n(&shim->delay_us, 20000, __ATOMIC_SEQ_CST);
+	conc_round(true);
+	for (i = 0; i < NCONC; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "c%d", i);
+		cr_assert(is_sealed(name), "%s", name);
+	}
+	stop();
+	start(true);	/* every generate reads the store */
+	conc_round(false);
+	cr_assert_eq(__atomic_load_n(&shim->session_reused, __ATOMIC_SEQ_CST),
+	    0, "a session had two operations at once");
+	cr_assert_eq(__atomic_load_n(&shim->busy_max, __ATOMIC_SEQ_CST), 2,
+	    "sessions busy at once: %ld", (long)shim->busy_max);
+	cr_assert_eq(tsrv_log_count(&srv, "OPERATION_ACTIVE"), 0);
+}
+
+/* ---- rotation ----------------------------------------------------------- */
+
+/* The kid (CKA_LABEL of the seal key) of a stored sealed value. */
+static void
+stored_kid(const char *name, char *kid, size_t len)
+{
+	char		v[8192];
+	unsigned char	env[8192];
+	int		n;
+
+	read_store(name, v, sizeof(v));
+	cr_assert_eq(strncmp(v, "kwseal:v1:", 10), 0);
+	n = EVP_DecodeBlock(env, (unsigned char *)v + 10,
+	    (int)strlen(v + 10));
+	cr_assert_gt(n, 2);
+	cr_assert_lt((size_t)env[1], len);
+	memcpy(kid, env + 2, env[1]);
+	kid[env[1]] = '\0';
+}
+
+/* PT10: a new seal key with the old one in old_keys: old values still
+ * open, new ones are sealed with the new key; the old key dropped from
+ * old_keys, its values are refused. */
+Test(seal, rotation_old_keys)
+{
+	char out[2048], kid[80];
+
+	keygen();
+	start(true);
+	create("o1");
+	stored_kid("o1", kid, sizeof(kid));
+	cr_assert_str_eq(kid, "kw-seal");
+	stop();
+
+	seal_section("kw-test", PIN, "kw-seal-2",
+	    "      old_keys: [ kw-seal ]\n");
+	keygen();
+	start(true);
+	cr_assert_eq(generate("o1", out, sizeof(out)), 200, "%s\n%s", out,
+	    tsrv_log_tail(&srv));
+	create("n1");
+	stored_kid("n1", kid, sizeof(kid));
+	cr_assert_str_eq(kid, "kw-seal-2");
+	stop();
+
+	seal_section("kw-test", PIN, "kw-seal-2", NULL);
+	start(true);
+	cr_assert_eq(generate("n1", out, sizeof(out)), 200);
+	cr_assert_eq(generate("o1", out, sizeof(out)), 502);
+	cr_assert_eq(tsrv_wait_log(&srv, "neither key nor in old_keys", 1,
+	    5000), 0, "%s", tsrv_log_tail(&srv));
 }

@@ -108,7 +108,7 @@ Test(slice, crypto_and_agent_round_trip)
 	/* The store's settings are opaque to the slice: any bytes. */
 	struct agent_slice	ain = { 1, "fs",
 				    (uint8_t *)"/var/lib/keyward/keys",
-				    sizeof("/var/lib/keyward/keys") - 1 };
+				    sizeof("/var/lib/keyward/keys") - 1, true };
 	struct agent_slice	aout;
 	struct buf		b;
 
@@ -129,6 +129,7 @@ Test(slice, crypto_and_agent_round_trip)
 	cr_assert_eq(agent_slice_get(&b, &aout), 0);
 	cr_assert_str_eq(aout.store, "fs");
 	cr_assert_str_eq((const char *)aout.settings, "/var/lib/keyward/keys");
+	cr_assert(aout.restarted);
 	agent_slice_free(&aout);
 	/* A store without a name is refused. */
 	buf_reset(&b);
