@@ -5,9 +5,11 @@
  */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/config_impl.h"
 #include "common/xmalloc.h"
@@ -150,6 +152,147 @@ key_known(const yaml_node_t *k, const char *const known[])
 	return false;
 }
 
+/*
+ * Keys that some KES release accepted (spec keystores-cloud-and-legacy-
+ * config.md §7.3, §7.5) in a section whose current readers do not list
+ * them: known, so an old file is not refused for them, but not read.
+ */
+static const struct {
+	const char	*path;
+	const char	*why;
+} legacy_keys[] = {
+	{ "keystore.vault.address", "KES v0.4.1 to v0.7.2 spelling; "
+	    "keyward reads keystore.vault.endpoint" },
+	{ "keystore.vault.name", "KES v0.4.1 to v0.7.2 spelling; keyward "
+	    "reads keystore.vault.prefix" },
+	{ "keystore.aws.secrets_manager", "KES v0.4.1 to v0.7.2 spelling; "
+	    "keyward reads keystore.aws.secretsmanager" },
+	{ NULL, NULL }
+};
+
+/* Sections where a misspelt key changes what is protected, or how. */
+static bool
+strict_path(const char *path)
+{
+	static const char *const strict[] = {
+		"tls", "admin", "policy", "keystore", "server", NULL
+	};
+	size_t	 i, n;
+
+	for (i = 0; strict[i] != NULL; i++) {
+		n = strlen(strict[i]);
+		if (strncmp(path, strict[i], n) == 0 &&
+		    (path[n] == '\0' || path[n] == '.'))
+			return true;
+	}
+	return false;
+}
+
+/* Optimal string alignment distance: a swap of neighbours counts 1. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t	 d[3][CFG_PATHLEN + 1];
+	size_t	 la = strlen(a), lb = strlen(b), i, j, c, v;
+
+	if (la > CFG_PATHLEN || lb > CFG_PATHLEN)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t *cur = d[i % 3], *prev = d[(i + 2) % 3],
+		    *pprev = d[(i + 1) % 3];
+
+		cur[0] = i;
+		for (j = 1; j <= lb; j++) {
+			c = tolower((unsigned char)a[i - 1]) ==
+			    tolower((unsigned char)b[j - 1]) ? 0 : 1;
+			v = prev[j - 1] + c;
+			if (prev[j] + 1 < v)
+				v = prev[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && pprev[j - 2] + 1 < v)
+				v = pprev[j - 2] + 1;
+			cur[j] = v;
+		}
+	}
+	return d[la % 3][lb];
+}
+
+/* The known key nearest to key, or NULL when none is near enough to be
+ * what was meant: at most a third of the longer one's letters (or 2)
+ * apart, else the one key begins with. */
+static const char *
+nearest_key(const char *key, const char *const known[])
+{
+	const char	*best = NULL;
+	size_t		 i, d, bestd = SIZE_MAX, len, limit;
+
+	for (i = 0; known[i] != NULL; i++) {
+		d = edit_distance(key, known[i]);
+		len = strlen(key) > strlen(known[i]) ? strlen(key) :
+		    strlen(known[i]);
+		limit = len / 3 > 2 ? len / 3 : 2;
+		if (d <= limit && d < bestd) {
+			bestd = d;
+			best = known[i];
+		}
+	}
+	/* ca_file for ca, endpoint_url for endpoint. */
+	for (i = 0; best == NULL && known[i] != NULL; i++)
+		if (strlen(known[i]) >= 2 &&
+		    strncasecmp(key, known[i], strlen(known[i])) == 0)
+			best = known[i];
+	return best;
+}
+
+/*
+ * A key the section does not know: an error in the sections where a
+ * silently ignored key weakens the server (tls.auht leaves client
+ * verification off, keystore.seal left keys unsealed), a warning
+ * elsewhere, as KES's own readers ignored unknown keys. Either names the
+ * nearest known spelling.
+ */
+static int
+unknown_key(struct cfg_parser *p, const yaml_node_t *k, const char *path,
+    const char *kpath, const char *const known[])
+{
+	const char	*near, *key = (const char *)k->data.scalar.value;
+	char		 hint[CFG_PATHLEN + 32], list[CONFIG_ERRLEN / 2];
+	size_t		 i, n = 0;
+	int		 r;
+
+	for (i = 0; legacy_keys[i].path != NULL; i++)
+		if (strcmp(kpath, legacy_keys[i].path) == 0) {
+			cfg_warn(p, cfg_line(k), NULL, "key '%s' ignored: %s",
+			    kpath, legacy_keys[i].why);
+			return 0;
+		}
+	hint[0] = '\0';
+	if ((near = nearest_key(key, known)) != NULL)
+		(void)snprintf(hint, sizeof(hint), ", did you mean `%s`?",
+		    near);
+	if (!strict_path(path)) {
+		cfg_warn(p, cfg_line(k), NULL, "unknown key '%s' ignored%s",
+		    kpath, hint);
+		return 0;
+	}
+	list[0] = '\0';
+	for (i = 0; known[i] != NULL && n < sizeof(list); i++) {
+		r = snprintf(list + n, sizeof(list) - n, "%s%s",
+		    i > 0 ? ", " : "", known[i]);
+		if (r < 0)
+			break;
+		n += (size_t)r;
+	}
+	return cfg_error(p, cfg_line(k), kpath, "unknown key%s; expected "
+	    "one of %s (a key this section does not know is refused, so "
+	    "that a misspelt security setting is never ignored)", hint,
+	    list);
+}
+
 int
 cfg_sect_node(struct cfg_parser *p, yaml_node_t *n, size_t line,
     const char *path, const char *const known[], struct cfg_sect *s)
@@ -188,9 +331,9 @@ cfg_sect_node(struct cfg_parser *p, yaml_node_t *n, size_t line,
 				    "defined more than once; expected each "
 				    "key once");
 		}
-		if (known != NULL && !key_known(k, known))
-			cfg_warn(p, cfg_line(k), NULL,
-			    "unknown key '%s' ignored", kpath);
+		if (known != NULL && !key_known(k, known) &&
+		    unknown_key(p, k, path, kpath, known) == -1)
+			return -1;
 	}
 	s->map = n;
 	return 0;

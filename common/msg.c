@@ -24,6 +24,7 @@ msg_name(unsigned int t)
 	case MSG_RELOAD:	return "RELOAD";
 	case MSG_RELOAD_DONE:	return "RELOAD_DONE";
 	case MSG_SHUTDOWN:	return "SHUTDOWN";
+	case MSG_CRYPTO_STATE:	return "CRYPTO_STATE";
 	case MSG_STATUS_REQ:	return "STATUS_REQ";
 	case MSG_STATUS_REP:	return "STATUS_REP";
 	case MSG_KS_STATUS_REQ:	return "KS_STATUS_REQ";

@@ -54,6 +54,9 @@ enum msg_type {
 	MSG_RELOAD_DONE,
 	/* parent -> child: stop accepting, finish in-flight work, exit 0 */
 	MSG_SHUTDOWN,
+	/* crypto -> parent: u8 state (enum crypto_report), str detail: how
+	 * start-up goes and whether the key store answers */
+	MSG_CRYPTO_STATE,
 
 	/* --- worker <-> crypto --- */
 	/* worker -> crypto: str identity (hex) */
@@ -159,6 +162,16 @@ enum msg_type {
 	MSG_ERROR = 120,
 
 	MSG_TYPE_MAX
+};
+
+/* MSG_CRYPTO_STATE: what the crypto process tells the parent. */
+enum crypto_report {
+	CRYPTO_STORE_DOWN = 1,	/* the key store does not answer (detail) */
+	CRYPTO_STORE_UP,	/* it answers again */
+	CRYPTO_STARTED,		/* the store answered and every key of
+				 * `keys:` exists: requests may come */
+	CRYPTO_START_FAILED,	/* a key of `keys:` cannot be created
+				 * (detail: the store's message) */
 };
 
 /* Why the agent could not do what was asked (MSG_KS_FAIL). */

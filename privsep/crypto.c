@@ -8,7 +8,8 @@
  * keyops.c (the key operations), keycache.c (the key cache and the random
  * pool) and ks_wrap.c (the calls at the agent: ks_get / answer_ks_get, ...).
  *
- * Peers and the messages accepted from each:
+ * Peers and the messages accepted from each (and to the parent it sends
+ * MSG_CRYPTO_STATE: start-up and the key store's reachability):
  *   parent   MSG_PEER (a worker or the agent channel), MSG_RELOAD,
  *            MSG_SHUTDOWN
  *   worker   MSG_STATUS_REQ, MSG_READY_REQ, MSG_KEY_CREATE, _IMPORT,
@@ -104,8 +105,23 @@ crypto_serial(struct peer *p)
 
 /* --- key-store status: /v1/status, /v1/ready and the offline probe ---- */
 
+/* MSG_CRYPTO_STATE: u8 state (enum crypto_report), str detail. */
 static void
-set_offline(bool offline)
+tell_parent(enum crypto_report st, const char *detail)
+{
+	struct buf	 b;
+	char		 d[512];
+
+	(void)snprintf(d, sizeof(d), "%s", detail != NULL ? detail : "");
+	buf_init(&b, sizeof(d) + 16);
+	if (buf_put_u8(&b, st) == -1 || buf_put_str(&b, d) == -1 ||
+	    peer_send(&cs.parent, MSG_CRYPTO_STATE, 0, &b) == -1)
+		log_warnx("cannot tell the parent how the key store is");
+	buf_release(&b);
+}
+
+static void
+set_offline(bool offline, const char *why)
 {
 	if (offline == cs.offline)
 		return;
@@ -115,12 +131,62 @@ set_offline(bool offline)
 		cs.next_offline = cs.offline_since + cs.cf.cache_offline_ms;
 		log_warnx("key store offline%s", cs.cf.cache_offline_ms ?
 		    ": cached keys keep serving for expiry.offline" : "");
-	} else
+		tell_parent(CRYPTO_STORE_DOWN, why);
+	} else {
 		log_info("key store reachable again");
+		tell_parent(CRYPTO_STORE_UP, NULL);
+	}
+}
+
+/*
+ * Start-up: no worker is wired to this process before the parent hears
+ * CRYPTO_STARTED, and it hears it only once the key store has answered a
+ * status check and every key of `keys:` exists, so a client's first
+ * answer is never a 503 or a 404 for a declared key. A key the store
+ * will not create ends the start (CRYPTO_START_FAILED, with the store's
+ * reason), as in KES. After start-up (a new agent, a reload) `keys:`
+ * are made as before, and a failure is logged only.
+ */
+static void
+startup_check(void)
+{
+	if (cs.start_done || cs.start_failed || !cs.creating ||
+	    cs.declared_pending > 0)
+		return;
+	cs.start_done = true;
+	tell_parent(CRYPTO_STARTED, NULL);
 }
 
 static void
-status_finish(bool reachable, uint64_t latency_ns)
+startup_status(bool reachable)
+{
+	if (!reachable || cs.creating)
+		return;
+	cs.creating = true;
+	keyops_create_declared();
+	startup_check();
+}
+
+void
+crypto_declared_answer(const char *name, const char *detail)
+{
+	char	 msg[512];
+
+	if (cs.declared_pending > 0)
+		cs.declared_pending--;
+	if (detail != NULL && !cs.start_done && !cs.start_failed) {
+		cs.start_failed = true;
+		(void)snprintf(msg, sizeof(msg), "cannot create key '%s' of "
+		    "`keys:` in the configuration: %s", name, detail);
+		tell_parent(CRYPTO_START_FAILED, msg);
+		return;
+	}
+	startup_check();
+}
+
+/* why: the store's reason when it is not reachable. */
+static void
+status_finish(bool reachable, uint64_t latency_ns, const char *why)
 {
 	struct waiter	*w;
 	struct peer	*p;
@@ -128,7 +194,8 @@ status_finish(bool reachable, uint64_t latency_ns)
 
 	ev_timer_cancel(&cs.status_timer);
 	cs.status_inflight = false;
-	set_offline(!reachable);
+	set_offline(!reachable, why);
+	startup_status(reachable);
 	buf_init(&b, 64);
 	buf_put_u8(&b, reachable);
 	buf_put_u64(&b, latency_ns);
@@ -153,7 +220,7 @@ static void
 status_timeout(struct ev_timer *t)
 {
 	log_warnx("key store status check timed out");
-	status_finish(false, 0);
+	status_finish(false, 0, "the status check timed out");
 }
 
 /* Ask the agent for the store's status unless a query is running. */
@@ -163,7 +230,7 @@ status_query(void)
 	if (cs.status_inflight)
 		return;
 	if (cs.agent == NULL) {
-		status_finish(false, 0);
+		status_finish(false, 0, "no keystore agent");
 		return;
 	}
 	cs.status_inflight = true;
@@ -177,7 +244,8 @@ static void
 probe_tick(struct ev_timer *t)
 {
 	status_query();
-	ev_timer_set(&cs.probe_timer, KS_PROBE_MS, probe_tick, NULL);
+	ev_timer_set(&cs.probe_timer, cs.start_done ? KS_PROBE_MS :
+	    KS_START_PROBE_MS, probe_tick, NULL);
 }
 
 /* A call failed because the store is unavailable: check now rather than
@@ -252,7 +320,7 @@ answer_ks_status(struct peer *p, struct ipc_msg *m)
 		return 0;	/* late answer to a query that timed out */
 	if (!ok && !cs.offline)
 		log_warnx("key store unreachable: %s", err);
-	status_finish(ok, lat);
+	status_finish(ok, lat, err);
 	return 0;
 }
 
@@ -268,7 +336,7 @@ answer_agent_error(struct peer *p, struct ipc_msg *m)
 		return -1;
 	if (cs.status_inflight && m->hdr.id == cs.status_id) {
 		log_warnx("key store status: %s", msg);
-		status_finish(false, 0);
+		status_finish(false, 0, msg);
 	}
 	return 0;
 }
@@ -291,7 +359,8 @@ peer_lost(struct peer *p, const char *why)
 	} else if (cp == cs.agent) {
 		cs.agent = NULL;
 		if (cs.status_inflight)
-			status_finish(false, 0);
+			status_finish(false, 0, "the keystore agent went "
+			    "away");
 		ks_fail_all();
 	}
 	free(cp);
@@ -324,7 +393,8 @@ parent_peer(struct peer *p, struct ipc_msg *m)
 	m->fd = -1;
 	if (role == ROLE_AGENT) {
 		cs.agent = n;
-		if (!cs.declared_done)
+		/* At start-up `keys:` wait for the store's first answer. */
+		if (cs.start_done && !cs.declared_done)
 			keyops_create_declared();
 		status_query();		/* learn whether the store is up */
 	} else
@@ -348,7 +418,7 @@ crypto_reload(struct buf *payload, char *err, size_t errlen)
 	cs.cf = nc;
 	log_setlevel(cs.cf.log_level);
 	keyops_cache_start();
-	if (cs.cf.nkeys > 0 && cs.agent != NULL)
+	if (cs.cf.nkeys > 0 && cs.agent != NULL && cs.creating)
 		keyops_create_declared();
 	else
 		cs.declared_done = cs.cf.nkeys == 0;
@@ -381,7 +451,7 @@ crypto_init(void)
 	cs.declared_done = cs.cf.nkeys == 0;
 	cache_init();
 	keyops_cache_start();
-	ev_timer_set(&cs.probe_timer, KS_PROBE_MS, probe_tick, NULL);
+	ev_timer_set(&cs.probe_timer, KS_START_PROBE_MS, probe_tick, NULL);
 }
 
 /* Chrooted, memory locked; the filter has nothing beyond the common set. */

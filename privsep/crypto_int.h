@@ -21,6 +21,8 @@
 #define KS_REQ_TIMEOUT_MS	10000	/* an agent call that takes longer
 					 * has failed */
 #define KS_PROBE_MS		10000	/* key-store status probe, spec 6.5 */
+#define KS_START_PROBE_MS	1000	/* the same until the store first
+					 * answers at start-up */
 #define RND_POOL		4096	/* random bytes drawn per refill */
 #define CACHE_SLAB		(64 * 1024) /* cache entries come in slabs */
 
@@ -115,7 +117,12 @@ struct crypto_state {
 	struct ksreqlist	 ksreqs;
 	struct ev_timer		 ksreq_timer;
 	bool			 declared_done;	/* config `keys:` created */
-	size_t			 declared_pending;
+	size_t			 declared_pending; /* their creates out */
+	/* Start-up: the store answered (creating `keys:`), all of them
+	 * exist and the parent knows (start_done), or one cannot be made. */
+	bool			 creating;
+	bool			 start_done;
+	bool			 start_failed;
 
 	/* The cache: a chained hash table keyed by name. */
 	struct centry		**tab;
@@ -136,6 +143,9 @@ extern struct crypto_state cs;
 struct peer	*crypto_worker(uint64_t serial);
 uint64_t	 crypto_serial(struct peer *);
 void		 ks_trigger_probe(void);
+/* A create of `keys:` was answered: detail NULL when the key exists now,
+ * else the store's reason. */
+void		 crypto_declared_answer(const char *name, const char *detail);
 
 /* ks_wrap.c: the calls at the agent, one stub each; NULL (nothing sent)
  * without an agent or when the request could not be built or queued

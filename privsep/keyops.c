@@ -230,10 +230,14 @@ keyops_create_declared(void)
 	for (i = 0; i < cs.cf.nkeys; i++) {
 		if (!kes_valid_name(cs.cf.keys[i]))
 			continue;	/* the parser already refused it */
+		cs.declared_pending++;
 		if (new_key(&k, kes_default_key_type(), NULL,
 		    cs.cf.pol.admin ? cs.cf.pol.admin : "") == -1 ||
-		    !store_new_key(cs.cf.keys[i], &k, NULL, 0))
+		    !store_new_key(cs.cf.keys[i], &k, NULL, 0)) {
 			cs.declared_done = false;
+			crypto_declared_answer(cs.cf.keys[i], "the call could "
+			    "not be sent to the keystore agent");
+		}
 		kes_key_wipe(&k);
 	}
 }

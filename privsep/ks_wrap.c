@@ -19,9 +19,12 @@
 #include "privsep/crypto_int.h"
 
 
-/* KS_FAIL: u8 reason, str detail. Returns the reason, or 0 if malformed. */
+/*
+ * KS_FAIL: u8 reason, str detail. Returns the reason, or 0 if malformed;
+ * *detailp (when not NULL) points into m.
+ */
 static int
-ks_fail_reason(struct ksreq *r, struct ipc_msg *m)
+ks_fail_detail(struct ksreq *r, struct ipc_msg *m, const char **detailp)
 {
 	uint8_t		 reason;
 	const char	*detail;
@@ -36,7 +39,15 @@ ks_fail_reason(struct ksreq *r, struct ipc_msg *m)
 		    r->name, detail);
 	if (reason == KS_FAIL_UNAVAILABLE)
 		ks_trigger_probe();
+	if (detailp != NULL)
+		*detailp = detail;
 	return reason;
+}
+
+static int
+ks_fail_reason(struct ksreq *r, struct ipc_msg *m)
+{
+	return ks_fail_detail(r, m, NULL);
 }
 
 /* KS_VALUE (bytes stored value) or KS_FAIL, to ks_get. */
@@ -93,7 +104,8 @@ answer_ks_get(struct ksreq *r, struct ipc_msg *m)
 static int
 answer_ks_create(struct ksreq *r, struct ipc_msg *m)
 {
-	int reason = 0, bad = 0;
+	const char	*detail = NULL;
+	int		 reason = 0, bad = 0;
 
 	if (m != NULL && m->hdr.type == MSG_KS_DONE) {
 		if (buf_end(&m->payload) == -1)
@@ -101,22 +113,30 @@ answer_ks_create(struct ksreq *r, struct ipc_msg *m)
 		else {
 			if (r->key != NULL)
 				cache_put(r->name, r->key);
-			if (r->declared)
+			if (r->declared) {
 				log_info("created key '%s' (keys: in the "
 				    "configuration)", r->name);
-			else
+				crypto_declared_answer(r->name, NULL);
+			} else
 				send_to(r->worker, MSG_DONE, r->wid, NULL);
 			return 0;
 		}
 	} else if (m != NULL && (m->hdr.type != MSG_KS_FAIL ||
-	    (reason = ks_fail_reason(r, m)) == 0))
+	    (reason = ks_fail_detail(r, m, &detail)) == 0))
 		bad = -1;
 	if (r->declared) {
-		if (reason != KS_FAIL_EXISTS) {
-			log_warnx("cannot create key '%s' of the configuration",
-			    r->name);
-			cs.declared_done = false;	/* again next time */
+		if (reason == KS_FAIL_EXISTS) {
+			crypto_declared_answer(r->name, NULL);
+			return bad;
 		}
+		log_warnx("cannot create key '%s' of the configuration",
+		    r->name);
+		cs.declared_done = false;	/* again next time */
+		crypto_declared_answer(r->name, m == NULL ? "the key store "
+		    "did not answer in time" : detail != NULL &&
+		    detail[0] != '\0' ? detail : bad == -1 ? "a malformed "
+		    "answer from the keystore agent" : "the key store "
+		    "refused it");
 		return bad;
 	}
 	if (reason == KS_FAIL_EXISTS)

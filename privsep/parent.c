@@ -8,6 +8,13 @@
  * Peers (one control channel per child) and the messages accepted:
  *   any child   MSG_HELLO (once, first), MSG_READY (once), MSG_RELOAD_DONE,
  *               MSG_LOG_EVENT, MSG_LOG_SUBSCRIBE
+ *   crypto      MSG_CRYPTO_STATE (start-up done or failed, key store
+ *               reachable or not)
+ *
+ * Start-up: the listener is open from the start, but no worker is wired
+ * to the crypto process, and no worker accepts, before the crypto process
+ * says the key store answered and every key of `keys:` exists; then
+ * "serving on" is logged and systemd hears READY=1 (notify.c).
  *
  * Signals arrive through a signalfd, so nothing runs in signal context:
  *   SIGCHLD          reap, log the cause, restart with backoff
@@ -49,6 +56,7 @@
 #include "privsep/dev.h"
 #include "privsep/devpki.h"
 #include "privsep/files.h"
+#include "privsep/notify.h"
 #include "privsep/parent.h"
 #include "privsep/parent_int.h"
 #include "privsep/server_flags.h"
@@ -57,6 +65,7 @@ const struct peer_dispatch child_dispatch[] = {
 	{ MSG_HELLO,		child_hello },
 	{ MSG_READY,		child_ready },
 	{ MSG_RELOAD_DONE,	child_reload_done },
+	{ MSG_CRYPTO_STATE,	child_crypto_state },
 	{ MSG_LOG_EVENT,	child_log_event },
 	{ MSG_LOG_SUBSCRIBE,	child_log_subscribe },
 	{ 0, NULL }
@@ -104,8 +113,16 @@ signal_event(struct ev_io *io, uint32_t events)
 			ps_begin_stop(si.ssi_signo);
 			break;
 		case SIGHUP:
-			if (!ps.stopping)
-				ps_reload();
+			if (ps.stopping)
+				break;
+			/* Before serving, READY=1 is not ours to send. */
+			if (ps.serving)
+				notify_reloading();
+			ps_reload();
+			if (ps.serving) {
+				notify_send("READY=1");
+				serving_status();
+			}
 			break;
 		}
 	}
@@ -197,6 +214,8 @@ parent_main(int argc, char **argv)
 			fatalx("%s", err);
 		exit(0);
 	}
+	notify_init();
+	notify_status("starting", NULL);
 
 	ps.root = geteuid() == 0;
 	ps.started_ns = realtime_ns();

@@ -38,6 +38,7 @@
 #include "privsep/dev.h"
 #include "privsep/devpki.h"
 #include "privsep/files.h"
+#include "privsep/notify.h"
 #include "privsep/parent.h"
 #include "privsep/parent_int.h"
 
@@ -88,6 +89,89 @@ all_ready(void)
 		if (ps.workers[i].state != CHILD_READY)
 			return false;
 	return true;
+}
+
+void
+serving_status(void)
+{
+	char	 s[128];
+
+	(void)snprintf(s, sizeof(s), "serving on %s with %u workers",
+	    ps.cf->address, ps.nworkers);
+	notify_status(s, NULL);
+}
+
+/*
+ * Ready means ready: every child completed its handshake, the crypto
+ * process had the key store's first answer and every key of `keys:`
+ * (ps.started), and each worker got its crypto channel, before which it
+ * accepts nothing (worker.c). A request from now on is answered.
+ */
+static void
+check_serving(void)
+{
+	if (ps.serving || !ps.started || !all_ready())
+		return;
+	ps.serving = true;
+	log_info("serving on %s with %u workers", ps.cf->address,
+	    ps.nworkers);
+	notify_send("READY=1");
+	serving_status();
+}
+
+/* Workers meet the crypto process only once it has started (above). */
+static void
+wire_worker(struct child *c)
+{
+	if (ps.started)
+		wire(&ps.crypto, c);
+}
+
+/* CRYPTO_STATE: u8 state (enum crypto_report), str detail. */
+int
+child_crypto_state(struct peer *p, struct ipc_msg *m)
+{
+	struct child	*c = p->arg;
+	const char	*detail;
+	uint8_t		 st;
+	unsigned int	 i;
+
+	if (c->role != ROLE_CRYPTO || c->state != CHILD_READY ||
+	    buf_get_u8(&m->payload, &st) == -1 ||
+	    buf_get_str(&m->payload, &detail, NULL) == -1 ||
+	    buf_end(&m->payload) == -1)
+		return -1;
+	switch (st) {
+	case CRYPTO_STORE_DOWN:
+		notify_status("key store unreachable", detail);
+		if (!ps.started)
+			log_warnx("waiting for the key store: %s", detail);
+		break;
+	case CRYPTO_STORE_UP:
+		if (ps.serving)
+			serving_status();
+		else
+			notify_status("starting: the key store answers", NULL);
+		break;
+	case CRYPTO_STARTED:
+		if (ps.started)
+			break;	/* a new crypto process after start-up */
+		ps.started = true;
+		for (i = 0; i < ps.nworkers; i++)
+			wire(&ps.crypto, &ps.workers[i]);
+		check_serving();
+		break;
+	case CRYPTO_START_FAILED:
+		if (ps.serving) {
+			log_warnx("%s", detail);
+			break;
+		}
+		notify_status("failed", detail);
+		fatalx("%s", detail);
+	default:
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -174,24 +258,21 @@ child_ready(struct peer *p, struct ipc_msg *m)
 	case ROLE_CRYPTO:
 		wire(&ps.crypto, &ps.agent);
 		for (i = 0; i < ps.nworkers; i++)
-			wire(&ps.crypto, &ps.workers[i]);
+			wire_worker(&ps.workers[i]);
 		break;
 	case ROLE_WORKER:
 		for (i = 0; i < 2; i++)
 			if (ps.log_on[i])
 				send_log_on(c, i);
-		/* FALLTHROUGH */
+		wire_worker(c);
+		break;
 	case ROLE_AGENT:
 		wire(&ps.crypto, c);
 		break;
 	default:
 		break;
 	}
-	if (!ps.serving && all_ready()) {
-		ps.serving = true;
-		log_info("serving on %s with %u workers", ps.cf->address,
-		    ps.nworkers);
-	}
+	check_serving();
 	return 0;
 }
 
@@ -447,6 +528,7 @@ ps_begin_stop(int sig)
 		return;
 	ps.stopping = true;
 	log_info("received %s; stopping", strsignal(sig));
+	notify_send("STOPPING=1\nSTATUS=stopping");
 	close(ps.listen_fd);
 	ps.listen_fd = -1;
 	for (i = 0; i < ps.nworkers; i++) {

@@ -60,7 +60,10 @@ struct parent_state {
 	char			 exe[PATH_MAX];
 	uint64_t		 started_ns;
 	bool			 root;
-	bool			 serving;	/* every child was ready once */
+	bool			 started;	/* the crypto process had the
+						 * store's answer and `keys:` */
+	bool			 serving;	/* every child was ready once
+						 * after that */
 	bool			 stopping;
 	bool			 sandbox_debug;
 	bool			 foreground;
@@ -82,7 +85,7 @@ extern struct parent_state ps;
 const char	*child_name(const struct child *c);
 void	children_foreach(void (*fn)(struct child *));
 /* MSG_HELLO, MSG_READY, MSG_RELOAD_DONE, MSG_LOG_EVENT,
- * MSG_LOG_SUBSCRIBE from any child. */
+ * MSG_LOG_SUBSCRIBE from any child; MSG_CRYPTO_STATE from crypto. */
 extern const struct peer_dispatch child_dispatch[];
 
 /* parent_slices.c: each child's slice of the configuration */
@@ -93,6 +96,8 @@ int	put_config(struct buf *b, const struct child *c);
 int	child_hello(struct peer *p, struct ipc_msg *m);
 int	child_ready(struct peer *p, struct ipc_msg *m);
 int	child_reload_done(struct peer *p, struct ipc_msg *m);
+int	child_crypto_state(struct peer *p, struct ipc_msg *m);
+void	serving_status(void);
 void	child_spawn(struct child *c);
 void	ps_reap(void);
 void	ps_begin_stop(int sig);

@@ -42,6 +42,7 @@
 struct worker w;
 
 static int	parent_peer(struct peer *, struct ipc_msg *);
+static void	listen_resume(void);
 static int	crypto_reply(struct peer *, struct ipc_msg *);
 
 static const struct peer_dispatch parent_dispatch[] = {
@@ -149,11 +150,21 @@ crypto_lost(struct peer *p, const char *why)
 
 /* --- parent ------------------------------------------------------------- */
 
+/*
+ * The first crypto channel opens the listener: until the parent wires
+ * this worker, which at start-up it does once the crypto process has its
+ * keys (parent.c), a connection waits in the backlog rather than get a
+ * 503. A later channel (a new crypto process) changes nothing here.
+ */
 static int
 parent_peer(struct peer *p, struct ipc_msg *m)
 {
-	return proc_accept_crypto(m, &w.crypto, crypto_dispatch,
-	    crypto_lost);
+	if (proc_accept_crypto(m, &w.crypto, crypto_dispatch,
+	    crypto_lost) == -1)
+		return -1;
+	w.crypto_seen = true;
+	listen_resume();
+	return 0;
 }
 
 static bool
@@ -259,7 +270,7 @@ listen_pause(void)
 static void
 listen_resume(void)
 {
-	if (!w.listen_paused || w.stopping)
+	if (!w.listen_paused || w.stopping || !w.crypto_seen)
 		return;
 	if (ev_add(&w.listen_io, w.listen_fd, EPOLLIN | EPOLLEXCLUSIVE,
 	    listen_event, NULL) == -1) {
@@ -411,10 +422,9 @@ worker_init(void)
 {
 	TAILQ_INIT(&w.conns);
 	w.started_mono = ev_now();
-	/* EPOLLEXCLUSIVE: one worker wakes per new connection. */
-	if (ev_add(&w.listen_io, w.listen_fd, EPOLLIN | EPOLLEXCLUSIVE,
-	    listen_event, NULL) == -1)
-		fatal("epoll_ctl listener");
+	/* Listening starts with the first crypto channel (parent_peer). */
+	w.listen_io.fd = -1;
+	w.listen_paused = true;
 	ev_timer_set(&w.sweep, SWEEP_MS, sweep_cb, NULL);
 }
 

@@ -136,6 +136,8 @@ struct worker {
 	int			 listen_fd;
 	struct ev_io		 listen_io;
 	bool			 listen_paused;	/* out of descriptors */
+	bool			 crypto_seen;	/* a crypto channel came once:
+						 * until then nothing is accepted */
 	uint64_t		 fd_warned;	/* last such warning */
 	struct connlist		 conns;
 	unsigned int		 nconns;

@@ -6,8 +6,11 @@
 #     /bin/true; KEYWARD_BIN overrides). It fails on a non-zero status OR on
 #     any output at all, because unknown keys and bad values only warn.
 #  2. prints the `systemd-analyze security --offline=yes` overall exposure of
-#     each unit as "<unit>: exposure <score> <level>" (informational).
-# Exit status: 0 if every unit verifies cleanly, 1 otherwise.
+#     each unit as "<unit>: exposure <score> <level>" and fails a unit whose
+#     score is above its ceiling: 2.0 (the project's goal), unless the
+#     ceiling list below names a higher, explained one.
+# Exit status: 0 if every unit verifies cleanly within its ceiling, 1
+# otherwise.
 set -u
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
@@ -55,6 +58,21 @@ if [ -z "$units" ]; then
 	exit 1
 fi
 
+# The highest exposure each unit may score. XXX keyward.service: 2.2 is
+# the floor while its parent runs as root (User= alone weighs 0.4: systemd
+# counts any root service so); the rest of its score is what keyward needs
+# (chroot and setresuid in the system call filter, CAP_SETUID/SETGID/
+# SYS_CHROOT/KILL/IPC_LOCK, AF_INET*, AF_UNIX for sd_notify). Paid by
+# starting the parent as user keyward with those capabilities ambient
+# instead of as root, which privdrop.c does not support yet (measured: 2.0).
+max_default=2.0
+ceiling() {
+	case $1 in
+	keyward.service) echo 2.2 ;;
+	*) echo "$max_default" ;;
+	esac
+}
+
 fail=0
 for name in $units; do
 	left=$(grep -n '@[A-Z_][A-Z_]*@' "$tmp/$name")
@@ -89,7 +107,13 @@ for name in $units; do
 	fi
 	# "2.5 OK <emoji>" -> "2.5 OK"
 	set -- $line
-	echo "$name: exposure $1 ${2:-}"
+	max=$(ceiling "$name")
+	if awk -v s="$1" -v m="$max" 'BEGIN { exit !(s + 0 > m + 0) }'; then
+		echo "systemd-check: FAIL $name: exposure $1 is above $max" >&2
+		fail=1
+	else
+		echo "$name: exposure $1 ${2:-} (at most $max)"
+	fi
 done
 
 exit "$fail"

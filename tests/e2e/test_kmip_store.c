@@ -621,19 +621,35 @@ Test(kmip_store, other_client_sees_nothing)
 	expect_clean_log(&nodes[1]);
 }
 
-/* The status of a node whose store is unreachable: not 200, and why. */
+/* Start node n without waiting for it: a store it cannot reach keeps it
+ * from serving (README: ready means ready). */
+static void
+kw_start_unready(struct testsrv *n, const struct kcfg *k)
+{
+	if (n->dir[0] == '\0')
+		cr_assert_eq(tsrv_init(n, NULL), 0, "test setup failed: %s; "
+		    "build the server first (`make`)", strerror(errno));
+	write_config(n, k);
+	cr_assert_eq(tsrv_start(n), 0);
+}
+
+/* A node whose store is unreachable from the start: its log says why,
+ * and it serves nothing (a request waits, unanswered). */
 static void
 expect_unreachable(struct testsrv *n, const char *why)
 {
-	char	body[BODYLEN];
-	long	code;
+	struct tsrv_req	 r = { .method = "POST", .body = "{}", .body_len = 2,
+			    .timeout_ms = 1500 };
+	char		 body[BODYLEN];
+	long		 code;
 
 	cr_expect_eq(tsrv_wait_log(n, why, 1, 10000), 0, "the log does not "
 	    "say \"%s\":\n%s", why, tsrv_log_tail(n));
-	code = key(n, "generate", "any", "{}", body, sizeof(body));
-	cr_expect(code >= 500, "generate: %ld %s", code, body);
-	code = key(n, "create", "any", NULL, body, sizeof(body));
-	cr_expect(code >= 500, "create: %ld %s", code, body);
+	cr_expect_eq(tsrv_log_count(n, "serving on"), 0, "%s",
+	    tsrv_log_tail(n));
+	code = tsrv_get_ex(n, TSRV_ADMIN, "/v1/key/generate/any", body,
+	    sizeof(body), &r);
+	cr_expect_eq(code, -1, "generate answered: %ld %s", code, body);
 	expect_clean_log(n);
 }
 
@@ -642,7 +658,7 @@ expect_unreachable(struct testsrv *n, const char *why)
  * PyKMIP's TLS 1.2 (the other tests); a TLS-1.3-only keyward, a CA that
  * did not sign the server's certificate, an expired client certificate
  * and one without EKU clientAuth (KMIP Reason 3) all fail, the node
- * keeps serving, and its log says why.
+ * does not start serving, and its log says why.
  */
 Test(kmip_store, tls_failures)
 {
@@ -660,10 +676,10 @@ Test(kmip_store, tls_failures)
 	    "other-ca.crt -days 2 -subj /CN=other-ca >>pki.log 2>&1 && "
 	    "chmod 0644 other-ca.crt", pk->dir);
 	pk_client("expired", "keyward", true);
-	kw_start_node(&nodes[0], &k13);
-	kw_start_node(&nodes[1], &kca);
-	kw_start_node(&nodes[2], &kexp);
-	kw_start_node(&nodes[3], &keku);
+	kw_start_unready(&nodes[0], &k13);
+	kw_start_unready(&nodes[1], &kca);
+	kw_start_unready(&nodes[2], &kexp);
+	kw_start_unready(&nodes[3], &keku);
 	expect_unreachable(&nodes[0], "TLS: error:0A000410:SSL routines::"
 	    "sslv3 alert handshake failure");
 	expect_unreachable(&nodes[1], "TLS: the server's certificate: "

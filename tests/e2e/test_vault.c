@@ -1805,3 +1805,27 @@ Test(vault, redirects)
 	cr_expect_eq(code, 502, "endless redirects: %ld %s", code, body);
 	expect_no_secrets_logged();
 }
+
+/*
+ * A key of `keys:` the store refuses to create ends the start, as in KES:
+ * the server exits non-zero, before "serving on", with the store's own
+ * message; keys it could create are not the point.
+ */
+Test(vault, declared_key_refused_ends_start)
+{
+	struct vcfg	 v = { .top = "keys:\n  - name: fine\n"
+			    "  - name: refused\n" };
+	char		 rule[256];
+
+	need_root();
+	vd_start(NULL);
+	FMT(rule, "{\"path\":\"kv2/data/refused\",\"status\":400,"
+	    "\"errors\":[\"writes to refused are not allowed here\"],"
+	    "\"count\":-1}");
+	ctl_ok("/fault", rule);
+	kw_start_fails(&v, "writes to refused are not allowed here");
+	cr_expect_gt(tsrv_log_count(&srv, "cannot create key 'refused' of "
+	    "`keys:`"), 0, "log:\n%s", tsrv_log_tail(&srv));
+	cr_expect_eq(tsrv_log_count(&srv, "serving on"), 0, "log:\n%s",
+	    tsrv_log_tail(&srv));
+}

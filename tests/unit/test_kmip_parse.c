@@ -241,10 +241,8 @@ Test(kmip_parse, values)
 	cr_assert(strstr(c->warnings[0], "create_settle is below 1s") !=
 	    NULL, "%s", c->warnings[0]);
 	config_free(c);
-	c = parse_ok(KMIP EP "    colour: blue\n" TLS);
-	cr_assert(strstr(c->warnings[0], "unknown key 'keystore.kmip.colour' "
-	    "ignored") != NULL, "%s", c->warnings[0]);
-	config_free(c);
+	parse_err(KMIP EP "    colour: blue\n" TLS,
+	    "t.yml:9: keystore.kmip.colour: unknown key", NULL);
 }
 
 /* The slice carries everything; the agent reads back what was put, and
