@@ -75,7 +75,12 @@ fs_check_owner(const char *path, uid_t uid, gid_t gid, char *err,
 		    path, strerror(errno)), -1);
 	if (!S_ISDIR(st.st_mode))
 		return 0;	/* the store says what is wrong */
-	if (!may(&st, uid, gid, 7)) {
+	/*
+	 * Only another owner's files: a directory the user owns but may not
+	 * write (chmod 0500) is the store's to report as unreachable, and a
+	 * chmod fixes it while keyward waits for it.
+	 */
+	if (st.st_uid != uid && !may(&st, uid, gid, 7)) {
 		refuse(path, &st, uid, gid, path, "use", err, errlen);
 		return -1;
 	}
@@ -89,7 +94,7 @@ fs_check_owner(const char *path, uid_t uid, gid_t gid, char *err,
 		if (de->d_name[0] == '.' || fstatat(dfd, de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode))
 			continue;
-		if (!may(&st, uid, gid, 4)) {
+		if (st.st_uid != uid && !may(&st, uid, gid, 4)) {
 			snprintf(file, sizeof(file), "%s/%s", path,
 			    de->d_name);
 			refuse(file, &st, uid, gid, path, "read", err, errlen);
