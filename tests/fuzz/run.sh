@@ -124,8 +124,21 @@ for src in tests/fuzz/fuzz_*.c; do
 	fi
 	art=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$flog" |
 	    tr '\n' ' ')
+	# The first line of the report and the first frame of ours, so that
+	# the summary alone (the end of a long CI log) says what was found.
+	what=$(grep -m 1 -E 'runtime error:|==[0-9]+==ERROR|ERROR: libFuzzer' \
+	    "$flog" | cut -c 1-200)
+	where=$(grep -m 1 -E '^ +#[0-9]+ .* in [a-z_0-9]+ .*/(common|keystore-agent|privsep|worker|crypto|cli)/' \
+	    "$flog" | sed 's/^ *//' | cut -c 1-200)
 	echo "$name: FAILED (exit $rc), $stats; input: ${art:-none written};" \
 	    "log: $flog" >>"$summary"
+	echo "    report: ${what:-none}" >>"$summary"
+	[ -n "$where" ] && echo "    at: $where" >>"$summary"
+	# The input itself, base64, so it can be replayed from the log alone.
+	for a in $art; do
+		[ -f "$a" ] && [ "$(wc -c <"$a")" -le 4096 ] || continue
+		echo "    input (base64): $(base64 -w 0 "$a")" >>"$summary"
+	done
 done
 
 if [ "$found" -eq 0 ]; then
