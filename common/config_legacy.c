@@ -151,8 +151,16 @@ child(struct lg *l, int m, const char *key, size_t line)
 {
 	int	 v;
 
-	if ((v = get(l, m, key)) != 0)
+	/*
+	 * The old spelling moves under a section the file also names: that
+	 * section must be a mapping to take it (keystore: 3 beside fs:).
+	 */
+	if ((v = get(l, m, key)) != 0) {
+		if (!is_map(l, v))
+			return cfg_error(l->p, cfg_line(nd(l, v)), key,
+			    "is %s; expected a mapping", cfg_kind(nd(l, v)));
 		return v;
+	}
 	v = yaml_document_add_mapping(l->doc, NULL, YAML_BLOCK_MAPPING_STYLE);
 	if (v == 0)
 		return cfg_error(l->p, line, "config", "out of memory; "

@@ -346,6 +346,24 @@ Test(legacy, mixtures_refused)
 }
 
 /*
+ * An old spelling that moves under a section the file also names, where
+ * that section is no mapping: refused with a message, never a crash (the
+ * config fuzzer found libyaml's assertion here).
+ */
+Test(legacy, old_spelling_into_a_scalar_section)
+{
+	refused("address: 0.0.0.0:7373\nroot: " ID_A "\ntls:\n  key: k\n"
+	    "  cert: c\nkeystore: lib/keyward\nfs:\n  path: /var/lib/k\n",
+	    "k.yml", "k.yml:6: keystore: is ");
+	refused("address: 0.0.0.0:7373\nadmin: yes\nroot: " ID_A "\ntls:\n"
+	    "  key: k\n  cert: c\nkeystore:\n  fs:\n    path: /x\n",
+	    "k.yml", "k.yml:3: root: set, and so is 'admin.identity'");
+	refused("address: 0.0.0.0:7373\nroot: " ID_A "\ntls:\n  key: k\n"
+	    "  cert: c\nkeystore: [a]\nvault:\n  address: https://v\n",
+	    "k.yml", "k.yml:6: keystore: is a list; expected a mapping");
+}
+
+/*
  * --print-config: each era printed in the current layout reads back to the
  * same settings, with no old spelling left to translate.
  */
