@@ -465,6 +465,28 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 }
 
 bool
+client_kes_ns_era(const char *v)
+{
+	/* The first release that sent seconds and milliseconds. */
+	static const char	 first[] = "2023-10-24T20-26-51Z";
+	static const char	 shape[] = "dddd-dd-ddTdd-dd-ddZ";
+	size_t			 i;
+
+	if (v == NULL)
+		return false;
+	if (v[0] == 'v')
+		v++;
+	if (strncmp(v, "0.", 2) == 0)
+		return v[2] >= '0' && v[2] <= '9';
+	if (strlen(v) != sizeof(shape) - 1)
+		return false;
+	for (i = 0; shape[i] != '\0'; i++)
+		if (shape[i] == 'd' ? v[i] < '0' || v[i] > '9' : v[i] != shape[i])
+			return false;
+	return strcmp(v, first) < 0;
+}
+
+bool
 client_is_ndjson(const struct client_resp *r)
 {
 	return strncasecmp(r->ctype, "application/x-ndjson", 20) == 0;

@@ -82,6 +82,14 @@ int		 client_call(struct client *, const char *method,
  */
 char		*client_path(const char *prefix, const char *name);
 
+/*
+ * KES servers released before 2023-10-24 (dated tags before
+ * 2023-10-24T20-26-51Z, and every v0.x release) sent durations as Go
+ * nanoseconds: the status uptime and the audit events' response time. true
+ * when the version string a server reports names such a release.
+ */
+bool		 client_kes_ns_era(const char *version);
+
 /* The body as JSON; prints an error and returns NULL if it is not. */
 json_t		*client_json(const struct client_resp *);
 

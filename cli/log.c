@@ -39,6 +39,7 @@ static const char log_help[] =
 struct log_state {
 	bool	 audit;
 	bool	 json;
+	bool	 ns;		/* response.time in nanoseconds (KES < 2023-10) */
 	char	*buf;		/* an incomplete line */
 	size_t	 len;
 };
@@ -49,6 +50,7 @@ print_event(const struct log_state *st, const char *line, size_t len)
 	json_t		*j, *req, *resp;
 	const char	*id, *ip;
 	char		 when[64];
+	json_int_t	 t;
 
 	if (st->json || (j = json_loadb(line, len, 0, NULL)) == NULL) {
 		printf("%.*s\n", (int)len, line);
@@ -63,13 +65,15 @@ print_event(const struct log_state *st, const char *line, size_t len)
 		resp = json_object_get(j, "response");
 		format_time(json_string_value(json_object_get(j, "time")),
 		    when, sizeof(when));
+		t = json_integer_value(json_object_get(resp, "time"));
+		if (st->ns)
+			t /= 1000000;
 		id = json_string_value(json_object_get(req, "identity"));
 		ip = json_string_value(json_object_get(req, "ip"));
 		printf("%s  %-15s  %-64s  %3" JSON_INTEGER_FORMAT
 		    " %5" JSON_INTEGER_FORMAT "ms  %s\n", when, ip ? ip : "-",
 		    id ? id : "-", json_integer_value(json_object_get(resp,
-		    "code")), json_integer_value(json_object_get(resp,
-		    "time")), json_string_value(json_object_get(req,
+		    "code")), t, json_string_value(json_object_get(req,
 		    "path")) ?: "");
 	}
 	fflush(stdout);
@@ -105,6 +109,27 @@ on_chunk(const char *data, size_t len, void *arg)
 	return ferror(stdout) ? -1 : 0;
 }
 
+/*
+ * Which unit the server's audit events use: its /version names the
+ * release (W6). Unknown (no answer, no version) reads as the current one.
+ */
+static bool
+server_sends_ns(struct client *c)
+{
+	struct client_resp	 r = { 0 };
+	json_t			*j = NULL;
+	bool			 ns = false;
+
+	if (client_do(c, "GET", "/version", NULL, &r) == CLI_OK &&
+	    r.status == 200 &&
+	    (j = json_loadb(r.body, r.len, 0, NULL)) != NULL)
+		ns = client_kes_ns_era(json_string_value(json_object_get(j,
+		    "version")));
+	json_decref(j);
+	client_resp_free(&r);
+	return ns;
+}
+
 static int
 log_opt(int ch, const char *arg, void *ctx)
 {
@@ -130,7 +155,7 @@ log_main(int argc, char **argv)
 	struct cli_flags	 fl;
 	struct client		*c;
 	struct client_resp	 r;
-	struct log_state	 st = { true, false, NULL, 0 };
+	struct log_state	 st = { true, false, false, NULL, 0 };
 	const char		*path;
 
 	if ((rc = cli_parse(argc, argv, "log", log_help, &own, &fl,
@@ -143,6 +168,8 @@ log_main(int argc, char **argv)
 	path = st.audit ? "/v1/log/audit" : "/v1/log/error";
 	if ((rc = client_new(&fl, &c)) != CLI_OK)
 		return rc;
+	if (st.audit && !st.json)
+		st.ns = server_sends_ns(c);
 	cli_catch_signals();
 	if ((rc = client_stream(c, path, on_chunk, &st, &r)) == CLI_OK)
 		rc = client_check(c, path, &r, "follow the log", NULL);

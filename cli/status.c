@@ -88,7 +88,10 @@ print_status(const struct client *c, json_t *j, uint64_t latency,
 	printf("  %-8s %s\n", "Version", json_string_value(json_object_get(j,
 	    "version")) ?: "");
 	v = json_object_get(j, "uptime");
-	print_uptime(json_is_number(v) ? json_number_value(v) : 0);
+	/* A KES release before 2023-10-24 sent nanoseconds (W6). */
+	print_uptime((json_is_number(v) ? json_number_value(v) : 0) /
+	    (client_kes_ns_era(json_string_value(json_object_get(j,
+	    "version"))) ? 1e9 : 1));
 	printf("  %-8s %" PRIu64 "ms\n", "Latency", latency);
 	printf("  %-8s %" JSON_INTEGER_FORMAT "\n", "CPUs",
 	    json_integer_value(json_object_get(j, "num_cpu_used")));

@@ -715,6 +715,14 @@ load_any(struct cfg_parser *p, yaml_parser_t *y, const char *text,
 	return 0;
 }
 
+bool	cfg_strict_env;
+
+void
+config_set_strict_env(bool strict)
+{
+	cfg_strict_env = strict;
+}
+
 int
 config_parse(const char *yaml, size_t len, const char *name,
     struct config **out, char *err, size_t errlen)

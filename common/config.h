@@ -113,6 +113,13 @@ int	 config_print(const char *path, FILE *out, char *err, size_t errlen);
 int	 config_parse(const char *yaml, size_t len, const char *name,
 	    struct config **out, char *err, size_t errlen);
 void	 config_free(struct config *);
+/*
+ * KES before v0.22 read a ${VAR} whose variable is not set as empty; a file
+ * in such a layout is read so, with a warning per variable, unless strict
+ * is set (keyward server --strict-env), and then it is an error as in the
+ * current layout. Set before config_load().
+ */
+void	 config_set_strict_env(bool strict);
 
 /* A config for `keyward server --dev`: fs store at ks_path, given TLS
  * files and admin identity; everything else default. */

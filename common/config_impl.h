@@ -28,7 +28,12 @@ struct cfg_parser {
 	char		*err;
 	size_t		 errlen;
 	bool		 failed;	/* err holds the first error */
+	bool		 env_empty;	/* a layout of KES before v0.22: a
+					 * missing ${VAR} reads as empty */
 };
+
+/* config_set_strict_env(): a missing ${VAR} is an error in every layout. */
+extern bool	 cfg_strict_env;
 
 /*
  * A mapping being read: its node (NULL when the key is absent or null), its

@@ -583,7 +583,9 @@ cfg_legacy_translate(struct cfg_parser *p, bool toml)
 	if (toml && (lower_keys(&l, root, false, 0) == -1 ||
 	    toml_durations(&l, root, 0) == -1))
 		return -1;
-	if ((era = layout(&l, root, toml)) != NULL)
+	p->env_empty = (era = layout(&l, root, toml)) != NULL &&
+	    !cfg_strict_env;
+	if (era != NULL)
 		cfg_warn(p, 1, NULL, "the layout of %s: its old spellings are "
 		    "read as today's (each below); `keyward server --config "
 		    "FILE --print-config` writes it in today's layout", era);

@@ -427,7 +427,15 @@ cfg_scalar(struct cfg_parser *p, yaml_node_t *n, const char *path,
 		    sizeof(name) - 1);
 	memcpy(name, b, len);
 	name[len] = '\0';
-	if ((env = getenv(name)) == NULL)
+	if ((env = getenv(name)) == NULL && p->env_empty) {
+		cfg_warn(p, cfg_line(n), path, "environment variable '%s' is "
+		    "not set; read as empty, as KES before v0.22 read it "
+		    "(keyward server --strict-env refuses it)",
+		    cfg_quote(name, q, sizeof(q)));
+		*out = "";
+		return 0;
+	}
+	if (env == NULL)
 		return cfg_error(p, cfg_line(n), path,
 		    "environment variable '%s' is not set; expected it to be "
 		    "defined for ${%s}", cfg_quote(name, q, sizeof(q)),

@@ -153,6 +153,9 @@ usage(void)
 	    "                  key store, for trying keyward out\n"
 	    "  --print-config  print the configuration in the current layout\n"
 	    "                  (an old KES one translated) and exit\n"
+	    "  --strict-env    a ${VAR} whose variable is not set is an error\n"
+	    "                  in a layout of KES before v0.22 too (which\n"
+	    "                  read it as empty, as keyward does by default)\n"
 	    "\n"
 	    "KES's older flags are accepted and override the file as they did:\n"
 	    "--root ID (admin.identity), --key/--tls-key FILE, --cert/--tls-cert\n"
@@ -208,6 +211,7 @@ parent_main(int argc, char **argv)
 		usage();
 	}
 	dev = ps.flags.dev;
+	config_set_strict_env(ps.flags.strict_env);
 	if (ps.flags.print_config) {
 		if (config_print(ps.flags.config, stdout, err, sizeof(err)) ==
 		    -1)

@@ -121,6 +121,7 @@ server_flags_parse(int argc, char **argv, struct server_flags *f,
 		BOOL("quiet", f->quiet)
 		BOOL("q", f->quiet)
 		BOOL("print-config", f->print_config)
+		BOOL("strict-env", f->strict_env)
 		if ((r = match(a, "mtls-auth", true, argc, argv, &i, &v, err,
 		    errlen)) != 0 || (r = match(a, "auth", true, argc, argv,
 		    &i, &v, err, errlen)) != 0) {

@@ -26,6 +26,8 @@ struct server_flags {
 	bool		 quiet;		/* -q, --quiet */
 	bool		 print_config;	/* --print-config: print the file
 					 * in the current layout, exit */
+	bool		 strict_env;	/* --strict-env: a missing ${VAR}
+					 * is an error in old layouts too */
 };
 
 /*

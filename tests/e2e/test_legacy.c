@@ -595,3 +595,73 @@ Test(legacy, bulk_decrypt)
 	cr_assert_null(strstr(out, "bulk"), "%s", out);
 	cr_assert_not_null(strstr(out, "/v1/key/hmac/"), "%s", out);
 }
+
+/*
+ * Run `keyward ARGS` against the old server of vd, on a terminal (script(1))
+ * so that it prints for a person, as kes did; its output in out.
+ */
+static int
+client_run(char *out, size_t outlen, const char *args)
+{
+	char	 cmd[4096];
+	FILE	*p;
+	size_t	 n;
+
+	FMT(cmd, "cd '%s' && env -u KES_CLIENT_CERT -u KES_CLIENT_KEY "
+	    "-u MINIO_KES_CERT_FILE -u MINIO_KES_KEY_FILE "
+	    "KES_SERVER=https://127.0.0.1:%d KES_API_KEY=kes:v1:"
+	    "AMcazYMubeZXMLUMyi0byRYJRtkp84kDlUuvt396VA3Q script -qec "
+	    "\"'%s' %s --color never\" /dev/null 2>&1 </dev/null",
+	    vd.dir, vd.port, srv.exe, args);
+	cr_assert_not_null(p = popen(cmd, "r"));
+	n = fread(out, 1, outlen - 1, p);
+	out[n] = '\0';
+	return pclose(p);
+}
+
+/*
+ * keyward's client against a KES server of 2023-02 (a double answering
+ * that release's recorded bytes, tests/doubles/kes2023_double.py): its
+ * NDJSON listings are read (C1), and its nanosecond durations, the status
+ * uptime and the audit events' response time, are shown in the units the
+ * current server's are (W6), not as "1689 days" and "12000000ms".
+ */
+Test(legacy, client_against_kes_2023)
+{
+	const char	*argv[] = { "--cert", "server.crt", "--key",
+		"server.key", "--port-file", "kes.port", NULL };
+	char		 why[256], out[8192];
+
+	if (system("command -v python3 >/dev/null 2>&1") != 0)
+		cr_skip_test("python3 runs the KES 2023-02 test double");
+	cr_assert_eq(tsrv_init(&srv, NULL), 0);
+	strcpy(vd.dir, "/tmp/keyward-test-kes2023.XXXXXX");
+	cr_assert_not_null(mkdtemp(vd.dir));
+	sh("cd '%s' && exec >pki.log 2>&1 && "
+	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes -keyout server.key -out server.crt -days 2 "
+	    "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1",
+	    vd.dir);
+	cr_assert_eq(pydouble_start(&vd, "tests/doubles/kes2023_double.py",
+	    argv, "kes.port", "kes.port", why, sizeof(why)), 0, "%s", why);
+
+	cr_assert_eq(client_run(out, sizeof(out), "status -k"), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "2023-02-15T14-54-37Z"), "%s", out);
+	cr_assert_not_null(strstr(out, "Uptime   2 minutes"), "%s", out);
+
+	cr_assert_eq(client_run(out, sizeof(out), "key ls -k"), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "minio-default"), "%s", out);
+	cr_assert_not_null(strstr(out, "my-key"), "%s", out);
+	cr_assert_eq(client_run(out, sizeof(out), "key ls -k --json"), 0,
+	    "%s", out);
+	cr_assert_not_null(strstr(out, "\"trail-\""), "%s", out);
+
+	cr_assert_eq(client_run(out, sizeof(out), "log -k --audit"), 0,
+	    "%s", out);
+	cr_assert_not_null(strstr(out, "   12ms  /v1/key/generate/my-key"),
+	    "%s", out);
+	/* --json passes the server's event through, unit and all. */
+	cr_assert_eq(client_run(out, sizeof(out), "log -k --audit --json"), 0,
+	    "%s", out);
+	cr_assert_not_null(strstr(out, "\"time\":12000000"), "%s", out);
+}

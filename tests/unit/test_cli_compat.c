@@ -73,3 +73,29 @@ Test(cli_compat, content_type)
 	r.ctype[0] = '\0';
 	cr_assert_not(client_is_ndjson(&r));
 }
+
+/*
+ * W6: which releases sent Go nanoseconds (status uptime, audit response
+ * time). The cut is the release of 2023-10-24, whose API refactor sent
+ * seconds and milliseconds; keyward's own versions are never taken as old.
+ */
+Test(cli_compat, nanosecond_era)
+{
+	static const char *const old[] = {
+		"2023-02-15T14-54-37Z", "2023-10-03T00-48-37Z", "v0.22.3",
+		"0.17.6", "v0.1.0", "2020-01-01T00-00-00Z",
+	};
+	static const char *const now[] = {
+		"2023-10-24T20-26-51Z", "2023-11-09T17-35-47Z",
+		"2025-03-12T09-35-18Z", "", "v1.0.0", "6c5c26a",
+		"6c5c26a-dirty", "2023-02-15T14-54-37", "2023-02-15 14-54-37Z",
+		"v0.", "0.x", "2023-0a-15T14-54-37Z",
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(old) / sizeof(old[0]); i++)
+		cr_assert(client_kes_ns_era(old[i]), "%s", old[i]);
+	for (i = 0; i < sizeof(now) / sizeof(now[0]); i++)
+		cr_assert_not(client_kes_ns_era(now[i]), "%s", now[i]);
+	cr_assert_not(client_kes_ns_era(NULL));
+}

@@ -418,3 +418,41 @@ Test(legacy, printed_config_reads_back)
 	}
 	(void)rmdir(dir);
 }
+
+/*
+ * §7.4 item 9: in a layout of KES before v0.22 a ${VAR} whose variable is
+ * not set reads as empty, as those releases read it, with a warning; with
+ * --strict-env (config_set_strict_env) it is the error it is in the
+ * current layout, which never reads it as empty.
+ */
+Test(legacy, missing_variable_in_an_old_layout)
+{
+	static const char old[] = "address: 127.0.0.1:7373\nroot: " ID_A "\n"
+	    "tls:\n  key: /k\n  cert: /c\n  password: ${KW_TEST_UNSET_PW}\n"
+	    "keystore:\n  fs:\n    path: /x\n";
+	static const char now[] = "address: 127.0.0.1:7373\nadmin:\n"
+	    "  identity: " ID_A "\ntls:\n  key: /k\n  cert: /c\n"
+	    "  password: ${KW_TEST_UNSET_PW}\nkeystore:\n  fs:\n    path: /x\n";
+	struct config	*c;
+
+	unsetenv("KW_TEST_UNSET_PW");
+	c = ok_as(old, "old.yml");
+	cr_assert_str_eq(c->tls.password != NULL ? c->tls.password : "", "");
+	warned(c, "old.yml:6: tls.password: environment variable "
+	    "'KW_TEST_UNSET_PW' is not set; read as empty");
+	config_free(c);
+	refused(now, "now.yml", "now.yml:7: tls.password: environment "
+	    "variable 'KW_TEST_UNSET_PW' is not set");
+
+	config_set_strict_env(true);
+	refused(old, "old.yml", "old.yml:6: tls.password: environment "
+	    "variable 'KW_TEST_UNSET_PW' is not set; expected it");
+	config_set_strict_env(false);
+
+	/* Set, it is read in both. */
+	setenv("KW_TEST_UNSET_PW", "pw", 1);
+	c = ok_as(old, "old.yml");
+	cr_assert_str_eq(c->tls.password, "pw");
+	config_free(c);
+	unsetenv("KW_TEST_UNSET_PW");
+}

@@ -66,6 +66,10 @@ Test(server_flags, go_and_gnu_syntax)
 	cr_assert_eq(parse(&f, err, "--config", "c", "--mtls-auth", "verify",
 	    NULL), 0, "%s", err);
 	cr_assert_eq(f.auth, TLS_AUTH_ON);
+	cr_assert_not(f.strict_env);
+	cr_assert_eq(parse(&f, err, "--config", "c", "--strict-env", NULL), 0,
+	    "%s", err);
+	cr_assert(f.strict_env);
 	cr_assert_eq(parse(&f, err, "--dev", NULL), 0, "%s", err);
 	cr_assert_eq(parse(&f, err, "-h", NULL), 1);
 	cr_assert_eq(parse(&f, err, "--help", NULL), 1);
