@@ -29,6 +29,8 @@
  * proc_harden(): the empty chroot has no /dev. -1 when not opened.
  */
 static int	devnull_fd = -1;
+/* What privdrop() did, for proc_run()'s choice of fence. */
+static bool	chrooted, was_root;
 
 /*
  * The chroot must be a root-owned directory nobody else can write to, and
@@ -193,11 +195,13 @@ drop_root(const struct drop_opts *o)
 		fatalx("user \"%s\" has uid or gid 0; it must be an "
 		    "unprivileged user", o->user);
 
-	if (o->chroot_dir != NULL) {
+	/* Without CAP_SYS_CHROOT (keyward.service) Landlock fences instead. */
+	if (o->chroot_dir != NULL && privdrop_can_chroot()) {
 		if (devnull_fd == -1 && (devnull_fd = open("/dev/null",
 		    O_RDWR | O_CLOEXEC)) == -1)
 			fatal("open /dev/null");
 		enter_chroot(o->chroot_dir);
+		chrooted = true;
 	}
 
 	if (o->keep_ipc_lock && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1)
@@ -215,7 +219,7 @@ drop_root(const struct drop_opts *o)
 
 	log_debug("dropped to user %s (uid %u, gid %u), chroot %s, %s",
 	    o->user, (unsigned int)uid, (unsigned int)gid,
-	    o->chroot_dir ? o->chroot_dir : "none",
+	    chrooted ? o->chroot_dir : "none",
 	    o->keep_ipc_lock ? "kept CAP_IPC_LOCK" : "no capabilities");
 }
 
@@ -225,7 +229,8 @@ privdrop(const struct drop_opts *o)
 	bool	ipc_lock;
 
 	sandbox_sanitizer_prepare();
-	if (geteuid() == 0)
+	was_root = geteuid() == 0;
+	if (was_root)
 		drop_root(o);
 	else {
 		/* The setcap deployment: the binary carries cap_ipc_lock+ep. */
@@ -242,6 +247,24 @@ privdrop(const struct drop_opts *o)
 	 */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		fatal("prctl(PR_SET_DUMPABLE)");
+}
+
+bool
+privdrop_can_chroot(void)
+{
+	return caps_permitted(CAP_SYS_CHROOT);
+}
+
+bool
+privdrop_chrooted(void)
+{
+	return chrooted;
+}
+
+bool
+privdrop_was_root(void)
+{
+	return was_root;
 }
 
 void

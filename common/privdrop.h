@@ -31,6 +31,16 @@ struct drop_opts {
  * to CAP_IPC_LOCK (if asked for and held) or nothing. Dies on any failure.
  */
 void		 privdrop(const struct drop_opts *);
+/*
+ * Whether this process may chroot (CAP_SYS_CHROOT permitted). keyward.service
+ * gives none: the chroot is then skipped and Landlock fences the children
+ * (common/landlock.h); proc_run() refuses to go on with neither.
+ */
+bool		 privdrop_can_chroot(void);
+/* After privdrop(): whether it entered opts->chroot_dir, and whether it
+ * dropped from root. */
+bool		 privdrop_chrooted(void);
+bool		 privdrop_was_root(void);
 
 /*
  * PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE 0, RLIMIT_CORE 0, setsid(), and

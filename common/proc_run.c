@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "common/ev.h"
+#include "common/landlock.h"
 #include "common/log.h"
 #include "common/privdrop.h"
 #include "common/proc.h"
@@ -41,6 +42,34 @@ proc_answer_shutdown(struct peer *p, struct ipc_msg *m)
 	return 0;
 }
 
+/*
+ * The children that need no file once started (pc->chroot: workers,
+ * crypto) are fenced from the file system by Landlock, beside the chroot
+ * or, where the parent may not chroot (keyward.service), instead of it.
+ * Libraries are initialised by now, so nothing opens a file after this.
+ * Dropped from root with neither, the child stops: that is a unit
+ * without CAP_SYS_CHROOT on a kernel without Landlock. The setcap
+ * deployment never had a chroot; Landlock fences it where it can.
+ */
+static void
+fence(const struct proc_child *pc)
+{
+	int	abi;
+
+	if (!pc->chroot)
+		return;
+	if ((abi = landlock_fence()) == -1)
+		fatal("landlock");
+	if (abi > 0)
+		log_debug("landlock ABI %d: no file system access%s", abi,
+		    privdrop_chrooted() ? " (and chrooted)" : "");
+	else if (privdrop_was_root() && !privdrop_chrooted())
+		fatalx("neither a chroot (no CAP_SYS_CHROOT) nor Landlock (the "
+		    "kernel has none) can fence this process from the file "
+		    "system; give the service CAP_SYS_CHROOT and the chroot "
+		    "system call, or run a kernel with Landlock");
+}
+
 int
 proc_run(struct proc_child *pc)
 {
@@ -63,6 +92,7 @@ proc_run(struct proc_child *pc)
 	    proc_parent_lost, NULL);
 	proc_log_forward(pc->parent);
 
+	fence(pc);
 	if (sandbox_apply_more(pc->role, opts.sandbox_debug, pc->rules,
 	    pc->nrules) == -1)
 		fatalx("cannot load the sandbox");

@@ -43,11 +43,13 @@
 
 #include "common/dirs.h"
 #include "common/ev.h"
+#include "common/landlock.h"
 #include "common/log.h"
 #include "common/metrics_region.h"
 #include "common/msg.h"
 #include "common/peer.h"
 #include "common/policy.h"
+#include "common/privdrop.h"
 #include "common/proc.h"
 #include "common/slice.h"
 #include "common/tls.h"
@@ -186,6 +188,27 @@ prepare_dirs(void)
 	if (pw->pw_uid == 0)
 		fatalx("server.user '%s' is root; the children must run "
 		    "unprivileged", ps.cf->server.user);
+	ps.child_uid = pw->pw_uid;
+	ps.child_gid = pw->pw_gid;
+	/*
+	 * keyward.service gives no CAP_SYS_CHROOT: Landlock is then the
+	 * children's file system fence (common/proc_run.c), and a kernel
+	 * without it cannot run them.
+	 */
+	if (!privdrop_can_chroot()) {
+		if (landlock_abi() == 0)
+			fatalx("no CAP_SYS_CHROOT to chroot the workers and the "
+			    "crypto process, and no Landlock in this kernel to "
+			    "fence them instead; give the service CAP_SYS_CHROOT "
+			    "and the chroot system call (a drop-in: "
+			    "CapabilityBoundingSet=CAP_SYS_CHROOT and "
+			    "SystemCallFilter=chroot)");
+		log_info("no CAP_SYS_CHROOT: the workers and the crypto "
+		    "process are fenced from the file system by Landlock "
+		    "(ABI %d) instead of the chroot %s", landlock_abi(),
+		    ps.cf->server.chroot);
+		return;
+	}
 	if (dir_ensure(ps.cf->server.chroot, 0755, 0, 0, err,
 	    sizeof(err)) == -1)
 		fatalx("server.chroot: %s", err);

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -180,6 +181,41 @@ restart_cb(struct ev_timer *t)
 	child_spawn(t->arg);
 }
 
+/*
+ * SIGKILL to a child. Started as root, the children run as server.user,
+ * and keyward.service gives the parent no CAP_KILL: it then signals
+ * through a process of its own that first becomes that user, with the
+ * CAP_SETUID that starting the children needs anyway. The child is ours
+ * and not reaped yet, so its pid cannot have been reused meanwhile.
+ */
+static void
+child_sigkill(pid_t pid)
+{
+	pid_t	h, r;
+	int	status = 0;
+
+	if (kill(pid, SIGKILL) == 0 || errno != EPERM || !ps.root ||
+	    ps.child_uid == 0)
+		return;
+	if ((h = fork()) == -1) {
+		log_warn("fork to signal child %d", (int)pid);
+		return;
+	}
+	if (h == 0) {
+		if (setgroups(1, &ps.child_gid) == -1 ||
+		    setresgid(ps.child_gid, ps.child_gid, ps.child_gid) ==
+		    -1 || setresuid(ps.child_uid, ps.child_uid,
+		    ps.child_uid) == -1 || kill(pid, SIGKILL) == -1)
+			_exit(1);
+		_exit(0);
+	}
+	while ((r = waitpid(h, &status, 0)) == -1 && errno == EINTR)
+		;
+	if (r == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		log_warnx("could not kill child %d as uid %u", (int)pid,
+		    (unsigned int)ps.child_uid);
+}
+
 static void
 start_timeout_cb(struct ev_timer *t)
 {
@@ -188,7 +224,7 @@ start_timeout_cb(struct ev_timer *t)
 	log_warnx("%s did not become ready in %d s; killing it",
 	    child_name(c), START_TIMEOUT_MS / 1000);
 	if (c->pid > 0)
-		kill(c->pid, SIGKILL);
+		child_sigkill(c->pid);
 }
 
 static void
@@ -202,7 +238,7 @@ child_lost(struct peer *p, const char *why)
 	 * fault; its exit status says how it went. */
 	if (why != NULL && c->pid > 0 && !c->shut) {
 		log_warnx("%s: %s; killing it", child_name(c), why);
-		kill(c->pid, SIGKILL);
+		child_sigkill(c->pid);
 	}
 }
 
@@ -512,11 +548,11 @@ stop_timeout_cb(struct ev_timer *t)
 	    STOP_TIMEOUT_MS / 1000);
 	for (i = 0; i < ps.nworkers; i++)
 		if (ps.workers[i].pid > 0)
-			kill(ps.workers[i].pid, SIGKILL);
+			child_sigkill(ps.workers[i].pid);
 	if (ps.crypto.pid > 0)
-		kill(ps.crypto.pid, SIGKILL);
+		child_sigkill(ps.crypto.pid);
 	if (ps.agent.pid > 0)
-		kill(ps.agent.pid, SIGKILL);
+		child_sigkill(ps.agent.pid);
 }
 
 void

@@ -60,6 +60,8 @@ struct parent_state {
 	char			 exe[PATH_MAX];
 	uint64_t		 started_ns;
 	bool			 root;
+	uid_t			 child_uid;	/* server.user, when root */
+	gid_t			 child_gid;
 	bool			 started;	/* the crypto process had the
 						 * store's answer and `keys:` */
 	bool			 serving;	/* every child was ready once

@@ -58,17 +58,11 @@ if [ -z "$units" ]; then
 	exit 1
 fi
 
-# The highest exposure each unit may score. XXX keyward.service: 2.2 is
-# the floor while its parent runs as root (User= alone weighs 0.4: systemd
-# counts any root service so); the rest of its score is what keyward needs
-# (chroot and setresuid in the system call filter, CAP_SETUID/SETGID/
-# SYS_CHROOT/KILL/IPC_LOCK, AF_INET*, AF_UNIX for sd_notify). Paid by
-# starting the parent as user keyward with those capabilities ambient
-# instead of as root, which privdrop.c does not support yet (measured: 2.0).
+# The highest exposure each unit may score: 2.0, the project's goal. A
+# unit that needs more must say why here, in its own case.
 max_default=2.0
 ceiling() {
 	case $1 in
-	keyward.service) echo 2.2 ;;
 	*) echo "$max_default" ;;
 	esac
 }

@@ -30,6 +30,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "common/landlock.h"
 #include "tests/lib/testsrv.h"
 
 #define READY_MS	10000
@@ -834,6 +835,82 @@ Test(system, setcap_nonroot, .timeout = 60)
 	    tsrv_log_tail(&srv));
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "exit status 0x%x after SIGTERM, want exit 0; log:\n%s", status,
+	    tsrv_log_tail(&srv));
+}
+
+/*
+ * keyward.service: the parent is root without CAP_SYS_CHROOT and CAP_KILL
+ * (its bounding set, as the unit's; here set by setpriv). The workers and
+ * the crypto process are not chrooted, Landlock fences them instead, and a
+ * child that does not stop is still killed: through a process of the
+ * parent's that becomes server.user first. Without Landlock in the kernel
+ * the start is refused with what to give the unit.
+ */
+Test(system, unit_without_chroot_and_kill, .timeout = 60)
+{
+	struct tsrv_proc	 kids[TSRV_MAXPROCS];
+	struct passwd		*pw;
+	char			 body[BODYLEN], wrap[PATH_MAX], real[PATH_MAX];
+	char			 text[2 * PATH_MAX + 128], v[128];
+	int			 i, n, status = -1;
+	pid_t			 stopped = 0;
+	uint64_t		 t0;
+
+	need_root();
+	pw = keyward_user();
+	if (access("/usr/bin/setpriv", X_OK) != 0)
+		cr_skip_test("setpriv (util-linux) is missing");
+	cr_assert_eq(tsrv_init(&srv, NULL), 0, "test setup failed: %s",
+	    strerror(errno));
+	FMT(real, "%s", srv.exe);
+	FMT(wrap, "%s/unit.sh", srv.dir);
+	FMT(text, "#!/bin/sh\nexec /usr/bin/setpriv --bounding-set "
+	    "-sys_chroot,-kill -- '%s' \"$@\"\n", real);
+	cr_assert_eq(tsrv_write_file(wrap, text), 0);
+	cr_assert_eq(chmod(wrap, 0755), 0);
+	FMT(srv.exe, "%s", wrap);
+	cr_assert_eq(tsrv_write_config(&srv, &(struct tsrv_cfg){ 0 }), 0);
+	cr_assert_eq(tsrv_start(&srv), 0);
+
+	if (landlock_abi() == 0) {
+		cr_assert_eq(tsrv_wait_exit(&srv, READY_MS, &status), 0);
+		cr_expect_gt(tsrv_log_count(&srv, "no Landlock in this "
+		    "kernel"), 0, "log:\n%s", tsrv_log_tail(&srv));
+		cr_skip_test("the kernel has no Landlock: the refusal was "
+		    "checked, the fence cannot be");
+	}
+	cr_assert_eq(tsrv_wait_ready(&srv, READY_MS), 0, "log:\n%s",
+	    tsrv_log_tail(&srv));
+	cr_assert_eq(tsrv_proc_field(srv.pid, "CapBnd", v, sizeof(v)), 0);
+	cr_expect_eq(strtoull(v, NULL, 16) & ((1ULL << 18) | (1ULL << 5)), 0,
+	    "the parent still has CAP_SYS_CHROOT or CAP_KILL: CapBnd %s", v);
+	cr_expect_gt(tsrv_log_count(&srv, "fenced from the file system by "
+	    "Landlock"), 0, "log:\n%s", tsrv_log_tail(&srv));
+	/* Every child as in the root deployment, none chrooted. */
+	expect_tree(pw, "/");
+	cr_expect_geq(wait_status(STATUS_LATENCY, 2000, body), 0,
+	    "/v1/status: %s\nlog:\n%s", body, tsrv_log_tail(&srv));
+
+	/* A worker that does not stop: the parent kills it at its timeout. */
+	n = tsrv_children(&srv, kids, TSRV_MAXPROCS);
+	for (i = 0; i < n; i++)
+		if (strcmp(kids[i].cmd, "keyward worker 0") == 0)
+			stopped = kids[i].pid;
+	cr_assert_gt(stopped, 0);
+	cr_assert_eq(kill(stopped, SIGSTOP), 0);
+	t0 = tsrv_now_ms();
+	cr_assert_eq(kill(srv.pid, SIGTERM), 0);
+	cr_assert_eq(tsrv_wait_exit(&srv, 25000, &status), 0,
+	    "the server did not exit within 25 s of SIGTERM; log:\n%s",
+	    tsrv_log_tail(&srv));
+	cr_expect_geq(tsrv_now_ms() - t0, 9000);
+	cr_expect_gt(tsrv_log_count(&srv, "did not stop"), 0, "log:\n%s",
+	    tsrv_log_tail(&srv));
+	cr_expect_eq(tsrv_log_count(&srv, "could not kill"), 0, "log:\n%s",
+	    tsrv_log_tail(&srv));
+	cr_expect(tsrv_proc_cmdline(stopped, v, sizeof(v)) == -1 ||
+	    strcmp(v, "keyward worker 0") != 0,
+	    "the stopped worker outlived the parent; log:\n%s",
 	    tsrv_log_tail(&srv));
 }
 
