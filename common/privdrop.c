@@ -29,6 +29,16 @@
  * proc_harden(): the empty chroot has no /dev. -1 when not opened.
  */
 static int	devnull_fd = -1;
+/*
+ * make VG=1: no user switch and no chroot, so that callgrind, which opens
+ * its output file at the start, can write its counts there at exit.
+ */
+#ifdef KEYWARD_VALGRIND
+#define VALGRIND_BUILD	1
+#else
+#define VALGRIND_BUILD	0
+#endif
+
 /* What privdrop() did, for proc_run()'s choice of fence. */
 static bool	chrooted, was_root;
 
@@ -229,6 +239,11 @@ privdrop(const struct drop_opts *o)
 	bool	ipc_lock;
 
 	sandbox_sanitizer_prepare();
+	if (VALGRIND_BUILD) {
+		log_warnx("valgrind build: the child keeps the parent's user "
+		    "(measurement only)");
+		return;
+	}
 	was_root = geteuid() == 0;
 	if (was_root)
 		drop_root(o);

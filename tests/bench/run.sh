@@ -417,6 +417,12 @@ DETAILS="$DETAILS- CPU ticks ($HZ/s) during keyward's keep-alive runs (warm-up i
 row "crypto CPU s per 100k generate" "$CG" "" "" "" "" s
 row "crypto CPU s per 100k decrypt" "$CD" "" "" "" "" s
 row "worker CPU s per 100k generate" "$WG" "" "" "" "" s
+# The crypto scaling projection: one crypto process serves every worker,
+# so it saturates when the workers' cores together ask it for a full core:
+# at worker CPU / crypto CPU per request busy worker cores.
+FEEDS=$(awk -v w="$WG" -v c="$CG" 'BEGIN { if (c > 0) printf "%.1f", w / c }')
+row "worker cores one crypto process can serve (generate)" "$FEEDS" "" "" \
+    ">= 64 for one crypto process" "$(met "${FEEDS:-0} >= 64")" cores
 
 # 2. A new connection per request: full mTLS handshake + one request. No
 # server verification on the client side, like ab (halves its CPU cost).
