@@ -55,51 +55,12 @@ chmod 0755 "$W"
 mkdir -p "$W/pki" "$W/chroot" "$W/keys"
 chown keyward:keyward "$W/keys" 2>/dev/null || die "user keyward is missing (scripts/ensure-user.sh)"
 chmod 0700 "$W/keys"
-(
-	cd "$W/pki" || exit 1
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout ca.key -out ca.crt -days 2 -subj "/CN=cost-ca" \
-	    -addext "basicConstraints=critical,CA:TRUE" \
-	    -addext "keyUsage=critical,keyCertSign,cRLSign" || exit 1
-	for n in server client; do
-		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		    -keyout $n.key -out $n.csr -subj "/CN=$n" || exit 1
-	done
-	printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1\n' >server.ext
-	printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >client.ext
-	openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key \
-	    -CAcreateserial -out server.crt -days 2 -extfile server.ext &&
-	openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key \
-	    -CAcreateserial -out client.crt -days 2 -extfile client.ext
-) >"$W/pki.log" 2>&1 || die "PKI: $(tail -3 "$W/pki.log")"
-ID=$(openssl x509 -in "$W/pki/client.crt" -pubkey -noout |
-    openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)
+. "$ROOT/tests/bench/lib.sh"
+bench_pki "$W/pki" >"$W/pki.log" 2>&1 || die "PKI: $(tail -3 "$W/pki.log")"
 PORT=$((20000 + ($$ * 7 + 5) % 20000))
 while ss -ltnH "sport = :$PORT" 2>/dev/null | grep -q .; do PORT=$((PORT + 1)); done
-cat >"$W/keyward.yml" <<EOF2
-address: 127.0.0.1:$PORT
-admin:
-  identity: $ID
-tls:
-  key: $W/pki/server.key
-  cert: $W/pki/server.crt
-  auth: on
-  ca: $W/pki/ca.crt
-cache:
-  expiry: { any: 24h, unused: 24h, offline: 0s }
-log:
-  error: on
-  audit: off
-keys:
-  - name: cost-key
-keystore:
-  fs:
-    path: $W/keys
-server:
-  workers: 1
-  chroot: $W/chroot
-  mlock: off
-EOF2
+bench_config "$W/keyward.yml" "$W" "$PORT" off off cost-key "  fs:
+    path: $W/keys"
 URL=https://127.0.0.1:$PORT/v1/key/generate/cost-key
 CERT="--cert $W/pki/client.crt --key $W/pki/client.key"
 

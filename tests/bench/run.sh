@@ -105,58 +105,18 @@ NG_PORT=$(free_port 1)
 [ "$NG_PORT" = "$KW_PORT" ] && NG_PORT=$((KW_PORT + 1))
 
 # --- PKI (ECDSA P-256, test-components.md 1) --------------------------------
-(
-	cd "$W/pki" || exit 1
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout ca.key -out ca.crt -days 2 -subj "/CN=bench-ca" \
-	    -addext "basicConstraints=critical,CA:TRUE" \
-	    -addext "keyUsage=critical,keyCertSign,cRLSign" || exit 1
-	for n in server client; do
-		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		    -keyout $n.key -out $n.csr -subj "/CN=$n" || exit 1
-	done
-	printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
-	printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >client.ext
-	openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key \
-	    -CAcreateserial -out server.crt -days 2 -extfile server.ext &&
-	openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key \
-	    -CAcreateserial -out client.crt -days 2 -extfile client.ext &&
-	cat client.crt client.key >client.pem
-) >"$W/pki.log" 2>&1 || die "PKI: $(tail -3 "$W/pki.log")"
-ID=$(openssl x509 -in "$W/pki/client.crt" -pubkey -noout |
-    openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)
+. "$ROOT/tests/bench/lib.sh"
+bench_pki "$W/pki" >"$W/pki.log" 2>&1 || die "PKI: $(tail -3 "$W/pki.log")"
+ID=$(bench_identity "$W/pki/client.crt")
 CERT="--cert $W/pki/client.crt --key $W/pki/client.key"
 
 # --- servers -------------------------------------------------------------------
 # The key store: the filesystem store, or the Vault section below (8).
 KS_YAML=
 write_config() {	# audit: on|off
-	ks=${KS_YAML:-"  fs:
-    path: $W/keys"}
-	cat >"$W/keyward.yml" <<EOF
-version: v1
-address: 127.0.0.1:$KW_PORT
-admin:
-  identity: $ID
-tls:
-  key: $W/pki/server.key
-  cert: $W/pki/server.crt
-  auth: on
-  ca: $W/pki/ca.crt
-cache:
-  expiry: { any: 24h, unused: 24h, offline: 0s }
-log:
-  error: on
-  audit: $1
-keys:
-  - name: bench-key
-keystore:
-$ks
-server:
-  workers: 1
-  chroot: $W/chroot
-  mlock: on
-EOF
+	bench_config "$W/keyward.yml" "$W" "$KW_PORT" "$1" on bench-key \
+	    "${KS_YAML:-"  fs:
+    path: $W/keys"}"
 }
 
 start_keyward() {	# audit: on|off; audit lines (stdout) go to a file
