@@ -409,13 +409,18 @@ HALF=$(calc "${KG:-0} / 2" 0)
 if [ "${HALF:-0}" -gt 0 ]; then
 	loadgen kw_half --url "$KW_URL" $CERT $LGA --rate "$HALF"
 	loadgen ng_half --url "$NG_URL" $CERT $LGA --rate "$HALF"
+	# Side by side at the same schedule; keyward's p99 within 1.2 x
+	# nginx's. The VM's wake-up latency bounds both: a keyward request
+	# wakes two processes (worker, then crypto: the IPC round trip of 5.
+	# is that second wake-up's share), nginx's one.
 	for q in p50 p90 p99 p999; do
 		k=$(get kw_half ${q}_us); n=$(get ng_half ${q}_us)
+		r=$(ratio "$k" "$n")
 		case $q in
-		p99) t="< 2000 us"; m=$(met "${k:-99999} < 2000") ;;
+		p99) t="<= 1.2 x nginx"; m=$(met "${r:-99} <= 1.2") ;;
 		*) t=""; m="" ;;
 		esac
-		row "$q latency, open loop at $HALF req/s (us)" "$k" "$n" "" "$t" "$m" us
+		row "$q latency, open loop at $HALF req/s (us)" "$k" "$n" "$r" "$t" "$m" us
 	done
 	DETAILS="$DETAILS- half load: keyward $(get kw_half rps) req/s achieved of $HALF scheduled; max $(get kw_half max_us) us (nginx $(get ng_half max_us) us)
 "
