@@ -41,37 +41,6 @@ parse_fortanix(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
 }
 
 static int
-parse_gcp(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
-{
-	static const char *const cred_keys[] = {
-		"client_email", "client_id", "private_key_id", "private_key",
-		NULL
-	};
-	struct gcp_conf	*c;
-	struct cfg_sect		 cred;
-
-	c = xcalloc(1, sizeof(*c));
-	*conf = c;
-
-	if (cfg_sect_open(p, s, "credentials", cred_keys, &cred) == -1)
-		return -1;
-	if (cfg_get_fields(p, s, (const struct cfg_field[]){
-	    { "project_id", &c->project_id, "the GCP project ID" },
-	    { "endpoint", &c->endpoint, NULL },
-	    { NULL, NULL, NULL } }) == -1 ||
-	    cfg_get_list(p, s, "scopes", true, &c->scopes,
-	    &c->nscopes) == -1 ||
-	    cfg_get_fields(p, &cred, (const struct cfg_field[]){
-	    { "client_email", &c->client_email, NULL },
-	    { "client_id", &c->client_id, NULL },
-	    { "private_key_id", &c->private_key_id, NULL },
-	    { "private_key", &c->private_key, NULL },
-	    { NULL, NULL, NULL } }) == -1)
-		return -1;
-	return 0;
-}
-
-static int
 parse_aws(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
 {
 	static const char *const cred_keys[] = {
@@ -193,18 +162,6 @@ fortanix_free(void *conf)
 }
 
 static void
-gcp_free(void *conf)
-{
-	struct gcp_conf *c = conf;
-
-	if (c == NULL)
-		return;
-	cfg_strv_free(c->scopes, c->nscopes);
-	STRS_FREE(c, &c->project_id, &c->endpoint, &c->client_email,
-	    &c->client_id, &c->private_key_id, &c->private_key);
-}
-
-static void
 aws_free(void *conf)
 {
 	struct aws_conf *c = conf;
@@ -242,16 +199,6 @@ const struct ks_backend ks_backend_fortanix = {
 	},
 	.parse = parse_fortanix,
 	.conf_free = fortanix_free,
-};
-
-const struct ks_backend ks_backend_gcp = {
-	.name = "gcp",
-	.inner = "secretmanager",
-	.keys = (const char *const []){
-		"project_id", "endpoint", "scopes", "credentials", NULL
-	},
-	.parse = parse_gcp,
-	.conf_free = gcp_free,
 };
 
 const struct ks_backend ks_backend_aws = {

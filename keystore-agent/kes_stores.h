@@ -13,11 +13,6 @@
 struct fortanix_conf {
 	char	*endpoint, *group_id, *key, *ca;
 };
-struct gcp_conf {
-	char	*project_id, *endpoint, **scopes;
-	size_t	 nscopes;
-	char	*client_email, *client_id, *private_key_id, *private_key;
-};
 struct aws_conf {
 	char	*endpoint, *region, *kmskey, *accesskey, *secretkey, *token;
 };
