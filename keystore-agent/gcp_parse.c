@@ -115,21 +115,29 @@ gcp_parse(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
 	if (any) {
 		if (c->client_email == NULL || *c->client_email == '\0')
 			return cfg_error(p, cred.line, cred.path,
-			    "gcp: no client email provided");
+			    "gcp: no client email provided; expected "
+			    "client_email, client_id, private_key_id and "
+			    "private_key, or none of them");
 		if (c->client_id == NULL || *c->client_id == '\0')
 			return cfg_error(p, cred.line, cred.path,
-			    "gcp: no client ID provided");
+			    "gcp: no client ID provided; expected "
+			    "client_email, client_id, private_key_id and "
+			    "private_key, or none of them");
 		if (c->private_key == NULL || *c->private_key == '\0')
 			return cfg_error(p, cred.line, cred.path,
-			    "gcp: no client private key provided");
+			    "gcp: no client private key provided; expected "
+			    "client_email, client_id, private_key_id and "
+			    "private_key, or none of them");
 		if (c->private_key_id == NULL || *c->private_key_id == '\0')
 			return cfg_error(p, cred.line, cred.path,
-			    "gcp: no client private key ID provided");
+			    "gcp: no client private key ID provided; expected "
+			    "client_email, client_id, private_key_id and "
+			    "private_key, or none of them");
 		unescape_newlines(c->private_key);
 	}
 	if ((c->base = gcp_base_url(c->endpoint)) == NULL)
-		return cfg_error(p, s->line, s->path, "endpoint: '%s' is "
-		    "neither host[:port] nor an https:// URL", c->endpoint);
+		return cfg_error(p, s->line, s->path, "endpoint: '%s'; "
+		    "expected host[:port] or an https:// URL", c->endpoint);
 	/* The scopes, space-joined; Secret Manager's own by default. */
 	for (i = 0, n = 0; i < c->nscopes; i++)
 		n += strlen(c->scopes[i]) + 1;
@@ -154,14 +162,14 @@ gcp_parse(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
 	else if (strncmp(c->token_uri, "https://", 8) != 0 ||
 	    !url_safe(c->token_uri))
 		return cfg_error(p, s->line, s->path, "KEYWARD_GCP_TOKEN_URI: "
-		    "not an https:// URL");
+		    "not a URL; expected an https:// URL");
 	c->adc_file = env_dup("GOOGLE_APPLICATION_CREDENTIALS");
 	if ((c->metadata_host = env_dup("GCE_METADATA_HOST")) == NULL)
 		c->metadata_host = xstrdup(GCP_DEFAULT_METADATA);
 	else if (!url_safe(c->metadata_host) ||
 	    strchr(c->metadata_host, '/') != NULL)
-		return cfg_error(p, s->line, s->path, "GCE_METADATA_HOST: not "
-		    "host[:port]");
+		return cfg_error(p, s->line, s->path, "GCE_METADATA_HOST: "
+		    "not a host; expected host[:port]");
 	c->ca_file = env_dup("SSL_CERT_FILE");
 	return 0;
 }
