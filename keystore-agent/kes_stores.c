@@ -68,46 +68,6 @@ parse_aws(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
 	return 0;
 }
 
-/* Neither credentials nor managed_identity: Azure's default chain. */
-static int
-parse_azure(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
-{
-	static const char *const cred_keys[] = {
-		"tenant_id", "client_id", "client_secret", NULL
-	};
-	static const char *const mi_keys[] = { "client_id", NULL };
-	struct azure_conf	*c;
-	struct cfg_sect		 cred, mi;
-
-	c = xcalloc(1, sizeof(*c));
-	*conf = c;
-
-	if (cfg_get_fields(p, s, (const struct cfg_field[]){
-	    { "endpoint", &c->endpoint, "the Key Vault URL" },
-	    { NULL, NULL, NULL } }) == -1)
-		return -1;
-	if (cfg_sect_open(p, s, "credentials", cred_keys, &cred) == -1 ||
-	    cfg_sect_open(p, s, "managed_identity", mi_keys, &mi) == -1)
-		return -1;
-	if (cred.map != NULL && mi.map != NULL)
-		return cfg_error(p, mi.line, s->path, "both credentials and "
-		    "managed_identity are set; expected at most one "
-		    "authentication method");
-	if (cred.map != NULL)
-		return cfg_get_fields(p, &cred, (const struct cfg_field[]){
-		    { "tenant_id", &c->tenant_id, "the Azure tenant ID" },
-		    { "client_id", &c->client_id, "the Azure client ID" },
-		    { "client_secret", &c->client_secret,
-		      "the Azure client secret" },
-		    { NULL, NULL, NULL } });
-	if (mi.map != NULL)
-		return cfg_get_fields(p, &mi, (const struct cfg_field[]){
-		    { "client_id", &c->managed_client_id,
-		      "the managed identity's client ID" },
-		    { NULL, NULL, NULL } });
-	return 0;
-}
-
 static int
 parse_entrust(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
 {
@@ -172,16 +132,6 @@ aws_free(void *conf)
 }
 
 static void
-azure_free(void *conf)
-{
-	struct azure_conf *c = conf;
-
-	if (c != NULL)
-		STRS_FREE(c, &c->endpoint, &c->tenant_id, &c->client_id,
-		    &c->client_secret, &c->managed_client_id);
-}
-
-static void
 entrust_free(void *conf)
 {
 	struct entrust_conf *c = conf;
@@ -209,16 +159,6 @@ const struct ks_backend ks_backend_aws = {
 	},
 	.parse = parse_aws,
 	.conf_free = aws_free,
-};
-
-const struct ks_backend ks_backend_azure = {
-	.name = "azure",
-	.inner = "keyvault",
-	.keys = (const char *const []){
-		"endpoint", "credentials", "managed_identity", NULL
-	},
-	.parse = parse_azure,
-	.conf_free = azure_free,
 };
 
 const struct ks_backend ks_backend_entrust = {

@@ -16,10 +16,6 @@ struct fortanix_conf {
 struct aws_conf {
 	char	*endpoint, *region, *kmskey, *accesskey, *secretkey, *token;
 };
-struct azure_conf {
-	char	*endpoint, *tenant_id, *client_id, *client_secret,
-		*managed_client_id;
-};
 struct entrust_conf {
 	char	*endpoint, *vault_id, *box_id, *username, *password, *ca;
 };
