@@ -64,7 +64,7 @@ Control port (JSON): GET /requests, POST /requests/clear, POST /fault
 POST /tokens {"ttl"}, POST /tokens/expire, POST /deletion {"delete_ms",
 "purge_ms"}, GET /secrets, POST /secrets {"name","value","created"}
 (a version), POST /secrets/attributes {"name","index","enabled","nbf",
-"exp"}.
+"exp"}, POST /secrets/state {"name","state","ms"} (soft-delete state).
 """
 
 import argparse
@@ -605,6 +605,11 @@ class Control(http.server.BaseHTTPRequestHandler):
                 s = az.secrets.setdefault(b["name"], {"state": "active", "versions": [], "until": 0})
                 s["versions"].append({"id": rnd.token_hex(16), "value": b["value"],
                                       "created": int(b.get("created", time.time())), "enabled": True})
+            elif p == "/secrets/state":
+                sec = az.secrets[b["name"]]
+                sec["state"] = b["state"]
+                sec["until"] = time.time() + int(b.get("ms", 0)) / 1000.0
+                sec["deleted"] = int(time.time())
             elif p == "/secrets/attributes":
                 v = az.secrets[b["name"]]["versions"][int(b.get("index", 0))]
                 for k in ("enabled", "nbf", "exp"):
