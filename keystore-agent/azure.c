@@ -37,6 +37,7 @@
 #include "keystore-agent/azure.h"
 #include "keystore-agent/azure_json.h"
 #include "keystore-agent/backend.h"
+#include "keystore-agent/bearer.h"
 
 #define DETAIL		1024
 #define Q		"?api-version=" AZ_API_VERSION
@@ -47,17 +48,11 @@ enum astage {
 };
 
 struct acall {
+	struct bcall		 b;		/* first: the request */
 	struct ks_op		*op;
 	struct azure		*az;
 	enum astage		 stage;
 	char			 name[KES_NAME_MAX + 1];
-	const char		*method;
-	char			 path[AZ_PATH_MAX];
-	struct buf		 body;
-	uint64_t		 gen;
-	bool			 reauthed;
-	struct net_req		*req;
-	struct oauth2_waiter	 wait;
 	struct ev_timer		 pause;
 	uint64_t		 t0;
 	unsigned int		 tries;		/* purges or PUTs so far */
@@ -101,11 +96,8 @@ now_ns(void)
 static void
 acall_free(struct acall *c)
 {
-	if (c->req != NULL)
-		net_cancel(c->req);
+	bcall_release(&c->b);
 	ev_timer_cancel(&c->pause);
-	oauth2_unwait(&c->az->oa, &c->wait);
-	buf_release(&c->body);
 	freezero(c, sizeof(*c));
 }
 
@@ -119,6 +111,22 @@ acall_done(struct acall *c, int rc, const char *detail)
 	ks_op_done(op, rc, detail);
 }
 
+static void	acall_answer(struct bcall *, const struct net_resp *);
+
+/* No token came (oauth2.c's error says so, prefixed "azure: "). */
+static void
+acall_failed(struct bcall *b, const char *err)
+{
+	acall_done((struct acall *)b, KS_FAIL_UNAVAILABLE, err);
+}
+
+/* Key Vault refuses a token with 401 (403 is a permission). */
+static bool
+refused(long status)
+{
+	return status == 401;
+}
+
 static struct acall *
 acall_new(struct ks_op *op)
 {
@@ -126,72 +134,30 @@ acall_new(struct ks_op *op)
 
 	c->op = op;
 	c->az = &az_state;
-	c->wait.arg = c;
+	c->b.oa = &c->az->oa;
+	c->b.net = c->az->api;
+	c->b.pol = &call_policy;
+	c->b.refused = refused;
+	c->b.answer = acall_answer;
+	c->b.failed = acall_failed;
 	if (op->name != NULL)
 		snprintf(c->name, sizeof(c->name), "%s", op->name);
 	op->store = c;
 	return c;
 }
 
-static void	acall_answer(struct net_req *, const struct net_resp *,
-		    void *);
-static void	acall_send(struct acall *);
-
-static void
-token_came(struct oauth2_waiter *w, int rc, const char *err)
-{
-	struct acall *c = w->arg;
-
-	if (rc == 0)
-		acall_send(c);
-	else
-		acall_done(c, KS_FAIL_UNAVAILABLE, err);
-}
-
-static void
-acall_send(struct acall *c)
-{
-	const char	*h[3];
-	char		 auth[OAUTH2_TOKEN_MAX + 64];
-	size_t		 n = 0;
-
-	if (c->stage == A_STATUS) {
-		h[0] = NULL;
-		c->req = net_request(c->az->api, "GET", c->path, h, NULL, 0,
-		    &status_policy, acall_answer, c);
-		return;
-	}
-	c->wait.cb = token_came;
-	if (oauth2_ready(&c->az->oa, &c->wait) == 0)
-		return;
-	c->gen = c->az->oa.gen;
-	if (oauth2_header(&c->az->oa, auth, sizeof(auth)) == -1) {
-		acall_done(c, KS_FAIL_UNAVAILABLE, "azure: the access token "
-		    "does not fit a header");
-		return;
-	}
-	h[n++] = auth;
-	if (c->stage == A_SET)
-		h[n++] = "Content-Type: application/json";
-	h[n] = NULL;
-	c->req = net_request(c->az->api, c->method, c->path, h,
-	    c->stage == A_SET ? c->body.data : NULL,
-	    c->stage == A_SET ? c->body.len : 0, &call_policy, acall_answer,
-	    c);
-	explicit_bzero(auth, sizeof(auth));
-}
-
-/* The request of stage to the path (on the call's name) after fmt's
- * "%s": "" or a version. */
+/* The request of stage to pre<name>post?api-version=7.5. */
 static void
 acall_request(struct acall *c, enum astage stage, const char *method,
     const char *pre, const char *post)
 {
 	c->stage = stage;
-	c->method = method;
-	c->reauthed = false;
-	snprintf(c->path, sizeof(c->path), "%s%s%s" Q, pre, c->name, post);
-	acall_send(c);
+	c->b.method = method;
+	c->b.reauthed = false;
+	c->b.send_body = stage == A_SET;
+	snprintf(c->b.path, sizeof(c->b.path), "%s%s%s" Q, pre, c->name,
+	    post);
+	bcall_send(&c->b);
 }
 
 /* 200 ms + uniform[0, 800) ms, as KES sleeps between purges and PUTs. */
@@ -200,8 +166,8 @@ resend(struct ev_timer *t)
 {
 	struct acall *c = t->arg;
 
-	c->reauthed = false;
-	acall_send(c);
+	c->b.reauthed = false;
+	bcall_send(&c->b);
 }
 
 static void
@@ -261,14 +227,11 @@ fail(struct acall *c, const struct net_resp *r, const char *what)
 static void	answer(struct acall *, const struct net_resp *);
 
 static void
-acall_answer(struct net_req *req, const struct net_resp *r, void *arg)
+acall_answer(struct bcall *b, const struct net_resp *r)
 {
-	struct acall	*c = arg;
+	struct acall	*c = (struct acall *)b;
 	char		 d[DETAIL];
-	int		 rc;
 
-	(void)req;
-	c->req = NULL;
 	if (c->stage == A_STATUS) {
 		if (r->fail != NET_OK) {
 			snprintf(d, sizeof(d), "azure: %s", r->detail);
@@ -278,14 +241,6 @@ acall_answer(struct net_req *req, const struct net_resp *r, void *arg)
 		c->op->latency_ns = now_ns() - c->t0;
 		acall_done(c, 0, "");
 		return;
-	}
-	if (r->fail == NET_OK && r->status == 401 && !c->reauthed) {
-		c->reauthed = true;
-		c->wait.cb = token_came;
-		if ((rc = oauth2_reauth(&c->az->oa, c->gen, &c->wait)) == 1)
-			acall_send(c);
-		if (rc >= 0)
-			return;
 	}
 	if (r->fail != NET_OK) {
 		fail(c, r, NULL);
@@ -513,7 +468,7 @@ answer_list(struct acall *c, const struct net_resp *r)
 	/* nextLink is absolute: it must stay on this vault (the token
 	 * goes with it). */
 	if (strncmp(next, base, bl) != 0 || next[bl] != '/' ||
-	    strlen(next + bl) >= sizeof(c->path) ||
+	    strlen(next + bl) >= sizeof(c->b.path) ||
 	    ++c->pages >= AZ_LIST_PAGES) {
 		free(next);
 		acall_done(c, KS_FAIL_UNAVAILABLE, "azure: failed to list keys: "
@@ -521,10 +476,10 @@ answer_list(struct acall *c, const struct net_resp *r)
 		    "end");
 		return;
 	}
-	snprintf(c->path, sizeof(c->path), "%s", next + bl);
+	snprintf(c->b.path, sizeof(c->b.path), "%s", next + bl);
 	free(next);
-	c->reauthed = false;
-	acall_send(c);
+	c->b.reauthed = false;
+	bcall_send(&c->b);
 }
 
 static void
@@ -586,11 +541,11 @@ az_op_create(struct ks_op *op)
 	memcpy(v, op->value, op->len);
 	v[op->len] = '\0';
 	/* {"value":"<the stored value>"} */
-	buf_init(&c->body, 6 * op->len + 64);
-	(void)(buf_put(&c->body, "{", 1) | json_key(&c->body, "value") |
-	    json_str(&c->body, v) | buf_put(&c->body, "}", 1));
+	buf_init(&c->b.body, 6 * op->len + 64);
+	(void)(buf_put(&c->b.body, "{", 1) | json_key(&c->b.body, "value") |
+	    json_str(&c->b.body, v) | buf_put(&c->b.body, "}", 1));
 	freezero(v, op->len + 1);
-	if (c->body.failed) {
+	if (c->b.body.failed) {
 		acall_done(c, KS_FAIL_UNAVAILABLE, "azure: the request does "
 		    "not fit");
 		return;
@@ -635,9 +590,9 @@ az_op_list(struct ks_op *op)
 	struct acall *c = acall_new(op);
 
 	c->stage = A_LIST;
-	c->method = "GET";
-	snprintf(c->path, sizeof(c->path), "/secrets" Q);
-	acall_send(c);
+	c->b.method = "GET";
+	snprintf(c->b.path, sizeof(c->b.path), "/secrets" Q);
+	bcall_send(&c->b);
 }
 
 void
@@ -647,9 +602,11 @@ az_op_status(struct ks_op *op)
 
 	c->t0 = now_ns();
 	c->stage = A_STATUS;
-	c->method = "GET";
-	snprintf(c->path, sizeof(c->path), "/");
-	acall_send(c);
+	c->b.oa = NULL;
+	c->b.pol = &status_policy;
+	c->b.method = "GET";
+	snprintf(c->b.path, sizeof(c->b.path), "/");
+	bcall_send(&c->b);
 }
 
 void

@@ -31,6 +31,7 @@
 #include "common/names.h"
 #include "common/xmalloc.h"
 #include "keystore-agent/backend.h"
+#include "keystore-agent/bearer.h"
 #include "keystore-agent/gcp.h"
 #include "keystore-agent/gcp_json.h"
 
@@ -42,17 +43,11 @@ enum gstage {
 };
 
 struct gcall {
+	struct bcall		 b;		/* first: the request */
 	struct ks_op		*op;
 	struct gcp		*g;
 	enum gstage		 stage;
 	char			 name[KES_NAME_MAX + 1];
-	const char		*method;
-	char			 path[GCP_PATH_MAX];
-	struct buf		 body;		/* wiped when released */
-	uint64_t		 gen;		/* the token it went with */
-	bool			 reauthed;
-	struct net_req		*req;
-	struct oauth2_waiter	 wait;
 	uint64_t		 t0;		/* status: ns */
 	char			*next;		/* list: the page token */
 	unsigned int		 pages;
@@ -94,10 +89,7 @@ now_ns(void)
 static void
 gcall_free(struct gcall *c)
 {
-	if (c->req != NULL)
-		net_cancel(c->req);
-	oauth2_unwait(&c->g->oa, &c->wait);
-	buf_release(&c->body);
+	bcall_release(&c->b);
 	free(c->next);
 	freezero(c, sizeof(*c));
 }
@@ -112,6 +104,23 @@ gcall_done(struct gcall *c, int rc, const char *detail)
 	ks_op_done(op, rc, detail);
 }
 
+static void	gcall_answer(struct bcall *, const struct net_resp *);
+
+/* No token came (oauth2.c's error says so, prefixed "gcp: "). */
+static void
+gcall_failed(struct bcall *b, const char *err)
+{
+	gcall_done((struct gcall *)b, KS_FAIL_UNAVAILABLE, err);
+}
+
+/* Google refuses a token with 401 UNAUTHENTICATED, and with 403 when
+ * it lacks a scope. */
+static bool
+refused(long status)
+{
+	return status == 401 || status == 403;
+}
+
 static struct gcall *
 gcall_new(struct ks_op *op)
 {
@@ -119,66 +128,26 @@ gcall_new(struct ks_op *op)
 
 	c->op = op;
 	c->g = &gcp_state;
-	c->wait.arg = c;
+	c->b.oa = &c->g->oa;
+	c->b.net = c->g->api;
+	c->b.pol = &call_policy;
+	c->b.refused = refused;
+	c->b.answer = gcall_answer;
+	c->b.failed = gcall_failed;
 	if (op->name != NULL)
 		snprintf(c->name, sizeof(c->name), "%s", op->name);
 	op->store = c;
 	return c;
 }
 
-static void	gcall_answer(struct net_req *, const struct net_resp *,
-		    void *);
-static void	gcall_send(struct gcall *);
-
-static void
-token_came(struct oauth2_waiter *w, int rc, const char *err)
-{
-	struct gcall *c = w->arg;
-
-	if (rc == 0)
-		gcall_send(c);
-	else
-		gcall_done(c, KS_FAIL_UNAVAILABLE, err);
-}
-
-static void
-gcall_send(struct gcall *c)
-{
-	const char	*h[3];
-	char		 auth[OAUTH2_TOKEN_MAX + 64];
-	size_t		 n = 0;
-
-	if (c->stage == G_STATUS) {
-		h[0] = NULL;
-		c->req = net_request(c->g->api, "GET", c->path, h, NULL, 0,
-		    &status_policy, gcall_answer, c);
-		return;
-	}
-	c->wait.cb = token_came;
-	if (oauth2_ready(&c->g->oa, &c->wait) == 0)
-		return;
-	c->gen = c->g->oa.gen;
-	if (oauth2_header(&c->g->oa, auth, sizeof(auth)) == -1) {
-		gcall_done(c, KS_FAIL_UNAVAILABLE, "gcp: the access token "
-		    "does not fit a header");
-		return;
-	}
-	h[n++] = auth;
-	if (c->body.data != NULL)
-		h[n++] = "Content-Type: application/json";
-	h[n] = NULL;
-	c->req = net_request(c->g->api, c->method, c->path, h,
-	    c->body.data, c->body.len, &call_policy, gcall_answer, c);
-	explicit_bzero(auth, sizeof(auth));
-}
-
 static void
 gcall_request(struct gcall *c, enum gstage stage, const char *method)
 {
 	c->stage = stage;
-	c->method = method;
-	c->reauthed = false;
-	gcall_send(c);
+	c->b.method = method;
+	c->b.reauthed = false;
+	c->b.send_body = stage == G_CREATE || stage == G_ADDVERSION;
+	bcall_send(&c->b);
 }
 
 static const char *
@@ -225,14 +194,11 @@ static void	answer_get(struct gcall *, const struct net_resp *);
 static void	answer_list(struct gcall *, const struct net_resp *);
 
 static void
-gcall_answer(struct net_req *req, const struct net_resp *r, void *arg)
+gcall_answer(struct bcall *b, const struct net_resp *r)
 {
-	struct gcall	*c = arg;
+	struct gcall	*c = (struct gcall *)b;
 	char		 d[DETAIL];
-	int		 rc;
 
-	(void)req;
-	c->req = NULL;
 	if (c->stage == G_STATUS) {
 		if (r->fail != NET_OK) {
 			snprintf(d, sizeof(d), "gcp: %s", r->detail);
@@ -242,17 +208,6 @@ gcall_answer(struct net_req *req, const struct net_resp *r, void *arg)
 		c->op->latency_ns = now_ns() - c->t0;
 		gcall_done(c, 0, "");
 		return;
-	}
-	/* A refused token (revoked, expired early): one new token and
-	 * one more try. */
-	if (r->fail == NET_OK && (r->status == 401 || r->status == 403) &&
-	    !c->reauthed) {
-		c->reauthed = true;
-		c->wait.cb = token_came;
-		if ((rc = oauth2_reauth(&c->g->oa, c->gen, &c->wait)) == 1)
-			gcall_send(c);
-		if (rc >= 0)
-			return;
 	}
 	if (r->fail != NET_OK) {
 		fail_detail(c, r, d, sizeof(d));
@@ -320,7 +275,7 @@ answer_create(struct gcall *c, const struct net_resp *r)
 		return;
 	}
 	if (gcp_parse_secret(r->body, r->len, &secret, d, sizeof(d)) == -1 ||
-	    strlen(secret) + 16 >= sizeof(c->path)) {
+	    strlen(secret) + 16 >= sizeof(c->b.path)) {
 		char why[DETAIL];
 
 		snprintf(why, sizeof(why), "gcp: failed to create '%s': %s",
@@ -330,15 +285,15 @@ answer_create(struct gcall *c, const struct net_resp *r)
 		gcall_done(c, KS_FAIL_UNAVAILABLE, why);
 		return;
 	}
-	snprintf(c->path, sizeof(c->path), "/v1/%s:addVersion", secret);
+	snprintf(c->b.path, sizeof(c->b.path), "/v1/%s:addVersion", secret);
 	free(secret);
 	/* {"payload":{"data":"<base64 value>"}} */
 	n = b64_encoded_len(c->op->len);
-	buf_init(&c->body, n + 64);
+	buf_init(&c->b.body, n + 64);
 	b64 = xmalloc(n + 1);
 	b64_encode(c->op->value, c->op->len, b64);
-	(void)(buf_put(&c->body, "{\"payload\":{\"data\":\"", 20) |
-	    buf_put(&c->body, b64, n) | buf_put(&c->body, "\"}}", 3));
+	(void)(buf_put(&c->b.body, "{\"payload\":{\"data\":\"", 20) |
+	    buf_put(&c->b.body, b64, n) | buf_put(&c->b.body, "\"}}", 3));
 	freezero(b64, n + 1);
 	gcall_request(c, G_ADDVERSION, "POST");
 }
@@ -387,20 +342,20 @@ list_page(struct gcall *c)
 	struct buf	q;
 	int		n;
 
-	n = snprintf(c->path, sizeof(c->path), "/v1/projects/%s/secrets",
+	n = snprintf(c->b.path, sizeof(c->b.path), "/v1/projects/%s/secrets",
 	    c->g->s.project);
 	if (c->next != NULL) {
 		buf_init(&q, GCP_PATH_MAX);
 		(void)oauth2_form_put(&q, "pageToken", c->next);
-		if (q.failed || (size_t)n + q.len + 2 > sizeof(c->path)) {
+		if (q.failed || (size_t)n + q.len + 2 > sizeof(c->b.path)) {
 			buf_release(&q);
 			gcall_done(c, KS_FAIL_UNAVAILABLE, "gcp: failed to "
 			    "list keys: the page token is too long");
 			return;
 		}
-		c->path[n] = '?';
-		memcpy(c->path + n + 1, q.data, q.len);
-		c->path[n + 1 + q.len] = '\0';
+		c->b.path[n] = '?';
+		memcpy(c->b.path + n + 1, q.data, q.len);
+		c->b.path[n + 1 + q.len] = '\0';
 		buf_release(&q);
 	}
 	c->pages++;
@@ -465,10 +420,10 @@ gcp_op_create(struct ks_op *op)
 		return;
 	}
 	c = gcall_new(op);
-	snprintf(c->path, sizeof(c->path), "/v1/projects/%s/secrets?"
+	snprintf(c->b.path, sizeof(c->b.path), "/v1/projects/%s/secrets?"
 	    "secretId=%s", c->g->s.project, c->name);
-	buf_init(&c->body, 64);
-	(void)buf_put(&c->body, "{\"replication\":{\"automatic\":{}}}", 32);
+	buf_init(&c->b.body, 64);
+	(void)buf_put(&c->b.body, "{\"replication\":{\"automatic\":{}}}", 32);
 	gcall_request(c, G_CREATE, "POST");
 }
 
@@ -494,7 +449,7 @@ gcp_op_get(struct ks_op *op)
 		return;
 	c = gcall_new(op);
 	/* Always version 1, as KES. */
-	snprintf(c->path, sizeof(c->path), "/v1/projects/%s/secrets/%s/"
+	snprintf(c->b.path, sizeof(c->b.path), "/v1/projects/%s/secrets/%s/"
 	    "versions/1:access", c->g->s.project, c->name);
 	gcall_request(c, G_GET, "GET");
 }
@@ -507,7 +462,7 @@ gcp_op_del(struct ks_op *op)
 	if (absent(op))
 		return;
 	c = gcall_new(op);
-	snprintf(c->path, sizeof(c->path), "/v1/projects/%s/secrets/%s",
+	snprintf(c->b.path, sizeof(c->b.path), "/v1/projects/%s/secrets/%s",
 	    c->g->s.project, c->name);
 	gcall_request(c, G_DELETE, "DELETE");
 }
@@ -524,7 +479,9 @@ gcp_op_status(struct ks_op *op)
 	struct gcall *c = gcall_new(op);
 
 	c->t0 = now_ns();
-	snprintf(c->path, sizeof(c->path), "/");
+	c->b.oa = NULL;
+	c->b.pol = &status_policy;
+	snprintf(c->b.path, sizeof(c->b.path), "/");
 	gcall_request(c, G_STATUS, "GET");
 }
 
