@@ -13,17 +13,8 @@
 struct fortanix_conf {
 	char	*endpoint, *group_id, *key, *ca;
 };
-struct gcp_conf {
-	char	*project_id, *endpoint, **scopes;
-	size_t	 nscopes;
-	char	*client_email, *client_id, *private_key_id, *private_key;
-};
 struct aws_conf {
 	char	*endpoint, *region, *kmskey, *accesskey, *secretkey, *token;
-};
-struct azure_conf {
-	char	*endpoint, *tenant_id, *client_id, *client_secret,
-		*managed_client_id;
 };
 struct entrust_conf {
 	char	*endpoint, *vault_id, *box_id, *username, *password, *ca;
