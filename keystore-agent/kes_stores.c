@@ -14,33 +14,6 @@
 static const char *const tls_ca_keys[] = { "ca", NULL };
 
 static int
-parse_fortanix(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
-{
-	static const char *const cred_keys[] = { "key", NULL };
-	struct fortanix_conf	*c;
-	struct cfg_sect		 cred, tls;
-
-	c = xcalloc(1, sizeof(*c));
-	*conf = c;
-
-	if (cfg_sect_open(p, s, "credentials", cred_keys, &cred) == -1 ||
-	    cfg_sect_open(p, s, "tls", tls_ca_keys, &tls) == -1)
-		return -1;
-	if (cfg_get_fields(p, s, (const struct cfg_field[]){
-	    { "endpoint", &c->endpoint, "the SDKMS URL" },
-	    { "group_id", &c->group_id, NULL },
-	    { NULL, NULL, NULL } }) == -1 ||
-	    cfg_get_fields(p, &cred, (const struct cfg_field[]){
-	    { "key", &c->key, "the SDKMS API key" },
-	    { NULL, NULL, NULL } }) == -1 ||
-	    cfg_get_fields(p, &tls, (const struct cfg_field[]){
-	    { "ca", &c->ca, NULL },
-	    { NULL, NULL, NULL } }) == -1)
-		return -1;
-	return 0;
-}
-
-static int
 parse_gcp(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
 {
 	static const char *const cred_keys[] = {
@@ -184,15 +157,6 @@ strs_free(char **const strs[], size_t n)
 } while (0)
 
 static void
-fortanix_free(void *conf)
-{
-	struct fortanix_conf *c = conf;
-
-	if (c != NULL)
-		STRS_FREE(c, &c->endpoint, &c->group_id, &c->key, &c->ca);
-}
-
-static void
 gcp_free(void *conf)
 {
 	struct gcp_conf *c = conf;
@@ -233,16 +197,6 @@ entrust_free(void *conf)
 		STRS_FREE(c, &c->endpoint, &c->vault_id, &c->box_id,
 		    &c->username, &c->password, &c->ca);
 }
-
-const struct ks_backend ks_backend_fortanix = {
-	.name = "fortanix",
-	.inner = "sdkms",
-	.keys = (const char *const []){
-		"endpoint", "group_id", "credentials", "tls", NULL
-	},
-	.parse = parse_fortanix,
-	.conf_free = fortanix_free,
-};
 
 const struct ks_backend ks_backend_gcp = {
 	.name = "gcp",

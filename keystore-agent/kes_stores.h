@@ -1,6 +1,6 @@
 /*
  * The settings of KES's key stores that keyward does not serve yet
- * (Fortanix SDKMS, GCP Secret Manager, AWS Secrets Manager, Azure Key
+ * (GCP Secret Manager, AWS Secrets Manager, Azure Key
  * Vault, Entrust KeyControl): parsed with KES's checks
  * so that a KES configuration is read and checked, then refused at start
  * as not supported. Each moves into its own store file when served.
@@ -10,9 +10,6 @@
 
 #include <stddef.h>
 
-struct fortanix_conf {
-	char	*endpoint, *group_id, *key, *ca;
-};
 struct gcp_conf {
 	char	*project_id, *endpoint, **scopes;
 	size_t	 nscopes;
