@@ -35,8 +35,8 @@ struct fortanix {
 	struct net_client	*net;
 };
 
-#define FX_CALL_ATTEMPT_MS	2500	/* per attempt: three slow
-					 * attempts and the waits fit the
+#define FX_CALL_ATTEMPT_MS	3000	/* per attempt: a slow answer, a
+					 * retry and fast failures fit the
 					 * agent's deadline */
 #define FX_CONNECT_ATTEMPT_MS	3000
 #define FX_CONNECT_MS		14000	/* the whole handshake, within
