@@ -11,8 +11,6 @@
 #include "keystore-agent/backend.h"
 #include "keystore-agent/kes_stores.h"
 
-static const char *const tls_ca_keys[] = { "ca", NULL };
-
 static int
 parse_gcp(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
 {
@@ -112,35 +110,6 @@ parse_azure(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
 	return 0;
 }
 
-static int
-parse_entrust(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
-{
-	static const char *const cred_keys[] = { "username", "password", NULL };
-	struct entrust_conf	*c;
-	struct cfg_sect		 cred, tls;
-
-	c = xcalloc(1, sizeof(*c));
-	*conf = c;
-
-	if (cfg_sect_open(p, s, "credentials", cred_keys, &cred) == -1 ||
-	    cfg_sect_open(p, s, "tls", tls_ca_keys, &tls) == -1)
-		return -1;
-	if (cfg_get_fields(p, s, (const struct cfg_field[]){
-	    { "endpoint", &c->endpoint, "the KeyControl URL" },
-	    { "vault_id", &c->vault_id, "the KeyControl vault ID" },
-	    { "box_id", &c->box_id, "the KeyControl box ID" },
-	    { NULL, NULL, NULL } }) == -1 ||
-	    cfg_get_fields(p, &cred, (const struct cfg_field[]){
-	    { "username", &c->username, "a KeyControl user name" },
-	    { "password", &c->password, "the user's password" },
-	    { NULL, NULL, NULL } }) == -1 ||
-	    cfg_get_fields(p, &tls, (const struct cfg_field[]){
-	    { "ca", &c->ca, NULL },
-	    { NULL, NULL, NULL } }) == -1)
-		return -1;
-	return 0;
-}
-
 static void
 strs_free(char **const strs[], size_t n)
 {
@@ -188,16 +157,6 @@ azure_free(void *conf)
 		    &c->client_secret, &c->managed_client_id);
 }
 
-static void
-entrust_free(void *conf)
-{
-	struct entrust_conf *c = conf;
-
-	if (c != NULL)
-		STRS_FREE(c, &c->endpoint, &c->vault_id, &c->box_id,
-		    &c->username, &c->password, &c->ca);
-}
-
 const struct ks_backend ks_backend_gcp = {
 	.name = "gcp",
 	.inner = "secretmanager",
@@ -226,14 +185,4 @@ const struct ks_backend ks_backend_azure = {
 	},
 	.parse = parse_azure,
 	.conf_free = azure_free,
-};
-
-const struct ks_backend ks_backend_entrust = {
-	.name = "entrust",
-	.inner = "keycontrol",
-	.keys = (const char *const []){
-		"endpoint", "vault_id", "box_id", "credentials", "tls", NULL
-	},
-	.parse = parse_entrust,
-	.conf_free = entrust_free,
 };

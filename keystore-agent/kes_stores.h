@@ -1,7 +1,7 @@
 /*
  * The settings of KES's key stores that keyward does not serve yet
  * (GCP Secret Manager, AWS Secrets Manager, Azure Key
- * Vault, Entrust KeyControl): parsed with KES's checks
+ * Vault): parsed with KES's checks
  * so that a KES configuration is read and checked, then refused at start
  * as not supported. Each moves into its own store file when served.
  */
@@ -21,9 +21,6 @@ struct aws_conf {
 struct azure_conf {
 	char	*endpoint, *tenant_id, *client_id, *client_secret,
 		*managed_client_id;
-};
-struct entrust_conf {
-	char	*endpoint, *vault_id, *box_id, *username, *password, *ca;
 };
 
 #endif

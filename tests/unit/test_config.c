@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "keystore-agent/backend.h"
 #include "keystore-agent/ciphertrust_parse.h"
+#include "keystore-agent/entrust_parse.h"
 #include "keystore-agent/fortanix_parse.h"
 #include "keystore-agent/kes_stores.h"
 #include "keystore-agent/stores.h"
