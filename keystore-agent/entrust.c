@@ -51,7 +51,7 @@ struct ecall {
 	enum estage		 stage;
 	char			 name[KES_NAME_MAX + 1];
 	struct buf		 body;
-	uint64_t		 gen;		/* token it was sent with */
+	uint64_t		 gen;		/* its token's */
 	bool			 reauthed;
 	struct net_req		*req;
 	struct en_waiter	 wait;
@@ -209,9 +209,10 @@ ecall_answer(struct net_req *req, const struct net_resp *r, void *arg)
 		if (c->stage == E_STATUS)
 			snprintf(d, sizeof(d), "keycontrol: %s", r->detail);
 		else
-			snprintf(d, sizeof(d), "keycontrol: failed to %s%s%s%s: "
-			    "%s", stage_verb(c->stage), c->name[0] ? " '" : "",
-			    c->name, c->name[0] ? "'" : "", r->detail);
+			snprintf(d, sizeof(d), "keycontrol: failed to "
+			    "%s%s%s%s: %s", stage_verb(c->stage),
+			    c->name[0] ? " '" : "", c->name,
+			    c->name[0] ? "'" : "", r->detail);
 		ecall_done(c, KS_FAIL_UNAVAILABLE, d);
 		return;
 	}

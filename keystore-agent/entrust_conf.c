@@ -9,14 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/gojson.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "keystore-agent/backend.h"
 #include "keystore-agent/entrust.h"
 #include "keystore-agent/entrust_parse.h"
-#include "keystore-agent/helper.h"
-#include "keystore-agent/pemfile.h"
+#include "keystore-agent/kes_http.h"
 
 struct entrust en_state = {
 	.waiters = TAILQ_HEAD_INITIALIZER(en_state.waiters),
@@ -49,21 +47,11 @@ settings_free(struct en_settings *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Goes into a URL: no control characters, no blanks. */
-static bool
-printable(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
-			return false;
-	return true;
-}
-
 /* The vault ID becomes a path element: no '/', '?', '#' or '%'. */
 static bool
 path_safe(const char *s)
 {
-	return printable(s) && strpbrk(s, "/?#%") == NULL;
+	return kes_http_printable(s) && strpbrk(s, "/?#%") == NULL;
 }
 
 static int
@@ -79,7 +67,7 @@ settings_read(struct buf *b, struct en_settings *s, char *err, size_t errlen)
 		snprintf(err, errlen, "malformed settings");
 		goto fail;
 	}
-	if (s->endpoint[0] == '\0' || !printable(s->endpoint)) {
+	if (s->endpoint[0] == '\0' || !kes_http_printable(s->endpoint)) {
 		snprintf(err, errlen, "keycontrol: no endpoint specified, or "
 		    "one with blanks or control characters");
 		goto fail;
@@ -140,48 +128,20 @@ en_reload(struct buf *b, char *err, size_t errlen)
 static int
 en_prepare(uid_t uid, gid_t gid, char *err, size_t errlen)
 {
-	struct entrust	*en = &en_state;
-	char		 why[1200];
-
-	if (en->s.ca[0] == '\0')
-		return 0;
-	if (pemfile_read_ca(en->s.ca, PEMFILE_EACH_CERT, &en->ca, &en->ca_len,
-	    why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "keycontrol: tls.ca: %s", why);
-		return -1;
-	}
-	return 0;
+	return kes_http_ca("keycontrol", en_state.s.ca, &en_state.ca,
+	    &en_state.ca_len, err, errlen);
 }
 
+/* After the drop, before the filter: the HTTPS client, the first login
+ * and KES's connect-time GetBox, which must succeed. */
 static int
 en_init(char *err, size_t errlen)
 {
-	struct entrust	*en = &en_state;
-	struct net_tls	 tls = { en->ca, en->ca_len, NULL, 0, NULL, 0 };
-	char		 why[256];
+	struct entrust *en = &en_state;
 
-	/* jansson's copies of values and tokens are wiped when freed. */
-	gojson_init();
-	if (helper_start(NULL, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "cannot start the helper: %s", why);
-		return -1;
-	}
-	if (net_global_init(why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "%s", why);
-		return -1;
-	}
-	en->net = net_client_new(en->s.endpoint, &tls, false, why,
-	    sizeof(why));
-	if (en->ca != NULL)
-		freezero(en->ca, en->ca_len);
-	en->ca = NULL;
-	en->ca_len = 0;
-	if (en->net == NULL) {
-		snprintf(err, errlen, "keycontrol: %s: %s", en->s.endpoint,
-		    why);
-		return -1;
-	}
-	if (en_auth_start(en, err, errlen) == -1 ||
+	if (kes_http_client("keycontrol", en->s.endpoint, &en->ca,
+	    &en->ca_len, &en->net, err, errlen) == -1 ||
+	    en_auth_start(en, err, errlen) == -1 ||
 	    en_box_check(en, err, errlen) == -1)
 		return -1;
 	log_info("keycontrol: logged in at %s, box '%s'", en->s.endpoint,

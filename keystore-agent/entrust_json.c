@@ -15,8 +15,9 @@
 #include "common/xmalloc.h"
 #include "keystore-agent/ciphertrust_json.h"
 #include "keystore-agent/entrust_json.h"
+#include "keystore-agent/kes_http.h"
 
-#define DESC_MAX	200	/* bytes of KeyControl's text in a detail */
+#define DESC_MAX	KES_HTTP_TEXT_MAX
 
 /* --- request bodies (Go's json.Marshal: declaration order) --- */
 
@@ -71,74 +72,6 @@ en_body_list(struct buf *b, const char *box, const char *next)
 
 /* --- shared pieces --- */
 
-/* s[0, len) into out, control bytes and non-ASCII as ' ' and '?', at
- * most DESC_MAX bytes, blanks trimmed at both ends. */
-static void
-clean(char *out, size_t outlen, const char *s, size_t len)
-{
-	size_t		i, n = 0;
-	unsigned char	c;
-
-	if (outlen == 0)
-		return;
-	while (len > 0 && (*s == ' ' || *s == '\t' || *s == '\r' ||
-	    *s == '\n')) {
-		s++;
-		len--;
-	}
-	for (i = 0; i < len && n + 1 < outlen && n < DESC_MAX; i++) {
-		c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7f)
-			c = ' ';
-		else if (c >= 0x80)
-			c = '?';
-		out[n++] = (char)c;
-	}
-	while (n > 0 && out[n - 1] == ' ')
-		n--;
-	out[n] = '\0';
-}
-
-static bool
-json_typed(const char *ctype)
-{
-	static const char	json[] = "application/json";
-
-	if (ctype == NULL)
-		return false;
-	while (*ctype == ' ' || *ctype == '\t')
-		ctype++;
-	return strncmp(ctype, json, sizeof(json) - 1) == 0;
-}
-
-/* The whole body as a JSON object (null is an empty one); NULL + err. */
-static json_t *
-load_object(const uint8_t *body, size_t len, size_t max, char *err,
-    size_t errlen)
-{
-	json_t *root;
-
-	if (len > max) {
-		snprintf(err, errlen, "the answer is larger than %zu bytes",
-		    max);
-		return NULL;
-	}
-	if ((root = gojson_load(body, len)) == NULL) {
-		snprintf(err, errlen, "the answer is not valid JSON");
-		return NULL;
-	}
-	if (json_is_null(root)) {
-		json_decref(root);
-		return json_object();
-	}
-	if (!json_is_object(root)) {
-		json_decref(root);
-		snprintf(err, errlen, "the answer is not a JSON object");
-		return NULL;
-	}
-	return root;
-}
-
 void
 en_error(long status, const char *ctype, const uint8_t *body, size_t len,
     char *text, size_t textlen, char *err, size_t errlen)
@@ -152,13 +85,13 @@ en_error(long status, const char *ctype, const uint8_t *body, size_t len,
 		text[0] = '\0';
 	if (len > EN_BODY_MAX)
 		len = EN_BODY_MAX;
-	if (!json_typed(ctype)) {
+	if (!kes_http_json_typed(ctype)) {
 		ct_status_line(status, line, sizeof(line));
-		clean(t, sizeof(t), (const char *)body, len);
+		kes_http_clean(t, sizeof(t), (const char *)body, len);
 		snprintf(err, errlen, "keycontrol: %s: %s", line, t);
 		return;
 	}
-	if ((root = load_object(body, len, EN_BODY_MAX, why,
+	if ((root = kes_http_load(body, len, EN_BODY_MAX, JSON_OBJECT, why,
 	    sizeof(why))) == NULL) {
 		snprintf(err, errlen, "keycontrol: %ld: failed to parse error "
 		    "response: %s", status, why);
@@ -168,7 +101,8 @@ en_error(long status, const char *ctype, const uint8_t *body, size_t len,
 		snprintf(err, errlen, "keycontrol: %ld: failed to parse error "
 		    "response: 'error' is not a string", status);
 	else {
-		clean(t, sizeof(t), m != NULL ? m : "", m != NULL ? mlen : 0);
+		kes_http_clean(t, sizeof(t), m != NULL ? m : "",
+		    m != NULL ? mlen : 0);
 		if (textlen > 0)
 			snprintf(text, textlen, "%s", t);
 		snprintf(err, errlen, "keycontrol: %s", t);
@@ -180,14 +114,8 @@ en_error(long status, const char *ctype, const uint8_t *body, size_t len,
 static bool
 token_ok(const char *s, size_t len)
 {
-	size_t i;
-
-	if (len == 0 || len > EN_TOKEN_MAX || strlen(s) != len)
-		return false;
-	for (i = 0; i < len; i++)
-		if (s[i] <= 0x20 || s[i] >= 0x7f)
-			return false;
-	return true;
+	return len > 0 && len <= EN_TOKEN_MAX && strlen(s) == len &&
+	    kes_http_printable(s);
 }
 
 static int
@@ -268,7 +196,7 @@ en_parse_token(long status, const char *ctype, const uint8_t *body,
 		    errlen);
 		return -1;
 	}
-	if ((root = load_object(body, len, EN_BODY_MAX, why,
+	if ((root = kes_http_load(body, len, EN_BODY_MAX, JSON_OBJECT, why,
 	    sizeof(why))) == NULL) {
 		snprintf(err, errlen, "keycontrol: login failed: %s", why);
 		return -1;
@@ -349,7 +277,7 @@ en_parse_checkout(long status, const char *ctype, const uint8_t *body,
 		    "%s", name, why);
 		return EN_FAIL;
 	}
-	if ((root = load_object(body, len, EN_BODY_MAX, why,
+	if ((root = kes_http_load(body, len, EN_BODY_MAX, JSON_OBJECT, why,
 	    sizeof(why))) == NULL) {
 		snprintf(err, errlen, "keycontrol: failed to fetch key '%s': "
 		    "%s", name, why);
@@ -427,7 +355,7 @@ en_parse_list(long status, const char *ctype, const uint8_t *body,
 		    why);
 		return -1;
 	}
-	if ((root = load_object(body, len, EN_LIST_BODY_MAX, why,
+	if ((root = kes_http_load(body, len, EN_LIST_BODY_MAX, JSON_OBJECT, why,
 	    sizeof(why))) == NULL) {
 		snprintf(err, errlen, "keycontrol: failed to list keys: %s",
 		    why);
@@ -446,9 +374,9 @@ en_parse_list(long status, const char *ctype, const uint8_t *body,
 		if ((!json_is_object(o) && !json_is_null(o)) ||
 		    gojson_string(o, "name", &name, &nlen) == -1 ||
 		    (ex != NULL && !json_is_null(ex) && !json_is_boolean(ex))) {
-			snprintf(err, errlen, "keycontrol: failed to list keys: "
-			    "secret %zu is not an object with a string name",
-			    i);
+			snprintf(err, errlen, "keycontrol: failed to list "
+			    "keys: secret %zu is not an object with a string "
+			    "name", i);
 			goto out;
 		}
 	}
@@ -466,8 +394,8 @@ en_parse_list(long status, const char *ctype, const uint8_t *body,
 			continue;
 		(*n)++;
 		if (fn(name, arg) == -1) {
-			snprintf(err, errlen, "keycontrol: failed to list keys: "
-			    "listing stopped");
+			snprintf(err, errlen, "keycontrol: failed to list "
+			    "keys: listing stopped");
 			goto out;
 		}
 	}

@@ -19,15 +19,13 @@
 #include <string.h>
 
 #include "common/ev.h"
-#include "common/gojson.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "keystore-agent/backend.h"
 #include "keystore-agent/fortanix.h"
 #include "keystore-agent/fortanix_json.h"
 #include "keystore-agent/fortanix_parse.h"
-#include "keystore-agent/helper.h"
-#include "keystore-agent/pemfile.h"
+#include "keystore-agent/kes_http.h"
 
 struct fortanix fx_state;
 
@@ -56,16 +54,6 @@ settings_free(struct fx_settings *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Goes into a header or a URL: no control characters, no blanks. */
-static bool
-printable(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
-			return false;
-	return true;
-}
-
 static int
 settings_read(struct buf *b, struct fx_settings *s, char *err, size_t errlen)
 {
@@ -77,12 +65,12 @@ settings_read(struct buf *b, struct fx_settings *s, char *err, size_t errlen)
 		snprintf(err, errlen, "malformed settings");
 		goto fail;
 	}
-	if (s->endpoint[0] == '\0' || !printable(s->endpoint)) {
+	if (s->endpoint[0] == '\0' || !kes_http_printable(s->endpoint)) {
 		snprintf(err, errlen, "fortanix: no endpoint specified, or one "
 		    "with blanks or control characters");
 		goto fail;
 	}
-	if (s->key[0] == '\0' || !printable(s->key) ||
+	if (s->key[0] == '\0' || !kes_http_printable(s->key) ||
 	    strlen(s->key) > FX_TOKEN_MAX) {
 		snprintf(err, errlen, "fortanix: no API key specified, or one "
 		    "with blanks or control characters");
@@ -135,19 +123,8 @@ fx_reload(struct buf *b, char *err, size_t errlen)
 static int
 fx_prepare(uid_t uid, gid_t gid, char *err, size_t errlen)
 {
-	struct fortanix	*fx = &fx_state;
-	char		 why[1200];
-
-	if (fx->s.ca[0] == '\0')
-		return 0;
-	/* KES's loadCustomCAs: a file, or every file of a directory, each
-	 * holding a certificate. */
-	if (pemfile_read_ca(fx->s.ca, PEMFILE_EACH_CERT, &fx->ca, &fx->ca_len,
-	    why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "fortanix: tls.ca: %s", why);
-		return -1;
-	}
-	return 0;
+	return kes_http_ca("fortanix", fx_state.s.ca, &fx_state.ca,
+	    &fx_state.ca_len, err, errlen);
 }
 
 /* --- the connect handshake --- */
@@ -278,30 +255,11 @@ static int
 fx_init(char *err, size_t errlen)
 {
 	struct fortanix	*fx = &fx_state;
-	struct net_tls	 tls = { fx->ca, fx->ca_len, NULL, 0, NULL, 0 };
-	char		 why[256];
 	size_t		 n;
 
-	/* jansson's copies of values are wiped when freed. */
-	gojson_init();
-	if (helper_start(NULL, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "cannot start the helper: %s", why);
+	if (kes_http_client("fortanix", fx->s.endpoint, &fx->ca, &fx->ca_len,
+	    &fx->net, err, errlen) == -1)
 		return -1;
-	}
-	if (net_global_init(why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "%s", why);
-		return -1;
-	}
-	fx->net = net_client_new(fx->s.endpoint, &tls, false, why,
-	    sizeof(why));
-	if (fx->ca != NULL)
-		freezero(fx->ca, fx->ca_len);
-	fx->ca = NULL;
-	fx->ca_len = 0;
-	if (fx->net == NULL) {
-		snprintf(err, errlen, "fortanix: %s: %s", fx->s.endpoint, why);
-		return -1;
-	}
 	/* KES's APIKey.String(): the key as it is, as Basic credential. */
 	n = strlen(fx->s.key) + 32;
 	fx->auth = xmalloc(n);

@@ -15,8 +15,9 @@
 #include "common/kes_key.h"
 #include "common/xmalloc.h"
 #include "keystore-agent/fortanix_json.h"
+#include "keystore-agent/kes_http.h"
 
-#define DESC_MAX	200	/* bytes of Fortanix's text in a detail */
+#define DESC_MAX	KES_HTTP_TEXT_MAX
 
 /* --- request bodies --- */
 
@@ -51,77 +52,6 @@ fx_body_name(struct buf *b, const char *name)
 
 /* --- shared pieces --- */
 
-/* s[0, len) into out, control bytes and non-ASCII as ' ' and '?', at
- * most DESC_MAX bytes, blanks trimmed at both ends. */
-static void
-clean(char *out, size_t outlen, const char *s, size_t len)
-{
-	size_t		i, n = 0;
-	unsigned char	c;
-
-	if (outlen == 0)
-		return;
-	while (len > 0 && (*s == ' ' || *s == '\t' || *s == '\r' ||
-	    *s == '\n')) {
-		s++;
-		len--;
-	}
-	for (i = 0; i < len && n + 1 < outlen && n < DESC_MAX; i++) {
-		c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7f)
-			c = ' ';
-		else if (c >= 0x80)
-			c = '?';
-		out[n++] = (char)c;
-	}
-	while (n > 0 && out[n - 1] == ' ')
-		n--;
-	out[n] = '\0';
-}
-
-/* Go's strings.HasPrefix(ctype, "application/json") after trimming. */
-static bool
-json_typed(const char *ctype)
-{
-	static const char	json[] = "application/json";
-
-	if (ctype == NULL)
-		return false;
-	while (*ctype == ' ' || *ctype == '\t')
-		ctype++;
-	return strncmp(ctype, json, sizeof(json) - 1) == 0;
-}
-
-/* The whole body as one JSON value of the given type (JSON_OBJECT or
- * JSON_ARRAY; null is an empty one, as Go decodes it); NULL with err. */
-static json_t *
-load(const uint8_t *body, size_t len, size_t max, json_type type,
-    char *err, size_t errlen)
-{
-	json_t *root;
-
-	if (len > max) {
-		snprintf(err, errlen, "the answer is larger than %zu bytes",
-		    max);
-		return NULL;
-	}
-	if ((root = gojson_load(body, len)) == NULL) {
-		snprintf(err, errlen, "the answer is not valid JSON");
-		return NULL;
-	}
-	if (json_is_null(root)) {
-		json_decref(root);
-		return type == JSON_OBJECT ? json_object() : json_array();
-	}
-	if (json_typeof(root) != type) {
-		json_decref(root);
-		snprintf(err, errlen, "the answer is not a JSON %s",
-		    type == JSON_OBJECT ? "object" : "array");
-		return NULL;
-	}
-	return root;
-}
-
 /*
  * KES's parseErrorResponse: the "message" of a JSON object when the
  * Content-Type says JSON (a body that does not decode gives its own
@@ -141,11 +71,11 @@ fx_error_text(const char *ctype, const uint8_t *body, size_t len,
 	out[0] = '\0';
 	if (len > FX_BODY_MAX)
 		len = FX_BODY_MAX;
-	if (!json_typed(ctype)) {
-		clean(out, outlen, (const char *)body, len);
+	if (!kes_http_json_typed(ctype)) {
+		kes_http_clean(out, outlen, (const char *)body, len);
 		return;
 	}
-	if ((root = load(body, len, FX_BODY_MAX, JSON_OBJECT, why,
+	if ((root = kes_http_load(body, len, FX_BODY_MAX, JSON_OBJECT, why,
 	    sizeof(why))) == NULL) {
 		snprintf(out, outlen, "failed to parse error response: %s",
 		    why);
@@ -155,7 +85,7 @@ fx_error_text(const char *ctype, const uint8_t *body, size_t len,
 		snprintf(out, outlen, "failed to parse error response: "
 		    "'message' is not a string");
 	else if (m != NULL)
-		clean(out, outlen, m, mlen);
+		kes_http_clean(out, outlen, m, mlen);
 	json_decref(root);
 }
 
@@ -175,14 +105,8 @@ status_text(long status, const char *ctype, const uint8_t *body,
 static bool
 token_ok(const char *s, size_t len, size_t max)
 {
-	size_t i;
-
-	if (len == 0 || len > max || strlen(s) != len)
-		return false;
-	for (i = 0; i < len; i++)
-		if (s[i] <= 0x20 || s[i] >= 0x7f)
-			return false;
-	return true;
+	return len > 0 && len <= max && strlen(s) == len &&
+	    kes_http_printable(s);
 }
 
 /* --- auth --- */
@@ -203,7 +127,7 @@ fx_parse_auth(long status, const char *ctype, const uint8_t *body,
 		snprintf(err, errlen, "%s", why);
 		return -1;
 	}
-	if ((root = load(body, len, FX_BODY_MAX, JSON_OBJECT, why,
+	if ((root = kes_http_load(body, len, FX_BODY_MAX, JSON_OBJECT, why,
 	    sizeof(why))) == NULL) {
 		snprintf(err, errlen, "%s", why);
 		return -1;
@@ -265,7 +189,7 @@ fx_parse_export(long status, const char *ctype, const uint8_t *body,
 		    name, why);
 		return FX_FAIL;
 	}
-	if ((root = load(body, len, FX_BODY_MAX, JSON_OBJECT, why,
+	if ((root = kes_http_load(body, len, FX_BODY_MAX, JSON_OBJECT, why,
 	    sizeof(why))) == NULL) {
 		snprintf(err, errlen, "fortanix: failed to fetch key '%s': "
 		    "failed to parse server response: %s", name, why);
@@ -350,7 +274,7 @@ fx_parse_list(long status, const char *ctype, const uint8_t *body,
 		    why);
 		return -1;
 	}
-	if ((root = load(body, len, FX_LIST_BODY_MAX, JSON_ARRAY, why,
+	if ((root = kes_http_load(body, len, FX_LIST_BODY_MAX, JSON_ARRAY, why,
 	    sizeof(why))) == NULL) {
 		snprintf(err, errlen, "fortanix: failed to list keys: failed "
 		    "to parse server response: %s", why);

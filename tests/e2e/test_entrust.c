@@ -197,7 +197,8 @@ count_now(const char *method, const char *path)
 	int	 n = 0;
 
 	json_array_foreach(a, i, e)
-		if ((method == NULL || strcmp(jstr(e, "method"), method) == 0) &&
+		if ((method == NULL ||
+		    strcmp(jstr(e, "method"), method) == 0) &&
 		    strcmp(jstr(e, "path"), path) == 0)
 			n++;
 	json_decref(a);
@@ -278,7 +279,7 @@ plant(const char *name, const char *data, bool expired)
 /* --- keyward ------------------------------------------------------------- */
 
 struct fcfg {
-	const char	*raw;		/* the whole keycontrol: section */
+	const char	*raw;		/* the keycontrol: section */
 	const char	*ca;		/* tls.ca, default the double's */
 	const char	*box;		/* default BOX */
 	const char	*password;	/* default PASSWORD */
@@ -337,11 +338,11 @@ write_config(const struct fcfg *c)
 		FMT(ks, "keystore:\n  entrust:\n    keycontrol:\n%s", c->raw);
 	else
 		FMT(ks, "keystore:\n  entrust:\n    keycontrol:\n      "
-		    "endpoint: %s/\n      vault_id: " VAULT "\n      box_id: %s\n"
-		    "      credentials:\n        username: " USER "\n"
-		    "        password: \"%s\"\n      tls:\n        ca: %s\n", ep,
-		    c->box ? c->box : BOX, c->password ? c->password : PASSWORD,
-		    c->ca ? c->ca : ca);
+		    "endpoint: %s/\n      vault_id: " VAULT "\n"
+		    "      box_id: %s\n      credentials:\n"
+		    "        username: " USER "\n        password: \"%s\"\n"
+		    "      tls:\n        ca: %s\n", ep, c->box ? c->box : BOX,
+		    c->password ? c->password : PASSWORD, c->ca ? c->ca : ca);
 	FMT(fs, "keystore:\n  fs:\n    path: %s\n", srv.keys);
 	cr_assert_not_null(f = fopen(srv.config, "r"));
 	fseek(f, 0, SEEK_END);
@@ -425,7 +426,8 @@ static long
 key(const char *op, const char *name, const char *body, char *out,
     size_t outlen)
 {
-	struct tsrv_req	 r = { .method = "POST", .body = body ? body : "",
+	struct tsrv_req	 r = { .method = "POST",
+			    .body = body ? body : "",
 			    .body_len = body ? strlen(body) : 0,
 			    .timeout_ms = 20000 };
 	char		 path[256];
