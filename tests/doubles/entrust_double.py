@@ -63,97 +63,44 @@ What it implements
 
 Knobs -- control port (plain HTTP, 127.0.0.1 only)
 ---------------------------------------------------
-GET  /requests          request log: seq, time, method, path, query, headers
-                        (X-Vault-Auth "<redacted>"), body (password and
-                        secret_data "<redacted>"), status
-POST /requests/clear
-POST /latency {"ms":N,"paths":{"PAT":MS}}
+The common ones of tests/doubles/vendor_double_http.py (the request log, with
+X-Vault-Auth "<redacted>" and the body's password and secret_data
+"<redacted>"; latency; faults; shutdown), and:
 POST /tokens {"ttl":S}  lifetime of tokens issued later
 POST /tokens/expire {}  every token issued so far expires now
 POST /users {"user","password","remove"?}
 POST /secrets {"box","name","secret_data","expired"?}; {"box","name",
                         "remove":true} drops it
 GET  /secrets?box=B     every secret of B with its data
-POST /fault rule;  POST /faults/clear
-POST /shutdown
-Fault rule: {"path":PAT?, "skip":K, "count":N (default 1, -1 = forever),
-"action": "status" (answer "status" with "body": a string sent as
-text/plain, or a JSON value sent as application/json) | "drop" | "truncate"
-| "delay" ("delay_ms")}.  PAT matches the path exactly or as a prefix when
-it ends in "*".
 """
 
 import argparse
 import base64
 import binascii
 import hmac
-import http.server
 import json
-import os
 import secrets
-import signal
-import socket
-import socketserver
-import ssl
-import struct
 import sys
-import threading
 import time
-import urllib.parse
 import uuid
 
-MAX_BODY = 1 << 20
+from vendor_double_http import App, Resp, add_common_args, run
+
 EXISTS = "Secret already exists"
 MISSING = "Secret not found"
-SECRET_FIELDS = ("password", "secret_data")
-
-
-def path_match(pat, path):
-    if not pat:
-        return True
-    if pat.endswith("*"):
-        return path.startswith(pat[:-1])
-    return path == pat
-
-
-def write_atomic(path, data):
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.rename(tmp, path)
 
 
 def rfc3339(t):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%06dZ" % int((t % 1) * 1e6)
 
 
-class Resp:
-    def __init__(self, status, obj=None, text=None, ctype=None):
-        self.status, self.obj, self.text, self.ctype = status, obj, text, ctype
+class KeyControl(App):
+    name = "entrust-double"
+    redacted_headers = ("x-vault-auth",)
+    redacted_fields = ("password", "secret_data")
 
-    def body(self):
-        if self.text is not None:
-            return self.text.encode() if isinstance(self.text, str) else self.text
-        if self.obj is None:
-            return b""
-        return json.dumps(self.obj, separators=(",", ":")).encode()
-
-    def content_type(self):
-        if self.ctype:
-            return self.ctype
-        if self.text is not None:
-            return "text/plain; charset=utf-8"
-        return "application/json"
-
-
-def err(status, text):
-    return Resp(status, {"error": text})
-
-
-class KeyControl:
     def __init__(self, args):
-        self.args = args
-        self.lock = threading.RLock()
+        super().__init__(args)
         self.vault = args.vault
         self.users = {}
         for u in args.user:
@@ -164,42 +111,9 @@ class KeyControl:
             self.boxes[str(uuid.uuid4())] = {"name": b, "secrets": {}}
         self.tokens = {}     # token -> expiry (wall clock)
         self.token_ttl = args.token_ttl
-        self.latency_ms = 0
-        self.path_latency = {}
-        self.faults = []
-        self.requests = []
-        self.seq = 0
-        self.logf = open(args.log, "a") if args.log else sys.stderr
 
-    def log(self, line):
-        try:
-            self.logf.write("entrust-double: %s\n" % line)
-            self.logf.flush()
-        except (OSError, ValueError):
-            pass
-
-    def take_fault(self, method, path):
-        with self.lock:
-            for rule in self.faults:
-                if rule.get("method") and rule["method"].upper() != method:
-                    continue
-                if not path_match(rule.get("path"), path):
-                    continue
-                if rule.get("skip", 0) > 0:
-                    rule["skip"] -= 1
-                    continue
-                if rule.get("count", 1) == 0:
-                    continue
-                if rule.get("count", 1) > 0:
-                    rule["count"] = rule.get("count", 1) - 1
-                hit = dict(rule)
-                self.faults = [r for r in self.faults if r.get("count", 1) != 0]
-                return hit
-        return None
-
-    def latency_for(self, path):
-        with self.lock:
-            return self.latency_ms + sum(v for p, v in self.path_latency.items() if path_match(p, path))
+    def err(self, status, text):
+        return Resp(status, {"error": text})
 
     def box(self, key):
         for bid, b in self.boxes.items():
@@ -229,24 +143,24 @@ class KeyControl:
 
     def handle(self, method, path, query, headers, body, info):
         if method != "POST":
-            return err(405, "Method not allowed")
+            return self.err(405, "Method not allowed")
         if path.startswith("/vault/1.0/Login/"):
             vid = path[len("/vault/1.0/Login/"):].rstrip("/")
             if vid != self.vault:
-                return err(404, "Vault not found")
+                return self.err(404, "Vault not found")
             d = self.decode(body)
             if d is None or not isinstance(d.get("username"), str) or not isinstance(d.get("password"), str):
-                return err(400, "username and password are required")
+                return self.err(400, "username and password are required")
             pw = self.users.get(d["username"])
             if pw is None or not hmac.compare_digest(pw.encode(), d["password"].encode()):
-                return err(401, "Invalid credentials")
+                return self.err(401, "Invalid credentials")
             with self.lock:
                 t = self.issue()
             t["user"] = d["username"]
             return Resp(200, t)
         tok = self.token_ok(headers)
         if tok is None:
-            return err(401, "Invalid or expired token")
+            return self.err(401, "Invalid or expired token")
         if path == "/vault/1.0/Renew/":
             with self.lock:
                 self.tokens.pop(tok, None)
@@ -255,14 +169,14 @@ class KeyControl:
                "/vault/1.0/CheckoutSecret/": self.checkout, "/vault/1.0/DeleteSecret/": self.delete,
                "/vault/1.0/ListSecretIds/": self.list}
         if path not in ops:
-            return err(404, "Not found")
+            return self.err(404, "Not found")
         d = self.decode(body)
         if d is None or not isinstance(d.get("box_id"), str):
-            return err(400, "box_id is required")
+            return self.err(400, "box_id is required")
         with self.lock:
             bid, b = self.box(d["box_id"])
             if b is None:
-                return err(404, "Box not found")
+                return self.err(404, "Box not found")
             return ops[path](bid, b, d)
 
     def get_box(self, bid, b, d):
@@ -272,9 +186,9 @@ class KeyControl:
     def create(self, bid, b, d):
         name, data = d.get("name"), d.get("secret_data")
         if not isinstance(name, str) or not name or not isinstance(data, str):
-            return err(400, "name and secret_data are required")
+            return self.err(400, "name and secret_data are required")
         if name in b["secrets"]:
-            return err(409, EXISTS)
+            return self.err(409, EXISTS)
         s = {"secret_id": str(uuid.uuid4()), "name": name, "secret_data": data, "expired": False}
         b["secrets"][name] = s
         return Resp(200, {"secret_id": s["secret_id"], "name": name, "box_id": bid})
@@ -290,20 +204,20 @@ class KeyControl:
     def checkout(self, bid, b, d):
         s = self.find(b, d.get("secret_id"))
         if s is None:
-            return err(404, MISSING)
+            return self.err(404, MISSING)
         return Resp(200, {"secret_id": s["secret_id"], "name": s["name"], "secret_data": s["secret_data"]})
 
     def delete(self, bid, b, d):
         s = self.find(b, d.get("secret_id"))
         if s is None:
-            return err(404, MISSING)
+            return self.err(404, MISSING)
         del b["secrets"][s["name"]]
         return Resp(200, {})
 
     def list(self, bid, b, d):
         n = d.get("max_items", 100)
         if not isinstance(n, int) or n < 1 or n > 1000:
-            return err(400, "max_items must be 1 to 1000")
+            return self.err(400, "max_items must be 1 to 1000")
         after = None
         if d.get("next_token") is not None:
             try:
@@ -312,7 +226,7 @@ class KeyControl:
                 if ctx.get("box_id") != d["box_id"] or not isinstance(after, str):
                     raise ValueError
             except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-                return err(400, "Invalid next_token")
+                return self.err(400, "Invalid next_token")
         names = sorted(b["secrets"])
         if after is not None:
             names = [x for x in names if x > after]
@@ -324,308 +238,50 @@ class KeyControl:
                 {"box_id": d["box_id"], "next_ctx": page[-1]}, separators=(",", ":")).encode()).decode()
         return Resp(200, out)
 
-
-def redact_body(body):
-    if not body:
-        return None
-    try:
-        obj = json.loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        return "<%d bytes, not JSON>" % len(body)
-    if isinstance(obj, dict):
-        for k in SECRET_FIELDS:
-            if k in obj:
-                obj[k] = "<redacted>"
-    return json.dumps(obj, separators=(",", ":"))
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "entrust-double"
-    sys_version = ""
-
-    def __getattr__(self, name):
-        if name.startswith("do_"):
-            return self.serve
-        raise AttributeError(name)
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def abort(self):
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        except OSError:
-            pass
-        self.close_connection = True
-
-    def send(self, resp, truncate=False):
-        body = resp.body()
-        self.send_response(resp.status)
-        ct = resp.content_type()
-        if resp.status != 204:
-            if ct:
-                self.send_header("Content-Type", ct)
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command == "HEAD" or resp.status == 204:
-            return
-        if truncate:
-            self.wfile.write(body[:len(body) // 2])
-            self.wfile.flush()
-            self.abort()
-            return
-        self.wfile.write(body)
-
-    def serve(self):
-        c = self.server.kc
-        t0 = time.monotonic()
-        url = urllib.parse.urlsplit(self.path)
-        path = url.path
-        query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
-        n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n) if 0 < n <= MAX_BODY else b""
-        hdrs = {}
-        for k, v in self.headers.items():
-            if k.lower() == "x-vault-auth":
-                v = "<redacted>"
-            hdrs[k] = v
-        with c.lock:
-            c.seq += 1
-            entry = {"seq": c.seq, "time": time.time(), "method": self.command, "path": path,
-                     "query": url.query, "headers": hdrs, "body": redact_body(body), "status": None}
-            c.requests.append(entry)
-        info = {}
-        status = None
-        try:
-            rule = c.take_fault(self.command, path)
-            ms = c.latency_for(path)
-            if rule and rule.get("action") == "delay":
-                ms += int(rule.get("delay_ms", 0))
-            if ms:
-                time.sleep(ms / 1000.0)
-            action = rule.get("action", "status") if rule else None
-            if action == "drop":
-                status = "dropped"
-                self.abort()
-                return
-            if action == "status":
-                st = int(rule.get("status", 500))
-                b = rule.get("body")
-                if b is None:
-                    resp = err(st, "injected fault")
-                elif isinstance(b, str):
-                    resp = Resp(st, text=b, ctype=rule.get("content_type"))
-                else:
-                    resp = Resp(st, b, ctype=rule.get("content_type"))
-            elif n > MAX_BODY:
-                resp = err(413, "request body too large")
-                self.close_connection = True
+    def control(self, command, p, b, q):
+        if p == "/tokens":
+            self.token_ttl = int(b["ttl"])
+            return None
+        if p == "/tokens/expire":
+            for t in self.tokens:
+                self.tokens[t] = time.time() - 1
+            return {"tokens": len(self.tokens)}
+        if p == "/users":
+            if b.get("remove"):
+                self.users.pop(b["user"], None)
             else:
-                try:
-                    resp = c.handle(self.command, path, query, self.headers, body, info)
-                except Exception as e:  # noqa: BLE001 - a bug in the double is a 500, not a hang
-                    c.log("internal error on %s %s: %s" % (self.command, path, type(e).__name__))
-                    resp = err(500, "internal error")
-            status = resp.status
-            self.send(resp, action == "truncate")
-        except (ConnectionError, ssl.SSLError, OSError) as e:
-            status = status or "io-error:%s" % type(e).__name__
-            self.close_connection = True
-        finally:
-            entry["status"] = status
-            c.log("%s %s %s %dms" % (self.command, path + ("?" + url.query if url.query else ""),
-                                     status, (time.monotonic() - t0) * 1000))
-
-
-def _bind(server):
-    socketserver.TCPServer.server_bind(server)
-    server.server_name, server.server_port = server.server_address[:2]
-
-
-class TLSServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, addr, kc, ctx):
-        self.kc = kc
-        self.ctx = ctx
-        super().__init__(addr, Handler)
-
-    def server_bind(self):
-        _bind(self)
-
-    def finish_request(self, request, client_address):
-        request.settimeout(10)
-        try:
-            tls = self.ctx.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError) as e:
-            self.kc.log("tls handshake failed: %s" % (getattr(e, "reason", None) or type(e).__name__))
-            return
-        tls.settimeout(300)
-        try:
-            self.RequestHandlerClass(tls, client_address, self)
-        except (ssl.SSLError, OSError):
-            pass
-        finally:
-            try:
-                tls.close()
-            except OSError:
-                pass
-
-    def handle_error(self, request, client_address):
-        self.kc.log("connection error: %s" % (sys.exc_info()[1],))
-
-
-class ControlHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def reply(self, status, obj):
-        b = (json.dumps(obj, separators=(",", ":")) + "\n").encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
-
-    def do_GET(self):
-        self.dispatch()
-
-    def do_POST(self):
-        self.dispatch()
-
-    def dispatch(self):
-        c = self.server.kc
-        n = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(n) if n else b""
-        url = urllib.parse.urlsplit(self.path)
-        p = url.path.rstrip("/")
-        try:
-            b = json.loads(raw.decode()) if raw.strip() else {}
-            res = self.route(c, p, b, urllib.parse.parse_qs(url.query))
-            self.reply(200, dict({"ok": True}, **(res or {})))
-        except (ValueError, KeyError, TypeError, binascii.Error) as e:
-            self.reply(400, {"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
-        if p == "/shutdown":
-            self.server.stopped.set()
-
-    def route(self, c, p, b, q):
-        with c.lock:
-            if p == "/requests":
-                return {"requests": list(c.requests)}
-            if p == "/requests/clear":
-                c.requests = []
-                return None
-            if p == "/latency":
-                if "ms" in b:
-                    c.latency_ms = int(b["ms"])
-                if "paths" in b:
-                    c.path_latency = {k: int(v) for k, v in b["paths"].items()}
-                return None
-            if p == "/tokens":
-                c.token_ttl = int(b["ttl"])
-                return None
-            if p == "/tokens/expire":
-                for t in c.tokens:
-                    c.tokens[t] = time.time() - 1
-                return {"tokens": len(c.tokens)}
-            if p == "/users":
-                if b.get("remove"):
-                    c.users.pop(b["user"], None)
-                else:
-                    c.users[str(b["user"])] = str(b["password"])
-                return None
-            if p == "/secrets":
-                if self.command == "GET":
-                    box = (q.get("box") or [None])[0]
-                    _, bx = c.box(box)
-                    if bx is None:
-                        raise KeyError("no box %s" % box)
-                    return {"secrets": [dict(s) for s in bx["secrets"].values()]}
-                _, bx = c.box(b["box"])
+                self.users[str(b["user"])] = str(b["password"])
+            return None
+        if p == "/secrets":
+            if command == "GET":
+                box = (q.get("box") or [None])[0]
+                _, bx = self.box(box)
                 if bx is None:
-                    raise KeyError("no box %s" % b["box"])
-                if b.get("remove"):
-                    bx["secrets"].pop(b["name"], None)
-                    return None
-                old = bx["secrets"].get(b["name"])
-                bx["secrets"][b["name"]] = {"secret_id": old["secret_id"] if old else str(uuid.uuid4()),
-                                            "name": b["name"], "secret_data": str(b["secret_data"]),
-                                            "expired": bool(b.get("expired", False))}
+                    raise KeyError("no box %s" % box)
+                return {"secrets": [dict(s) for s in bx["secrets"].values()]}
+            _, bx = self.box(b["box"])
+            if bx is None:
+                raise KeyError("no box %s" % b["box"])
+            if b.get("remove"):
+                bx["secrets"].pop(b["name"], None)
                 return None
-            if p == "/fault":
-                if b.get("action", "status") not in ("status", "drop", "truncate", "delay"):
-                    raise ValueError("unknown action")
-                c.faults.append(dict(b))
-                return None
-            if p == "/faults/clear":
-                c.faults = []
-                return None
-            if p == "/shutdown":
-                return None
+            old = bx["secrets"].get(b["name"])
+            bx["secrets"][b["name"]] = {"secret_id": old["secret_id"] if old else str(uuid.uuid4()),
+                                        "name": b["name"], "secret_data": str(b["secret_data"]),
+                                        "expired": bool(b.get("expired", False))}
+            return None
         raise KeyError("unknown control path %s" % p)
 
 
-class ControlServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def server_bind(self):
-        _bind(self)
-
-
-def split_addr(s):
-    host, _, port = s.rpartition(":")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
 def main(argv=None):
-    parent = os.getppid()
     ap = argparse.ArgumentParser(description="Entrust KeyControl test double (see the module docstring)")
-    ap.add_argument("--addr", default="127.0.0.1:0")
-    ap.add_argument("--cert", required=True)
-    ap.add_argument("--key", required=True)
+    add_common_args(ap)
     ap.add_argument("--vault", required=True)
     ap.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD")
     ap.add_argument("--box", action="append", default=[])
     ap.add_argument("--token-ttl", type=int, default=600)
-    ap.add_argument("--port-file")
-    ap.add_argument("--control", default="127.0.0.1:0")
-    ap.add_argument("--control-port-file")
-    ap.add_argument("--exit-with-parent", action="store_true")
-    ap.add_argument("--log")
     args = ap.parse_args(argv)
-    if split_addr(args.control)[0] not in ("127.0.0.1", "::1", "localhost"):
-        ap.error("--control must be a loopback address")
-
-    kc = KeyControl(args)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(args.cert, args.key)
-    ctx.set_alpn_protocols(["http/1.1"])
-    srv = TLSServer(split_addr(args.addr), kc, ctx)
-    ctl = ControlServer(split_addr(args.control), ControlHandler)
-    ctl.kc = kc
-    ctl.stopped = threading.Event()
-    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    threading.Thread(target=ctl.serve_forever, daemon=True).start()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: ctl.stopped.set())
-    port, cport = srv.server_address[1], ctl.server_address[1]
-    if args.port_file:
-        write_atomic(args.port_file, b"%d\n" % port)
-    if args.control_port_file:
-        write_atomic(args.control_port_file, b"%d\n" % cport)
-    kc.log("listening on port %d, control on 127.0.0.1:%d" % (port, cport))
-    while not ctl.stopped.wait(0.2):
-        if args.exit_with_parent and os.getppid() != parent:
-            break
-    kc.log("exit")
-    return 0
+    return run(ap, args, KeyControl(args))
 
 
 if __name__ == "__main__":

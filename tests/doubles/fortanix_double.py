@@ -65,47 +65,30 @@ What it implements
 
 Knobs -- control port (plain HTTP, 127.0.0.1 only)
 ---------------------------------------------------
-GET  /requests          request log: seq, time, method, path, query, headers
-                        (Authorization "<scheme> <redacted>"), body (value
-                        "<redacted>"), status
-POST /requests/clear
-POST /latency {"ms":N,"paths":{"PAT":MS}}
+The common ones of tests/doubles/vendor_double_http.py (the request log, with
+Authorization "<scheme> <redacted>" and the body's value "<redacted>";
+latency; faults; shutdown), and:
 POST /api-keys {"key","remove"?}
 POST /json-errors {"on":bool}
 POST /objects {"name","value"(base64),"enabled"?,"key_ops"?,"group_id"?}
                         plant an object; {"name","remove":true} drops it
 GET  /objects           every object with its value
-POST /fault rule;  POST /faults/clear
-POST /shutdown
-Fault rule: {"path":PAT?, "method":M?, "skip":K, "count":N (default 1, -1 =
-forever), "action": "status" (answer "status" with "body": a string sent as
-text/plain, or a JSON value sent as application/json) | "drop" (close
-without an answer) | "truncate" (half the body, then close) | "delay"
-("delay_ms", then answer normally) | "list" (ignore start= and answer the
-first page)}.  PAT matches the path without the query, exactly or as a
-prefix when it ends in "*".
+Fault actions: those of vendor_double_http.py, and "list" (ignore start=
+and answer the first page).
 """
 
 import argparse
 import base64
 import binascii
 import hmac
-import http.server
 import json
-import os
 import secrets
-import signal
-import socket
-import socketserver
-import ssl
-import struct
 import sys
-import threading
 import time
-import urllib.parse
 import uuid
 
-MAX_BODY = 1 << 20
+from vendor_double_http import App, Resp, add_common_args, run
+
 EXISTS = "sobject already exists"
 MISSING = "sobject does not exist"
 OBJ_TYPES = ("AES", "DES", "DES3", "RSA", "DSA", "EC", "KCDSA", "ECKCDSA", "BIP32", "BLS",
@@ -115,49 +98,19 @@ KEY_OPS = ("SIGN", "VERIFY", "ENCRYPT", "DECRYPT", "WRAPKEY", "UNWRAPKEY", "DERI
 ACCT = "5c3e5d84-0000-4000-8000-00000000acc7"
 
 
-def path_match(pat, path):
-    if not pat:
-        return True
-    if pat.endswith("*"):
-        return path.startswith(pat[:-1])
-    return path == pat
-
-
-def write_atomic(path, data):
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.rename(tmp, path)
-
-
 def stamp(t):
     # DSM's timestamps: "20170705T184409Z".
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(t))
 
 
-class Resp:
-    def __init__(self, status, obj=None, text=None, ctype=None):
-        self.status, self.obj, self.text, self.ctype = status, obj, text, ctype
+class DSM(App):
+    name = "fortanix-double"
+    redacted_headers = ("authorization",)
+    redacted_fields = ("value",)
+    extra_actions = ("list",)
 
-    def body(self):
-        if self.text is not None:
-            return self.text.encode() if isinstance(self.text, str) else self.text
-        if self.obj is None:
-            return b""
-        return json.dumps(self.obj, separators=(",", ":")).encode()
-
-    def content_type(self):
-        if self.ctype:
-            return self.ctype
-        if self.text is not None:
-            return "text/plain; charset=utf-8"
-        return "application/json" if self.obj is not None else None
-
-
-class DSM:
     def __init__(self, args):
-        self.args = args
-        self.lock = threading.RLock()
+        super().__init__(args)
         self.api_keys = set(args.api_key)
         self.groups = list(args.group) or ["7a3d9b2e-0000-4000-8000-00000000a001"]
         self.app = str(uuid.uuid4())
@@ -165,48 +118,11 @@ class DSM:
         self.sessions = {}     # token -> expiry
         self.json_errors = args.json_errors
         self.token_ttl = args.token_ttl
-        self.latency_ms = 0
-        self.path_latency = {}
-        self.faults = []
-        self.requests = []
-        self.seq = 0
-        self.logf = open(args.log, "a") if args.log else sys.stderr
-
-    def log(self, line):
-        try:
-            self.logf.write("fortanix-double: %s\n" % line)
-            self.logf.flush()
-        except (OSError, ValueError):
-            pass
 
     def err(self, status, text):
         if self.json_errors:
             return Resp(status, {"message": text})
         return Resp(status, text=text)
-
-    # -- knobs -----------------------------------------------------------
-    def take_fault(self, method, path):
-        with self.lock:
-            for rule in self.faults:
-                if rule.get("method") and rule["method"].upper() != method:
-                    continue
-                if not path_match(rule.get("path"), path):
-                    continue
-                if rule.get("skip", 0) > 0:
-                    rule["skip"] -= 1
-                    continue
-                if rule.get("count", 1) == 0:
-                    continue
-                if rule.get("count", 1) > 0:
-                    rule["count"] = rule.get("count", 1) - 1
-                hit = dict(rule)
-                self.faults = [r for r in self.faults if r.get("count", 1) != 0]
-                return hit
-        return None
-
-    def latency_for(self, path):
-        with self.lock:
-            return self.latency_ms + sum(v for p, v in self.path_latency.items() if path_match(p, path))
 
     # -- the API ---------------------------------------------------------
     def basic_ok(self, headers):
@@ -350,7 +266,7 @@ class DSM:
         if limit < 1 or limit > 1000 or offset < 0:
             return self.err(400, "limit must be 1 to 1000")
         start = (query.get("start") or [None])[0]
-        if info.get("ignore_start"):
+        if info.get("rule"):
             start = None
         desc = sort == "name:desc"
         with self.lock:
@@ -360,299 +276,42 @@ class DSM:
             objs = [o for o in objs if (o["name"].encode() <= sb if desc else o["name"].encode() >= sb)]
         return Resp(200, [self.public(o, False) for o in objs[offset:offset + limit]])
 
-
-def redact_body(body):
-    if not body:
-        return None
-    try:
-        obj = json.loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        return "<%d bytes, not JSON>" % len(body)
-    if isinstance(obj, dict) and "value" in obj:
-        obj["value"] = "<redacted>"
-    return json.dumps(obj, separators=(",", ":"))
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "fortanix-double"
-    sys_version = ""
-
-    def __getattr__(self, name):
-        if name.startswith("do_"):
-            return self.serve
-        raise AttributeError(name)
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def abort(self):
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        except OSError:
-            pass
-        self.close_connection = True
-
-    def send(self, resp, truncate=False):
-        body = resp.body()
-        self.send_response(resp.status)
-        ct = resp.content_type()
-        if resp.status != 204:
-            if ct:
-                self.send_header("Content-Type", ct)
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command == "HEAD" or resp.status == 204:
-            return
-        if truncate:
-            self.wfile.write(body[:len(body) // 2])
-            self.wfile.flush()
-            self.abort()
-            return
-        self.wfile.write(body)
-
-    def serve(self):
-        c = self.server.dsm
-        t0 = time.monotonic()
-        url = urllib.parse.urlsplit(self.path)
-        path = url.path
-        query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
-        n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n) if 0 < n <= MAX_BODY else b""
-        hdrs = {}
-        for k, v in self.headers.items():
-            if k.lower() == "authorization":
-                v = v.split(" ", 1)[0] + " <redacted>"
-            hdrs[k] = v
-        with c.lock:
-            c.seq += 1
-            entry = {"seq": c.seq, "time": time.time(), "method": self.command, "path": path,
-                     "query": url.query, "headers": hdrs, "body": redact_body(body), "status": None}
-            c.requests.append(entry)
-        info = {}
-        status = None
-        try:
-            rule = c.take_fault(self.command, path)
-            ms = c.latency_for(path)
-            if rule and rule.get("action") == "delay":
-                ms += int(rule.get("delay_ms", 0))
-            if ms:
-                time.sleep(ms / 1000.0)
-            action = rule.get("action", "status") if rule else None
-            if action == "drop":
-                status = "dropped"
-                self.abort()
-                return
-            if action == "list":
-                info["ignore_start"] = True
-            if action == "status":
-                st = int(rule.get("status", 500))
-                b = rule.get("body")
-                if b is None:
-                    resp = Resp(st) if st == 204 else c.err(st, "injected fault")
-                elif isinstance(b, str):
-                    resp = Resp(st, text=b, ctype=rule.get("content_type"))
-                else:
-                    resp = Resp(st, b, ctype=rule.get("content_type"))
-            elif n > MAX_BODY:
-                resp = c.err(413, "request body too large")
-                self.close_connection = True
+    def control(self, command, p, b, q):
+        if p == "/api-keys":
+            if b.get("remove"):
+                self.api_keys.discard(b["key"])
             else:
-                try:
-                    resp = c.handle(self.command, path, query, self.headers, body, info)
-                except Exception as e:  # noqa: BLE001 - a bug in the double is a 500, not a hang
-                    c.log("internal error on %s %s: %s" % (self.command, path, type(e).__name__))
-                    resp = c.err(500, "internal error")
-            status = resp.status
-            self.send(resp, action == "truncate")
-        except (ConnectionError, ssl.SSLError, OSError) as e:
-            status = status or "io-error:%s" % type(e).__name__
-            self.close_connection = True
-        finally:
-            entry["status"] = status
-            c.log("%s %s %s %dms" % (self.command, path + ("?" + url.query if url.query else ""),
-                                     status, (time.monotonic() - t0) * 1000))
-
-
-def _bind(server):
-    socketserver.TCPServer.server_bind(server)
-    server.server_name, server.server_port = server.server_address[:2]
-
-
-class TLSServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, addr, dsm, ctx):
-        self.dsm = dsm
-        self.ctx = ctx
-        super().__init__(addr, Handler)
-
-    def server_bind(self):
-        _bind(self)
-
-    def finish_request(self, request, client_address):
-        request.settimeout(10)
-        try:
-            tls = self.ctx.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError) as e:
-            self.dsm.log("tls handshake failed: %s" % (getattr(e, "reason", None) or type(e).__name__))
-            return
-        tls.settimeout(300)
-        try:
-            self.RequestHandlerClass(tls, client_address, self)
-        except (ssl.SSLError, OSError):
-            pass
-        finally:
-            try:
-                tls.close()
-            except OSError:
-                pass
-
-    def handle_error(self, request, client_address):
-        self.dsm.log("connection error: %s" % (sys.exc_info()[1],))
-
-
-class ControlHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def reply(self, status, obj):
-        b = (json.dumps(obj, separators=(",", ":")) + "\n").encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
-
-    def do_GET(self):
-        self.dispatch()
-
-    def do_POST(self):
-        self.dispatch()
-
-    def dispatch(self):
-        c = self.server.dsm
-        n = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(n) if n else b""
-        p = urllib.parse.urlsplit(self.path).path.rstrip("/")
-        try:
-            b = json.loads(raw.decode()) if raw.strip() else {}
-            res = self.route(c, p, b)
-            self.reply(200, dict({"ok": True}, **(res or {})))
-        except (ValueError, KeyError, TypeError, binascii.Error) as e:
-            self.reply(400, {"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
-        if p == "/shutdown":
-            self.server.stopped.set()
-
-    def route(self, c, p, b):
-        with c.lock:
-            if p == "/requests":
-                return {"requests": list(c.requests)}
-            if p == "/requests/clear":
-                c.requests = []
+                self.api_keys.add(str(b["key"]))
+            return None
+        if p == "/json-errors":
+            self.json_errors = bool(b["on"])
+            return None
+        if p == "/objects":
+            if command == "GET":
+                return {"objects": [dict(o) for o in self.objects.values()]}
+            old = self.by_name(b["name"])
+            if old is not None:
+                del self.objects[old["kid"]]
+            if b.get("remove"):
                 return None
-            if p == "/latency":
-                if "ms" in b:
-                    c.latency_ms = int(b["ms"])
-                if "paths" in b:
-                    c.path_latency = {k: int(v) for k, v in b["paths"].items()}
-                return None
-            if p == "/api-keys":
-                if b.get("remove"):
-                    c.api_keys.discard(b["key"])
-                else:
-                    c.api_keys.add(str(b["key"]))
-                return None
-            if p == "/json-errors":
-                c.json_errors = bool(b["on"])
-                return None
-            if p == "/objects":
-                if self.command == "GET":
-                    return {"objects": [dict(o) for o in c.objects.values()]}
-                old = c.by_name(b["name"])
-                if old is not None:
-                    del c.objects[old["kid"]]
-                if b.get("remove"):
-                    return None
-                base64.b64decode(b["value"], validate=True)
-                o = c.new_object(str(b["name"]), b.get("obj_type", "OPAQUE"), b["value"],
-                                 b.get("key_ops", ["EXPORT", "APPMANAGEABLE"]), b.get("enabled", True),
-                                 b.get("group_id", c.groups[0]))
-                c.objects[o["kid"]] = o
-                return {"kid": o["kid"]}
-            if p == "/fault":
-                if b.get("action", "status") not in ("status", "drop", "truncate", "delay", "list"):
-                    raise ValueError("unknown action")
-                c.faults.append(dict(b))
-                return None
-            if p == "/faults/clear":
-                c.faults = []
-                return None
-            if p == "/shutdown":
-                return None
+            base64.b64decode(b["value"], validate=True)
+            o = self.new_object(str(b["name"]), b.get("obj_type", "OPAQUE"), b["value"],
+                                b.get("key_ops", ["EXPORT", "APPMANAGEABLE"]), b.get("enabled", True),
+                                b.get("group_id", self.groups[0]))
+            self.objects[o["kid"]] = o
+            return {"kid": o["kid"]}
         raise KeyError("unknown control path %s" % p)
 
 
-class ControlServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def server_bind(self):
-        _bind(self)
-
-
-def split_addr(s):
-    host, _, port = s.rpartition(":")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
 def main(argv=None):
-    parent = os.getppid()
     ap = argparse.ArgumentParser(description="Fortanix DSM test double (see the module docstring)")
-    ap.add_argument("--addr", default="127.0.0.1:0")
-    ap.add_argument("--cert", required=True)
-    ap.add_argument("--key", required=True)
+    add_common_args(ap)
     ap.add_argument("--api-key", action="append", default=[])
     ap.add_argument("--group", action="append", default=[])
     ap.add_argument("--token-ttl", type=int, default=600)
     ap.add_argument("--json-errors", action="store_true")
-    ap.add_argument("--port-file")
-    ap.add_argument("--control", default="127.0.0.1:0")
-    ap.add_argument("--control-port-file")
-    ap.add_argument("--exit-with-parent", action="store_true")
-    ap.add_argument("--log")
     args = ap.parse_args(argv)
-    if split_addr(args.control)[0] not in ("127.0.0.1", "::1", "localhost"):
-        ap.error("--control must be a loopback address")
-
-    dsm = DSM(args)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(args.cert, args.key)
-    ctx.set_alpn_protocols(["http/1.1"])
-    srv = TLSServer(split_addr(args.addr), dsm, ctx)
-    ctl = ControlServer(split_addr(args.control), ControlHandler)
-    ctl.dsm = dsm
-    ctl.stopped = threading.Event()
-    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    threading.Thread(target=ctl.serve_forever, daemon=True).start()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: ctl.stopped.set())
-    port, cport = srv.server_address[1], ctl.server_address[1]
-    if args.port_file:
-        write_atomic(args.port_file, b"%d\n" % port)
-    if args.control_port_file:
-        write_atomic(args.control_port_file, b"%d\n" % cport)
-    dsm.log("listening on port %d, control on 127.0.0.1:%d" % (port, cport))
-    while not ctl.stopped.wait(0.2):
-        if args.exit_with_parent and os.getppid() != parent:
-            break
-    dsm.log("exit")
-    return 0
+    return run(ap, args, DSM(args))
 
 
 if __name__ == "__main__":
