@@ -340,9 +340,13 @@ write_config(const struct fcfg *c)
 		FMT(ks, "keystore:\n  entrust:\n    keycontrol:\n      "
 		    "endpoint: %s/\n      vault_id: " VAULT "\n"
 		    "      box_id: %s\n      credentials:\n"
-		    "        username: " USER "\n        password: \"%s\"\n"
-		    "      tls:\n        ca: %s\n", ep, c->box ? c->box : BOX,
-		    c->password ? c->password : PASSWORD, c->ca ? c->ca : ca);
+		    "        username: " USER "\n        password: "
+		    "\"${KEYWARD_TEST_EN_PASSWORD}\"\n      tls:\n"
+		    "        ca: %s\n", ep, c->box ? c->box : BOX,
+		    c->ca ? c->ca : ca);
+	/* KES's ${VAR}: the password from the environment. */
+	setenv("KEYWARD_TEST_EN_PASSWORD", c->password ? c->password :
+	    PASSWORD, 1);
 	FMT(fs, "keystore:\n  fs:\n    path: %s\n", srv.keys);
 	cr_assert_not_null(f = fopen(srv.config, "r"));
 	fseek(f, 0, SEEK_END);

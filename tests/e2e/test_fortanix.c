@@ -316,8 +316,10 @@ write_config(const struct fcfg *c)
 	else
 		FMT(ks, "keystore:\n  fortanix:\n    sdkms:\n      endpoint: "
 		    "\" %s/ \"\n      group_id: " GROUP "\n      credentials:\n"
-		    "        key: \"%s\"\n      tls:\n        ca: %s\n", ep,
-		    c->key ? c->key : API_KEY, c->ca ? c->ca : ca);
+		    "        key: ${KEYWARD_TEST_FX_KEY}\n      tls:\n"
+		    "        ca: %s\n", ep, c->ca ? c->ca : ca);
+	/* KES's ${VAR}: the API key from the environment. */
+	setenv("KEYWARD_TEST_FX_KEY", c->key ? c->key : API_KEY, 1);
 	FMT(fs, "keystore:\n  fs:\n    path: %s\n", srv.keys);
 	cr_assert_not_null(f = fopen(srv.config, "r"));
 	fseek(f, 0, SEEK_END);
@@ -659,13 +661,15 @@ attempts(const char *method, const char *path, double *gap)
  * it, KES does not); 400 -> OTHER, one attempt, Fortanix's text in the
  * log (JSON {"message"} when the Content-Type says so); a connection
  * dropped mid-request (EOF) is retried; a disabled key is no key to use
- * (OTHER); 409 with another text is not "exists".
+ * (OTHER); 409 with another text is not "exists". The create body with
+ * a group_id, and the API key from ${VAR}.
  */
 Test(fortanix, errors_and_retries)
 {
 	const char *const names[] = { "g1", "g2", NULL };
 	struct fcfg	 c = { 0 };
 	char		 body[BODYLEN], *val;
+	json_t		*a, *e;
 	double		 gap[8];
 	long		 code;
 	int		 n;
@@ -674,6 +678,13 @@ Test(fortanix, errors_and_retries)
 	fd_start();
 	kw_start(&c);
 	seed_keys(names);
+	/* §4.4: with a group_id, in its place among KES's fields. */
+	a = fd_requests();
+	cr_assert_not_null(e = find_req(a, "PUT", KEYS, 0));
+	cr_expect_str_eq(jstr(e, "body"), "{\"obj_type\":\"OPAQUE\",\"name\":"
+	    "\"seed\",\"group_id\":\"" GROUP "\",\"key_ops\":[\"EXPORT\","
+	    "\"APPMANAGEABLE\"],\"value\":\"<redacted>\",\"enabled\":true}");
+	json_decref(a);
 	ctl_ok("/requests/clear", "{}");
 
 	fault("{\"path\":\"" KEYS "\",\"method\":\"PUT\",\"status\":500,"
