@@ -16,6 +16,8 @@
 #include "keystore-agent/ciphertrust_parse.h"
 #include "keystore-agent/azure_parse.h"
 #include "keystore-agent/gcp_parse.h"
+#include "keystore-agent/entrust_parse.h"
+#include "keystore-agent/fortanix_parse.h"
 #include "keystore-agent/kes_stores.h"
 #include "keystore-agent/stores.h"
 #include "keystore-agent/vault_parse.h"
