@@ -6,7 +6,7 @@ set -eu
 pkgs="build-essential pkg-config libssl-dev libyaml-dev libjansson-dev
 libseccomp-dev libcurl4-openssl-dev libcap-dev libcriterion-dev libcap2-bin
 openssl curl clang-14 libclang-rt-14-dev systemd passwd python3
-python3-pykmip softhsm2 opensc libp11-kit-dev"
+python3-pykmip softhsm2 opensc libp11-kit-dev python3-botocore python3-boto3"
 [ "${KEYWARD_DEPS_EXTRA:-}" ] && pkgs="$pkgs $KEYWARD_DEPS_EXTRA"
 
 missing=""
