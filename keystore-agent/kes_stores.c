@@ -71,34 +71,6 @@ parse_gcp(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
 	return 0;
 }
 
-static int
-parse_aws(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
-{
-	static const char *const cred_keys[] = {
-		"accesskey", "secretkey", "token", NULL
-	};
-	struct aws_conf	*c;
-	struct cfg_sect		 cred;
-
-	c = xcalloc(1, sizeof(*c));
-	*conf = c;
-
-	if (cfg_sect_open(p, s, "credentials", cred_keys, &cred) == -1)
-		return -1;
-	if (cfg_get_fields(p, s, (const struct cfg_field[]){
-	    { "endpoint", &c->endpoint, "the Secrets Manager URL" },
-	    { "region", &c->region, "an AWS region, e.g. us-east-1" },
-	    { "kmskey", &c->kmskey, NULL },
-	    { NULL, NULL, NULL } }) == -1 ||
-	    cfg_get_fields(p, &cred, (const struct cfg_field[]){
-	    { "accesskey", &c->accesskey, NULL },
-	    { "secretkey", &c->secretkey, NULL },
-	    { "token", &c->token, NULL },
-	    { NULL, NULL, NULL } }) == -1)
-		return -1;
-	return 0;
-}
-
 /* Neither credentials nor managed_identity: Azure's default chain. */
 static int
 parse_azure(struct cfg_parser *p, const struct cfg_sect *s, void **conf)
@@ -205,16 +177,6 @@ gcp_free(void *conf)
 }
 
 static void
-aws_free(void *conf)
-{
-	struct aws_conf *c = conf;
-
-	if (c != NULL)
-		STRS_FREE(c, &c->endpoint, &c->region, &c->kmskey,
-		    &c->accesskey, &c->secretkey, &c->token);
-}
-
-static void
 azure_free(void *conf)
 {
 	struct azure_conf *c = conf;
@@ -252,16 +214,6 @@ const struct ks_backend ks_backend_gcp = {
 	},
 	.parse = parse_gcp,
 	.conf_free = gcp_free,
-};
-
-const struct ks_backend ks_backend_aws = {
-	.name = "aws",
-	.inner = "secretsmanager",
-	.keys = (const char *const []){
-		"endpoint", "region", "kmskey", "credentials", NULL
-	},
-	.parse = parse_aws,
-	.conf_free = aws_free,
 };
 
 const struct ks_backend ks_backend_azure = {

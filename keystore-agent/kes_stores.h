@@ -18,9 +18,6 @@ struct gcp_conf {
 	size_t	 nscopes;
 	char	*client_email, *client_id, *private_key_id, *private_key;
 };
-struct aws_conf {
-	char	*endpoint, *region, *kmskey, *accesskey, *secretkey, *token;
-};
 struct azure_conf {
 	char	*endpoint, *tenant_id, *client_id, *client_secret,
 		*managed_client_id;
