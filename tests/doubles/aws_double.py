@@ -77,6 +77,7 @@ POST /fault {"target":Op?,"path":P?,"count":N,"skip":K,"action":
 POST /knobs {"page_size","creds_ttl","bad_kms","decrypt_failure",
        "async_delete_ms","clock_offset","imds_v1"}
 POST /identities {"akid","secret","token"?,"remove"?}
+POST /identities/expire {}             every issued credential expires now
 GET  /state                            counters and knobs
 """
 import argparse
@@ -626,6 +627,13 @@ class Control(http.server.BaseHTTPRequestHandler):
                         raise KeyError(k)
                     sm.knobs[k] = v
                 return None
+            if p == "/identities/expire":
+                n = 0
+                for ident in sm.identities.values():
+                    if ident["expires"] is not None:
+                        ident["expires"] = sm.now() - 1
+                        n += 1
+                return {"expired": n}
             if p == "/identities":
                 if b.get("remove"):
                     sm.identities.pop(b["akid"], None)
