@@ -639,12 +639,13 @@ Test(aws, errors_and_retries)
 }
 
 /* Credentials the service refuses: a 502 with its code, and no secret
- * in the log; a session token is sent and signed. */
+ * in the log; a session token is sent and signed; the shared
+ * credentials file's profile. */
 Test(aws, credentials)
 {
 	struct acfg	 c = { .creds = "      credentials:\n        accesskey: "
 			    AKID "\n        secretkey: wrong-secret\n" };
-	char		 body[BODYLEN];
+	char		 body[BODYLEN], path[PATH_MAX + 16];
 	json_t		*j, *e;
 	size_t		 i;
 	long		 code;
@@ -674,6 +675,23 @@ Test(aws, credentials)
 			cr_expect_not_null(strstr(hdr(e, "Authorization"),
 			    "x-amz-date;x-amz-security-token;x-amz-target"));
 	json_decref(j);
+	expect_no_secrets_logged();
+	tsrv_cleanup(&srv);
+	memset(&srv, 0, sizeof(srv));
+
+	/* No keys configured: profile "kw" of the shared credentials
+	 * file (its static keys; the default profile is not it). */
+	FMT(path, "%s/credentials", ad.dir);
+	cr_assert_eq(tsrv_write_file(path, "[default]\naws_access_key_id = "
+	    "AKIDNOTTHISONE\naws_secret_access_key = nope\n\n[kw]\n"
+	    "aws_access_key_id = " AKID "\naws_secret_access_key = " SECRET
+	    "\n"), 0);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+	setenv("AWS_PROFILE", "kw", 1);
+	c.creds = "";
+	kw_start(&c);
+	code = key("create", "c3", NULL, body, sizeof(body));
+	cr_expect_eq(code, 200, "shared credentials file: %ld %s", code, body);
 	expect_no_secrets_logged();
 }
 
