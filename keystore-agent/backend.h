@@ -150,7 +150,7 @@ extern const struct ks_backend ks_backend_fs;
 extern const struct ks_backend ks_backend_vault;
 extern const struct ks_backend ks_backend_gemalto;	/* CipherTrust */
 extern const struct ks_backend ks_backend_kmip;
-/* KES's stores keyward does not serve yet: settings only (kes_stores.c). */
+/* KES's cloud and vendor stores, on the HTTPS layer (net.h). */
 extern const struct ks_backend ks_backend_fortanix, ks_backend_gcp,
     ks_backend_aws, ks_backend_azure, ks_backend_entrust;
 

@@ -7,7 +7,9 @@ pkgs="build-essential pkg-config libssl-dev libyaml-dev libjansson-dev
 libseccomp-dev libcurl4-openssl-dev libcap-dev libcriterion-dev libcap2-bin
 openssl curl clang-14 libclang-rt-14-dev systemd passwd python3
 python3-pykmip softhsm2 opensc libp11-kit-dev"
-# the GCP and Azure doubles' official clients (tests/doubles/test_{gcp,azure}_double.py)
+# The official clients that check the cloud doubles and the SigV4 signer:
+# botocore/boto3 (AWS), google-auth and PyJWT (GCP), the Azure SDK.
+pkgs="$pkgs python3-botocore python3-boto3"
 pkgs="$pkgs python3-google-auth python3-jwt python3-requests python3-azure"
 [ "${KEYWARD_DEPS_EXTRA:-}" ] && pkgs="$pkgs $KEYWARD_DEPS_EXTRA"
 

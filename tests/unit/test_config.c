@@ -12,13 +12,13 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "keystore-agent/aws.h"
+#include "keystore-agent/azure_parse.h"
 #include "keystore-agent/backend.h"
 #include "keystore-agent/ciphertrust_parse.h"
-#include "keystore-agent/azure_parse.h"
-#include "keystore-agent/gcp_parse.h"
 #include "keystore-agent/entrust_parse.h"
 #include "keystore-agent/fortanix_parse.h"
-#include "keystore-agent/kes_stores.h"
+#include "keystore-agent/gcp_parse.h"
 #include "keystore-agent/stores.h"
 #include "keystore-agent/vault_parse.h"
 
@@ -1085,12 +1085,10 @@ Test(config, aws_full)
 	cr_assert_str_eq(CONF(c, aws_conf)->accesskey, "AK");
 	cr_assert_str_eq(CONF(c, aws_conf)->secretkey, "SK");
 	cr_assert_str_eq(CONF(c, aws_conf)->token, "ST");
-	/* Parsed and checked, but not served: the parent refuses to start
-	 * (privsep/parent.c) and names the stores it serves. */
-	cr_assert_not(ks_served(c->keystore.store));
-	cr_assert(ks_served(&ks_backend_fs));
-	cr_assert_not_null(strstr(ks_supported(), "fs"));
-	cr_assert_null(strstr(ks_supported(), "aws"));
+	cr_assert_eq(CONF(c, aws_conf)->src, AWS_SRC_STATIC);
+	/* Served (keystore-agent/aws.c). */
+	cr_assert(ks_served(c->keystore.store));
+	cr_assert_not_null(strstr(ks_supported(), "aws"));
 	config_free(c);
 }
 

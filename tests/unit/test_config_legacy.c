@@ -15,8 +15,8 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "keystore-agent/aws.h"
 #include "keystore-agent/backend.h"
-#include "keystore-agent/kes_stores.h"
 #include "keystore-agent/stores.h"
 #include "keystore-agent/vault_parse.h"
 
