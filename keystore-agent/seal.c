@@ -34,11 +34,13 @@
 #include "common/ev.h"
 #include "common/log.h"
 #include "common/msg.h"
+#include "common/names.h"
 #include "common/xmalloc.h"
 #include "keystore-agent/backend.h"
 #include "keystore-agent/seal.h"
 #include "keystore-agent/seal_fmt.h"
 #include "keystore-agent/seal_helper.h"
+#include "keystore-agent/seal_stage.h"
 
 #define SEAL_START_MS	60000	/* module load, login, self-test */
 
@@ -50,6 +52,8 @@ struct sop {
 	struct buf		 val;		/* create: sealed; get: stored */
 	uint32_t		 id;		/* at the helper: non-zero */
 	bool			 at_store;
+	bool			 staged;	/* get: reading the staged copy */
+	char			 stage[SEAL_STAGE_NAME_LEN + 1];
 };
 TAILQ_HEAD(sop_list, sop);
 
@@ -338,6 +342,45 @@ sop_answer(struct sop *so, int rc, const uint8_t *data, size_t len,
 	}
 }
 
+/*
+ * A key the store does not have may be in the middle of a migration
+ * (seal_migrate.c): between the delete of its old form and the create
+ * of its new one, its new form sits under its staging name. Read it
+ * from there; a record that names another key is no copy of this one.
+ * Whoever could plant such a record could create the missing key
+ * itself, so this gives no one a way to a key they could not make.
+ */
+static void
+stage_get(struct sop *so)
+{
+	so->staged = true;
+	seal_stage_name(so->op->name, so->stage);
+	so->inner.name = so->stage;
+	buf_reset(&so->val);
+	to_store(so, sl.inner->get);
+}
+
+/* The staged copy's value moved to the front of so->val: 0, or
+ * KS_FAIL_NOT_FOUND when there is none for this key. */
+static int
+staged_value(struct sop *so, int rc)
+{
+	const uint8_t	*v;
+	char		 name[KES_NAME_MAX + 1];
+	size_t		 len;
+
+	if (rc != 0 || seal_stage_decode(so->val.data, so->val.len, name,
+	    sizeof(name), &v, &len) == -1 || strcmp(name, so->op->name) != 0)
+		return KS_FAIL_NOT_FOUND;
+	memmove(so->val.data, v, len);
+	explicit_bzero(so->val.data + len, so->val.len - len);
+	so->val.len = len;
+	so->val.off = 0;
+	log_info("seal: '%s' read from its staged copy (a migration is "
+	    "moving it)", so->op->name);
+	return 0;
+}
+
 /* The store finished its part. */
 static void
 inner_done(struct ks_op *inner, int rc, const char *detail)
@@ -348,8 +391,16 @@ inner_done(struct ks_op *inner, int rc, const char *detail)
 	so->at_store = false;
 	if (so->op->type == KS_OP_STATUS)
 		so->op->latency_ns = inner->latency_ns;
+	if (so->op->type == KS_OP_GET && rc == KS_FAIL_NOT_FOUND &&
+	    !so->staged) {
+		stage_get(so);
+		return;
+	}
+	if (so->op->type == KS_OP_GET && so->staged)
+		rc = staged_value(so, rc);
 	if (so->op->type != KS_OP_GET || rc != 0) {
-		sop_done(so, rc, detail);
+		sop_done(so, rc, rc == KS_FAIL_NOT_FOUND && so->staged ?
+		    "key does not exist" : detail);
 		return;
 	}
 	switch (seal_kind(so->val.data, so->val.len)) {

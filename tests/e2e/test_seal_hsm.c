@@ -26,11 +26,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 
 #include "common/dirs.h"
 #include "tests/doubles/p11shim.h"
+#include "tests/lib/pydouble.h"
 #include "tests/lib/testsrv.h"
 
 #define READY_MS	20000
@@ -47,6 +49,7 @@ static int		starts;		/* "serving on" lines so far */
 static char		seal_yaml[PATH_MAX * 4 + 1024];
 static char		shimctl[PATH_MAX];	/* the shim's control file */
 static struct p11shim_ctl *shim;		/* mapped; NULL: no shim */
+static struct pydouble	vd;		/* the Vault double, or none */
 
 static int
 run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -139,6 +142,9 @@ teardown(void)
 	tsrv_cleanup(&srv);
 	if (shim != NULL)
 		munmap(shim, sizeof(*shim));
+	if (vd.pid > 0)
+		pydouble_stop(&vd);
+	memset(&vd, 0, sizeof(vd));
 	shim = NULL;
 }
 
@@ -910,4 +916,265 @@ Test(seal, rotation_old_keys)
 	cr_assert_eq(generate("o1", out, sizeof(out)), 502);
 	cr_assert_eq(tsrv_wait_log(&srv, "neither key nor in old_keys", 1,
 	    5000), 0, "%s", tsrv_log_tail(&srv));
+}
+
+/* ---- migration over Vault (through the store interface) ------------------ */
+
+#define VROLE		"kw-role"
+#define VSECRET		"s3cr3t-id-7f2a9c41e0b8"
+#define VROOT		"root-for-tests-only"
+
+
+struct sink {
+	char	*buf;
+	size_t	 len, cap;
+};
+
+static size_t
+sink_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct sink	*k = arg;
+	size_t		 n = size * nmemb, room = k->cap - 1 - k->len;
+
+	memcpy(k->buf + k->len, data, n < room ? n : room);
+	k->len += n < room ? n : room;
+	k->buf[k->len] = '\0';
+	return n;
+}
+
+/* The Vault double directly, as its root: the HTTP status. */
+static long
+vapi(const char *method, const char *path, char *out, size_t outlen)
+{
+	struct curl_slist	*h = NULL;
+	struct sink		 k = { out, 0, outlen };
+	char			 url[PATH_MAX];
+	CURL			*c;
+	long			 code = -1;
+
+	out[0] = '\0';
+	FMT(url, "https://127.0.0.1:%d%s", vd.port, path);
+	cr_assert_not_null(c = curl_easy_init());
+	h = curl_slist_append(h, "X-Vault-Token: " VROOT);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
+	FMT(url, "%s/ca.crt", vd.dir);
+	curl_easy_setopt(c, CURLOPT_CAINFO, url);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	return code;
+}
+
+/* The double, with a CA and a server certificate for 127.0.0.1. */
+static void
+vd_start(void)
+{
+	const char	*argv[] = { "--addr", "127.0.0.1:0", "--cert",
+	    "server.crt", "--key", "server.key", "--state", "vault.json",
+	    "--port-file", "vault.port", "--control-port-file", "vault.cport",
+	    "--log", "vault.log", "--approle", VROLE ":" VSECRET,
+	    "--root-token", VROOT, "--no-fsync", "--exit-with-parent", NULL };
+	char		 why[256];
+
+	if (system("command -v python3 >/dev/null 2>&1") != 0)
+		cr_skip_test("python3 runs the Vault test double");
+	FMT(vd.dir, "%s/vault", srv.dir);
+	cr_assert_eq(run("mkdir -p %s && cd %s && exec >pki.log 2>&1 && "
+	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=vault-ca && "
+	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	    "-keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
+	    "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage="
+	    "serverAuth\\n' >s.ext && openssl x509 -req -in server.csr -CA "
+	    "ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 "
+	    "-extfile s.ext && chmod 0755 . && chmod 0644 *", vd.dir,
+	    vd.dir), 0);
+	cr_assert_eq(pydouble_start(&vd, getenv("KEYWARD_VAULT_DOUBLE") !=
+	    NULL ? getenv("KEYWARD_VAULT_DOUBLE") :
+	    "tests/doubles/vault_double.py", argv, "vault.port", "vault.cport",
+	    why, sizeof(why)), 0, "%s", why);
+}
+
+/* The configuration with keystore.vault (KV v2) in place of fs. */
+static void
+write_cfg_vault(bool sealed)
+{
+	char	 fs[PATH_MAX + 64], ks[4096], *text, *at, *out;
+	FILE	*f;
+	long	 len;
+
+	write_cfg(sealed);
+	FMT(fs, "  fs:\n    path: %s\n", srv.keys);
+	FMT(ks, "  vault:\n    endpoint: https://127.0.0.1:%d\n"
+	    "    engine: kv2\n    version: v2\n    approle:\n      id: " VROLE
+	    "\n      secret: " VSECRET "\n    tls:\n      ca: %s/ca.crt\n"
+	    "    status:\n      ping: 1s\n", vd.port, vd.dir);
+	cr_assert_not_null(f = fopen(srv.config, "r"));
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	cr_assert_not_null(text = calloc(1, (size_t)len + 1));
+	cr_assert_eq(fread(text, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	cr_assert_not_null(at = strstr(text, fs), "no fs store in:\n%s", text);
+	cr_assert_not_null(out = calloc(1, (size_t)len + strlen(ks) + 1));
+	memcpy(out, text, (size_t)(at - text));
+	strcat(out, ks);
+	strcat(out, at + strlen(fs));
+	cr_assert_eq(tsrv_write_file(srv.config, out), 0);
+	free(text);
+	free(out);
+}
+
+static void
+start_vault(bool sealed)
+{
+	write_cfg_vault(sealed);
+	cr_assert_eq(tsrv_start(&srv), 0);
+	cr_assert_eq(tsrv_wait_log(&srv, "serving on", ++starts, READY_MS), 0,
+	    "not ready; log:\n%s", tsrv_log_tail(&srv));
+}
+
+/* The value Vault holds for name: 1 sealed, 0 plain, -1 none. */
+static int
+vault_sealed(const char *name)
+{
+	char	path[256], out[16384], *p;
+	long	st;
+
+	FMT(path, "/v1/kv2/data/%s", name);
+	st = vapi("GET", path, out, sizeof(out));
+	if (st == 404)
+		return -1;
+	cr_assert_eq(st, 200, "GET %s: %ld %s", path, st, out);
+	FMT(path, "\"%s\":\"", name);
+	cr_assert_not_null(p = strstr(out, path), "%s", out);
+	return strncmp(p + strlen(path), "kwseal:v1:", 10) == 0;
+}
+
+static int
+vault_count(int n, int want)
+{
+	char	name[32];
+	int	i, c = 0;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "v%d", i);
+		c += vault_sealed(name) == want;
+	}
+	return c;
+}
+
+/* Staging names (kwseal-stage-...) Vault lists. */
+static int
+vault_staged(void)
+{
+	char	out[65536], *p;
+	int	n = 0;
+
+	if (vapi("GET", "/v1/kv2/metadata/?list=true", out, sizeof(out)) !=
+	    200)
+		return 0;
+	for (p = out; (p = strstr(p, "kwseal-stage-")) != NULL; p++)
+		n++;
+	return n;
+}
+
+static int
+seal_cmd_vault(const char *cmd, const char *env)
+{
+	write_cfg_vault(true);
+	return seal_cmd(cmd, env);
+}
+
+/* Every key answers, and the ciphertext made before any migration
+ * still opens (the same key material, never a new key). */
+static void
+all_read(int n, const char *ct)
+{
+	char	out[2048], name[32], body[1200];
+	long	st;
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "v%d", i);
+		st = generate(name, out, sizeof(out));
+		cr_assert_eq(st, 200, "%s: %ld %s\n%s", name, st, out,
+		    tsrv_log_tail(&srv));
+	}
+	snprintf(body, sizeof(body), "{\"ciphertext\":\"%s\"}", ct);
+	st = post("/v1/key/decrypt/v0", body, out, sizeof(out));
+	cr_assert_eq(st, 200, "decrypt: %ld %s", st, out);
+}
+
+/*
+ * `keyward seal seal|unseal` over Vault, which has no atomic replace:
+ * killed between the delete of a key's old form and the create of its
+ * new one, the key still reads (the agent finds its staged copy), and the
+ * next run restores it; killed between keys, every key reads; finished,
+ * every value is sealed (or plain again) and no staged copy is left.
+ */
+Test(seal, vault_migration_with_crash)
+{
+	char	out[2048], name[32], ct[1024], *p, *q;
+	int	i, n = 6, rc;
+
+	keygen();
+	vd_start();
+	start_vault(false);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "v%d", i);
+		create(name);
+	}
+	cr_assert_eq(generate("v0", out, sizeof(out)), 200);
+	cr_assert_not_null(p = strstr(out, "\"ciphertext\":\""));
+	p += 14;
+	cr_assert_not_null(q = strchr(p, '"'));
+	snprintf(ct, sizeof(ct), "%.*s", (int)(q - p), p);
+	stop();
+	cr_assert_eq(vault_count(n, 0), n);
+
+	/* Killed in the gap of the third key: it is in Vault only as its
+	 * staged copy, and still reads through the server. */
+	rc = seal_cmd_vault("seal", "KEYWARD_SEAL_CRASH_AFTER=2 "
+	    "KEYWARD_SEAL_CRASH_GAP=1");
+	cr_assert_eq(rc, 128 + SIGKILL, "seal was not killed: %d", rc);
+	cr_assert_eq(vault_count(n, 1), 2);
+	cr_assert_eq(vault_count(n, -1), 1, "no key in its gap");
+	cr_assert_eq(vault_staged(), 1);
+	start_vault(true);
+	all_read(n, ct);
+	cr_assert_gt(tsrv_log_count(&srv, "read from its staged copy"), 0);
+	stop();
+
+	cr_assert_eq(seal_cmd_vault("seal", NULL), 0);
+	cr_assert_eq(vault_count(n, 1), n);
+	cr_assert_eq(vault_staged(), 0, "staged copies left");
+	start_vault(true);
+	all_read(n, ct);
+	stop();
+
+	/* Unseal, killed between keys, then to the end. */
+	rc = seal_cmd_vault("unseal", "KEYWARD_SEAL_CRASH_AFTER=3");
+	cr_assert_eq(rc, 128 + SIGKILL);
+	cr_assert_eq(vault_count(n, 0), 3);
+	cr_assert_eq(vault_count(n, 1), n - 3);
+	start_vault(true);
+	all_read(n, ct);
+	stop();
+	cr_assert_eq(seal_cmd_vault("unseal", NULL), 0);
+	cr_assert_eq(vault_count(n, 0), n);
+	cr_assert_eq(vault_staged(), 0);
+	start_vault(false);
+	all_read(n, ct);
+	stop();
+	pydouble_stop(&vd);
 }
