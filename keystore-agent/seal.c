@@ -52,7 +52,7 @@ struct sop {
 	struct buf		 val;		/* create: sealed; get: stored */
 	uint32_t		 id;		/* at the helper: non-zero */
 	bool			 at_store;
-	bool			 staged;	/* get: reading the staged copy */
+	bool			 staged;	/* get: the staged copy */
 	char			 stage[SEAL_STAGE_NAME_LEN + 1];
 };
 TAILQ_HEAD(sop_list, sop);

@@ -274,7 +274,8 @@ migrate_one(struct cmd *c, int dfd, const char *dir, const char *name,
 		if (cmd_seal_value(c, name, v.data, v.len, &nv) == -1)
 			fatalx("%s: cannot seal", name);
 		/* Open it again before it replaces anything. */
-		if (cmd_unseal_value(c, name, nv.data, nv.len, &check, &why) == -1 ||
+		if (cmd_unseal_value(c, name, nv.data, nv.len, &check,
+		    &why) == -1 ||
 		    check.len != v.len || memcmp(check.data, v.data,
 		    v.len) != 0)
 			fatalx("%s: the sealed form does not open (%s)", name,
