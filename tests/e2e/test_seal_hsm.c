@@ -50,6 +50,7 @@ static char		seal_yaml[PATH_MAX * 4 + 1024];
 static char		shimctl[PATH_MAX];	/* the shim's control file */
 static struct p11shim_ctl *shim;		/* mapped; NULL: no shim */
 static struct pydouble	vd;		/* the Vault double, or none */
+static const char	*top_yaml;	/* more top-level YAML (cache:) */
 
 static int
 run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -145,6 +146,9 @@ teardown(void)
 	if (vd.pid > 0)
 		pydouble_stop(&vd);
 	memset(&vd, 0, sizeof(vd));
+	if (hsm[0] != '\0')
+		(void)run("chmod -R u+rwX %s 2>/dev/null", hsm);
+	top_yaml = NULL;
 	shim = NULL;
 }
 
@@ -170,7 +174,8 @@ seal_cmd(const char *cmd, const char *env)
 static void
 write_cfg(bool sealed)
 {
-	struct tsrv_cfg cfg = { .keystore_extra = sealed ? seal_yaml : NULL };
+	struct tsrv_cfg cfg = { .keystore_extra = sealed ? seal_yaml : NULL,
+	    .extra = top_yaml };
 
 	cr_assert_eq(tsrv_write_config(&srv, &cfg), 0);
 }
@@ -719,6 +724,58 @@ Test(seal, token_removed_and_back)
 	cr_assert_eq(generate("r0", out, sizeof(out)), 200);
 	cr_assert_eq(ready_until(200, 15000), 200);
 	cr_assert_eq(shim_calls(SHIM_LOGIN), logins + 1);
+}
+
+/*
+ * §5.6's "token removed" with the real SoftHSM2, no shim: its token
+ * directory made unreadable to the helper while the server runs. A
+ * create fails and writes nothing, the store is reported unreachable
+ * (/v1/ready 504), a key already cached keeps serving from the offline
+ * cache, a key not cached fails; once the directory is readable again
+ * the server recovers by itself: creates, cold reads and /v1/ready.
+ */
+Test(seal, token_dir_unreadable_offline_cache)
+{
+	char	out[2048];
+	long	st;
+
+	top_yaml = "cache:\n  expiry:\n    any: 10m\n    unused: 10m\n"
+	    "    offline: 10m\n";
+	keygen();
+	start(true);
+	create("u0");
+	create("u1");
+	stop();
+	start(true);	/* nothing cached */
+	cr_assert_eq(generate("u0", out, sizeof(out)), 200);	/* cached */
+	cr_assert_eq(ready_until(200, 5000), 200);
+
+	cr_assert_eq(run("chmod 000 %s/tokens/*", hsm), 0);
+	st = create_st("u2");
+	cr_assert_neq(st, 200, "a create without the token");
+	cr_assert(!in_store("u2"), "a create reached the store without the "
+	    "token");
+	cr_assert_eq(ready_until(504, 30000), 504, "%s", tsrv_log_tail(&srv));
+	/* A new helper tried, and failed, while the token is away. */
+	cr_assert_eq(tsrv_wait_log(&srv, "agent exited", 2, 15000), 0, "%s",
+	    tsrv_log_tail(&srv));
+	cr_assert_gt(tsrv_log_count(&srv, "seal: PKCS#11 token: no token "
+	    "with label 'kw-test'"), 0, "%s", tsrv_log_tail(&srv));
+	cr_assert_eq(ready_until(504, 1000), 504);
+	cr_assert_eq(generate("u0", out, sizeof(out)), 200,
+	    "the offline cache did not serve u0: %s\n%s", out,
+	    tsrv_log_tail(&srv));
+	st = generate("u1", out, sizeof(out));
+	cr_assert(st == 502 || st == 503, "u1 (not cached): %ld %s", st, out);
+	cr_assert_neq(create_st("u2"), 200);
+	cr_assert(!in_store("u2"));
+
+	cr_assert_eq(run("chmod 700 %s/tokens/*", hsm), 0);
+	cr_assert_eq(create_until_ok("u2", 30000), 200,
+	    "not back with the token:\n%s", tsrv_log_tail(&srv));
+	cr_assert(is_sealed("u2"));
+	cr_assert_eq(generate("u1", out, sizeof(out)), 200);
+	cr_assert_eq(ready_until(200, 30000), 200);
 }
 
 /* §4.7: a PIN refused at the new login after a lost login is not tried
