@@ -325,12 +325,15 @@ Test(seal, moved_value_fails)
 }
 
 /* PT7, PT9: a flipped byte anywhere, another version, bad base64, a
- * truncated envelope. */
+ * truncated envelope, the reserved algorithm 0x02. */
 Test(seal, tampered_value_fails)
 {
 	static const char *const bad[] = {
 		"kwseal:v2:AAAA", "kwseal:v1:!!!!", "kwseal:v1:AQ==",
-		"kwseal:v1:", NULL
+		"kwseal:v1:",
+		/* alg 0x02 (reserved), kid kw-seal, a 12-byte IV */
+		"kwseal:v1:Agdrdy1zZWFsDAABAgMEBQYHCAkKCwAAAAAAAAAAAAAAAAAAAAAA"
+		"AAAA", NULL
 	};
 	char	v[8192], t[8192], name[32], out[1024];
 	size_t	i, n;
@@ -420,9 +423,106 @@ Test(seal, start_failures)
 	start(true);
 }
 
-/* ---- the helper killed under load ----------------------------------------- */
-
 static void	shim_on(void);
+static uint64_t	shim_calls(enum p11shim_fn);
+
+/* A key made with pkcs11-tool on the test token (args: its kind). */
+static void
+p11tool_key(const char *label, const char *args)
+{
+	cr_assert_eq(run("SOFTHSM2_CONF=%s pkcs11-tool --module " MODULE
+	    " --token-label kw-test --login --pin " PIN " --keygen --label %s "
+	    "%s >/dev/null 2>&1", hsmconf, label, args), 0, "%s", label);
+	chown_hsm();
+}
+
+/* The module's path for the seal section: MODULE, or another. */
+static void
+seal_section_module(const char *module)
+{
+	char	copy[sizeof(seal_yaml)], *p;
+
+	seal_section("kw-test", PIN, "kw-seal", NULL);
+	cr_assert_not_null(p = strstr(seal_yaml, MODULE));
+	snprintf(copy, sizeof(copy), "%.*s%s%s", (int)(p - seal_yaml),
+	    seal_yaml, module, p + strlen(MODULE));
+	snprintf(seal_yaml, sizeof(seal_yaml), "%s", copy);
+}
+
+/*
+ * PT1-PT4, the rows start_failures leaves: a module path that does not
+ * exist and a library that is no PKCS#11 module; two tokens with the
+ * label; two keys with the label, a key that is not sensitive, an
+ * AES-128 key; a PIN file with a trailing newline starts.
+ */
+Test(seal, start_failures_more)
+{
+	char	pinfile[PATH_MAX], more[PATH_MAX + 64];
+
+	keygen();
+	seal_section_module("/nonexistent/libnothing.so");
+	start_fails("loading the PKCS#11 module /nonexistent/libnothing.so");
+	if (access("/lib/x86_64-linux-gnu/libc.so.6", R_OK) == 0) {
+		seal_section_module("/lib/x86_64-linux-gnu/libc.so.6");
+		start_fails("not a PKCS#11 library (no C_GetFunctionList)");
+	}
+
+	p11tool_key("kw-dup", "--key-type AES:32 --sensitive --id 10");
+	p11tool_key("kw-dup", "--key-type AES:32 --sensitive --id 11");
+	seal_section("kw-test", PIN, "kw-dup", NULL);
+	start_fails("key: several secret keys labelled 'kw-dup'");
+	p11tool_key("kw-nosens", "--key-type AES:32");
+	seal_section("kw-test", PIN, "kw-nosens", NULL);
+	start_fails("expected a token key that is sensitive and not "
+	    "extractable");
+	p11tool_key("kw-128", "--key-type AES:16 --sensitive");
+	seal_section("kw-test", PIN, "kw-128", NULL);
+	start_fails("key 'kw-128': not an AES-256 key");
+
+	/* PIN file: root's, 0600, with a trailing newline. */
+	FMT(pinfile, "%s/pin", srv.dir);
+	cr_assert_eq(run("printf '" PIN "\\n' > %s && chmod 0600 %s",
+	    pinfile, pinfile), 0);
+	seal_section("kw-test", PIN, "kw-seal", NULL);
+	FMT(more, "      pin_file: %s\n", pinfile);
+	{
+		char	copy[sizeof(seal_yaml)], *p, *q;
+
+		/* pin: out, pin_file: in */
+		cr_assert_not_null(p = strstr(seal_yaml, "      pin: "));
+		cr_assert_not_null(q = strchr(p, '\n'));
+		snprintf(copy, sizeof(copy), "%.*s%s%s", (int)(p - seal_yaml),
+		    seal_yaml, more, q + 1);
+		snprintf(seal_yaml, sizeof(seal_yaml), "%s", copy);
+	}
+	start(true);
+	create("pf");
+	cr_assert(is_sealed("pf"));
+	stop();
+
+	/* Two tokens with the label. */
+	cr_assert_eq(run("SOFTHSM2_CONF=%s softhsm2-util --init-token --free "
+	    "--label kw-test --so-pin 12345678 --pin " PIN " >/dev/null",
+	    hsmconf), 0);
+	chown_hsm();
+	seal_section("kw-test", PIN, "kw-seal", NULL);
+	start_fails("token: 2 tokens with label 'kw-test'; expected one");
+}
+
+/* PT3: a wrong PIN at start is tried exactly once (the shim counts the
+ * C_Login calls of every helper). */
+Test(seal, wrong_pin_one_login)
+{
+	keygen();
+	shim_on();
+	seal_section("kw-test", "9999", "kw-seal", NULL);
+	start_fails("wrong PIN");
+	tsrv_sleep_ms(1000);
+	cr_assert_eq(shim_calls(SHIM_LOGIN), 1, "C_Login called %lu times",
+	    (unsigned long)shim_calls(SHIM_LOGIN));
+}
+
+/* ---- the helper killed under load ----------------------------------------- */
 
 /* The seal helper: the child of the keeper, which is the agent's child
  * (`keyward seal-helper` both; the keeper never loads the module). */
