@@ -31,6 +31,8 @@
 #include <p11-kit/pkcs11.h>
 
 #include "common/dirs.h"
+#include "keystore-agent/seal.h"
+#include "keystore-agent/seal_p11.h"
 #include "tests/doubles/p11shim.h"
 #include "tests/lib/pydouble.h"
 #include "tests/lib/testsrv.h"
@@ -520,6 +522,102 @@ Test(seal, wrong_pin_one_login)
 	tsrv_sleep_ms(1000);
 	cr_assert_eq(shim_calls(SHIM_LOGIN), 1, "C_Login called %lu times",
 	    (unsigned long)shim_calls(SHIM_LOGIN));
+}
+
+/* Whether process pid has the SoftHSM2 library mapped. */
+static bool
+maps_softhsm(pid_t pid)
+{
+	char	path[64], line[1024];
+	FILE	*f;
+	bool	found = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	cr_assert_not_null(f = fopen(path, "r"), "%s: %s", path,
+	    strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "libsofthsm2") != NULL)
+			found = true;
+	fclose(f);
+	return found;
+}
+
+static pid_t	seal_helper_pid(pid_t agent);
+
+/*
+ * PT12: only the helper loads the module: the agent fork+execs the
+ * keeper, which forks the helper before any PKCS#11 call, and neither
+ * has the module mapped. The guard: a PKCS#11 call made in a child
+ * forked after C_Initialize is refused before it reaches the module
+ * (the shim counts the calls that reach it).
+ */
+Test(seal, module_only_in_helper)
+{
+	struct seal_conf	 cf;
+	struct p11		 p;
+	CK_OBJECT_HANDLE	 key;
+	CK_RV			 rv;
+	uint8_t			 iv[12] = { 0 }, *out = NULL;
+	char			 err[256], shimlib[PATH_MAX], *q;
+	pid_t			 agent, keeper, helper, pid;
+	size_t			 outlen;
+	uint64_t		 inits;
+	int			 st;
+	FILE			*f;
+
+	keygen();
+	shim_on();
+	start(true);
+	cr_assert_gt(agent = tsrv_child(&srv, "keyward agent"), 0);
+	cr_assert_gt(helper = seal_helper_pid(agent), 0);
+	snprintf(err, sizeof(err), "pgrep -f -P %d 'keyward seal-helper'",
+	    (int)agent);
+	cr_assert_not_null(f = popen(err, "r"));
+	cr_assert_eq(fscanf(f, "%d", &keeper), 1);
+	pclose(f);
+	cr_assert(!maps_softhsm(agent), "the agent loaded the module");
+	cr_assert(!maps_softhsm(keeper), "the keeper loaded the module");
+	cr_assert(maps_softhsm(helper), "the helper has no module");
+	stop();
+
+	/* The fork guard, in this process, through the shim. */
+	cr_assert_not_null(q = strstr(seal_yaml, "module: "));
+	snprintf(shimlib, sizeof(shimlib), "%.*s", (int)strcspn(q + 8, "\n"),
+	    q + 8);
+	setenv("SOFTHSM2_CONF", hsmconf, 1);
+	setenv("KEYWARD_P11SHIM_MODULE", MODULE, 1);
+	setenv("KEYWARD_P11SHIM_CTL", shimctl, 1);
+	memset(&cf, 0, sizeof(cf));
+	cf.token = "kw-test";
+	cf.slot = -1;
+	cr_assert_eq(p11_load(&p, shimlib, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(p11_find_token(&p, &cf, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(p11_login(&p, PIN, false, &rv, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(p11_find_key(&p, p.anchor, "kw-seal", NULL, &key, err,
+	    sizeof(err)), 0, "%s", err);
+	rv = p11_gcm(&p, p.anchor, key, true, iv, NULL, 0, iv, sizeof(iv),
+	    &out, &outlen);
+	cr_assert_eq(rv, CKR_OK, "a seal in the loading process: %lx",
+	    (unsigned long)rv);
+	free(out);
+	inits = shim_calls(SHIM_ENCRYPTINIT);
+	if ((pid = fork()) == 0) {
+		out = NULL;
+		rv = p11_gcm(&p, p.anchor, key, true, iv, NULL, 0, iv,
+		    sizeof(iv), &out, &outlen);
+		_exit(rv == CKR_CRYPTOKI_NOT_INITIALIZED &&
+		    shim_calls(SHIM_ENCRYPTINIT) == inits ? 0 : 1);
+	}
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "a PKCS#11 call after fork was not refused before the module");
+	cr_assert_eq(shim_calls(SHIM_ENCRYPTINIT), inits);
+	p11_unload(&p);
+	unsetenv("KEYWARD_P11SHIM_MODULE");
+	unsetenv("KEYWARD_P11SHIM_CTL");
+	unsetenv("SOFTHSM2_CONF");
 }
 
 /* ---- the helper killed under load ----------------------------------------- */
