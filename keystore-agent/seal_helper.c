@@ -950,6 +950,9 @@ seal_helper_main(int argc, char **argv)
 	d.user = user;
 	privdrop(&d);
 	proc_harden(true);
+	/* A change of user clears the parent-death signal. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() == 1)
+		return 1;
 	log_init("seal keeper", log_getlevel());
 	keeper_run();
 
