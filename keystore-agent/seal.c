@@ -86,18 +86,6 @@ static struct {
 
 /* ---- start ---------------------------------------------------------------- */
 
-static void
-sock_bufs(int fd)
-{
-	int sz = SH_SOCKBUF;
-
-	/* As root the FORCE variants pass net.core.wmem_max. */
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) == -1)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) == -1)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-}
-
 /*
  * One packet from the keeper: u8 ok, str why (into sl.pkt), and with ok
  * 1 the new helper's socket in *fd. 1, 0 when the keeper is gone, -1
@@ -164,8 +152,8 @@ seal_start(const struct seal_conf *c, const char *user, bool debug,
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
 		fatal("seal: socketpair");
-	sock_bufs(sv[0]);
-	sock_bufs(sv[1]);
+	seal_sock_bufs(sv[0]);
+	seal_sock_bufs(sv[1]);
 	fflush(NULL);
 	if ((sl.pid = fork()) == -1)
 		fatal("seal: fork");

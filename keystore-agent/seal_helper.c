@@ -736,11 +736,12 @@ read_config(bool *debug, char **user)
 
 /* ---- the keeper ---------------------------------------------------------- */
 
-static void
-sock_bufs(int fd)
+void
+seal_sock_bufs(int fd)
 {
 	int sz = SH_SOCKBUF;
 
+	/* As root the FORCE variants pass net.core.wmem_max. */
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) == -1)
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) == -1)
@@ -879,8 +880,8 @@ keeper_run(void)
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 		    sv) == -1)
 			fatal("seal keeper: socketpair");
-		sock_bufs(sv[0]);
-		sock_bufs(sv[1]);
+		seal_sock_bufs(sv[0]);
+		seal_sock_bufs(sv[1]);
 		fflush(NULL);
 		if ((pid = fork()) == -1)
 			fatal("seal keeper: fork");
