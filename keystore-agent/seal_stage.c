@@ -68,7 +68,9 @@ seal_stage_decode(const uint8_t *rec, size_t len, char *namebuf,
 		return -1;
 	memcpy(namebuf, rec, n);
 	namebuf[n] = '\0';
-	if (!kes_valid_name(namebuf) || len - n - 1 == 0)
+	/* A NUL inside would make a shorter name valid. */
+	if (strlen(namebuf) != n || !kes_valid_name(namebuf) ||
+	    len - n - 1 == 0)
 		return -1;
 	*v = colon + 1;
 	*vlen = len - n - 1;

@@ -79,6 +79,16 @@ Test(seal_stage, refused)
 	cr_assert_eq(dec("kwstage:v1:a/b:value"), -1, "not a KES name");
 	cr_assert_eq(dec("kwstage:v1:a.b:value"), -1, "not a KES name");
 	cr_assert_eq(dec("eyJieXRlcyI6IiJ9"), -1, "a plain value");
+	{
+		/* Found by fuzz_seal_stage: a NUL inside the name. */
+		static const char nul[] = "kwstage:v1:k1\0junk:value";
+		const uint8_t	*v;
+		char		 name[KES_NAME_MAX + 1];
+		size_t		 len;
+
+		cr_assert_eq(seal_stage_decode((const uint8_t *)nul,
+		    sizeof(nul) - 1, name, sizeof(name), &v, &len), -1);
+	}
 	snprintf(big, sizeof(big), "kwstage:v1:%081d:v", 0);
 	cr_assert_eq(dec(big), -1, "a name of 81 bytes");
 	snprintf(big, sizeof(big), "kwstage:v1:%080d:v", 0);
