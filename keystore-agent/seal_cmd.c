@@ -6,7 +6,10 @@
  *               never replaced, and refused when extractable
  *   seal-fs     seal every legacy value of keystore.fs in place
  *   unseal-fs   turn every sealed value of keystore.fs back into plain
- * Migration is crash-safe: a value is written to a temporary next to it,
+ *   seal, unseal  the same for any store, through its interface
+ *               (seal_migrate.c, which says how it stays crash-safe
+ *               without an atomic replace)
+ * The fs migration is crash-safe: a value is written to a temporary next to it,
  * synced, decrypted back and compared with the original, and only then
  * renamed over it (rename is atomic), so after a kill -9 at any instant
  * every key is either its old or its new form, both of which the agent
@@ -35,18 +38,9 @@
 #include "common/wfile.h"
 #include "common/xmalloc.h"
 #include "keystore-agent/seal.h"
+#include "keystore-agent/seal_cmd.h"
 #include "keystore-agent/seal_fmt.h"
 #include "keystore-agent/seal_p11.h"
-
-struct cmd {
-	struct seal_conf	*cf;
-	char			*store;
-	struct p11		 p;
-	CK_OBJECT_HANDLE	 key;
-	CK_OBJECT_HANDLE	 old[16];
-	size_t			 nold;
-	unsigned int		 sealed, unsealed, skipped;
-};
 
 static void
 usage(FILE *f)
@@ -55,17 +49,23 @@ usage(FILE *f)
 	    "usage: keyward seal keygen    --config FILE\n"
 	    "       keyward seal seal-fs   --config FILE\n"
 	    "       keyward seal unseal-fs --config FILE\n"
+	    "       keyward seal seal      --config FILE\n"
+	    "       keyward seal unseal    --config FILE\n"
 	    "\n"
 	    "keygen     create the seal key (keystore.seal.pkcs11.key) on the "
 	    "token\n"
 	    "seal-fs    seal every plain value of keystore.fs in place\n"
 	    "unseal-fs  turn every sealed value of keystore.fs back into "
 	    "plain\n"
+	    "seal       seal every plain value of the configured store, any "
+	    "store\n"
+	    "unseal     turn every sealed value of the configured store back "
+	    "into plain\n"
 	    "\n"
 	    "Environment: SOFTHSM2_CONF and the like as module_env says.\n");
 }
 
-static char *
+char *
 cmd_pin(const struct seal_conf *c)
 {
 	char	buf[256];
@@ -84,17 +84,22 @@ cmd_pin(const struct seal_conf *c)
 	return xstrdup(buf);
 }
 
-static void
+void
 cmd_open(struct cmd *c, bool rw)
 {
-	char	 err[256], *pin;
+	cmd_open_pin(c, cmd_pin(c->cf), rw);
+}
+
+void
+cmd_open_pin(struct cmd *c, char *pin, bool rw)
+{
+	char	 err[256];
 	size_t	 i;
 	CK_RV	 rv;
 
 	for (i = 0; i < c->cf->nmodule_env; i++)
 		if (putenv(c->cf->module_env[i]) != 0)
 			fatal("module_env");
-	pin = cmd_pin(c->cf);
 	if (p11_load(&c->p, c->cf->module, err, sizeof(err)) == -1 ||
 	    p11_find_token(&c->p, c->cf, err, sizeof(err)) == -1 ||
 	    p11_login(&c->p, pin, rw, &rv, err, sizeof(err)) == -1)
@@ -103,7 +108,7 @@ cmd_open(struct cmd *c, bool rw)
 }
 
 /* The seal key and the old keys on the token; 1: the key is missing. */
-static int
+int
 cmd_keys(struct cmd *c, bool need)
 {
 	char	err[256];
@@ -146,8 +151,8 @@ cmd_keygen(struct cmd *c)
 	return 0;
 }
 
-static int
-seal_one(struct cmd *c, const char *name, const uint8_t *v, size_t len,
+int
+cmd_seal_value(struct cmd *c, const char *name, const uint8_t *v, size_t len,
     struct buf *out)
 {
 	struct buf	 hdr, aad;
@@ -171,8 +176,8 @@ seal_one(struct cmd *c, const char *name, const uint8_t *v, size_t len,
 	return rc;
 }
 
-static int
-unseal_one(struct cmd *c, const char *name, const uint8_t *v, size_t len,
+int
+cmd_unseal_value(struct cmd *c, const char *name, const uint8_t *v, size_t len,
     struct buf *out, const char **why)
 {
 	struct seal_env		 env;
@@ -266,15 +271,16 @@ migrate_one(struct cmd *c, int dfd, const char *dir, const char *name,
 		goto out;
 	}
 	if (seal) {
-		if (seal_one(c, name, v.data, v.len, &nv) == -1)
+		if (cmd_seal_value(c, name, v.data, v.len, &nv) == -1)
 			fatalx("%s: cannot seal", name);
 		/* Open it again before it replaces anything. */
-		if (unseal_one(c, name, nv.data, nv.len, &check, &why) == -1 ||
+		if (cmd_unseal_value(c, name, nv.data, nv.len, &check,
+		    &why) == -1 ||
 		    check.len != v.len || memcmp(check.data, v.data,
 		    v.len) != 0)
 			fatalx("%s: the sealed form does not open (%s)", name,
 			    why);
-	} else if (unseal_one(c, name, v.data, v.len, &nv, &why) == -1)
+	} else if (cmd_unseal_value(c, name, v.data, v.len, &nv, &why) == -1)
 		fatalx("%s: %s; nothing changed from here on", name, why);
 	if (wfile_stage(&w, path, nv.data, nv.len, 0600) == -1)
 		fatal("%s: writing the new form", path);
@@ -404,6 +410,7 @@ seal_cmd_main(int argc, char **argv)
 		return 2;
 	}
 	memset(&c, 0, sizeof(c));
+	c.file = xstrdup(file);
 	if ((c.cf = seal_conf_load(file, &c.store, err, sizeof(err))) ==
 	    NULL) {
 		fprintf(stderr, "keyward seal: %s\n", err);
@@ -415,6 +422,10 @@ seal_cmd_main(int argc, char **argv)
 		rc = cmd_migrate(&c, true);
 	else if (strcmp(cmd, "unseal-fs") == 0)
 		rc = cmd_migrate(&c, false);
+	else if (strcmp(cmd, "seal") == 0)
+		rc = seal_migrate_store(&c, true);
+	else if (strcmp(cmd, "unseal") == 0)
+		rc = seal_migrate_store(&c, false);
 	else {
 		usage(stderr);
 		rc = 2;
@@ -422,5 +433,6 @@ seal_cmd_main(int argc, char **argv)
 	p11_unload(&c.p);
 	seal_conf_free(c.cf);
 	free(c.store);
+	free(c.file);
 	return rc;
 }

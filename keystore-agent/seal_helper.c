@@ -1,24 +1,29 @@
 /*
- * `keyward seal-helper`: the one process that loads the PKCS#11 module
- * and holds the PIN (spec §4.4-§4.7), as OpenSSH's ssh-pkcs11-helper.
- * The agent fork+execs it as root before its own drop (seal.c), with a
- * SOCK_SEQPACKET socketpair on descriptor 3; it reads its settings from
- * the first packet, reads a PIN file while still root, becomes the
- * server's user, loads the module, logs in once, wipes the PIN (§4.1),
- * checks the key, runs the self-test, starts one thread per pool
- * session, loads its own filter, and says READY (or why not) in one
- * packet.
+ * `keyward seal-helper`: the processes that load the PKCS#11 module
+ * (spec §4.4-§4.7), as OpenSSH's ssh-pkcs11-helper. The agent fork+execs
+ * it as root before its own drop (seal.c), with a SOCK_SEQPACKET
+ * socketpair on descriptor 3; it reads its settings from the first
+ * packet and a PIN file while still root, becomes the server's user and
+ * the keeper (keeper_run): it never loads the module, and forks the
+ * helper, which loads the module, logs in once, wipes its
+ * copy of the PIN (§4.1), checks the key, runs the self-test, starts one
+ * thread per pool session, loads its own filter, and says READY (or why
+ * not) in one packet to the keeper, which hands its socket to the agent
+ * (SCM_RIGHTS). The keeper keeps the PIN to log a new helper in when one
+ * dies.
  *
  * Wire layout (one packet each, common/buf.h encodings):
- *   agent -> helper  first: u8 debug, u32 log level + 1, str user,
- *                           seal settings (seal_settings_put)
- *                    then:  u8 type, u32 id, str name, bytes data
+ *   agent -> keeper  u8 debug, u32 log level + 1, str user,
+ *                    seal settings (seal_settings_put)
+ *   keeper -> agent  each helper: u8 ok, str why, and with ok 1 the
+ *                    helper's socket (SCM_RIGHTS)
+ *   agent -> helper  u8 type, u32 id, str name, bytes data
  *                           type SH_SEAL (data: the value),
  *                           SH_UNSEAL (data: the kwseal:v1: string),
  *                           SH_PROBE (name and data empty)
- *   helper -> agent  first: u8 ok (1; 0: failed, 2: the PIN was
- *                           refused), str why (the failed step)
- *                    then:  u32 id, u8 result (0 or enum ks_fail),
+ *   helper -> keeper u8 ok (1; 0: failed, 2: the PIN was refused),
+ *                    str why (the failed step)
+ *   helper -> agent  u32 id, u8 result (0 or enum ks_fail),
  *                           bytes data, str detail
  * Every thread reads requests from the one socket (a packet goes to one
  * reader whole) and answers on it; the agent matches answers by id.
@@ -27,24 +32,26 @@
  * operations at once (§4.4.6). Recovery (§4.7) takes the pool's lock for
  * writing; operations hold it for reading.
  *
- * Recovery never logs in: the PIN is wiped after the one login at start
+ * Recovery never logs in: the helper wipes the PIN after its one login
  * (§4.1), and SoftHSM writes its token file at a login, which the filter
  * forbids. While the anchor session keeps the login, lost pool sessions
  * and key handles are opened and found again here. When the login itself
  * is lost, or the module must be initialised again (the device rows of
- * §4.7), the helper exits: the agent goes with it, and the parent starts
- * a new agent, fed the PIN again, whose new helper logs in before its
- * filter. The parent's back-off (at most 5 s) spaces those attempts, and
- * none of them logs in while the token is missing. A PIN refused at such
- * a new login is never tried again (seal.c).
+ * §4.7), the helper exits without answering: the keeper forks a new one,
+ * which logs in before its filter, and the agent sends it the calls in
+ * flight again. The keeper's back-off (at most 5 s) spaces the attempts
+ * that fail, and none of them logs in while the token is missing. A PIN
+ * refused at such a new login is never tried again.
  */
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -66,6 +73,8 @@
 #include "keystore-agent/seal_p11.h"
 
 #define SH_KEYS_MAX	17		/* key and up to 16 old keys */
+#define SH_START_MS	60000		/* module load, login, self-test */
+#define KEEPER_TICK_MS	50		/* how soon a dead helper is seen */
 
 struct sh_key {
 	const char		*label;
@@ -225,7 +234,7 @@ static void __attribute__((noreturn))
 need_login(const char *why)
 {
 	log_warnx("the token needs a new login (%s): the seal helper exits, "
-	    "and the agent starts again with a new one", why);
+	    "and the keeper starts a new one", why);
 	_exit(3);
 }
 
@@ -725,6 +734,189 @@ read_config(bool *debug, char **user)
 	freezero(pkt, SH_PKT_MAX);
 }
 
+/* ---- the keeper ---------------------------------------------------------- */
+
+void
+seal_sock_bufs(int fd)
+{
+	int sz = SH_SOCKBUF;
+
+	/* As root the FORCE variants pass net.core.wmem_max. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
+/* To the agent: u8 ok, str why, and with ok 1 the helper's socket. */
+static void
+keeper_tell(int ctl, uint8_t ok, const char *why, int fd)
+{
+	union {
+		struct cmsghdr	h;
+		char		b[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+	struct cmsghdr	*c;
+	struct msghdr	 mh;
+	struct iovec	 iov;
+	struct buf	 b;
+	ssize_t		 n;
+
+	buf_init(&b, 1024);
+	if (buf_put_u8(&b, ok) == -1 || buf_put_str(&b, why) == -1)
+		_exit(1);
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = b.data;
+	iov.iov_len = b.len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (fd != -1) {
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.b;
+		mh.msg_controllen = sizeof(cm.b);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	do
+		n = sendmsg(ctl, &mh, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	buf_release(&b);
+	if (n == -1)
+		_exit(0);	/* the agent is gone */
+}
+
+/* The new helper's first packet (seal_helper_main): its ok, or 0. */
+static uint8_t
+keeper_ready(int fd, char *why, size_t whylen)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+	uint8_t		 pkt[1024], ok;
+	struct buf	 b;
+	const char	*w;
+	ssize_t		 n;
+	int		 r;
+
+	snprintf(why, whylen, "the seal helper exited during start-up (see "
+	    "its message above)");
+	while ((r = poll(&pfd, 1, SH_START_MS)) == -1 && errno == EINTR)
+		;
+	if (r == 0) {
+		snprintf(why, whylen, "the seal helper did not start within "
+		    "%u s", SH_START_MS / 1000);
+		return 0;
+	}
+	if ((n = recv(fd, pkt, sizeof(pkt), 0)) <= 0)
+		return 0;
+	buf_view(&b, pkt, (size_t)n);
+	if (buf_get_u8(&b, &ok) == -1 || buf_get_str(&b, &w, NULL) == -1 ||
+	    ok > 2) {
+		snprintf(why, whylen, "a malformed answer from the seal "
+		    "helper");
+		return 0;
+	}
+	snprintf(why, whylen, "%s", w);
+	return ok;
+}
+
+/*
+ * Wait ms (-1: for ever) or until child (0: none) exits: 1 when it did,
+ * 0 at the time; gone when the agent went (its socket closed).
+ */
+static int
+keeper_wait(int ctl, pid_t child, int ms)
+{
+	struct pollfd	pfd = { .fd = ctl, .events = POLLIN };
+	int		waited = 0, r;
+
+	for (;;) {
+		if (child > 0 && waitpid(child, NULL, WNOHANG) == child)
+			return 1;
+		if (ms >= 0 && waited >= ms)
+			return 0;
+		r = poll(&pfd, 1, KEEPER_TICK_MS);
+		if (r == -1 && errno != EINTR)
+			_exit(1);
+		if (r > 0) {
+			/* The agent sends nothing after the settings: any
+			 * event is its going. */
+			if (child > 0) {
+				kill(child, SIGKILL);
+				(void)waitpid(child, NULL, 0);
+			}
+			if (sh.pin != NULL)
+				explicit_bzero(sh.pin, strlen(sh.pin));
+			_exit(0);
+		}
+		waited += KEEPER_TICK_MS;
+	}
+}
+
+/*
+ * The keeper: this process, after the settings and the PIN, never loads
+ * the module; it forks each helper (the child returns from here and
+ * becomes one) and hands the agent the helper's socket once the helper
+ * said READY. When the helper dies (kill -9, or its exit because the
+ * token needs a new login, §4.7) the next is forked at once, and again
+ * after each failed start with a back-off up to 5 s; the agent holds
+ * the calls in flight meanwhile and sends them again (seal.c). A PIN the
+ * token refuses is never tried again: the keeper then waits for the
+ * agent to go. The fork needs no exec: this process holds the settings
+ * and the PIN, exactly what the helper needs, and nothing else.
+ */
+static void
+keeper_run(void)
+{
+	char		 why[512];
+	unsigned int	 fails = 0;
+	bool		 first = true;
+	uint8_t		 ok;
+	pid_t		 pid;
+	int		 ctl = sh.fd, sv[2];
+
+	for (;;) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+		    sv) == -1)
+			fatal("seal keeper: socketpair");
+		seal_sock_bufs(sv[0]);
+		seal_sock_bufs(sv[1]);
+		fflush(NULL);
+		if ((pid = fork()) == -1)
+			fatal("seal keeper: fork");
+		if (pid == 0) {
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+			    getppid() == 1)
+				_exit(1);
+			if (dup2(sv[1], 3) == -1)
+				_exit(1);
+			(void)close_range(4, ~0U, 0);
+			sh.fd = 3;
+			log_init("seal helper", log_getlevel());
+			return;
+		}
+		close(sv[1]);
+		ok = keeper_ready(sv[0], why, sizeof(why));
+		keeper_tell(ctl, ok, why, ok == 1 ? sv[0] : -1);
+		close(sv[0]);
+		if (ok == 2 || (first && ok != 1)) {
+			/* The agent stops (at start) or fails sealed calls
+			 * for good (a refused PIN): nothing more to do. */
+			(void)keeper_wait(ctl, ok == 1 ? pid : 0, -1);
+		}
+		first = false;
+		if (ok == 1)
+			fails = 0;
+		(void)keeper_wait(ctl, pid, -1);
+		if (ok != 1) {
+			fails = fails < 6 ? fails + 1 : fails;
+			(void)keeper_wait(ctl, 0, (100 << fails) > 5000 ?
+			    5000 : 100 << fails);
+		}
+	}
+}
+
 int
 seal_helper_main(int argc, char **argv)
 {
@@ -755,10 +947,17 @@ seal_helper_main(int argc, char **argv)
 		sh.pin = sh.cf->pin != NULL ? xstrdup(sh.cf->pin) : NULL;
 	if (sh.cf->pin != NULL)
 		explicit_bzero(sh.cf->pin, strlen(sh.cf->pin));
-
 	memset(&d, 0, sizeof(d));
 	d.user = user;
 	privdrop(&d);
+	proc_harden(true);
+	/* A change of user clears the parent-death signal. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() == 1)
+		return 1;
+	log_init("seal keeper", log_getlevel());
+	keeper_run();
+
+	/* A helper, forked by the keeper: the same user, its own session. */
 	proc_harden(true);
 	for (i = 0; i < sh.cf->nmodule_env; i++)
 		if (putenv(sh.cf->module_env[i]) != 0)

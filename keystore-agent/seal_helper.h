@@ -18,6 +18,9 @@
 /* The socket buffers asked for, so that one such packet fits. */
 #define SH_SOCKBUF	(4 * SH_PKT_MAX)
 
+/* Ask for SH_SOCKBUF on a helper socket (as root: past wmem_max). */
+void	seal_sock_bufs(int fd);
+
 struct sb_rule;
 /* The helper's additions to the common seccomp list (for its tests). */
 const struct sb_rule	*seal_helper_rules(size_t *n);

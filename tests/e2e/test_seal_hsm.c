@@ -26,11 +26,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 
 #include "common/dirs.h"
+#include "keystore-agent/seal.h"
+#include "keystore-agent/seal_p11.h"
 #include "tests/doubles/p11shim.h"
+#include "tests/lib/pydouble.h"
 #include "tests/lib/testsrv.h"
 
 #define READY_MS	20000
@@ -47,6 +51,8 @@ static int		starts;		/* "serving on" lines so far */
 static char		seal_yaml[PATH_MAX * 4 + 1024];
 static char		shimctl[PATH_MAX];	/* the shim's control file */
 static struct p11shim_ctl *shim;		/* mapped; NULL: no shim */
+static struct pydouble	vd;		/* the Vault double, or none */
+static const char	*top_yaml;	/* more top-level YAML (cache:) */
 
 static int
 run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -139,6 +145,12 @@ teardown(void)
 	tsrv_cleanup(&srv);
 	if (shim != NULL)
 		munmap(shim, sizeof(*shim));
+	if (vd.pid > 0)
+		pydouble_stop(&vd);
+	memset(&vd, 0, sizeof(vd));
+	if (hsm[0] != '\0')
+		(void)run("chmod -R u+rwX %s 2>/dev/null", hsm);
+	top_yaml = NULL;
 	shim = NULL;
 }
 
@@ -164,7 +176,8 @@ seal_cmd(const char *cmd, const char *env)
 static void
 write_cfg(bool sealed)
 {
-	struct tsrv_cfg cfg = { .keystore_extra = sealed ? seal_yaml : NULL };
+	struct tsrv_cfg cfg = { .keystore_extra = sealed ? seal_yaml : NULL,
+	    .extra = top_yaml };
 
 	cr_assert_eq(tsrv_write_config(&srv, &cfg), 0);
 }
@@ -314,12 +327,15 @@ Test(seal, moved_value_fails)
 }
 
 /* PT7, PT9: a flipped byte anywhere, another version, bad base64, a
- * truncated envelope. */
+ * truncated envelope, the reserved algorithm 0x02. */
 Test(seal, tampered_value_fails)
 {
 	static const char *const bad[] = {
 		"kwseal:v2:AAAA", "kwseal:v1:!!!!", "kwseal:v1:AQ==",
-		"kwseal:v1:", NULL
+		"kwseal:v1:",
+		/* alg 0x02 (reserved), kid kw-seal, a 12-byte IV */
+		"kwseal:v1:Agdrdy1zZWFsDAABAgMEBQYHCAkKCwAAAAAAAAAAAAAAAAAAAAAA"
+		"AAAA", NULL
 	};
 	char	v[8192], t[8192], name[32], out[1024];
 	size_t	i, n;
@@ -409,64 +425,347 @@ Test(seal, start_failures)
 	start(true);
 }
 
-/* The helper killed with kill -9 while clients keep asking: the agent
- * goes with it and the parent restarts both; every answer is right or a
- * failure, never a wrong value. */
-Test(seal, helper_killed_under_load)
+static void	shim_on(void);
+static uint64_t	shim_calls(enum p11shim_fn);
+
+/* A key made with pkcs11-tool on the test token (args: its kind). */
+static void
+p11tool_key(const char *label, const char *args)
 {
-	char	 out[2048], name[32], cmd[128];
-	pid_t	 agent, helper;
-	int	 i, ok = 0, failed = 0, round;
-	uint64_t deadline;
+	cr_assert_eq(run("SOFTHSM2_CONF=%s pkcs11-tool --module " MODULE
+	    " --token-label kw-test --login --pin " PIN " --keygen --label %s "
+	    "%s >/dev/null 2>&1", hsmconf, label, args), 0, "%s", label);
+	chown_hsm();
+}
+
+/* The module's path for the seal section: MODULE, or another. */
+static void
+seal_section_module(const char *module)
+{
+	char	copy[sizeof(seal_yaml)], *p;
+
+	seal_section("kw-test", PIN, "kw-seal", NULL);
+	cr_assert_not_null(p = strstr(seal_yaml, MODULE));
+	snprintf(copy, sizeof(copy), "%.*s%s%s", (int)(p - seal_yaml),
+	    seal_yaml, module, p + strlen(MODULE));
+	snprintf(seal_yaml, sizeof(seal_yaml), "%s", copy);
+}
+
+/*
+ * PT1-PT4, the rows start_failures leaves: a module path that does not
+ * exist and a library that is no PKCS#11 module; two tokens with the
+ * label; two keys with the label, a key that is not sensitive, an
+ * AES-128 key; a PIN file with a trailing newline starts.
+ */
+Test(seal, start_failures_more)
+{
+	char	pinfile[PATH_MAX], more[PATH_MAX + 64];
 
 	keygen();
-	start(true);
-	for (i = 0; i < 8; i++) {
-		snprintf(name, sizeof(name), "L%d", i);
-		create(name);
+	seal_section_module("/nonexistent/libnothing.so");
+	start_fails("loading the PKCS#11 module /nonexistent/libnothing.so");
+	if (access("/lib/x86_64-linux-gnu/libc.so.6", R_OK) == 0) {
+		seal_section_module("/lib/x86_64-linux-gnu/libc.so.6");
+		start_fails("not a PKCS#11 library (no C_GetFunctionList)");
 	}
+
+	p11tool_key("kw-dup", "--key-type AES:32 --sensitive --id 10");
+	p11tool_key("kw-dup", "--key-type AES:32 --sensitive --id 11");
+	seal_section("kw-test", PIN, "kw-dup", NULL);
+	start_fails("key: several secret keys labelled 'kw-dup'");
+	p11tool_key("kw-nosens", "--key-type AES:32");
+	seal_section("kw-test", PIN, "kw-nosens", NULL);
+	start_fails("expected a token key that is sensitive and not "
+	    "extractable");
+	p11tool_key("kw-128", "--key-type AES:16 --sensitive");
+	seal_section("kw-test", PIN, "kw-128", NULL);
+	start_fails("key 'kw-128': not an AES-256 key");
+
+	/* PIN file: root's, 0600, with a trailing newline. */
+	FMT(pinfile, "%s/pin", srv.dir);
+	cr_assert_eq(run("printf '" PIN "\\n' > %s && chmod 0600 %s",
+	    pinfile, pinfile), 0);
+	seal_section("kw-test", PIN, "kw-seal", NULL);
+	FMT(more, "      pin_file: %s\n", pinfile);
+	{
+		char	copy[sizeof(seal_yaml)], *p, *q;
+
+		/* pin: out, pin_file: in */
+		cr_assert_not_null(p = strstr(seal_yaml, "      pin: "));
+		cr_assert_not_null(q = strchr(p, '\n'));
+		snprintf(copy, sizeof(copy), "%.*s%s%s", (int)(p - seal_yaml),
+		    seal_yaml, more, q + 1);
+		snprintf(seal_yaml, sizeof(seal_yaml), "%s", copy);
+	}
+	start(true);
+	create("pf");
+	cr_assert(is_sealed("pf"));
 	stop();
-	start(true);	/* nothing cached: every first use reads the store */
+
+	/* Two tokens with the label. */
+	cr_assert_eq(run("SOFTHSM2_CONF=%s softhsm2-util --init-token --free "
+	    "--label kw-test --so-pin 12345678 --pin " PIN " >/dev/null",
+	    hsmconf), 0);
+	chown_hsm();
+	seal_section("kw-test", PIN, "kw-seal", NULL);
+	start_fails("token: 2 tokens with label 'kw-test'; expected one");
+}
+
+/* PT3: a wrong PIN at start is tried exactly once (the shim counts the
+ * C_Login calls of every helper). */
+Test(seal, wrong_pin_one_login)
+{
+	keygen();
+	shim_on();
+	seal_section("kw-test", "9999", "kw-seal", NULL);
+	start_fails("wrong PIN");
+	tsrv_sleep_ms(1000);
+	cr_assert_eq(shim_calls(SHIM_LOGIN), 1, "C_Login called %lu times",
+	    (unsigned long)shim_calls(SHIM_LOGIN));
+}
+
+/* Whether process pid has the SoftHSM2 library mapped. */
+static bool
+maps_softhsm(pid_t pid)
+{
+	char	path[64], line[1024];
+	FILE	*f;
+	bool	found = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	cr_assert_not_null(f = fopen(path, "r"), "%s: %s", path,
+	    strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "libsofthsm2") != NULL)
+			found = true;
+	fclose(f);
+	return found;
+}
+
+static pid_t	seal_helper_pid(pid_t agent);
+
+/*
+ * PT12: only the helper loads the module: the agent fork+execs the
+ * keeper, which forks the helper before any PKCS#11 call, and neither
+ * has the module mapped. The guard: a PKCS#11 call made in a child
+ * forked after C_Initialize is refused before it reaches the module
+ * (the shim counts the calls that reach it).
+ */
+Test(seal, module_only_in_helper)
+{
+	struct seal_conf	 cf;
+	struct p11		 p;
+	CK_OBJECT_HANDLE	 key;
+	CK_RV			 rv;
+	uint8_t			 iv[12] = { 0 }, *out = NULL;
+	char			 err[256], shimlib[PATH_MAX], *q;
+	pid_t			 agent, keeper, helper, pid;
+	size_t			 outlen;
+	uint64_t		 inits;
+	int			 st;
+	FILE			*f;
+
+	keygen();
+	shim_on();
+	start(true);
 	cr_assert_gt(agent = tsrv_child(&srv, "keyward agent"), 0);
+	cr_assert_gt(helper = seal_helper_pid(agent), 0);
+	snprintf(err, sizeof(err), "pgrep -f -P %d 'keyward seal-helper'",
+	    (int)agent);
+	cr_assert_not_null(f = popen(err, "r"));
+	cr_assert_eq(fscanf(f, "%d", &keeper), 1);
+	pclose(f);
+	cr_assert(!maps_softhsm(agent), "the agent loaded the module");
+	cr_assert(!maps_softhsm(keeper), "the keeper loaded the module");
+	cr_assert(maps_softhsm(helper), "the helper has no module");
+	stop();
+
+	/* The fork guard, in this process, through the shim. */
+	cr_assert_not_null(q = strstr(seal_yaml, "module: "));
+	snprintf(shimlib, sizeof(shimlib), "%.*s", (int)strcspn(q + 8, "\n"),
+	    q + 8);
+	setenv("SOFTHSM2_CONF", hsmconf, 1);
+	setenv("KEYWARD_P11SHIM_MODULE", MODULE, 1);
+	setenv("KEYWARD_P11SHIM_CTL", shimctl, 1);
+	memset(&cf, 0, sizeof(cf));
+	cf.token = "kw-test";
+	cf.slot = -1;
+	cr_assert_eq(p11_load(&p, shimlib, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(p11_find_token(&p, &cf, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(p11_login(&p, PIN, false, &rv, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(p11_find_key(&p, p.anchor, "kw-seal", NULL, &key, err,
+	    sizeof(err)), 0, "%s", err);
+	rv = p11_gcm(&p, p.anchor, key, true, iv, NULL, 0, iv, sizeof(iv),
+	    &out, &outlen);
+	cr_assert_eq(rv, CKR_OK, "a seal in the loading process: %lx",
+	    (unsigned long)rv);
+	free(out);
+	inits = shim_calls(SHIM_ENCRYPTINIT);
+	if ((pid = fork()) == 0) {
+		out = NULL;
+		rv = p11_gcm(&p, p.anchor, key, true, iv, NULL, 0, iv,
+		    sizeof(iv), &out, &outlen);
+		_exit(rv == CKR_CRYPTOKI_NOT_INITIALIZED &&
+		    shim_calls(SHIM_ENCRYPTINIT) == inits ? 0 : 1);
+	}
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "a PKCS#11 call after fork was not refused before the module");
+	cr_assert_eq(shim_calls(SHIM_ENCRYPTINIT), inits);
+	p11_unload(&p);
+	unsetenv("KEYWARD_P11SHIM_MODULE");
+	unsetenv("KEYWARD_P11SHIM_CTL");
+	unsetenv("SOFTHSM2_CONF");
+}
+
+/* ---- the helper killed under load ----------------------------------------- */
+
+/* The seal helper: the child of the keeper, which is the agent's child
+ * (`keyward seal-helper` both; the keeper never loads the module). */
+static pid_t
+seal_helper_pid(pid_t agent)
+{
+	char	cmd[128];
+	FILE	*f;
+	int	keeper = 0, helper = 0;
+
 	snprintf(cmd, sizeof(cmd), "pgrep -f -P %d 'keyward seal-helper'",
 	    (int)agent);
-	for (round = 0; round < 2; round++) {
-		FILE *f = popen(cmd, "r");
-
-		cr_assert_not_null(f);
+	cr_assert_not_null(f = popen(cmd, "r"));
+	if (fscanf(f, "%d", &keeper) != 1)
+		keeper = 0;
+	pclose(f);
+	cr_assert_gt(keeper, 0, "no seal keeper under the agent");
+	snprintf(cmd, sizeof(cmd), "pgrep -P %d", keeper);
+	cr_assert_not_null(f = popen(cmd, "r"));
+	if (fscanf(f, "%d", &helper) != 1)
 		helper = 0;
-		if (fscanf(f, "%d", &helper) != 1)
-			helper = 0;
-		pclose(f);
-		cr_assert_gt(helper, 0, "no seal helper under the agent");
-		for (i = 0; i < 8; i++) {
-			long st;
+	pclose(f);
+	return helper;
+}
 
-			snprintf(name, sizeof(name), "L%d", i);
-			if (i == 3)
-				kill(helper, SIGKILL);
-			st = generate(name, out, sizeof(out));
-			cr_assert(st == 200 || st == 502 || st == 503,
-			    "%s: %ld %s", name, st, out);
-			if (st == 200)
-				ok++;
-			else
-				failed++;
+#define NLOAD	4
+
+/* Calls the agent held for a new helper, summed over its log. */
+static int
+held_calls(void)
+{
+	char	line[1024], *p;
+	FILE	*f;
+	int	n = 0;
+	unsigned int c;
+
+	cr_assert_not_null(f = fopen(srv.log, "r"));
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "the seal helper is gone") != NULL &&
+		    (p = strstr(line, "); ")) != NULL &&
+		    sscanf(p + 3, "%u calls in flight", &c) == 1)
+			n += (int)c;
+	fclose(f);
+	return n;
+}
+
+struct load {
+	int		 t;
+	volatile bool	*stop;
+	int		 ok, bad;
+	char		 last[1200];
+};
+
+/* Creates (each one a seal at the helper) until told to stop. */
+static void *
+load_one(void *arg)
+{
+	struct load	*l = arg;
+	char		 path[128], out[1024];
+	int		 i;
+	long		 st;
+	struct tsrv_req	 r = { .method = "POST", .timeout_ms = 30000 };
+
+	for (i = 0; !*l->stop && i < 400; i++) {
+		snprintf(path, sizeof(path), "/v1/key/create/K%d_%d", l->t, i);
+		st = tsrv_get_ex(&srv, TSRV_ADMIN, path, out, sizeof(out), &r);
+		if (st == 200)
+			l->ok++;
+		else {
+			l->bad++;
+			snprintf(l->last, sizeof(l->last), "%s: %ld %s", path,
+			    st, out);
 		}
-		/* Back within the parent's back-off. */
-		deadline = tsrv_now_ms() + 15000;
-		while (tsrv_now_ms() < deadline &&
-		    ((agent = tsrv_child(&srv, "keyward agent")) <= 0 ||
-		    generate("L7", out, sizeof(out)) != 200))
-			tsrv_sleep_ms(200);
-		cr_assert_eq(generate("L7", out, sizeof(out)), 200,
-		    "not back after the helper died:\n%s",
-		    tsrv_log_tail(&srv));
-		snprintf(cmd, sizeof(cmd), "pgrep -f -P %d 'keyward "
-		    "seal-helper'", (int)agent);
 	}
-	cr_assert_gt(tsrv_log_count(&srv, "seal helper is gone"), 0);
-	cr_log_info("helper kills: %d answers ok, %d failed", ok, failed);
+	return NULL;
+}
+
+/*
+ * The helper killed with kill -9, twice, while clients keep creating
+ * keys on a token that takes 20 ms per operation (so calls are at the
+ * helper when it dies): the keeper forks a new helper, the calls that
+ * were in flight are sent to it again, and every request answers 200;
+ * the agent is not restarted. Each key created then reads back through
+ * the token from the store.
+ */
+Test(seal, helper_killed_under_load)
+{
+	static struct load	 l[NLOAD];
+	pthread_t		 t[NLOAD];
+	volatile bool		 halt = false;
+	char			 out[2048], name[32];
+	pid_t			 agent, helper, h2;
+	uint64_t		 deadline;
+	int			 i, j, round, ok = 0;
+
+	keygen();
+	shim_on();
+	start(true);
+	__atomic_store_n(&shim->delay_us, 20000, __ATOMIC_SEQ_CST);
+	cr_assert_gt(agent = tsrv_child(&srv, "keyward agent"), 0);
+	for (i = 0; i < NLOAD; i++) {
+		memset(&l[i], 0, sizeof(l[i]));
+		l[i].t = i;
+		l[i].stop = &halt;
+		cr_assert_eq(pthread_create(&t[i], NULL, load_one, &l[i]), 0);
+	}
+	for (round = 0; round < 2; round++) {
+		tsrv_sleep_ms(500);
+		cr_assert_gt(helper = seal_helper_pid(agent), 0,
+		    "no seal helper");
+		cr_assert_eq(kill(helper, SIGKILL), 0);
+		deadline = tsrv_now_ms() + 10000;
+		while ((h2 = seal_helper_pid(agent)) <= 0 || h2 == helper) {
+			cr_assert_lt(tsrv_now_ms(), deadline, "no new helper:"
+			    "\n%s", tsrv_log_tail(&srv));
+			tsrv_sleep_ms(50);
+		}
+	}
+	tsrv_sleep_ms(500);
+	halt = true;
+	for (i = 0; i < NLOAD; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert_eq(l[i].bad, 0, "thread %d: %d failed, last %s\n%s",
+		    i, l[i].bad, l[i].last, tsrv_log_tail(&srv));
+		ok += l[i].ok;
+	}
+	cr_assert_eq(tsrv_child(&srv, "keyward agent"), agent,
+	    "the agent was restarted");
+	cr_assert_eq(tsrv_log_count(&srv, "the seal helper is gone"), 2);
+	cr_assert_eq(tsrv_log_count(&srv, "a new seal helper is ready"), 2);
+	cr_assert_gt(held_calls(), 0, "no call was in flight at a kill");
+	cr_log_info("helper killed twice under load: %d creates, all 200, "
+	    "%d sent again", ok, held_calls());
+
+	/* Every key reads back from the store, through the token. */
+	__atomic_store_n(&shim->delay_us, 0, __ATOMIC_SEQ_CST);
+	stop();
+	start(true);
+	for (i = 0; i < NLOAD; i++)
+		for (j = 0; j < l[i].ok; j++) {
+			snprintf(name, sizeof(name), "K%d_%d", i, j);
+			cr_assert(is_sealed(name), "%s", name);
+			cr_assert_eq(generate(name, out, sizeof(out)), 200,
+			    "%s: %s", name, out);
+		}
 }
 
 static int
@@ -651,12 +950,13 @@ create_until_ok(const char *name, unsigned int ms)
 	return st;
 }
 
-/* The login lost (the anchor session gone): the request fails, the
- * helper exits, and the agent starts again with a new helper that logs
- * in once with the PIN the parent hands it again; then all works. */
+/* The login lost (the anchor session gone): the helper exits, the
+ * keeper forks a new one that logs in once, and the request that met
+ * the loss is sent to it again and succeeds; the agent stays. */
 Test(seal, login_lost_new_helper)
 {
-	uint64_t logins;
+	uint64_t	logins;
+	pid_t		agent;
 
 	keygen();
 	shim_on();
@@ -665,15 +965,17 @@ Test(seal, login_lost_new_helper)
 	logins = shim_calls(SHIM_LOGIN);
 	shim_fail(SHIM_GETSESSIONINFO, CKR_SESSION_HANDLE_INVALID, 1);
 	shim_fail(SHIM_ENCRYPTINIT, CKR_USER_NOT_LOGGED_IN, 1);
-	cr_assert_eq(create_st("l1"), 502);
-	cr_assert(!in_store("l1"));
+	agent = tsrv_child(&srv, "keyward agent");
+	cr_assert_eq(create_st("l1"), 200, "%s", tsrv_log_tail(&srv));
+	cr_assert(is_sealed("l1"));
 	cr_assert_eq(tsrv_wait_log(&srv, "the token needs a new login (the "
 	    "anchor session: CKR_SESSION_HANDLE_INVALID", 1, 5000), 0, "%s",
 	    tsrv_log_tail(&srv));
-	cr_assert_eq(create_until_ok("l1", 15000), 200, "%s",
-	    tsrv_log_tail(&srv));
-	cr_assert(is_sealed("l1"));
+	cr_assert_eq(tsrv_log_count(&srv, "1 calls in flight wait for a new "
+	    "one"), 1, "%s", tsrv_log_tail(&srv));
 	cr_assert_eq(shim_calls(SHIM_LOGIN), logins + 1);
+	cr_assert_eq(tsrv_child(&srv, "keyward agent"), agent);
+	cr_assert_eq(create_st("l2"), 200);
 }
 
 /* The token removed while the server runs: creates and cold reads fail
@@ -713,6 +1015,57 @@ Test(seal, token_removed_and_back)
 	cr_assert_eq(generate("r0", out, sizeof(out)), 200);
 	cr_assert_eq(ready_until(200, 15000), 200);
 	cr_assert_eq(shim_calls(SHIM_LOGIN), logins + 1);
+}
+
+/*
+ * §5.6's "token removed" with the real SoftHSM2, no shim: its token
+ * directory made unreadable to the helper while the server runs. A
+ * create fails and writes nothing, the store is reported unreachable
+ * (/v1/ready 504), a key already cached keeps serving from the offline
+ * cache, a key not cached fails; once the directory is readable again
+ * the server recovers by itself: creates, cold reads and /v1/ready.
+ */
+Test(seal, token_dir_unreadable_offline_cache)
+{
+	char	out[2048];
+	long	st;
+
+	top_yaml = "cache:\n  expiry:\n    any: 10m\n    unused: 10m\n"
+	    "    offline: 10m\n";
+	keygen();
+	start(true);
+	create("u0");
+	create("u1");
+	stop();
+	start(true);	/* nothing cached */
+	cr_assert_eq(generate("u0", out, sizeof(out)), 200);	/* cached */
+	cr_assert_eq(ready_until(200, 5000), 200);
+
+	cr_assert_eq(run("chmod 000 %s/tokens/*", hsm), 0);
+	st = create_st("u2");
+	cr_assert_neq(st, 200, "a create without the token");
+	cr_assert(!in_store("u2"), "a create reached the store without the "
+	    "token");
+	cr_assert_eq(ready_until(504, 30000), 504, "%s", tsrv_log_tail(&srv));
+	/* A new helper tried, and failed, while the token is away. */
+	cr_assert_eq(tsrv_wait_log(&srv, "seal: no new seal helper: token: "
+	    "no token with label 'kw-test'", 1, 15000), 0, "%s",
+	    tsrv_log_tail(&srv));
+	cr_assert_eq(ready_until(504, 1000), 504);
+	cr_assert_eq(generate("u0", out, sizeof(out)), 200,
+	    "the offline cache did not serve u0: %s\n%s", out,
+	    tsrv_log_tail(&srv));
+	st = generate("u1", out, sizeof(out));
+	cr_assert(st == 502 || st == 503, "u1 (not cached): %ld %s", st, out);
+	cr_assert_neq(create_st("u2"), 200);
+	cr_assert(!in_store("u2"));
+
+	cr_assert_eq(run("chmod 700 %s/tokens/*", hsm), 0);
+	cr_assert_eq(create_until_ok("u2", 30000), 200,
+	    "not back with the token:\n%s", tsrv_log_tail(&srv));
+	cr_assert(is_sealed("u2"));
+	cr_assert_eq(generate("u1", out, sizeof(out)), 200);
+	cr_assert_eq(ready_until(200, 30000), 200);
 }
 
 /* §4.7: a PIN refused at the new login after a lost login is not tried
@@ -910,4 +1263,265 @@ Test(seal, rotation_old_keys)
 	cr_assert_eq(generate("o1", out, sizeof(out)), 502);
 	cr_assert_eq(tsrv_wait_log(&srv, "neither key nor in old_keys", 1,
 	    5000), 0, "%s", tsrv_log_tail(&srv));
+}
+
+/* ---- migration over Vault (through the store interface) ------------------ */
+
+#define VROLE		"kw-role"
+#define VSECRET		"s3cr3t-id-7f2a9c41e0b8"
+#define VROOT		"root-for-tests-only"
+
+
+struct sink {
+	char	*buf;
+	size_t	 len, cap;
+};
+
+static size_t
+sink_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct sink	*k = arg;
+	size_t		 n = size * nmemb, room = k->cap - 1 - k->len;
+
+	memcpy(k->buf + k->len, data, n < room ? n : room);
+	k->len += n < room ? n : room;
+	k->buf[k->len] = '\0';
+	return n;
+}
+
+/* The Vault double directly, as its root: the HTTP status. */
+static long
+vapi(const char *method, const char *path, char *out, size_t outlen)
+{
+	struct curl_slist	*h = NULL;
+	struct sink		 k = { out, 0, outlen };
+	char			 url[PATH_MAX];
+	CURL			*c;
+	long			 code = -1;
+
+	out[0] = '\0';
+	FMT(url, "https://127.0.0.1:%d%s", vd.port, path);
+	cr_assert_not_null(c = curl_easy_init());
+	h = curl_slist_append(h, "X-Vault-Token: " VROOT);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
+	FMT(url, "%s/ca.crt", vd.dir);
+	curl_easy_setopt(c, CURLOPT_CAINFO, url);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	return code;
+}
+
+/* The double, with a CA and a server certificate for 127.0.0.1. */
+static void
+vd_start(void)
+{
+	const char	*argv[] = { "--addr", "127.0.0.1:0", "--cert",
+	    "server.crt", "--key", "server.key", "--state", "vault.json",
+	    "--port-file", "vault.port", "--control-port-file", "vault.cport",
+	    "--log", "vault.log", "--approle", VROLE ":" VSECRET,
+	    "--root-token", VROOT, "--no-fsync", "--exit-with-parent", NULL };
+	char		 why[256];
+
+	if (system("command -v python3 >/dev/null 2>&1") != 0)
+		cr_skip_test("python3 runs the Vault test double");
+	FMT(vd.dir, "%s/vault", srv.dir);
+	cr_assert_eq(run("mkdir -p %s && cd %s && exec >pki.log 2>&1 && "
+	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=vault-ca && "
+	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	    "-keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
+	    "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage="
+	    "serverAuth\\n' >s.ext && openssl x509 -req -in server.csr -CA "
+	    "ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 "
+	    "-extfile s.ext && chmod 0755 . && chmod 0644 *", vd.dir,
+	    vd.dir), 0);
+	cr_assert_eq(pydouble_start(&vd, getenv("KEYWARD_VAULT_DOUBLE") !=
+	    NULL ? getenv("KEYWARD_VAULT_DOUBLE") :
+	    "tests/doubles/vault_double.py", argv, "vault.port", "vault.cport",
+	    why, sizeof(why)), 0, "%s", why);
+}
+
+/* The configuration with keystore.vault (KV v2) in place of fs. */
+static void
+write_cfg_vault(bool sealed)
+{
+	char	 fs[PATH_MAX + 64], ks[4096], *text, *at, *out;
+	FILE	*f;
+	long	 len;
+
+	write_cfg(sealed);
+	FMT(fs, "  fs:\n    path: %s\n", srv.keys);
+	FMT(ks, "  vault:\n    endpoint: https://127.0.0.1:%d\n"
+	    "    engine: kv2\n    version: v2\n    approle:\n      id: " VROLE
+	    "\n      secret: " VSECRET "\n    tls:\n      ca: %s/ca.crt\n"
+	    "    status:\n      ping: 1s\n", vd.port, vd.dir);
+	cr_assert_not_null(f = fopen(srv.config, "r"));
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	cr_assert_not_null(text = calloc(1, (size_t)len + 1));
+	cr_assert_eq(fread(text, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	cr_assert_not_null(at = strstr(text, fs), "no fs store in:\n%s", text);
+	cr_assert_not_null(out = calloc(1, (size_t)len + strlen(ks) + 1));
+	memcpy(out, text, (size_t)(at - text));
+	strcat(out, ks);
+	strcat(out, at + strlen(fs));
+	cr_assert_eq(tsrv_write_file(srv.config, out), 0);
+	free(text);
+	free(out);
+}
+
+static void
+start_vault(bool sealed)
+{
+	write_cfg_vault(sealed);
+	cr_assert_eq(tsrv_start(&srv), 0);
+	cr_assert_eq(tsrv_wait_log(&srv, "serving on", ++starts, READY_MS), 0,
+	    "not ready; log:\n%s", tsrv_log_tail(&srv));
+}
+
+/* The value Vault holds for name: 1 sealed, 0 plain, -1 none. */
+static int
+vault_sealed(const char *name)
+{
+	char	path[256], out[16384], *p;
+	long	st;
+
+	FMT(path, "/v1/kv2/data/%s", name);
+	st = vapi("GET", path, out, sizeof(out));
+	if (st == 404)
+		return -1;
+	cr_assert_eq(st, 200, "GET %s: %ld %s", path, st, out);
+	FMT(path, "\"%s\":\"", name);
+	cr_assert_not_null(p = strstr(out, path), "%s", out);
+	return strncmp(p + strlen(path), "kwseal:v1:", 10) == 0;
+}
+
+static int
+vault_count(int n, int want)
+{
+	char	name[32];
+	int	i, c = 0;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "v%d", i);
+		c += vault_sealed(name) == want;
+	}
+	return c;
+}
+
+/* Staging names (kwseal-stage-...) Vault lists. */
+static int
+vault_staged(void)
+{
+	char	out[65536], *p;
+	int	n = 0;
+
+	if (vapi("GET", "/v1/kv2/metadata/?list=true", out, sizeof(out)) !=
+	    200)
+		return 0;
+	for (p = out; (p = strstr(p, "kwseal-stage-")) != NULL; p++)
+		n++;
+	return n;
+}
+
+static int
+seal_cmd_vault(const char *cmd, const char *env)
+{
+	write_cfg_vault(true);
+	return seal_cmd(cmd, env);
+}
+
+/* Every key answers, and the ciphertext made before any migration
+ * still opens (the same key material, never a new key). */
+static void
+all_read(int n, const char *ct)
+{
+	char	out[2048], name[32], body[1200];
+	long	st;
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "v%d", i);
+		st = generate(name, out, sizeof(out));
+		cr_assert_eq(st, 200, "%s: %ld %s\n%s", name, st, out,
+		    tsrv_log_tail(&srv));
+	}
+	snprintf(body, sizeof(body), "{\"ciphertext\":\"%s\"}", ct);
+	st = post("/v1/key/decrypt/v0", body, out, sizeof(out));
+	cr_assert_eq(st, 200, "decrypt: %ld %s", st, out);
+}
+
+/*
+ * `keyward seal seal|unseal` over Vault, which has no atomic replace:
+ * killed between the delete of a key's old form and the create of its
+ * new one, the key still reads (the agent finds its staged copy), and the
+ * next run restores it; killed between keys, every key reads; finished,
+ * every value is sealed (or plain again) and no staged copy is left.
+ */
+Test(seal, vault_migration_with_crash)
+{
+	char	out[2048], name[32], ct[1024], *p, *q;
+	int	i, n = 6, rc;
+
+	keygen();
+	vd_start();
+	start_vault(false);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "v%d", i);
+		create(name);
+	}
+	cr_assert_eq(generate("v0", out, sizeof(out)), 200);
+	cr_assert_not_null(p = strstr(out, "\"ciphertext\":\""));
+	p += 14;
+	cr_assert_not_null(q = strchr(p, '"'));
+	snprintf(ct, sizeof(ct), "%.*s", (int)(q - p), p);
+	stop();
+	cr_assert_eq(vault_count(n, 0), n);
+
+	/* Killed in the gap of the third key: it is in Vault only as its
+	 * staged copy, and still reads through the server. */
+	rc = seal_cmd_vault("seal", "KEYWARD_SEAL_CRASH_AFTER=2 "
+	    "KEYWARD_SEAL_CRASH_GAP=1");
+	cr_assert_eq(rc, 128 + SIGKILL, "seal was not killed: %d", rc);
+	cr_assert_eq(vault_count(n, 1), 2);
+	cr_assert_eq(vault_count(n, -1), 1, "no key in its gap");
+	cr_assert_eq(vault_staged(), 1);
+	start_vault(true);
+	all_read(n, ct);
+	cr_assert_gt(tsrv_log_count(&srv, "read from its staged copy"), 0);
+	stop();
+
+	cr_assert_eq(seal_cmd_vault("seal", NULL), 0);
+	cr_assert_eq(vault_count(n, 1), n);
+	cr_assert_eq(vault_staged(), 0, "staged copies left");
+	start_vault(true);
+	all_read(n, ct);
+	stop();
+
+	/* Unseal, killed between keys, then to the end. */
+	rc = seal_cmd_vault("unseal", "KEYWARD_SEAL_CRASH_AFTER=3");
+	cr_assert_eq(rc, 128 + SIGKILL);
+	cr_assert_eq(vault_count(n, 0), 3);
+	cr_assert_eq(vault_count(n, 1), n - 3);
+	start_vault(true);
+	all_read(n, ct);
+	stop();
+	cr_assert_eq(seal_cmd_vault("unseal", NULL), 0);
+	cr_assert_eq(vault_count(n, 0), n);
+	cr_assert_eq(vault_staged(), 0);
+	start_vault(false);
+	all_read(n, ct);
+	stop();
+	pydouble_stop(&vd);
 }
