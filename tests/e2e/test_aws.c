@@ -287,10 +287,7 @@ static void
 write_config(const struct acfg *c)
 {
 	struct tsrv_cfg	 cfg = { 0 };
-	char		 fs[PATH_MAX + 64], ks[8192];
-	char		*text, *at, *out;
-	FILE		*f;
-	long		 len;
+	char		 ks[8192];
 
 	cr_assert_eq(tsrv_write_config(&srv, &cfg), 0);
 	/* KES's layout; the endpoint without a scheme, as KES's samples
@@ -302,22 +299,8 @@ write_config(const struct acfg *c)
 	    AKID "\n        secretkey: " SECRET "\n");
 	if (c->raw != NULL)
 		FMT(ks, "keystore:\n  aws:\n    secretsmanager:\n%s", c->raw);
-	FMT(fs, "keystore:\n  fs:\n    path: %s\n", srv.keys);
-	cr_assert_not_null(f = fopen(srv.config, "r"));
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	text = calloc(1, (size_t)len + 1);
-	cr_assert_eq(fread(text, 1, (size_t)len, f), (size_t)len);
-	fclose(f);
-	cr_assert_not_null(at = strstr(text, fs), "no fs store in:\n%s", text);
-	out = calloc(1, (size_t)len + strlen(ks) + 1);
-	memcpy(out, text, (size_t)(at - text));
-	strcat(out, ks);
-	strcat(out, at + strlen(fs));
-	cr_assert_eq(tsrv_write_file(srv.config, out), 0);
-	free(text);
-	free(out);
+	cr_assert_eq(tsrv_replace_keystore(&srv, ks), 0, "no fs store in "
+	    "%s", srv.config);
 }
 
 static void

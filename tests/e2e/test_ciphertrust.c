@@ -311,10 +311,7 @@ static void
 write_config(const struct ccfg *c)
 {
 	struct tsrv_cfg	 cfg = { 0 };
-	char		 fs[PATH_MAX + 64], ks[8192], ca[PATH_MAX + 16];
-	char		*text, *at, *out;
-	FILE		*f;
-	long		 len;
+	char		 ks[8192], ca[PATH_MAX + 16];
 
 	cr_assert_eq(tsrv_write_config(&srv, &cfg), 0);
 	FMT(ca, "%s/ca.crt", cd.dir);
@@ -328,22 +325,8 @@ write_config(const struct ccfg *c)
 	    c->ca ? c->ca : ca);
 	if (c->raw != NULL)
 		FMT(ks, "keystore:\n  gemalto:\n    keysecure:\n%s", c->raw);
-	FMT(fs, "keystore:\n  fs:\n    path: %s\n", srv.keys);
-	cr_assert_not_null(f = fopen(srv.config, "r"));
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	text = calloc(1, (size_t)len + 1);
-	cr_assert_eq(fread(text, 1, (size_t)len, f), (size_t)len);
-	fclose(f);
-	cr_assert_not_null(at = strstr(text, fs), "no fs store in:\n%s", text);
-	out = calloc(1, (size_t)len + strlen(ks) + 1);
-	memcpy(out, text, (size_t)(at - text));
-	strcat(out, ks);
-	strcat(out, at + strlen(fs));
-	cr_assert_eq(tsrv_write_file(srv.config, out), 0);
-	free(text);
-	free(out);
+	cr_assert_eq(tsrv_replace_keystore(&srv, ks), 0, "no fs store in "
+	    "%s", srv.config);
 }
 
 static void
@@ -367,30 +350,6 @@ kw_start(const struct ccfg *c)
 	    "the server did not start; log:\n%s", tsrv_log_tail(&srv));
 }
 
-/* A server that failed in a child's start-up leaves workers behind for
- * a moment (they exit when the parent's channel closes): wait until
- * they have let go of the port, so that the next start can listen. */
-static void
-port_free(int port)
-{
-	struct sockaddr_in	 sa = { .sin_family = AF_INET };
-	uint64_t		 t0 = tsrv_now_ms();
-	int			 fd, one = 1, rc;
-
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	do {
-		cr_assert_neq(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-		    sizeof(one));
-		rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-		close(fd);
-		if (rc == 0)
-			return;
-		tsrv_sleep_ms(100);
-	} while (tsrv_now_ms() - t0 < 10000);
-}
-
 /* The server must refuse to start; its log must say `why`. */
 static void
 kw_start_fails(const struct ccfg *c, const char *why)
@@ -407,7 +366,7 @@ kw_start_fails(const struct ccfg *c, const char *why)
 	cr_expect_gt(tsrv_log_count(&srv, why), 0, "the log does not say "
 	    "\"%s\":\n%s", why, tsrv_log_tail(&srv));
 	srv.pid = 0;
-	port_free(srv.port);
+	(void)tsrv_port_free(srv.port, 10000);
 }
 
 /* A key call: POST /v1/key/<op>/<name> (body NULL: POST ""). */

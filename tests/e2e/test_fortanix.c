@@ -301,10 +301,8 @@ static void
 write_config(const struct fcfg *c)
 {
 	struct tsrv_cfg	 cfg = { 0 };
-	char		 fs[PATH_MAX + 64], ks[8192], ca[PATH_MAX + 16];
-	char		 ep[64], *text, *at, *out;
-	FILE		*f;
-	long		 len;
+	char		 ks[8192], ca[PATH_MAX + 16];
+	char		 ep[64];
 
 	cr_assert_eq(tsrv_write_config(&srv, &cfg), 0);
 	FMT(ca, "%s/ca.crt", fd.dir);
@@ -320,22 +318,8 @@ write_config(const struct fcfg *c)
 		    "        ca: %s\n", ep, c->ca ? c->ca : ca);
 	/* KES's ${VAR}: the API key from the environment. */
 	setenv("KEYWARD_TEST_FX_KEY", c->key ? c->key : API_KEY, 1);
-	FMT(fs, "keystore:\n  fs:\n    path: %s\n", srv.keys);
-	cr_assert_not_null(f = fopen(srv.config, "r"));
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	text = calloc(1, (size_t)len + 1);
-	cr_assert_eq(fread(text, 1, (size_t)len, f), (size_t)len);
-	fclose(f);
-	cr_assert_not_null(at = strstr(text, fs), "no fs store in:\n%s", text);
-	out = calloc(1, (size_t)len + strlen(ks) + 1);
-	memcpy(out, text, (size_t)(at - text));
-	strcat(out, ks);
-	strcat(out, at + strlen(fs));
-	cr_assert_eq(tsrv_write_file(srv.config, out), 0);
-	free(text);
-	free(out);
+	cr_assert_eq(tsrv_replace_keystore(&srv, ks), 0, "no fs store in "
+	    "%s", srv.config);
 }
 
 static void
@@ -361,27 +345,6 @@ kw_start(const struct fcfg *c)
 
 /* Workers of a failed start let go of the port a moment later. */
 static void
-port_free(int port)
-{
-	struct sockaddr_in	 sa = { .sin_family = AF_INET };
-	uint64_t		 t0 = tsrv_now_ms();
-	int			 s, one = 1, rc;
-
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	do {
-		cr_assert_neq(s = socket(AF_INET, SOCK_STREAM, 0), -1);
-		(void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one,
-		    sizeof(one));
-		rc = bind(s, (struct sockaddr *)&sa, sizeof(sa));
-		close(s);
-		if (rc == 0)
-			return;
-		tsrv_sleep_ms(100);
-	} while (tsrv_now_ms() - t0 < 10000);
-}
-
-static void
 kw_start_fails(const struct fcfg *c, const char *why)
 {
 	int st;
@@ -396,7 +359,7 @@ kw_start_fails(const struct fcfg *c, const char *why)
 	cr_expect_gt(tsrv_log_count(&srv, why), 0, "the log does not say "
 	    "\"%s\":\n%s", why, tsrv_log_tail(&srv));
 	srv.pid = 0;
-	port_free(srv.port);
+	(void)tsrv_port_free(srv.port, 10000);
 }
 
 static long

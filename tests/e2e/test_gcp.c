@@ -306,9 +306,8 @@ static void
 write_config(const struct gcfg *c)
 {
 	struct tsrv_cfg	 cfg = { 0 };
-	char		 fs[PATH_MAX + 64], path[PATH_MAX + 64], v[256];
-	char		*text, *doc, *ks, *at, *out, *key;
-	size_t		 len;
+	char		 path[PATH_MAX + 64], v[256];
+	char		*doc, *ks, *key;
 
 	cr_assert_eq(tsrv_write_config(&srv, &cfg), 0);
 	FMT(path, "%s/ca.crt", gd.dir);
@@ -352,17 +351,8 @@ write_config(const struct gcfg *c)
 	}
 	free(key);
 
-	FMT(fs, "keystore:\n  fs:\n    path: %s\n", srv.keys);
-	text = slurp(srv.config);
-	cr_assert_not_null(at = strstr(text, fs), "no fs store in:\n%s", text);
-	len = strlen(text) + strlen(ks) + 1;
-	out = calloc(1, len);
-	memcpy(out, text, (size_t)(at - text));
-	strcat(out, ks);
-	strcat(out, at + strlen(fs));
-	cr_assert_eq(tsrv_write_file(srv.config, out), 0);
-	free(text);
-	free(out);
+	cr_assert_eq(tsrv_replace_keystore(&srv, ks), 0, "no fs store in "
+	    "%s", srv.config);
 	free(doc);
 }
 
@@ -388,27 +378,6 @@ kw_start(const struct gcfg *c)
 }
 
 static void
-port_free(int port)
-{
-	struct sockaddr_in	 sa = { .sin_family = AF_INET };
-	uint64_t		 t0 = tsrv_now_ms();
-	int			 fd, one = 1, rc;
-
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	do {
-		cr_assert_neq(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-		    sizeof(one));
-		rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-		close(fd);
-		if (rc == 0)
-			return;
-		tsrv_sleep_ms(100);
-	} while (tsrv_now_ms() - t0 < 10000);
-}
-
-static void
 kw_start_fails(const struct gcfg *c, const char *why)
 {
 	int st;
@@ -423,7 +392,7 @@ kw_start_fails(const struct gcfg *c, const char *why)
 	cr_expect_gt(tsrv_log_count(&srv, why), 0, "the log does not say "
 	    "\"%s\":\n%s", why, tsrv_log_tail(&srv));
 	srv.pid = 0;
-	port_free(srv.port);
+	(void)tsrv_port_free(srv.port, 10000);
 }
 
 static long

@@ -394,10 +394,7 @@ static void
 write_config(const struct vcfg *v)
 {
 	struct tsrv_cfg	 cfg = { .extra = v->top };
-	char		 fs[PATH_MAX + 64], ks[8192], auth[512], tls[1024];
-	char		*text, *at, *out;
-	FILE		*f;
-	long		 len;
+	char		 ks[8192], auth[512], tls[1024];
 
 	cr_assert_eq(tsrv_write_config(&srv, &cfg), 0);
 	FMT(auth, "    approle:\n      id: %s\n      secret: %s\n", ROLE_ID,
@@ -411,22 +408,8 @@ write_config(const struct vcfg *v)
 	    v->tls ? v->tls : tls);
 	if (v->raw != NULL)
 		FMT(ks, "keystore:\n  vault:\n%s", v->raw);
-	FMT(fs, "keystore:\n  fs:\n    path: %s\n", srv.keys);
-	cr_assert_not_null(f = fopen(srv.config, "r"));
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	text = calloc(1, (size_t)len + 1);
-	cr_assert_eq(fread(text, 1, (size_t)len, f), (size_t)len);
-	fclose(f);
-	cr_assert_not_null(at = strstr(text, fs), "no fs store in:\n%s", text);
-	out = calloc(1, (size_t)len + strlen(ks) + 1);
-	memcpy(out, text, (size_t)(at - text));
-	strcat(out, ks);
-	strcat(out, at + strlen(fs));
-	cr_assert_eq(tsrv_write_file(srv.config, out), 0);
-	free(text);
-	free(out);
+	cr_assert_eq(tsrv_replace_keystore(&srv, ks), 0, "no fs store in "
+	    "%s", srv.config);
 }
 
 static void

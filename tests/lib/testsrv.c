@@ -1410,3 +1410,58 @@ tsrv_child(struct testsrv *s, const char *cmd)
 			return kids[i].pid;
 	return -1;
 }
+
+int
+tsrv_replace_keystore(struct testsrv *t, const char *ks)
+{
+	char	 fs[PATH_MAX + 64], *text, *at, *out;
+	FILE	*f;
+	long	 len;
+	int	 rc = -1;
+
+	if (snprintf(fs, sizeof(fs), "keystore:\n  fs:\n    path: %s\n",
+	    t->keys) >= (int)sizeof(fs) || (f = fopen(t->config, "r")) == NULL)
+		return -1;
+	if (fseek(f, 0, SEEK_END) == -1 || (len = ftell(f)) < 0) {
+		fclose(f);
+		return -1;
+	}
+	rewind(f);
+	text = calloc(1, (size_t)len + 1);
+	out = calloc(1, (size_t)len + strlen(ks) + 1);
+	if (text != NULL && out != NULL &&
+	    fread(text, 1, (size_t)len, f) == (size_t)len &&
+	    (at = strstr(text, fs)) != NULL) {
+		memcpy(out, text, (size_t)(at - text));
+		strcat(out, ks);
+		strcat(out, at + strlen(fs));
+		rc = tsrv_write_file(t->config, out);
+	}
+	fclose(f);
+	free(text);
+	free(out);
+	return rc;
+}
+
+int
+tsrv_port_free(int port, unsigned int timeout_ms)
+{
+	struct sockaddr_in	 sa = { .sin_family = AF_INET };
+	uint64_t		 t0 = tsrv_now_ms();
+	int			 fd, one = 1, rc;
+
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	do {
+		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+			return -1;
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+		rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+		close(fd);
+		if (rc == 0)
+			return 0;
+		tsrv_sleep_ms(100);
+	} while (tsrv_now_ms() - t0 < timeout_ms);
+	return -1;
+}

@@ -110,6 +110,18 @@ int		 tsrv_init(struct testsrv *, const char *exe);
 /* Write the configuration file (atomically: a temporary file, renamed). */
 int		 tsrv_write_config(struct testsrv *, const struct tsrv_cfg *);
 int		 tsrv_write_file(const char *path, const char *text);
+/*
+ * In the configuration tsrv_write_config() wrote, put ks (a whole
+ * "keystore:\n..." section) where its fs store is: how the store tests
+ * point the server at a double. 0, or -1 (no fs store there).
+ */
+int		 tsrv_replace_keystore(struct testsrv *, const char *ks);
+/*
+ * Wait up to timeout_ms until 127.0.0.1:port can be bound again (a server
+ * that failed in a child's start-up leaves workers holding it for a
+ * moment). 0, or -1 at the time.
+ */
+int		 tsrv_port_free(int port, unsigned int timeout_ms);
 
 /*
  * Start `exe server --config FILE` with stdout and stderr appended to the
