@@ -40,6 +40,7 @@ msg_name(unsigned int t)
 	case MSG_KEY_DECRYPT:	return "KEY_DECRYPT";
 	case MSG_KEY_HMAC:	return "KEY_HMAC";
 	case MSG_KEY_BULK_DECRYPT: return "KEY_BULK_DECRYPT";
+	case MSG_TLS_SIGN: return "TLS_SIGN";
 	case MSG_DONE:		return "DONE";
 	case MSG_KEY_INFO:	return "KEY_INFO";
 	case MSG_KEY_NAMES:	return "KEY_NAMES";
@@ -48,6 +49,7 @@ msg_name(unsigned int t)
 	case MSG_KEY_OPENED:	return "KEY_OPENED";
 	case MSG_KEY_MAC:	return "KEY_MAC";
 	case MSG_KEY_OPENED_BULK: return "KEY_OPENED_BULK";
+	case MSG_TLS_SIGNATURE: return "TLS_SIGNATURE";
 	case MSG_KS_CREATE:	return "KS_CREATE";
 	case MSG_KS_GET:	return "KS_GET";
 	case MSG_KS_DELETE:	return "KS_DELETE";

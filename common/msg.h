@@ -101,6 +101,18 @@ enum msg_type {
 	 * ciphertext, bytes context): KES 2023's bulk decrypt.  Reply
 	 * MSG_KEY_OPENED_BULK, or one error for all. */
 	MSG_KEY_BULK_DECRYPT,
+	/*
+	 * worker -> crypto: one TLS handshake signature (the worker holds
+	 * no TLS private key). u8 purpose (enum tls_sign_purpose), bytes
+	 * key id (SHA-256 of the certificate's SubjectPublicKeyInfo, 32),
+	 * str digest ("SHA256", "SHA384", "SHA512"; "" for Ed25519), u8
+	 * padding (enum tls_sign_pad), bytes tbs: what OpenSSL would hash
+	 * and sign, whole (the TLS 1.3 CertificateVerify input, or the TLS
+	 * 1.2 randoms and ECDHE parameters).  Reply MSG_TLS_SIGNATURE, or
+	 * MSG_ERROR for a key id not held. A tbs of another shape is a
+	 * protocol error: the channel is dropped.
+	 */
+	MSG_TLS_SIGN,
 
 	/* crypto -> worker: empty (create, import, delete, ready) */
 	MSG_DONE = 48,
@@ -119,6 +131,8 @@ enum msg_type {
 	MSG_KEY_MAC,
 	/* crypto -> worker: u32 n, n x bytes plaintext */
 	MSG_KEY_OPENED_BULK,
+	/* crypto -> worker: bytes signature */
+	MSG_TLS_SIGNATURE,
 
 	/* --- crypto <-> agent --- */
 	/* crypto -> agent: empty */
@@ -172,6 +186,26 @@ enum crypto_report {
 				 * `keys:` exists: requests may come */
 	CRYPTO_START_FAILED,	/* a key of `keys:` cannot be created
 				 * (detail: the store's message) */
+};
+
+/* MSG_TLS_SIGN: which handshake message the signature is for. */
+enum tls_sign_purpose {
+	TLS_SIGN_TLS13_CV = 1,	/* TLS 1.3 server CertificateVerify:
+				 * 64 x 0x20, "TLS 1.3, server
+				 * CertificateVerify", 0x00, transcript
+				 * hash (32 or 48 bytes) */
+	TLS_SIGN_TLS12_SKE,	/* TLS 1.2 ServerKeyExchange: client
+				 * random (32), server random (32),
+				 * ECParameters named_curve (3), u16
+				 * group, u8 length, public point */
+};
+
+/* MSG_TLS_SIGN: RSA padding; none for ECDSA and Ed25519. */
+enum tls_sign_pad {
+	TLS_SIGN_PAD_NONE = 0,
+	TLS_SIGN_PAD_PKCS1,	/* TLS 1.2 only */
+	TLS_SIGN_PAD_PSS,	/* salt as long as the digest, MGF1 with
+				 * the same digest */
 };
 
 /* Why the agent could not do what was asked (MSG_KS_FAIL). */
