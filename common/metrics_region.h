@@ -15,6 +15,8 @@
 #define METRICS_NBUCKETS	11	/* ten bounds and +Inf */
 #define METRICS_NCLASSES	3	/* 2xx, 4xx, 5xx */
 #define METRICS_NCODES		(METRICS_NCLASSES * 100)
+#define METRICS_SIGN_NBUCKETS	11	/* handshake signatures: ten bounds
+					 * from 50 us to 50 ms, and +Inf */
 
 struct metrics_slot {
 	int64_t		 active;
@@ -23,6 +25,11 @@ struct metrics_slot {
 	uint64_t	 buckets[METRICS_NBUCKETS];
 	uint64_t	 codes[METRICS_NCODES];
 	uint64_t	 chunked_in;		/* chunked body bytes decoded */
+	/* Handshake signatures at the crypto process: round trips of those
+	 * answered, and those that failed (refused, lost). */
+	uint64_t	 sign_buckets[METRICS_SIGN_NBUCKETS];
+	uint64_t	 sign_sum_ns;
+	uint64_t	 sign_failed;
 } __attribute__((aligned(64)));
 
 /* Bytes the parent allocates for the region. */

@@ -247,8 +247,12 @@ tls_server_ctx(const struct pem *cert, const struct pem *key,
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+	/* No SHA-1 or SHA-224 signatures either way, and for the server's
+	 * own only what the crypto process signs (privsep/sign.c). */
+	if (SSL_CTX_set1_sigalgs_list(ctx, TLS_SIGALGS) != 1)
+		goto fail;
 	if (load_chain(ctx, cert, err, errlen) == -1 ||
-	    load_key(ctx, key, password, err, errlen) == -1)
+	    (key != NULL && load_key(ctx, key, password, err, errlen) == -1))
 		goto fail_quiet;
 
 	mode = SSL_VERIFY_PEER;

@@ -30,12 +30,23 @@
 /* TLS 1.2 suites: ECDHE with AES-GCM or ChaCha20-Poly1305, no CBC. */
 #define TLS12_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
 
+/* Signature schemes, both ways: those the crypto process makes for the
+ * server's key (RSA, ECDSA, Ed25519) and, for client certificates, also
+ * RSA-PSS keys and Ed448. */
+#define TLS_SIGALGS	"ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ed25519:" \
+			"rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:" \
+			"rsa_pss_rsae_sha512:RSA+SHA256:RSA+SHA384:RSA+SHA512:" \
+			"ed448:rsa_pss_pss_sha256:rsa_pss_pss_sha384:" \
+			"rsa_pss_pss_sha512"
+
 /* A leaf and up to 9 intermediates; real chains have 1-4 certificates. */
 #define TLS_MAX_CHAIN		10
 /* 64 KiB (Go's limit for a handshake message before 1.21); a chain of 10
  * RSA-4096 certificates takes about 20 KiB. */
 #define TLS_MAX_CERT_LIST	(64 * 1024)
 
+/* key NULL: the caller gives the context its key (the worker's remote
+ * key, worker/tls_key.c); password is then unused. */
 SSL_CTX	*tls_server_ctx(const struct pem *cert, const struct pem *key,
 	    const char *password, const struct pem *ca, enum tls_auth auth,
 	    bool request_only, char *err, size_t errlen);

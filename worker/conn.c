@@ -15,14 +15,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <openssl/async.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/xmalloc.h"
 #include "worker/metrics.h"
+#include "worker/tls_key.h"
 #include "worker/worker.h"
 
 #define READ_CHUNK	16384
@@ -41,7 +45,14 @@ conn_event(struct ev_io *io, uint32_t events)
 	struct conn *c = io->arg;
 
 	/* A client gone while its request is at the crypto process: the
-	 * late answer finds no connection and is dropped. */
+	 * late answer finds no connection and is dropped. So for a
+	 * handshake waiting for its signature, which otherwise waits for
+	 * the answer alone (conn_signed). */
+	if (c->sign_state == SIGN_WAIT) {
+		if (events & (EPOLLHUP | EPOLLERR))
+			conn_close(c);
+		return;
+	}
 	if (c->state == CONN_WAIT && (events & (EPOLLHUP | EPOLLERR))) {
 		conn_close(c);
 		return;
@@ -106,6 +117,10 @@ conn_accept(int fd)
 		return;
 	}
 	SSL_set_accept_state(c->ssl);
+	/* The handshake runs as an async job, paused while the crypto
+	 * process signs; once done the connection leaves the mode, so
+	 * reads and writes start no job. */
+	SSL_set_mode(c->ssl, SSL_MODE_ASYNC);
 	buf_init(&c->in, CONN_IN_MAX);
 	buf_init(&c->out, CONN_OUT_MAX);
 	buf_init(&c->body, BODY_MAX);
@@ -123,9 +138,27 @@ conn_accept(int fd)
 	conn_drive(c);
 }
 
+/*
+ * A handshake paused for its signature ends before its SSL goes: resumed
+ * with a failure, its job finishes (a paused job would never be freed).
+ */
+static void
+sign_abandon(struct conn *c)
+{
+	if (c->sign_state != SIGN_WAIT)
+		return;
+	conn_forget_pending(c);
+	c->sign_state = SIGN_FAILED;
+	w.handshaking = c;
+	(void)SSL_do_handshake(c->ssl);
+	w.handshaking = NULL;
+	ERR_clear_error();
+}
+
 void
 conn_close(struct conn *c)
 {
+	sign_abandon(c);
 	conn_forget_pending(c);
 	logs_unsubscribe(c);
 	ev_timer_cancel(&c->resume);
@@ -137,6 +170,8 @@ conn_close(struct conn *c)
 	SSL_free(c->ssl);
 	ERR_clear_error();
 	close(c->fd);
+	if (c->sig != NULL)
+		freezero(c->sig, c->siglen);
 	buf_release(&c->in);
 	buf_release(&c->out);
 	buf_release(&c->body);
@@ -208,6 +243,11 @@ ssl_wait(struct conn *c, int r)
 	unsigned long	 e;
 
 	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_ASYNC:
+		/* The signature is at the crypto process; its answer (or
+		 * its loss) drives the connection again. */
+		conn_arm(c, 0);
+		return 0;
 	case SSL_ERROR_WANT_READ:
 		conn_arm(c, EPOLLIN);
 		return 0;
@@ -250,9 +290,13 @@ quick_ack(int fd)
 static int
 do_handshake(struct conn *c)
 {
-	int r = SSL_do_handshake(c->ssl);
+	int r;
 
+	w.handshaking = c;
+	r = SSL_do_handshake(c->ssl);
+	w.handshaking = NULL;
 	if (r == 1) {
+		SSL_clear_mode(c->ssl, SSL_MODE_ASYNC);
 		quick_ack(c->fd);
 		identify(c);
 		c->state = CONN_READ;
@@ -260,6 +304,83 @@ do_handshake(struct conn *c)
 		return 1;
 	}
 	return ssl_wait(c, r);
+}
+
+/*
+ * Inside the handshake's async job (libssl -> tls_key.c): ask the crypto
+ * process to sign and pause the job until conn_signed() has the answer.
+ * The purpose is this connection's protocol version, never the caller's.
+ */
+int
+tls_sign_remote(const struct tls_sign_req *r, uint8_t *sig, size_t *siglen,
+    size_t sigsize)
+{
+	struct conn	*c = w.handshaking;
+	struct buf	 b;
+	struct timespec	 t0, t1;
+	uint8_t		 purpose;
+	int		 ok;
+
+	if (c == NULL || ASYNC_get_current_job() == NULL ||
+	    c->sign_state != SIGN_NONE)
+		return -1;	/* never a blocking signature */
+	purpose = SSL_version(c->ssl) == TLS1_3_VERSION ?
+	    TLS_SIGN_TLS13_CV : TLS_SIGN_TLS12_SKE;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	buf_init(&b, IPC_MAX_PEER);
+	(void)buf_put_u8(&b, purpose);
+	(void)buf_put_bytes(&b, r->id, TLS_KEY_ID_LEN);
+	(void)buf_put_str(&b, r->digest);
+	(void)buf_put_u8(&b, (uint8_t)r->pad);
+	(void)buf_put_bytes(&b, r->tbs, r->tbslen);
+	ok = !b.failed && crypto_send(c, MSG_TLS_SIGN, &b) == 0;
+	buf_release(&b);
+	if (!ok)
+		return -1;
+	c->sign_state = SIGN_WAIT;
+	while (c->sign_state == SIGN_WAIT)
+		if (ASYNC_pause_job() == 0) {
+			conn_forget_pending(c);
+			c->sign_state = SIGN_NONE;
+			return -1;
+		}
+	ok = c->sign_state == SIGN_DONE && c->siglen <= sigsize;
+	if (ok) {
+		memcpy(sig, c->sig, c->siglen);
+		*siglen = c->siglen;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_tls_sign(ok, (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
+	    (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec);
+	if (c->sig != NULL)
+		freezero(c->sig, c->siglen);
+	c->sig = NULL;
+	c->siglen = 0;
+	c->sign_state = SIGN_NONE;
+	return ok ? 0 : -1;
+}
+
+/* MSG_TLS_SIGNATURE: bytes signature; or MSG_ERROR (a key the crypto
+ * process does not hold). The handshake resumes in conn_drive(). */
+void
+conn_signed(struct conn *c, struct ipc_msg *m)
+{
+	const uint8_t	*p;
+	size_t		 len;
+
+	if (c->sign_state != SIGN_WAIT)
+		return;
+	c->sign_state = SIGN_FAILED;
+	if (m->hdr.type == MSG_TLS_SIGNATURE &&
+	    buf_get_bytes(&m->payload, &p, &len) == 0 &&
+	    buf_end(&m->payload) == 0 && len > 0 && len <= 1024) {
+		c->sig = xmalloc(len);
+		memcpy(c->sig, p, len);
+		c->siglen = len;
+		c->sign_state = SIGN_DONE;
+	} else
+		log_warnx("TLS handshake: the crypto process did not sign "
+		    "(%s)", msg_name(m->hdr.type));
 }
 
 /* 1: all written; 0: waiting; -1: closed. */

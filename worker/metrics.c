@@ -43,6 +43,16 @@ static const uint64_t bucket_ns[METRICS_NBUCKETS - 1] = {
 	10000000000ull,
 };
 
+/* The signing round trip: a few tens of microseconds when idle. */
+static const double sign_bucket_s[METRICS_SIGN_NBUCKETS - 1] = {
+	0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
+	0.05,
+};
+static const uint64_t sign_bucket_ns[METRICS_SIGN_NBUCKETS - 1] = {
+	50000ull, 100000ull, 200000ull, 500000ull, 1000000ull, 2000000ull,
+	5000000ull, 10000000ull, 20000000ull, 50000000ull,
+};
+
 /* A worker's view; only a running worker's own process holds it. */
 static struct {
 	struct metrics_slot	*slots;
@@ -165,6 +175,24 @@ metrics_chunked_in(size_t n)
 }
 
 void
+metrics_tls_sign(bool ok, uint64_t ns)
+{
+	size_t b;
+
+	if (m.mine == NULL)
+		return;
+	if (!ok) {
+		add(&m.mine->sign_failed, 1);
+		return;
+	}
+	for (b = 0; b < METRICS_SIGN_NBUCKETS - 1 && ns > sign_bucket_ns[b];
+	    b++)
+		;
+	add(&m.mine->sign_buckets[b], 1);
+	add(&m.mine->sign_sum_ns, ns);
+}
+
+void
 metrics_log_event(int stream)
 {
 	if (m.mine == NULL)
@@ -182,6 +210,8 @@ struct totals {
 	uint64_t	 sum_ns;
 	uint64_t	 buckets[METRICS_NBUCKETS];
 	uint64_t	 codes[METRICS_NCODES];
+	uint64_t	 sign_buckets[METRICS_SIGN_NBUCKETS];
+	uint64_t	 sign_sum_ns, sign_failed;
 };
 
 static uint64_t
@@ -208,6 +238,10 @@ sum_slots(struct totals *t)
 			t->buckets[j] += load(&s->buckets[j]);
 		for (j = 0; j < METRICS_NCODES; j++)
 			t->codes[j] += load(&s->codes[j]);
+		for (j = 0; j < METRICS_SIGN_NBUCKETS; j++)
+			t->sign_buckets[j] += load(&s->sign_buckets[j]);
+		t->sign_sum_ns += load(&s->sign_sum_ns);
+		t->sign_failed += load(&s->sign_failed);
 	}
 }
 
@@ -387,6 +421,22 @@ metrics_render(struct buf *out, const struct metrics_sys *sys)
 	family(&o, "keyward_http_chunked_input_bytes", "counter",
 	    "Bytes of chunked request bodies decoded, framing included.");
 	sample(&o, "keyward_http_chunked_input_bytes", (double)t.chunked_in);
+	family(&o, "keyward_tls_sign_failures", "counter",
+	    "Handshake signatures the crypto process did not make.");
+	sample(&o, "keyward_tls_sign_failures", (double)t.sign_failed);
+	family(&o, "keyward_tls_sign_seconds", "histogram",
+	    "Round trips of handshake signatures to the crypto process.");
+	for (cum = 0, b = 0; b < METRICS_SIGN_NBUCKETS; b++) {
+		cum += t.sign_buckets[b];
+		fmt_float(le, sizeof(le), b < METRICS_SIGN_NBUCKETS - 1 ?
+		    sign_bucket_s[b] : INFINITY);
+		put(&o, "keyward_tls_sign_seconds_bucket{le=\"%s\"} %llu\n",
+		    le, (unsigned long long)cum);
+	}
+	sample(&o, "keyward_tls_sign_seconds_sum",
+	    (double)t.sign_sum_ns / 1e9);
+	put(&o, "keyward_tls_sign_seconds_count %llu\n",
+	    (unsigned long long)cum);
 	if (o.err == -1) {
 		if (out->len > start)
 			explicit_bzero(out->data + start, out->len - start);

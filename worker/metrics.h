@@ -11,6 +11,7 @@
 #ifndef KEYWARD_METRICS_H
 #define KEYWARD_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,8 @@ void	metrics_request_end(int status, uint64_t ns);
 void	metrics_request_abort(void);
 /* n bytes of a chunked request body decoded (each byte counts once). */
 void	metrics_chunked_in(size_t n);
+/* A handshake signature: answered after ns, or failed. */
+void	metrics_tls_sign(bool ok, uint64_t ns);
 /* One event written to a /v1/log/ subscriber. */
 void	metrics_log_event(int stream);	/* enum log_stream */
 

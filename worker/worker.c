@@ -31,6 +31,7 @@
 #include "common/sandbox.h"
 #include "worker/body.h"
 #include "worker/metrics.h"
+#include "worker/tls_key.h"
 #include "worker/worker.h"
 
 #define PENDING_MASK		(sizeof(w.pending) / sizeof(w.pending[0]) - 1)
@@ -63,6 +64,7 @@ static const struct peer_dispatch crypto_dispatch[] = {
 	{ MSG_KEY_OPENED,	crypto_reply },
 	{ MSG_KEY_MAC,		crypto_reply },
 	{ MSG_KEY_OPENED_BULK,	crypto_reply },
+	{ MSG_TLS_SIGNATURE,	crypto_reply },
 	{ MSG_ERROR,		crypto_reply },
 	{ 0, NULL }
 };
@@ -76,7 +78,7 @@ pending_slot(uint32_t id)
 }
 
 int
-crypto_request(struct conn *c, uint16_t type, const struct buf *b)
+crypto_send(struct conn *c, uint16_t type, const struct buf *b)
 {
 	if (++w.next_id == 0)
 		w.next_id = 1;
@@ -87,6 +89,14 @@ crypto_request(struct conn *c, uint16_t type, const struct buf *b)
 	}
 	c->pnext = *pending_slot(c->req_id);
 	*pending_slot(c->req_id) = c;
+	return 0;
+}
+
+int
+crypto_request(struct conn *c, uint16_t type, const struct buf *b)
+{
+	if (crypto_send(c, type, b) == -1)
+		return -1;
 	c->state = CONN_WAIT;
 	return 0;
 }
@@ -118,7 +128,10 @@ crypto_reply(struct peer *p, struct ipc_msg *m)
 	if (c == NULL)
 		return 0;	/* its connection went away meanwhile */
 	conn_forget_pending(c);
-	route_reply(c, m);
+	if (c->state == CONN_HANDSHAKE)
+		conn_signed(c, m);
+	else
+		route_reply(c, m);
 	conn_drive(c);
 	return 0;
 }
@@ -141,8 +154,11 @@ crypto_lost(struct peer *p, const char *why)
 			next = c->pnext;
 			c->req_id = 0;
 			c->pnext = NULL;
-			respond_error(c, 503, "service unavailable: crypto "
-			    "process restarting");
+			if (c->state == CONN_HANDSHAKE)
+				c->sign_state = SIGN_FAILED;
+			else
+				respond_error(c, 503, "service unavailable: "
+				    "crypto process restarting");
 			conn_drive(c);
 		}
 	memset(w.pending, 0, sizeof(w.pending));
@@ -178,11 +194,35 @@ request_only(const struct worker_slice *s)
 	return false;
 }
 
+/*
+ * The certificate is ours, its private key the crypto process's: the
+ * context signs through tls_key.c, handshakes run as async jobs (conn.c).
+ */
 static SSL_CTX *
 make_ctx(const struct worker_slice *s, char *err, size_t errlen)
 {
-	return tls_server_ctx(&s->cert, &s->key, s->password, &s->ca,
-	    s->tls_auth, request_only(s), err, errlen);
+	SSL_CTX		*ctx;
+	EVP_PKEY	*k;
+
+	ctx = tls_server_ctx(&s->cert, NULL, NULL, &s->ca, s->tls_auth,
+	    request_only(s), err, errlen);
+	if (ctx == NULL)
+		return NULL;
+	if ((k = tls_key_remote(SSL_CTX_get0_certificate(ctx), err,
+	    errlen)) == NULL) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (SSL_CTX_use_PrivateKey(ctx, k) != 1) {
+		snprintf(err, errlen, "TLS certificate: its remote key is "
+		    "refused: %s", ERR_reason_error_string(ERR_peek_last_error()));
+		ERR_clear_error();
+		EVP_PKEY_free(k);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	EVP_PKEY_free(k);
+	return ctx;
 }
 
 /* New TLS files and policies; existing connections keep their session. */
@@ -399,6 +439,8 @@ worker_prepare(const struct proc_opts *opts)
 	    OPENSSL_INIT_LOAD_CRYPTO_STRINGS | OPENSSL_INIT_NO_LOAD_CONFIG,
 	    NULL) != 1)
 		fatalx("OpenSSL initialisation failed");
+	if (tls_key_init() == -1)
+		fatalx("cannot load the remote TLS key provider");
 	if ((w.ctx = make_ctx(&w.cf, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	worker_slice_forget_key(&w.cf);

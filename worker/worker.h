@@ -61,6 +61,14 @@ enum conn_state {
 				 * draining what the client still sends */
 };
 
+/* A handshake signature asked of the crypto process (tls_sign_remote). */
+enum sign_state {
+	SIGN_NONE,
+	SIGN_WAIT,		/* the handshake's async job is paused */
+	SIGN_DONE,		/* c->sig holds the answer */
+	SIGN_FAILED,		/* refused, lost, or the connection goes */
+};
+
 enum route_auth {
 	AUTH_NONE,		/* N: no identity needed */
 	AUTH_IDENTIFY,		/* I: any or no certificate, no policy */
@@ -125,6 +133,9 @@ struct conn {
 	bool			 body_too_big;	/* over BODY_MAX: not read;
 						 * answered, then closed */
 	int			 stream;	/* log stream + 1, or 0 */
+	enum sign_state		 sign_state;
+	uint8_t			*sig;		/* SIGN_DONE: the signature */
+	size_t			 siglen;
 };
 TAILQ_HEAD(connlist, conn);
 
@@ -140,6 +151,8 @@ struct worker {
 						 * until then nothing is accepted */
 	uint64_t		 fd_warned;	/* last such warning */
 	struct connlist		 conns;
+	struct conn		*handshaking;	/* in SSL_do_handshake: whose
+						 * signature the provider asks */
 	unsigned int		 nconns;
 	struct conn		*pending[1024];	/* by req_id */
 	uint32_t		 next_id;
@@ -160,6 +173,8 @@ int	worker_main(int, char **);
 
 /* worker.c: requests at the crypto process. */
 int	crypto_request(struct conn *, uint16_t type, const struct buf *);
+/* The same without leaving CONN_HANDSHAKE (a handshake signature). */
+int	crypto_send(struct conn *, uint16_t type, const struct buf *);
 void	conn_forget_pending(struct conn *);
 
 /* conn.c */
@@ -168,6 +183,8 @@ void	conn_close(struct conn *);
 void	conn_release_idle(struct conn *);
 void	conn_request_timeout(struct conn *);
 void	conn_drive(struct conn *);
+/* The crypto process answered a handshake signature (or MSG_ERROR). */
+void	conn_signed(struct conn *, struct ipc_msg *);
 bool	conn_idle(const struct conn *);
 
 /* worker.c: the last connection of a stopping worker is gone. */

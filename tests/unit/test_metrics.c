@@ -269,6 +269,10 @@ Test(metrics, exact_text)
 	metrics_attach_private();
 	metrics_request_begin();
 	metrics_request_end(200, 125 * MS);
+	/* Two handshake signatures answered, 30 us and 3 ms, one failed. */
+	metrics_tls_sign(true, 30000);
+	metrics_tls_sign(true, 3 * MS);
+	metrics_tls_sign(false, 0);
 	t = render(&sys);
 	check_format(t);
 	cr_assert_eq(strncmp(t, want, sizeof(want) - 1), 0, "got:\n%s", t);
@@ -310,7 +314,27 @@ Test(metrics, exact_text)
 	    "# HELP keyward_http_chunked_input_bytes Bytes of chunked request "
 	    "bodies decoded, framing included.\n"
 	    "# TYPE keyward_http_chunked_input_bytes counter\n"
-	    "keyward_http_chunked_input_bytes 0\n");
+	    "keyward_http_chunked_input_bytes 0\n"
+	    "# HELP keyward_tls_sign_failures Handshake signatures the "
+	    "crypto process did not make.\n"
+	    "# TYPE keyward_tls_sign_failures counter\n"
+	    "keyward_tls_sign_failures 1\n"
+	    "# HELP keyward_tls_sign_seconds Round trips of handshake "
+	    "signatures to the crypto process.\n"
+	    "# TYPE keyward_tls_sign_seconds histogram\n"
+	    "keyward_tls_sign_seconds_bucket{le=\"5e-05\"} 1\n"
+	    "keyward_tls_sign_seconds_bucket{le=\"0.0001\"} 1\n"
+	    "keyward_tls_sign_seconds_bucket{le=\"0.0002\"} 1\n"
+	    "keyward_tls_sign_seconds_bucket{le=\"0.0005\"} 1\n"
+	    "keyward_tls_sign_seconds_bucket{le=\"0.001\"} 1\n"
+	    "keyward_tls_sign_seconds_bucket{le=\"0.002\"} 1\n"
+	    "keyward_tls_sign_seconds_bucket{le=\"0.005\"} 2\n"
+	    "keyward_tls_sign_seconds_bucket{le=\"0.01\"} 2\n"
+	    "keyward_tls_sign_seconds_bucket{le=\"0.02\"} 2\n"
+	    "keyward_tls_sign_seconds_bucket{le=\"0.05\"} 2\n"
+	    "keyward_tls_sign_seconds_bucket{le=\"+Inf\"} 2\n"
+	    "keyward_tls_sign_seconds_sum 0.00303\n"
+	    "keyward_tls_sign_seconds_count 2\n");
 	free(t);
 }
 
