@@ -12,6 +12,10 @@
  *                   to whichever connection is free; latency counts from the
  *                   scheduled time, so a stalled server is not hidden by the
  *                   load generator waiting for it (coordinated omission);
+ *   resumption      --resume (implies --new): each connection slot offers
+ *                   the session of its previous connection (TLS 1.3
+ *                   ticket, psk_dhe_ke: still an ECDHE exchange), so a
+ *                   server that resumes skips certificates and signatures;
  *   idle            --idle N: open N connections, one request on each, keep
  *                   them open until SIGTERM/SIGINT or EOF on stdin.
  * Everything a request needs is allocated before the run starts: request
@@ -22,7 +26,7 @@
  * The last line of output is machine-readable:
  *   result requests=N ok=N http_errors=N transport_errors=N seconds=S
  *          rps=R p50_us=.. p90_us=.. p99_us=.. p999_us=.. max_us=..
- *          mean_us=.. cpu=F connections=N last_bad_status=S
+ *          mean_us=.. cpu=F connections=N last_bad_status=S resumed=N
  * cpu is the load generator's own CPU time over wall time (1.0: it was
  * saturated and the numbers measure it, not the server).
  */
@@ -87,6 +91,7 @@ struct conn {
 	char		*in;		/* IN_MAX bytes */
 	size_t		 inlen;
 	struct resp	 resp;
+	SSL_SESSION	*sess;		/* --resume: the last one */
 };
 
 struct opts {
@@ -105,6 +110,7 @@ struct opts {
 	uint64_t	 nreq;		/* 0: run for seconds */
 	double		 rate;		/* 0: closed loop */
 	bool		 newconn;
+	bool		 resume;	/* --resume: offer the last session */
 	unsigned int	 keys;		/* 0: path is literal */
 	bool		 random_keys;
 	bool		 decrypt;
@@ -114,7 +120,7 @@ struct opts {
 };
 
 struct counters {
-	uint64_t	ok, http_err, transport_err, conns_made;
+	uint64_t	ok, http_err, transport_err, conns_made, resumed;
 	int		last_bad;	/* the last status other than 2xx */
 	struct hist	h;
 };
@@ -225,6 +231,15 @@ static void
 conn_close(struct conn *c)
 {
 	if (c->ssl != NULL) {
+		if (o.resume) {
+			SSL_SESSION *s = SSL_get1_session(c->ssl);
+
+			if (s != NULL && SSL_SESSION_is_resumable(s)) {
+				SSL_SESSION_free(c->sess);
+				c->sess = s;
+			} else
+				SSL_SESSION_free(s);
+		}
 		/* No close_notify: neither side needs it to frame HTTP,
 		 * and nginx and keyward both just close. */
 		SSL_set_quiet_shutdown(c->ssl, 1);
@@ -329,6 +344,8 @@ conn_open(struct conn *c, uint64_t now)
 		errx(1, "SSL_new");
 	if (SSL_set_fd(c->ssl, c->fd) != 1)
 		errx(1, "SSL_set_fd");
+	if (c->sess != NULL && SSL_set_session(c->ssl, c->sess) != 1)
+		errx(1, "SSL_set_session");
 	SSL_set_connect_state(c->ssl);
 	c->want_req = true;
 	c->t0 = now;
@@ -425,6 +442,8 @@ conn_drive(struct conn *c)
 			r = SSL_connect(c->ssl);
 			if (r == 1) {
 				cnt.conns_made++;
+				if (SSL_session_reused(c->ssl))
+					cnt.resumed++;
 				conn_ready(c, now_ns());
 				break;
 			}
@@ -673,7 +692,7 @@ usage(void)
 	    "usage: loadgen --url https://IP:PORT/PATH [--cert F --key F] "
 	    "[--ca F]\n"
 	    "    [-c CONNS] [-d SECONDS | -n REQUESTS] [-w WARMUP_SECONDS]\n"
-	    "    [--new] [--rate R] [--method M] [--body-string S | --body F"
+	    "    [--new | --resume] [--rate R] [--method M] [--body-string S | --body F"
 	    " | --context S]\n"
 	    "    [--keys N [--random]] (PATH holds one %%d)\n"
 	    "    [--decrypt-from-generate] [--idle N] [--timeout S] "
@@ -735,9 +754,11 @@ setup_tls(void)
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		errx(1, "SSL_CTX_new");
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	/* Every handshake is a full one, as for a new client. */
+	/* Every handshake is a full one, as for a new client; with
+	 * --resume each slot keeps its last session itself. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	if (!o.resume)
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	/* One read(2) per TLS record instead of header and body apart. */
 	SSL_CTX_set_read_ahead(ctx, 1);
 	/* 10 k held connections need not keep 34 KiB of buffers each. */
@@ -798,13 +819,14 @@ parse_args(int argc, char **argv)
 {
 	enum { O_URL = 256, O_CERT, O_KEY, O_CA, O_NEW, O_RATE, O_METHOD,
 	    O_BODY, O_BODYSTR, O_CONTEXT, O_KEYS, O_RANDOM, O_DECRYPT, O_IDLE,
-	    O_TIMEOUT, O_HEADER };
+	    O_TIMEOUT, O_HEADER, O_RESUME };
 	static const struct option lo[] = {
 		{ "url", required_argument, NULL, O_URL },
 		{ "cert", required_argument, NULL, O_CERT },
 		{ "key", required_argument, NULL, O_KEY },
 		{ "ca", required_argument, NULL, O_CA },
 		{ "new", no_argument, NULL, O_NEW },
+		{ "resume", no_argument, NULL, O_RESUME },
 		{ "rate", required_argument, NULL, O_RATE },
 		{ "method", required_argument, NULL, O_METHOD },
 		{ "body", required_argument, NULL, O_BODY },
@@ -835,6 +857,7 @@ parse_args(int argc, char **argv)
 		case O_KEY: o.key = optarg; break;
 		case O_CA: o.ca = optarg; break;
 		case O_NEW: o.newconn = true; break;
+		case O_RESUME: o.newconn = o.resume = true; break;
 		case O_RATE: o.rate = strtod(optarg, NULL); break;
 		case O_METHOD: o.method = optarg; break;
 		case O_BODY: o.body = read_file(optarg, &o.bodylen); break;
@@ -919,13 +942,14 @@ report(double secs, double cpu)
 	printf("result requests=%" PRIu64 " ok=%" PRIu64 " http_errors=%"
 	    PRIu64 " transport_errors=%" PRIu64 " seconds=%.3f rps=%.1f "
 	    "p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f "
-	    "mean_us=%.1f cpu=%.3f connections=%" PRIu64 " last_bad_status=%d\n",
+	    "mean_us=%.1f cpu=%.3f connections=%" PRIu64 " last_bad_status=%d"
+	    " resumed=%" PRIu64 "\n",
 	    total, cnt.ok, cnt.http_err, cnt.transport_err, secs, rps,
 	    hist_quantile(&cnt.h, 0.5) / 1e3, hist_quantile(&cnt.h, 0.9) / 1e3,
 	    hist_quantile(&cnt.h, 0.99) / 1e3,
 	    hist_quantile(&cnt.h, 0.999) / 1e3, cnt.h.max / 1e3,
 	    cnt.h.count ? (double)cnt.h.sum / cnt.h.count / 1e3 : 0, cpu,
-	    cnt.conns_made, cnt.last_bad);
+	    cnt.conns_made, cnt.last_bad, cnt.resumed);
 	fflush(stdout);
 }
 

@@ -80,6 +80,7 @@ need() {	# command package
 }
 need nginx nginx
 need ab apache2-utils
+need curl curl
 need taskset util-linux
 
 HARD=$(ulimit -Hn)
@@ -103,6 +104,10 @@ free_port() {	# a port nobody listens on, from a pid-based start
 KW_PORT=$(free_port 0)
 NG_PORT=$(free_port 1)
 [ "$NG_PORT" = "$KW_PORT" ] && NG_PORT=$((KW_PORT + 1))
+NGR_PORT=$(free_port 3)		# nginx with session tickets (2c)
+while [ "$NGR_PORT" = "$KW_PORT" ] || [ "$NGR_PORT" = "$NG_PORT" ]; do
+	NGR_PORT=$((NGR_PORT + 1))
+done
 
 # --- PKI (ECDSA P-256, test-components.md 1) --------------------------------
 . "$ROOT/tests/bench/lib.sh"
@@ -208,7 +213,8 @@ pss_kb() {
 HZ=$(getconf CLK_TCK)
 
 start_nginx() {
-	sed -e "s,@DIR@,$W,g" -e "s,@PORT@,$NG_PORT,g" -e "s,@NOFILE@,$NOFILE,g" \
+	sed -e "s,@DIR@,$W,g" -e "s,@PORT@,$NG_PORT,g" \
+	    -e "s,@RPORT@,$NGR_PORT,g" -e "s,@NOFILE@,$NOFILE,g" \
 	    "$ROOT/tests/bench/nginx.conf.in" >"$W/nginx/nginx.conf"
 	taskset -c 0 nginx -c "$W/nginx/nginx.conf" 2>"$W/nginx/start.log" ||
 	    die "nginx: $(cat "$W/nginx/start.log")"
@@ -225,6 +231,25 @@ start_nginx() {
 # --- measuring -------------------------------------------------------------------
 KW_URL=https://127.0.0.1:$KW_PORT/v1/key/generate/bench-key
 NG_URL=https://127.0.0.1:$NG_PORT/v1/key/generate/bench-key
+NGR_URL=https://127.0.0.1:$NGR_PORT/v1/key/generate/bench-key
+
+# keyward's histogram of handshake signature round trips (the workers ask
+# the crypto process for every signature): "le count" lines.
+sign_hist() {
+	curl -s --max-time 5 --cacert "$W/pki/ca.crt" --cert "$W/pki/client.crt" \
+	    --key "$W/pki/client.key" "https://127.0.0.1:$KW_PORT/v1/metrics" |
+	    sed -n 's/^keyward_tls_sign_seconds_bucket{le="\([^"]*\)"} \([0-9]*\)$/\1 \2/p'
+}
+# sign_quantile BEFORE AFTER Q: the bucket bound (us) the Q-quantile of
+# the round trips between the two snapshots falls under ("" if none).
+sign_quantile() {
+	awk -v q="$3" 'NR == FNR { b[$1] = $2; next }
+	    { n++; le[n] = $1; d[n] = $2 - b[$1] }
+	    END { t = d[n]; if (t <= 0) exit;
+	    for (i = 1; i <= n; i++) if (d[i] >= q * t) {
+	    if (le[i] == "+Inf") print ">50000"; else printf "%g", le[i] * 1e6;
+	    exit } }' "$1" "$2"
+}
 
 # A CPU's busy ticks (everything but idle and iowait) from /proc/stat.
 cpu_busy() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
@@ -388,6 +413,7 @@ row "worker cores one crypto process can serve (generate)" "$FEEDS" "" "" \
 # server verification on the client side, like ab (halves its CPU cost).
 NCA="-c $NEWCONNS -d $SECS -w 1 --new --context $CONTEXT"
 KNS= NGNS=
+sign_hist >"$W/sign0"
 rnd=1
 while [ $rnd -le "$ROUNDS" ]; do
 	loadgen ng_new$rnd --url "$NG_URL" $CERT $NCA
@@ -400,9 +426,33 @@ KN=$(echo "$KNS" | median); NGN=$(echo "$NGNS" | median)
 DETAILS="$DETAILS- new-connection rounds (conn/s): keyward$KNS, nginx$NGNS
 "
 r=$(ratio "$KN" "$NGN")
-row "new mTLS connection + generate, c=$NEWCONNS, median of $ROUNDS (conn/s)" \
+row "new mTLS connection + generate, c=$NEWCONNS, median of $ROUNDS, TLS key in the crypto process (conn/s)" \
     "$(calc "${KN:-0}" 0)" "$(calc "${NGN:-0}" 0)" "$r" ">= 0.9 x nginx" \
     "$(met "${r:-0} >= 0.9")" conn/s
+
+# 2b. What key isolation adds to a handshake: the round trip of its
+# signature to the crypto process, as the workers measured it over the
+# rounds above (their histogram; a quantile is its bucket's bound).
+sign_hist >"$W/sign1"
+SP50=$(sign_quantile "$W/sign0" "$W/sign1" 0.5)
+SP99=$(sign_quantile "$W/sign0" "$W/sign1" 0.99)
+say "handshake signature round trip: p50 <= ${SP50:-?} us, p99 <= ${SP99:-?} us"
+row "handshake signature round trip to the crypto process, p50 / p99 (us, bucket bound)" \
+    "${SP50:-?} / ${SP99:-?}" "" "" "" "" us
+
+# 2c. Resumption, measured where it can be (nginx with TLS 1.3 tickets,
+# psk_dhe_ke) against the full handshakes above, and what handshakes cost
+# keyward under MinIO-like reconnects: kms-go keeps up to 100 idle
+# connections for 90 s, so at most 100 handshakes per 90 s per client.
+loadgen ng_resume --url "$NGR_URL" $CERT -c $NEWCONNS -d $SECS -w 1 \
+    --resume --context $CONTEXT
+NGRES=$(get ng_resume rps)
+say "nginx with resumption: ${NGRES:-?} conn/s, $(get ng_resume resumed) resumed"
+row "nginx, new connections resumed (TLS 1.3 tickets) vs full (conn/s)" \
+    "" "$(calc "${NGRES:-0}" 0)" "$(ratio "$NGRES" "$NGN")" "" "" conn/s
+RECON=$(awk -v k="$KN" 'BEGIN { if (k > 0) printf "%.3f", 100 * (100 / 90) / k }')
+row "keyward CPU on handshakes at MinIO-like reconnects: 100 connections re-made every 90 s (% of one core)" \
+    "$RECON" "" "" "" "" "%"
 
 # 3. Latency at half of keyward's keep-alive generate rate, open loop.
 HALF=$(calc "${KG:-0} / 2" 0)
