@@ -402,7 +402,7 @@ refuse:
 	cs.signer.refused_n++;
 	/* The reason and the length only: never the bytes. */
 	log_warnx("worker %u asked to sign what is not a TLS handshake "
-	    "(%s, %zu bytes): dropping its channel", p->index, why,
-	    (size_t)m->payload.len);
+	    "(%s; a request of %zu bytes): dropping its channel", p->index,
+	    why, m->payload.len);
 	return -1;
 }
