@@ -1,17 +1,20 @@
 /*
  * The TLS handshake signer (privsep/sign.c): the structure check of what
  * a worker asks to sign, the request parser, the key types, the key table,
- * and sign / verify round trips with keys made here.
+ * sign / verify round trips with keys made here, and the parent's side:
+ * tls.key decrypted and its type checked (privsep/files.c).
  */
 #include <criterion/criterion.h>
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "common/msg.h"
 #include "common/slice.h"
+#include "privsep/files.h"
 #include "privsep/sign.h"
 
 #define CTX13	"TLS 1.3, server CertificateVerify"
@@ -569,4 +572,73 @@ Test(signer, slice_round_trip)
 	cr_assert_eq(out.tls_key_len, 0);
 	crypto_slice_free(&out);
 	buf_release(&b);
+}
+
+/* --- the parent's side: tls.key decrypted for the crypto process ------- */
+
+/* k as PEM, encrypted with password unless it is NULL. */
+static void
+pem_of(EVP_PKEY *k, const char *password, struct tls_files *t)
+{
+	BIO	*bio = BIO_new(BIO_s_mem());
+	char	*p;
+	long	 n;
+
+	cr_assert_eq(PEM_write_bio_PKCS8PrivateKey(bio, k, password ?
+	    EVP_aes_256_cbc() : NULL, password, password ? strlen(password) :
+	    0, NULL, NULL), 1);
+	n = BIO_get_mem_data(bio, &p);
+	memset(t, 0, sizeof(*t));
+	t->key.data = malloc(n);
+	memcpy(t->key.data, p, n);
+	t->key.len = n;
+	BIO_free(bio);
+}
+
+Test(tls_key_decrypt, decrypts_and_checks_the_type, .timeout = 60)
+{
+	struct tls_files	 t;
+	struct signer		 s;
+	enum sign_keytype	 type;
+	EVP_PKEY		*k;
+	uint8_t			 id[SIGN_KEYID_LEN];
+	char			 err[256];
+
+	memset(&s, 0, sizeof(s));
+	k = keygen("P-384", &type);
+	cr_assert_eq(sign_key_id(k, id), 0);
+	pem_of(k, "secret", &t);
+	cr_assert_eq(tls_key_decrypt(&t, "wrong", err, sizeof(err)), -1);
+	cr_assert_eq(tls_key_decrypt(&t, NULL, err, sizeof(err)), -1);
+	cr_assert_eq(tls_key_decrypt(&t, "secret", err, sizeof(err)), 0, "%s",
+	    err);
+	/* what the crypto process gets needs no password */
+	cr_assert_eq(signer_install(&s, t.key_der.data, t.key_der.len, err,
+	    sizeof(err)), 0, "%s", err);
+	cr_assert_not_null(signer_find(&s, id));
+	tls_files_free(&t);
+	EVP_PKEY_free(k);
+
+	k = keygen("ED25519", &type);
+	pem_of(k, NULL, &t);
+	cr_assert_eq(tls_key_decrypt(&t, NULL, err, sizeof(err)), 0, "%s",
+	    err);
+	tls_files_free(&t);
+	EVP_PKEY_free(k);
+
+	/* the types the signer does not take refuse the start, named */
+	k = EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
+	pem_of(k, NULL, &t);
+	cr_assert_eq(tls_key_decrypt(&t, NULL, err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "ED448"), "%s", err);
+	cr_assert_null(t.key_der.data);
+	tls_files_free(&t);
+	EVP_PKEY_free(k);
+	k = rsa_pss_keygen();
+	pem_of(k, "pw", &t);
+	cr_assert_eq(tls_key_decrypt(&t, "pw", err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "RSA-PSS"), "%s", err);
+	tls_files_free(&t);
+	EVP_PKEY_free(k);
+	signer_clear(&s);
 }
