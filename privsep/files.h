@@ -18,7 +18,8 @@ struct tls_files {
 	struct pem	key;		/* secret */
 	struct pem	key_der;	/* secret: the key decrypted, DER
 					 * PKCS#8, for the crypto process
-					 * (tls_key_decrypt) */
+					 * (tls_key_decrypt); kept for a
+					 * crypto process that restarts */
 	struct pem	ca;		/* tls.ca (+ system roots if auth on) */
 };
 

@@ -38,9 +38,11 @@ sign_key_type(EVP_PKEY *pk, enum sign_keytype *t, char *why, size_t whylen)
 	int		 bits;
 
 	if (EVP_PKEY_is_a(pk, "RSA")) {
-		if ((bits = EVP_PKEY_get_bits(pk)) < 2048) {
-			snprintf(why, whylen, "an RSA key of %d bits (at "
-			    "least 2048 are needed)", bits);
+		/* The signature must fit SIGN_SIG_MAX. */
+		if ((bits = EVP_PKEY_get_bits(pk)) < 2048 ||
+		    bits > SIGN_SIG_MAX * 8) {
+			snprintf(why, whylen, "an RSA key of %d bits (2048 "
+			    "to %d are supported)", bits, SIGN_SIG_MAX * 8);
 			return -1;
 		}
 		*t = SIGN_KEY_RSA;

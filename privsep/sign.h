@@ -25,7 +25,7 @@
  * what does not depend on the key. */
 enum sign_keytype {
 	SIGN_KEY_ANY = 0,
-	SIGN_KEY_RSA,		/* rsaEncryption, >= 2048 bits */
+	SIGN_KEY_RSA,		/* rsaEncryption, 2048 to 8192 bits */
 	SIGN_KEY_P256,
 	SIGN_KEY_P384,
 	SIGN_KEY_P521,
