@@ -123,7 +123,7 @@ worker_slice_forget_key(struct worker_slice *s)
 
 /* crypto: u32 log level + 1, u64 started, policy set, u64 any, unused,
  * offline (ms), u32 n keys, n x str key name, u32 n skip_auth paths,
- * n x str path. */
+ * n x str path, bytes tls_key (DER PKCS#8, secret). */
 int
 crypto_slice_put(struct buf *b, const struct crypto_slice *s)
 {
@@ -145,13 +145,16 @@ crypto_slice_put(struct buf *b, const struct crypto_slice *s)
 	for (i = 0; i < s->nskip_auth; i++)
 		if (buf_put_str(b, s->skip_auth[i]) == -1)
 			return -1;
+	if (buf_put_bytes(b, s->tls_key, s->tls_key_len) == -1)
+		return -1;
 	return 0;
 }
 
 int
 crypto_slice_get(struct buf *b, struct crypto_slice *s)
 {
-	uint32_t lvl, n, i;
+	const uint8_t	*key;
+	uint32_t	 lvl, n, i;
 
 	memset(s, 0, sizeof(*s));
 	if (buf_get_u32(b, &lvl) == -1 || lvl > 4 ||
@@ -180,10 +183,13 @@ crypto_slice_get(struct buf *b, struct crypto_slice *s)
 		if (buf_get_strdup(b, &s->skip_auth[i]) == -1)
 			goto fail;
 	}
-	if (buf_end(b) == -1)
+	if (buf_get_bytes(b, &key, &s->tls_key_len) == -1 ||
+	    buf_end(b) == -1)
 		goto fail;
+	s->tls_key = s->tls_key_len ? xmemdup(key, s->tls_key_len) : NULL;
 	return 0;
 fail:
+	s->tls_key_len = 0;
 	crypto_slice_free(s);
 	return -1;
 }
@@ -200,7 +206,16 @@ crypto_slice_free(struct crypto_slice *s)
 	for (i = 0; i < s->nskip_auth; i++)
 		free(s->skip_auth[i]);
 	free(s->skip_auth);
+	freezero(s->tls_key, s->tls_key_len);
 	memset(s, 0, sizeof(*s));
+}
+
+void
+crypto_slice_forget_key(struct crypto_slice *s)
+{
+	freezero(s->tls_key, s->tls_key_len);
+	s->tls_key = NULL;
+	s->tls_key_len = 0;
 }
 
 /*

@@ -2,7 +2,8 @@
  * Configuration slices: what each child receives from the parent in
  * MSG_CONFIG and MSG_RELOAD. A child gets only what its role needs: the
  * worker never sees key-store settings or credentials, the agent never sees
- * TLS keys, the crypto process sees neither.
+ * TLS keys, the crypto process sees no key-store settings and holds the TLS
+ * private key to sign handshakes.
  */
 #ifndef KEYWARD_SLICE_H
 #define KEYWARD_SLICE_H
@@ -46,6 +47,11 @@ struct crypto_slice {
 	size_t			 nkeys;
 	char			**skip_auth;	/* api: paths with skip_auth */
 	size_t			 nskip_auth;
+	/* The server's TLS private key, unencrypted DER PKCS#8 (secret;
+	 * the parent decrypted it): the crypto process signs handshakes
+	 * with it. Empty: no key. */
+	uint8_t			*tls_key;
+	size_t			 tls_key_len;
 };
 
 #define AGENT_STORE_NAMELEN	32
@@ -70,6 +76,8 @@ void	worker_slice_forget_key(struct worker_slice *);
 int	crypto_slice_put(struct buf *, const struct crypto_slice *);
 int	crypto_slice_get(struct buf *, struct crypto_slice *);
 void	crypto_slice_free(struct crypto_slice *);
+/* Wipe the TLS private key once the signer holds it. */
+void	crypto_slice_forget_key(struct crypto_slice *);
 
 int	agent_slice_put(struct buf *, const struct agent_slice *);
 int	agent_slice_get(struct buf *, struct agent_slice *);

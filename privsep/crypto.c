@@ -6,7 +6,8 @@
  *
  * Files: crypto.c (this: the process, its peers, the key-store status),
  * keyops.c (the key operations), keycache.c (the key cache and the random
- * pool) and ks_wrap.c (the calls at the agent: ks_get / answer_ks_get, ...).
+ * pool), ks_wrap.c (the calls at the agent: ks_get / answer_ks_get, ...)
+ * and sign.c (TLS handshake signatures with the server's TLS key).
  *
  * Peers and the messages accepted from each (and to the parent it sends
  * MSG_CRYPTO_STATE: start-up and the key store's reachability):
@@ -14,7 +15,7 @@
  *            MSG_SHUTDOWN
  *   worker   MSG_STATUS_REQ, MSG_READY_REQ, MSG_KEY_CREATE, _IMPORT,
  *            _DESCRIBE, _DELETE, _LIST, _GENERATE, _ENCRYPT, _DECRYPT,
- *            _HMAC
+ *            _HMAC, _BULK_DECRYPT, MSG_TLS_SIGN
  *   agent    MSG_KS_STATUS_REP, MSG_KS_DONE, _VALUE, _NAMES, _FAIL,
  *            MSG_ERROR
  * Anything else is a protocol error: the sending channel is dropped (the
@@ -72,6 +73,7 @@ static const struct peer_dispatch worker_dispatch[] = {
 	{ MSG_KEY_DECRYPT,	answer_key_decrypt },
 	{ MSG_KEY_HMAC,		answer_key_hmac },
 	{ MSG_KEY_BULK_DECRYPT,	answer_key_bulk_decrypt },
+	{ MSG_TLS_SIGN,		answer_tls_sign },
 	{ 0, NULL }
 };
 static const struct peer_dispatch agent_dispatch[] = {
@@ -403,8 +405,22 @@ parent_peer(struct peer *p, struct ipc_msg *m)
 	return 0;
 }
 
-/* New policies and cache settings take effect now; new `keys:` get
- * created. */
+/* The slice's TLS key becomes the signer's current key; the slice's copy
+ * is wiped either way. */
+static int
+tls_key_take(struct crypto_slice *c, char *err, size_t errlen)
+{
+	int r;
+
+	r = signer_install(&cs.signer, c->tls_key, c->tls_key_len, err,
+	    errlen);
+	crypto_slice_forget_key(c);
+	return r;
+}
+
+/* New policies, cache settings and TLS key take effect now (the key
+ * before it stays for handshakes begun with the old certificate); new
+ * `keys:` get created. */
 static int
 crypto_reload(struct buf *payload, char *err, size_t errlen)
 {
@@ -412,6 +428,10 @@ crypto_reload(struct buf *payload, char *err, size_t errlen)
 
 	if (crypto_slice_get(payload, &nc) == -1) {
 		snprintf(err, errlen, "malformed crypto configuration");
+		return -1;
+	}
+	if (tls_key_take(&nc, err, errlen) == -1) {
+		crypto_slice_free(&nc);
 		return -1;
 	}
 	crypto_slice_free(&cs.cf);
@@ -436,6 +456,8 @@ crypto_configure(struct buf *payload)
 static void
 crypto_init(void)
 {
+	char err[256];
+
 	/* Initialise OpenSSL fully now: nothing may load lazily later. */
 	if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS |
 	    OPENSSL_INIT_ADD_ALL_CIPHERS | OPENSSL_INIT_ADD_ALL_DIGESTS |
@@ -443,6 +465,10 @@ crypto_init(void)
 	    kes_crypto_init() == -1 || RAND_priv_bytes(cs.rnd, 1) != 1)
 		fatalx("OpenSSL initialisation failed");
 	explicit_bzero(cs.rnd, 1);
+	/* The TLS key of the CONFIG slice (a restarted crypto process gets
+	 * it again there), decoded once OpenSSL is set up. */
+	if (tls_key_take(&cs.cf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	gojson_init();		/* stored keys: jansson's copies get wiped */
 	TAILQ_INIT(&cs.workers);
 	TAILQ_INIT(&cs.status_waiters);

@@ -1,8 +1,8 @@
 /*
  * Inside the crypto process: its one context struct and what its files
  * share: crypto.c (the process and its peers), keyops.c (the key
- * operations), keycache.c (the key cache, the random pool) and ks_wrap.c
- * (the calls at the agent).
+ * operations), keycache.c (the key cache, the random pool), ks_wrap.c
+ * (the calls at the agent) and sign.c (the TLS handshake signer).
  */
 #ifndef KEYWARD_CRYPTO_INT_H
 #define KEYWARD_CRYPTO_INT_H
@@ -17,6 +17,7 @@
 #include "common/names.h"
 #include "common/peer.h"
 #include "common/slice.h"
+#include "privsep/sign.h"
 
 #define KS_REQ_TIMEOUT_MS	10000	/* an agent call that takes longer
 					 * has failed */
@@ -135,6 +136,8 @@ struct crypto_state {
 
 	uint8_t			 rnd[RND_POOL];
 	size_t			 rnd_off;
+
+	struct signer		 signer;	/* the TLS keys (sign.c) */
 };
 
 extern struct crypto_state cs;
@@ -178,6 +181,9 @@ void	send_error_to(uint64_t serial, uint32_t id, uint16_t status,
 	    const char *msg);
 /* The fetch for e ended: run (status 0) or fail what waited for it. */
 void	fetch_done(struct centry *e, uint16_t status, const char *msg);
+
+/* sign.c: MSG_TLS_SIGN, a handshake signature with the TLS key. */
+int	answer_tls_sign(struct peer *, struct ipc_msg *);
 
 /* keycache.c: the key cache and the random pool. */
 int		 rnd_take(uint8_t *out, size_t n);

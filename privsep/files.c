@@ -14,8 +14,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "common/xmalloc.h"
 #include "privsep/files.h"
+#include "privsep/sign.h"
 
 #define TLS_FILE_MAX	(1u << 20)
 #define SYSTEM_ROOTS	"/etc/ssl/certs/ca-certificates.crt"
@@ -190,6 +196,70 @@ tls_files_free(struct tls_files *t)
 {
 	freezero(t->cert.data, t->cert.len);
 	freezero(t->key.data, t->key.len);
+	freezero(t->key_der.data, t->key_der.len);
 	freezero(t->ca.data, t->ca.len);
 	memset(t, 0, sizeof(*t));
+}
+
+/* Never prompts: no password, no key. */
+static int
+password_cb(char *buf, int size, int rwflag, void *u)
+{
+	const char	*pw = u;
+	size_t		 n;
+
+	if (pw == NULL || (n = strlen(pw)) == 0 || n > (size_t)size)
+		return -1;
+	memcpy(buf, pw, n);
+	return (int)n;
+}
+
+/*
+ * The crypto process gets the key unencrypted, so it never needs the
+ * password; every copy made here is wiped (OpenSSL clears the key's own
+ * when freed).
+ */
+int
+tls_key_decrypt(struct tls_files *t, const char *password, char *err,
+    size_t errlen)
+{
+	PKCS8_PRIV_KEY_INFO	*p8 = NULL;
+	enum sign_keytype	 type;
+	unsigned char		*der = NULL;
+	EVP_PKEY		*pk = NULL;
+	BIO			*bio;
+	char			 why[160];
+	int			 n = 0, r = -1;
+
+	freezero(t->key_der.data, t->key_der.len);
+	t->key_der.data = NULL;
+	t->key_der.len = 0;
+	if ((bio = BIO_new_mem_buf(t->key.data, (int)t->key.len)) != NULL)
+		pk = PEM_read_bio_PrivateKey(bio, NULL, password_cb,
+		    (void *)password);
+	BIO_free(bio);
+	if (pk == NULL) {
+		snprintf(err, errlen, "TLS private key (wrong password or "
+		    "not a PEM private key)");
+		goto out;
+	}
+	if (sign_key_type(pk, &type, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "TLS private key: %s", why);
+		goto out;
+	}
+	if ((p8 = EVP_PKEY2PKCS8(pk)) == NULL ||
+	    (n = i2d_PKCS8_PRIV_KEY_INFO(p8, &der)) <= 0) {
+		snprintf(err, errlen, "TLS private key: cannot encode it");
+		goto out;
+	}
+	t->key_der.data = xmemdup(der, (size_t)n);
+	t->key_der.len = (size_t)n;
+	r = 0;
+out:
+	if (der != NULL)
+		OPENSSL_clear_free(der, (size_t)n);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	EVP_PKEY_free(pk);
+	ERR_clear_error();
+	return r;
 }

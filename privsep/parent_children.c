@@ -287,8 +287,14 @@ child_ready(struct peer *p, struct ipc_msg *m)
 	c->state = CHILD_READY;
 	ev_timer_cancel(&c->timer);
 	/* A reload while it was starting: it has the old configuration. */
+	if (c->role == ROLE_CRYPTO)
+		ps.crypto_reload_id = 0;
 	if (c->cf_gen != ps.cf_gen)
 		send_reload(c);
+	/* The crypto process started with the running configuration (its
+	 * TLS key): workers held back by a reload get theirs. */
+	if (c->role == ROLE_CRYPTO && ps.crypto_reload_id == 0)
+		reload_workers_release();
 	log_debug("%s ready (pid %d)", child_name(c), (int)c->pid);
 	switch (c->role) {
 	case ROLE_CRYPTO:
@@ -326,6 +332,13 @@ child_reload_done(struct peer *p, struct ipc_msg *m)
 		return -1;
 	if (!ok)
 		log_warnx("%s kept its configuration: %s", child_name(c), why);
+	if (c->role == ROLE_CRYPTO && m->hdr.id == ps.crypto_reload_id) {
+		/* XXX a crypto process that refused keeps the old TLS key
+		 * while the workers get the new certificate; handshakes then
+		 * fail with "unknown TLS key" until the next reload. The
+		 * parent checked the key, so only a bug gets here. */
+		reload_workers_release();
+	}
 	return 0;
 }
 

@@ -80,6 +80,11 @@ struct parent_state {
 	struct ev_timer		 stop_timer;
 	uint32_t		 reload_seq;
 	unsigned int		 cf_gen;	/* bumped by every reload */
+	/* A reload reaches the workers only once the crypto process holds
+	 * the new TLS key (parent_reload.c): the RELOAD it has not
+	 * answered yet (0: none), and whether the workers wait for it. */
+	uint32_t		 crypto_reload_id;
+	bool			 workers_held;
 	struct devpki		 dev;
 	bool			 is_dev;
 	int			 metrics_fd;	/* the workers' shared counters */
@@ -119,7 +124,10 @@ void	parent_log_hook(const char *line);
 
 /* parent_reload.c: SIGHUP */
 void	send_reload(struct child *c);
-int	check_tls(const struct config *cf, const struct tls_files *t,
+/* The crypto process holds the running configuration (it answered its
+ * RELOAD, or started with it): the workers get theirs now. */
+void	reload_workers_release(void);
+int	check_tls(const struct config *cf, struct tls_files *t,
 	    char *err, size_t errlen);
 void	ps_reload(void);
 

@@ -75,18 +75,62 @@ send_reload(struct child *c)
 
 	if (c->state != CHILD_READY)
 		return;	/* a child still starting gets the new CONFIG */
+	if (c->role == ROLE_WORKER && ps.workers_held)
+		return;	/* reload_workers_release sends it */
 	buf_init(&b, IPC_MAX_CONTROL);
 	if (put_config(&b, c) == -1 ||
 	    peer_send(&c->ctl, MSG_RELOAD, ++ps.reload_seq, &b) == -1)
 		log_warnx("cannot send the new configuration to %s",
 		    child_name(c));
-	else
+	else {
 		c->cf_gen = ps.cf_gen;
+		if (c->role == ROLE_CRYPTO)
+			ps.crypto_reload_id = ps.reload_seq;
+	}
 	buf_release(&b);
 }
 
+/*
+ * The order of a reload: the agent and the crypto process first, the
+ * workers once the crypto process answered MSG_RELOAD_DONE
+ * (child_reload_done), so no worker presents a certificate whose key the
+ * signer lacks. The state is two fields of ps: the id of the RELOAD the
+ * crypto process has yet to answer and whether the workers wait. A crypto
+ * process that is not ready (it is restarting) gets the new configuration
+ * in its CONFIG, and child_ready releases the workers then; one that dies
+ * before answering is replaced the same way.
+ */
+static void
+reload_children(void)
+{
+	send_reload(&ps.agent);
+	ps.workers_held = true;
+	ps.crypto_reload_id = 0;
+	send_reload(&ps.crypto);
+	/* Not sent (still starting, or the channel failed): nothing to
+	 * wait for here. */
+	if (ps.crypto_reload_id == 0 && ps.crypto.state == CHILD_READY)
+		reload_workers_release();
+}
+
+void
+reload_workers_release(void)
+{
+	unsigned int i;
+
+	ps.crypto_reload_id = 0;
+	if (!ps.workers_held)
+		return;
+	ps.workers_held = false;
+	for (i = 0; i < ps.nworkers; i++)
+		if (ps.workers[i].cf_gen != ps.cf_gen)
+			send_reload(&ps.workers[i]);
+}
+
+/* The files make a server context, and the key is one the crypto
+ * process can sign handshakes with (then t->key_der holds it). */
 int
-check_tls(const struct config *cf, const struct tls_files *t, char *err,
+check_tls(const struct config *cf, struct tls_files *t, char *err,
     size_t errlen)
 {
 	SSL_CTX *ctx;
@@ -96,7 +140,7 @@ check_tls(const struct config *cf, const struct tls_files *t, char *err,
 	if (ctx == NULL)
 		return -1;
 	SSL_CTX_free(ctx);
-	return 0;
+	return tls_key_decrypt(t, cf->tls.password, err, errlen);
 }
 
 void
@@ -156,6 +200,6 @@ ps_reload(void)
 	ps.tls = nt;
 	ps.cf_gen++;
 	log_setlevel(ps.cf->log.error);
-	children_foreach(send_reload);
+	reload_children();
 	log_info("configuration reloaded");
 }

@@ -95,6 +95,10 @@ put_config(struct buf *b, const struct child *c)
 		for (i = 0; i < ps.cf->napi && cs.nskip_auth < 256; i++)
 			if (ps.cf->api[i].skip_auth)
 				skip[cs.nskip_auth++] = ps.cf->api[i].path;
+		/* Decrypted by the parent: the crypto process has no
+		 * password. The caller's buffer is wiped when released. */
+		cs.tls_key = ps.tls.key_der.data;
+		cs.tls_key_len = ps.tls.key_der.len;
 		r = crypto_slice_put(b, &cs);
 		policy_set_free(&cs.pol);
 		return r;

@@ -3,7 +3,10 @@
  * sandbox on) driven by this test acting as its parent and its workers:
  * a malformed or oversized frame from a worker costs that worker its
  * channel and nothing else; the handshake refuses another protocol version;
- * concurrent misses for one key make one fetch at a fake agent.
+ * concurrent misses for one key make one fetch at a fake agent; TLS
+ * handshake signatures (RSA, ECDSA, Ed25519) are made under the filter,
+ * across reloads, and a request to sign anything but a handshake costs
+ * the worker its channel.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include "common/ciphertext.h"
 #include "common/ipc.h"
@@ -61,9 +69,10 @@ teardown(void)
 	rmdir(chroot_dir);
 }
 
-/* Act as the parent: HELLO in, CONFIG out, READY in. */
+/* Act as the parent: HELLO in, CONFIG out, READY in; the slice carries
+ * the TLS key der (DER PKCS#8) unless len is 0. */
 static void
-start_crypto(void)
+start_crypto_key(const uint8_t *der, size_t len)
 {
 	struct proc_opts	 opts = { 0 };
 	struct crypto_slice	 cs = { 0 };
@@ -79,12 +88,20 @@ start_crypto(void)
 	opts.foreground = true;
 	cs.log_level = 2;
 	cs.pol.admin = ADMIN;
-	buf_init(&b, 4096);
+	cs.tls_key = (uint8_t *)der;
+	cs.tls_key_len = len;
+	buf_init(&b, 16384);
 	cr_assert_eq(proc_opts_put(&b, &opts), 0);
 	cr_assert_eq(crypto_slice_put(&b, &cs), 0);
 	cr_assert_eq(fakeparent_configure(&ctl, &b, WAIT_MS, &why), 0,
 	    "handshake: %s", why ? why : "?");
 	buf_release(&b);
+}
+
+static void
+start_crypto(void)
+{
+	start_crypto_key(NULL, 0);
 }
 
 /* Hand the crypto process a new worker channel; returns our end. */
@@ -443,4 +460,295 @@ Test(crypto_proc, coalesces_misses_and_caches)
 	kes_key_wipe(&k);
 	ipc_close(&ag);
 	ipc_close(&w0);
+}
+
+/* --- TLS handshake signatures (MSG_TLS_SIGN) --------------------------- */
+
+#define CV_CTX	"TLS 1.3, server CertificateVerify"
+
+struct tkey {
+	EVP_PKEY	*pk;
+	uint8_t		 id[32];	/* SHA-256 of the SubjectPublicKeyInfo */
+	uint8_t		*der;		/* PKCS#8 */
+	size_t		 len;
+};
+
+static void
+tkey_make(struct tkey *k, const char *type)
+{
+	PKCS8_PRIV_KEY_INFO	*p8;
+	unsigned char		*d = NULL;
+	int			 n;
+
+	if (strcmp(type, "RSA") == 0)
+		k->pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	else if (strcmp(type, "ED25519") == 0)
+		k->pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	else
+		k->pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", type);
+	cr_assert_not_null(k->pk);
+	cr_assert_gt(n = i2d_PUBKEY(k->pk, &d), 0);
+	SHA256(d, n, k->id);
+	OPENSSL_free(d);
+	d = NULL;
+	cr_assert_not_null(p8 = EVP_PKEY2PKCS8(k->pk));
+	cr_assert_gt(n = i2d_PKCS8_PRIV_KEY_INFO(p8, &d), 0);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	k->der = d;
+	k->len = n;
+}
+
+static void
+tkey_free(struct tkey *k)
+{
+	EVP_PKEY_free(k->pk);
+	OPENSSL_clear_free(k->der, k->len);
+}
+
+static size_t
+cv_tbs(uint8_t *out, size_t hlen)
+{
+	memset(out, 0x20, 64);
+	memcpy(out + 64, CV_CTX, sizeof(CV_CTX));
+	memset(out + 64 + sizeof(CV_CTX), 0xc3, hlen);
+	return 64 + sizeof(CV_CTX) + hlen;
+}
+
+static void
+sign_req(struct ipc_chan *wc, uint32_t id, uint8_t purpose,
+    const uint8_t *keyid, const char *digest, uint8_t pad,
+    const uint8_t *tbs, size_t len)
+{
+	struct buf b;
+
+	buf_init(&b, 1024);
+	buf_put_u8(&b, purpose);
+	buf_put_bytes(&b, keyid, 32);
+	buf_put_str(&b, digest);
+	buf_put_u8(&b, pad);
+	buf_put_bytes(&b, tbs, len);
+	cr_assert_eq(ipc_put_buf(wc, MSG_TLS_SIGN, id, &b), 0);
+	cr_assert_eq(ipc_flush_wait(wc, WAIT_MS), 0);
+	buf_release(&b);
+}
+
+/* A TLS 1.3 CertificateVerify signed by the crypto process verifies
+ * under k's public key alone. */
+static void
+expect_signed(struct ipc_chan *wc, uint32_t id, const struct tkey *k,
+    const char *digest, uint8_t pad)
+{
+	struct ipc_msg		 m;
+	EVP_MD_CTX		*ctx;
+	EVP_PKEY_CTX		*pctx = NULL;
+	EVP_PKEY		*pub;
+	unsigned char		*d = NULL;
+	const unsigned char	*p;
+	const uint8_t		*sig;
+	uint8_t			 tbs[256];
+	size_t			 n = cv_tbs(tbs, 48), siglen;
+	int			 dl;
+
+	sign_req(wc, id, TLS_SIGN_TLS13_CV, k->id, digest, pad, tbs, n);
+	cr_assert_eq(ipc_get_wait(wc, &m, WAIT_MS), 1, "no answer: %s",
+	    wc->error);
+	cr_assert_eq(m.hdr.type, MSG_TLS_SIGNATURE, "type %u", m.hdr.type);
+	cr_assert_eq(m.hdr.id, id);
+	cr_assert_eq(buf_get_bytes(&m.payload, &sig, &siglen), 0);
+	cr_assert_eq(buf_end(&m.payload), 0);
+
+	cr_assert_gt(dl = i2d_PUBKEY(k->pk, &d), 0);
+	p = d;
+	cr_assert_not_null(pub = d2i_PUBKEY(NULL, &p, dl));
+	OPENSSL_free(d);
+	ctx = EVP_MD_CTX_new();
+	cr_assert_eq(EVP_DigestVerifyInit_ex(ctx, &pctx, *digest ? digest :
+	    NULL, NULL, NULL, pub, NULL), 1);
+	if (pad == TLS_SIGN_PAD_PSS) {
+		cr_assert_eq(EVP_PKEY_CTX_set_rsa_padding(pctx,
+		    RSA_PKCS1_PSS_PADDING), 1);
+		cr_assert_eq(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
+		    RSA_PSS_SALTLEN_DIGEST), 1);
+	}
+	cr_assert_eq(EVP_DigestVerify(ctx, sig, siglen, tbs, n), 1,
+	    "the signature does not verify");
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(pub);
+}
+
+/* Act as the parent of a SIGHUP: a new slice with key k. */
+static void
+reload_key(const struct tkey *k)
+{
+	struct crypto_slice	 cs = { 0 };
+	struct ipc_msg		 m;
+	struct buf		 b;
+	bool			 ok;
+	const char		*why;
+
+	cs.log_level = 2;
+	cs.pol.admin = ADMIN;
+	cs.tls_key = k->der;
+	cs.tls_key_len = k->len;
+	buf_init(&b, 16384);
+	cr_assert_eq(crypto_slice_put(&b, &cs), 0);
+	cr_assert_eq(ipc_put_buf(&ctl, MSG_RELOAD, 77, &b), 0);
+	cr_assert_eq(ipc_flush_wait(&ctl, WAIT_MS), 0);
+	buf_release(&b);
+	for (;;) {
+		cr_assert_eq(ipc_get_wait(&ctl, &m, WAIT_MS), 1,
+		    "no RELOAD_DONE: %s", ctl.error);
+		if (m.hdr.type == MSG_RELOAD_DONE)
+			break;
+	}
+	cr_assert_eq(m.hdr.id, 77);
+	cr_assert_eq(buf_get_bool(&m.payload, &ok), 0);
+	cr_assert_eq(buf_get_str(&m.payload, &why, NULL), 0);
+	cr_assert(ok, "reload refused: %s", why);
+}
+
+/* RSA (PSS), ECDSA and Ed25519 under the crypto process's filter; the
+ * keys of the second and third come in reloads, decoded under it too.
+ * The key before the running one still signs; the one before that is
+ * unknown (an error, the channel stays). */
+Test(crypto_proc, signs_handshakes_across_reloads, .timeout = 60)
+{
+	struct tkey	rsa, ec, ed;
+	struct ipc_chan	w0;
+
+	tkey_make(&rsa, "RSA");
+	tkey_make(&ec, "P-256");
+	tkey_make(&ed, "ED25519");
+	start_crypto_key(rsa.der, rsa.len);
+	add_worker(&w0, 0);
+	expect_signed(&w0, 1, &rsa, "SHA256", TLS_SIGN_PAD_PSS);
+	expect_signed(&w0, 2, &rsa, "SHA512", TLS_SIGN_PAD_PSS);
+	/* no key of that id yet */
+	{
+		uint8_t tbs[256];
+		size_t n = cv_tbs(tbs, 32);
+
+		sign_req(&w0, 3, TLS_SIGN_TLS13_CV, ec.id, "SHA256",
+		    TLS_SIGN_PAD_NONE, tbs, n);
+		expect_error(&w0, 3, 500, "unknown TLS key");
+	}
+	reload_key(&ec);
+	expect_signed(&w0, 4, &ec, "SHA256", TLS_SIGN_PAD_NONE);
+	expect_signed(&w0, 5, &rsa, "SHA384", TLS_SIGN_PAD_PSS);
+	reload_key(&ed);
+	expect_signed(&w0, 6, &ed, "", TLS_SIGN_PAD_NONE);
+	expect_signed(&w0, 7, &ec, "SHA256", TLS_SIGN_PAD_NONE);
+	{
+		uint8_t tbs[256];
+		size_t n = cv_tbs(tbs, 32);
+
+		sign_req(&w0, 8, TLS_SIGN_TLS13_CV, rsa.id, "SHA256",
+		    TLS_SIGN_PAD_PSS, tbs, n);
+		expect_error(&w0, 8, 500, "unknown TLS key");
+	}
+	expect_signed(&w0, 9, &ed, "", TLS_SIGN_PAD_NONE);
+	expect_alive();
+	ipc_close(&w0);
+	tkey_free(&rsa);
+	tkey_free(&ec);
+	tkey_free(&ed);
+}
+
+/* A worker taken over asks for signatures over what is not a handshake:
+ * each such worker loses its channel; the crypto process and the other
+ * workers carry on (signatures included). */
+Test(crypto_proc, refuses_to_sign_other_bytes)
+{
+	struct tkey	ec;
+	struct ipc_chan	w[6];
+	uint8_t		tbs[256];
+	size_t		n;
+	int		i;
+
+	tkey_make(&ec, "P-256");
+	start_crypto_key(ec.der, ec.len);
+	for (i = 0; i < 6; i++)
+		add_worker(&w[i], i);
+	/* arbitrary bytes, of a well-formed input's length */
+	memset(tbs, 0x41, sizeof(tbs));
+	sign_req(&w[0], 1, TLS_SIGN_TLS13_CV, ec.id, "SHA256",
+	    TLS_SIGN_PAD_NONE, tbs, 64 + sizeof(CV_CTX) + 32);
+	expect_dropped(&w[0]);
+	/* a 33-byte transcript hash */
+	n = cv_tbs(tbs, 33);
+	sign_req(&w[1], 1, TLS_SIGN_TLS13_CV, ec.id, "SHA256",
+	    TLS_SIGN_PAD_NONE, tbs, n);
+	expect_dropped(&w[1]);
+	/* TLS 1.2 ECDHE parameters of secp224r1 (22), not allowed */
+	memset(tbs, 0x5a, 64);
+	tbs[64] = 3;
+	tbs[65] = 0;
+	tbs[66] = 22;
+	tbs[67] = 57;
+	memset(tbs + 68, 0x04, 57);
+	sign_req(&w[2], 1, TLS_SIGN_TLS12_SKE, ec.id, "SHA256",
+	    TLS_SIGN_PAD_NONE, tbs, 68 + 57);
+	expect_dropped(&w[2]);
+	/* a well-formed input with SHA-1 */
+	n = cv_tbs(tbs, 32);
+	sign_req(&w[3], 1, TLS_SIGN_TLS13_CV, ec.id, "SHA1",
+	    TLS_SIGN_PAD_NONE, tbs, n);
+	expect_dropped(&w[3]);
+	/* bytes under an unknown key id are refused the same */
+	memset(tbs, 0x41, sizeof(tbs));
+	sign_req(&w[4], 1, TLS_SIGN_TLS13_CV, tbs, "SHA256",
+	    TLS_SIGN_PAD_NONE, tbs, 130);
+	expect_dropped(&w[4]);
+	expect_alive();
+	expect_status(&w[5], 2);
+	expect_signed(&w[5], 3, &ec, "SHA256", TLS_SIGN_PAD_NONE);
+	for (i = 0; i < 6; i++)
+		ipc_close(&w[i]);
+	tkey_free(&ec);
+}
+
+/* A key the parent would refuse cannot come in a reload either: the
+ * crypto process keeps the key it has. */
+Test(crypto_proc, reload_refuses_unsupported_key)
+{
+	struct tkey		 ec, bad;
+	struct crypto_slice	 cs = { 0 };
+	struct ipc_chan		 w0;
+	struct ipc_msg		 m;
+	struct buf		 b;
+	bool			 ok = true;
+	const char		*why;
+	PKCS8_PRIV_KEY_INFO	*p8;
+	unsigned char		*d = NULL;
+
+	tkey_make(&ec, "P-256");
+	start_crypto_key(ec.der, ec.len);
+	add_worker(&w0, 0);
+	memset(&bad, 0, sizeof(bad));
+	cr_assert_not_null(bad.pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED448"));
+	cr_assert_not_null(p8 = EVP_PKEY2PKCS8(bad.pk));
+	bad.len = i2d_PKCS8_PRIV_KEY_INFO(p8, &d);
+	bad.der = d;
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	cs.log_level = 2;
+	cs.pol.admin = ADMIN;
+	cs.tls_key = bad.der;
+	cs.tls_key_len = bad.len;
+	buf_init(&b, 16384);
+	cr_assert_eq(crypto_slice_put(&b, &cs), 0);
+	cr_assert_eq(ipc_put_buf(&ctl, MSG_RELOAD, 78, &b), 0);
+	cr_assert_eq(ipc_flush_wait(&ctl, WAIT_MS), 0);
+	buf_release(&b);
+	do
+		cr_assert_eq(ipc_get_wait(&ctl, &m, WAIT_MS), 1);
+	while (m.hdr.type != MSG_RELOAD_DONE);
+	cr_assert_eq(buf_get_bool(&m.payload, &ok), 0);
+	cr_assert_eq(buf_get_str(&m.payload, &why, NULL), 0);
+	cr_assert(!ok);
+	cr_assert_not_null(strstr(why, "ED448"), "%s", why);
+	expect_signed(&w0, 1, &ec, "SHA256", TLS_SIGN_PAD_NONE);
+	expect_alive();
+	ipc_close(&w0);
+	tkey_free(&ec);
+	tkey_free(&bad);
 }

@@ -103,7 +103,7 @@ Test(slice, crypto_and_agent_round_trip)
 {
 	char			*skip[] = { "/v1/status" };
 	struct crypto_slice	cin = { 3, 42, { ADMIN, &pol, 1 }, 1, 2, 3,
-				    keys, 2, skip, 1 };
+				    keys, 2, skip, 1, NULL, 0 };
 	struct crypto_slice	cout;
 	/* The store's settings are opaque to the slice: any bytes. */
 	struct agent_slice	ain = { 1, "fs",
