@@ -31,8 +31,9 @@ pem_free(struct pem *p)
 
 /*
  * worker: u32 index, u64 started, u32 log level (biased by 1 so that
- * LOG_LVL_OFF fits), u32 audit level (biased the same way), u8 auth, bytes cert, bytes key, str password,
- * bytes ca, policy set, u32 n api, then per route: str path,
+ * LOG_LVL_OFF fits), u32 audit level (biased the same way), u8 auth,
+ * bytes cert (the chain; never its private key, which only the crypto
+ * process gets), bytes ca, policy set, u32 n api, then per route: str path,
  * u64 timeout ms, u8 skip_auth.
  */
 int
@@ -46,8 +47,6 @@ worker_slice_put(struct buf *b, const struct worker_slice *s)
 	    buf_put_u32(b, s->audit_level + 1) == -1 ||
 	    buf_put_u8(b, s->tls_auth) == -1 ||
 	    buf_put_bytes(b, s->cert.data, s->cert.len) == -1 ||
-	    buf_put_bytes(b, s->key.data, s->key.len) == -1 ||
-	    buf_put_str(b, s->password) == -1 ||
 	    buf_put_bytes(b, s->ca.data, s->ca.len) == -1 ||
 	    policy_set_put(b, &s->pol) == -1 ||
 	    buf_put_u32(b, s->napi) == -1)
@@ -72,8 +71,6 @@ worker_slice_get(struct buf *b, struct worker_slice *s)
 	    buf_get_u32(b, &alvl) == -1 || alvl > 4 ||
 	    buf_get_u8(b, &s->tls_auth) == -1 || s->tls_auth > TLS_AUTH_ON ||
 	    pem_get(b, &s->cert) == -1 ||
-	    pem_get(b, &s->key) == -1 ||
-	    buf_get_strdup(b, &s->password) == -1 ||
 	    pem_get(b, &s->ca) == -1 ||
 	    policy_set_get(b, &s->pol) == -1 ||
 	    buf_get_u32(b, &n) == -1 || n > SLICE_MAX_API)
@@ -103,22 +100,12 @@ worker_slice_free(struct worker_slice *s)
 	size_t i;
 
 	pem_free(&s->cert);
-	pem_free(&s->key);
 	pem_free(&s->ca);
-	freezero_str(s->password);
 	policy_set_free(&s->pol);
 	for (i = 0; i < s->napi; i++)
 		free(s->api[i].path);
 	free(s->api);
 	memset(s, 0, sizeof(*s));
-}
-
-void
-worker_slice_forget_key(struct worker_slice *s)
-{
-	pem_free(&s->key);
-	freezero_str(s->password);
-	s->password = NULL;
 }
 
 /* crypto: u32 log level + 1, u64 started, policy set, u64 any, unused,

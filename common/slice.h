@@ -28,9 +28,8 @@ struct worker_slice {
 	int			 audit_level;	/* log.audit; LOG_LVL_OFF: no
 						 * audit lines on stdout */
 	uint8_t			 tls_auth;	/* enum tls_auth */
-	struct pem		 cert;		/* chain, leaf first */
-	struct pem		 key;		/* secret */
-	char			*password;	/* secret; "" when none */
+	struct pem		 cert;		/* chain, leaf first; its key
+						 * is the crypto process's */
 	struct pem		 ca;		/* client CAs (tls.auth on) */
 	struct policy_set	 pol;
 	struct api_route_cfg	*api;
@@ -69,9 +68,6 @@ struct agent_slice {
 int	worker_slice_put(struct buf *, const struct worker_slice *);
 int	worker_slice_get(struct buf *, struct worker_slice *);
 void	worker_slice_free(struct worker_slice *);
-/* Wipe the TLS private key and its password once an SSL_CTX holds the
- * key: the worker keeps no second copy. */
-void	worker_slice_forget_key(struct worker_slice *);
 
 int	crypto_slice_put(struct buf *, const struct crypto_slice *);
 int	crypto_slice_get(struct buf *, struct crypto_slice *);

@@ -70,8 +70,6 @@ put_config(struct buf *b, const struct child *c)
 		ws.audit_level = ps.cf->log.audit;
 		ws.tls_auth = ps.cf->tls.auth;
 		ws.cert = ps.tls.cert;
-		ws.key = ps.tls.key;
-		ws.password = ps.cf->tls.password ? ps.cf->tls.password : "";
 		ws.ca = ps.tls.ca;
 		policy_set_copy(&ws.pol, ps.cf);
 		ws.api = ps.cf->api;

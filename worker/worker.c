@@ -1,14 +1,16 @@
 /*
  * The worker process: the only process that parses bytes from clients. It
- * holds the TLS certificate and key and the policy table, never a master
- * key or a key-store credential.
+ * holds the TLS certificate chain and the policy table, never the TLS
+ * private key (the crypto process signs its handshakes, tls_key.c), a
+ * master key or a key-store credential.
  *
  * Peers and the messages accepted from each:
  *   parent   MSG_PEER (the crypto channel), MSG_RELOAD, MSG_SHUTDOWN,
  *            MSG_LOG_EVENT, MSG_LOG_SUBSCRIBE
  *   crypto   MSG_STATUS_REP, MSG_DONE, MSG_KEY_INFO, MSG_KEY_NAMES,
  *            MSG_KEY_DEK, MSG_KEY_SEALED, MSG_KEY_OPENED, MSG_KEY_MAC,
- *            MSG_ERROR (each the answer to one request, by id)
+ *            MSG_KEY_OPENED_BULK, MSG_TLS_SIGNATURE, MSG_ERROR (each the
+ *            answer to one request, by id)
  */
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -240,7 +242,6 @@ worker_reload(struct buf *payload, char *err, size_t errlen)
 		worker_slice_free(&ns);
 		return -1;
 	}
-	worker_slice_forget_key(&ns);
 	SSL_CTX_free(w.ctx);
 	w.ctx = ctx;
 	worker_slice_free(&w.cf);
@@ -443,7 +444,6 @@ worker_prepare(const struct proc_opts *opts)
 		fatalx("cannot load the remote TLS key provider");
 	if ((w.ctx = make_ctx(&w.cf, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
-	worker_slice_forget_key(&w.cf);
 
 	routes_init(w.stack_top);
 	body_init();

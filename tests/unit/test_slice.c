@@ -24,9 +24,6 @@ make_worker(struct worker_slice *s)
 	s->tls_auth = TLS_AUTH_ON;
 	s->cert.data = (uint8_t *)"CERT";
 	s->cert.len = 4;
-	s->key.data = (uint8_t *)"KEY!";
-	s->key.len = 4;
-	s->password = "pw";
 	s->pol.admin = ADMIN;
 	s->pol.policies = &pol;
 	s->pol.npolicies = 1;
@@ -49,34 +46,12 @@ Test(slice, worker_round_trip)
 	cr_assert_eq(out.audit_level, 2);
 	cr_assert_eq(out.tls_auth, TLS_AUTH_ON);
 	cr_assert_eq(out.cert.len, 4);
-	cr_assert_eq(memcmp(out.key.data, "KEY!", 4), 0);
-	cr_assert_str_eq(out.password, "pw");
 	cr_assert_eq(out.ca.len, 0);
 	cr_assert_str_eq(out.pol.admin, ADMIN);
 	cr_assert_eq(out.napi, 1);
 	cr_assert_str_eq(out.api[0].path, "/v1/status");
 	cr_assert_eq(out.api[0].timeout_ms, 2000);
 	cr_assert(out.api[0].skip_auth);
-	worker_slice_free(&out);
-	buf_release(&b);
-}
-
-Test(slice, worker_forget_key)
-{
-	struct worker_slice	in, out;
-	struct buf		b;
-
-	make_worker(&in);
-	buf_init(&b, 1 << 16);
-	cr_assert_eq(worker_slice_put(&b, &in), 0);
-	cr_assert_eq(worker_slice_get(&b, &out), 0);
-	worker_slice_forget_key(&out);
-	cr_assert_null(out.key.data);
-	cr_assert_eq(out.key.len, 0);
-	cr_assert_null(out.password);
-	/* The rest stays, and freeing afterwards is fine. */
-	cr_assert_eq(out.cert.len, 4);
-	cr_assert_str_eq(out.pol.admin, ADMIN);
 	worker_slice_free(&out);
 	buf_release(&b);
 }
