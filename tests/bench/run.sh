@@ -340,13 +340,15 @@ median() {	# numbers on stdin -> their median
 
 # BENCH_ONLY=vault runs the Vault section (9) alone, into
 # results/DAY-vault.{md,csv}; BENCH_ONLY=seal the seal section (10), into
-# results/DAY-seal.{md,csv}.
+# results/DAY-seal.{md,csv}; BENCH_ONLY=handshake the new-connection
+# sections (2, 2b, 2c) alone, into results/DAY-handshake.{md,csv}.
 ONLY=${BENCH_ONLY:-all}
 case $ONLY in
 all) OUT=$DAY ;;
 vault) OUT=$DAY-vault ;;
 seal) OUT=$DAY-seal ;;
-*) die "BENCH_ONLY: all, vault or seal" ;;
+handshake) OUT=$DAY-handshake ;;
+*) die "BENCH_ONLY: all, vault, seal or handshake" ;;
 esac
 if [ "$ONLY" = all ]; then
 
@@ -409,6 +411,9 @@ FEEDS=$(awk -v w="$WG" -v c="$CG" 'BEGIN { if (c > 0) printf "%.1f", w / c }')
 row "worker cores one crypto process can serve (generate)" "$FEEDS" "" "" \
     ">= 64 for one crypto process" "$(met "${FEEDS:-0} >= 64")" cores
 
+fi	# BENCH_ONLY all
+if [ "$ONLY" = all ] || [ "$ONLY" = handshake ]; then
+
 # 2. A new connection per request: full mTLS handshake + one request. No
 # server verification on the client side, like ab (halves its CPU cost).
 NCA="-c $NEWCONNS -d $SECS -w 1 --new --context $CONTEXT"
@@ -453,6 +458,9 @@ row "nginx, new connections resumed (TLS 1.3 tickets) vs full (conn/s)" \
 RECON=$(awk -v k="$KN" 'BEGIN { if (k > 0) printf "%.3f", 100 * (100 / 90) / k }')
 row "keyward CPU on handshakes at MinIO-like reconnects: 100 connections re-made every 90 s (% of one core)" \
     "$RECON" "" "" "" "" "%"
+
+fi	# BENCH_ONLY all or handshake
+if [ "$ONLY" = all ]; then
 
 # 3. Latency at half of keyward's keep-alive generate rate, open loop.
 HALF=$(calc "${KG:-0} / 2" 0)
@@ -663,7 +671,7 @@ vault_yaml() {
       ca: $W/pki/ca.crt"
 }
 
-if [ "$ONLY" = seal ]; then
+if [ "$ONLY" = seal ] || [ "$ONLY" = handshake ]; then
 	:
 elif command -v python3 >/dev/null 2>&1; then
 	stop_keyward
