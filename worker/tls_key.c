@@ -8,6 +8,7 @@
  */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -515,12 +516,24 @@ prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 	return 1;
 }
 
+/* Held for the life of the process. */
+static OSSL_PROVIDER	*deflt, *ours;
+
+/* At exit, before OpenSSL's own clean-up (registered earlier, so run
+ * later), so that nothing of ours outlives it. */
+static void
+tls_key_unload(void)
+{
+	if (ours != NULL)
+		(void)OSSL_PROVIDER_unload(ours);
+	if (deflt != NULL)
+		(void)OSSL_PROVIDER_unload(deflt);
+	ours = deflt = NULL;
+}
+
 int
 tls_key_init(void)
 {
-	/* Held for the life of the process. */
-	static OSSL_PROVIDER	*deflt, *ours;
-
 	if (ours != NULL)
 		return 0;
 	/* Every fetch that does not name a provider keeps OpenSSL's own
@@ -531,6 +544,7 @@ tls_key_init(void)
 	    OSSL_PROVIDER_add_builtin(NULL, PROV_NAME, prov_init) != 1 ||
 	    (ours = OSSL_PROVIDER_load(NULL, PROV_NAME)) == NULL)
 		return -1;
+	(void)atexit(tls_key_unload);
 	return 0;
 }
 
