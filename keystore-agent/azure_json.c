@@ -69,8 +69,18 @@ num(json_t *a, const char *k, int64_t *v)
 		return 0;
 	if (!json_is_number(x))
 		return -1;
-	*v = json_is_integer(x) ? (int64_t)json_integer_value(x) :
-	    (int64_t)json_real_value(x);
+	if (json_is_integer(x)) {
+		*v = (int64_t)json_integer_value(x);
+		return 1;
+	}
+	/* A real outside int64_t's range (undefined to convert) is the
+	 * far past or the far future. */
+	if (json_real_value(x) >= 9.2e18)
+		*v = INT64_MAX;
+	else if (json_real_value(x) <= -9.2e18)
+		*v = INT64_MIN;
+	else
+		*v = (int64_t)json_real_value(x);
 	return 1;
 }
 

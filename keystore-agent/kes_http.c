@@ -79,7 +79,7 @@ bool
 kes_http_printable(const char *s)
 {
 	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
 			return false;
 	return true;
 }

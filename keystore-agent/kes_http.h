@@ -49,7 +49,7 @@ int	kes_http_ca(const char *tag, const char *path, uint8_t **ca,
 int	kes_http_client(const char *tag, const char *endpoint, uint8_t **ca,
 	    size_t *ca_len, struct net_client **, char *err, size_t errlen);
 
-/* No control characters, no blanks: it goes into a header or a URL. */
+/* Printable ASCII only, no blanks: it goes into a header or a URL. */
 bool	kes_http_printable(const char *);
 
 /* s[0, len) into out: control bytes and non-ASCII as ' ' and '?', at

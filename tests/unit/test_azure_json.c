@@ -66,6 +66,13 @@ Test(azure_json, bundle_and_usability)
 	cr_expect_eq(az_parse_bundle(U("{\"value\":\"x\",\"attributes\":"
 	    "{\"exp\":150,\"nbf\":50}}"), 100, &v, &n, why, sizeof(why)), 0);
 	freezero(v, n + 1);
+	/* Reals past int64_t: the far future, the far past. */
+	cr_expect_eq(az_parse_bundle(U("{\"value\":\"x\",\"attributes\":"
+	    "{\"exp\":8.9e45}}"), 100, &v, &n, why, sizeof(why)), 0);
+	freezero(v, n + 1);
+	cr_expect_eq(az_parse_bundle(U("{\"value\":\"x\",\"attributes\":"
+	    "{\"exp\":-8.9e45}}"), 100, &v, &n, why, sizeof(why)), 1);
+	cr_expect_str_eq(why, "ObjectIsExpired");
 	cr_expect_eq(az_parse_bundle(U("{\"id\":\"x\"}"), 0, &v, &n, why,
 	    sizeof(why)), -1);
 	cr_expect_eq(az_parse_bundle(U("{\"value\":1}"), 0, &v, &n, why,
