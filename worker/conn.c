@@ -48,7 +48,7 @@ conn_event(struct ev_io *io, uint32_t events)
 	 * late answer finds no connection and is dropped. So for a
 	 * handshake waiting for its signature, which otherwise waits for
 	 * the answer alone (conn_signed). */
-	if (c->sign_state == SIGN_WAIT) {
+	if (c->sign_state == SIGN_WAIT || c->sign_state == SIGN_PARKED) {
 		if (events & (EPOLLHUP | EPOLLERR))
 			conn_close(c);
 		return;
@@ -145,7 +145,7 @@ conn_accept(int fd)
 static void
 sign_abandon(struct conn *c)
 {
-	if (c->sign_state != SIGN_WAIT)
+	if (c->sign_state != SIGN_WAIT && c->sign_state != SIGN_PARKED)
 		return;
 	conn_forget_pending(c);
 	c->sign_state = SIGN_FAILED;
@@ -333,17 +333,22 @@ tls_sign_remote(const struct tls_sign_req *r, uint8_t *sig, size_t *siglen,
 	(void)buf_put_str(&b, r->digest);
 	(void)buf_put_u8(&b, (uint8_t)r->pad);
 	(void)buf_put_bytes(&b, r->tbs, r->tbslen);
-	ok = !b.failed && crypto_send(c, MSG_TLS_SIGN, &b) == 0;
-	buf_release(&b);
-	if (!ok)
-		return -1;
-	c->sign_state = SIGN_WAIT;
-	while (c->sign_state == SIGN_WAIT)
-		if (ASYNC_pause_job() == 0) {
+	/*
+	 * Without a crypto channel (the process is restarting), or when it
+	 * goes with the request, the handshake waits for the next one and
+	 * asks again (conn_sign_resume); the handshake deadline bounds it.
+	 */
+	c->sign_state = SIGN_PARKED;
+	while (c->sign_state == SIGN_PARKED || c->sign_state == SIGN_WAIT) {
+		if (c->sign_state == SIGN_PARKED && w.crypto.open &&
+		    !b.failed && crypto_send(c, MSG_TLS_SIGN, &b) == 0)
+			c->sign_state = SIGN_WAIT;
+		if (b.failed || ASYNC_pause_job() == 0) {
 			conn_forget_pending(c);
-			c->sign_state = SIGN_NONE;
-			return -1;
+			c->sign_state = SIGN_FAILED;
 		}
+	}
+	buf_release(&b);
 	ok = c->sign_state == SIGN_DONE && c->siglen <= sigsize;
 	if (ok) {
 		memcpy(sig, c->sig, c->siglen);
@@ -358,6 +363,16 @@ tls_sign_remote(const struct tls_sign_req *r, uint8_t *sig, size_t *siglen,
 	c->siglen = 0;
 	c->sign_state = SIGN_NONE;
 	return ok ? 0 : -1;
+}
+
+void
+conn_sign_resume(void)
+{
+	struct conn *c, *next;
+
+	TAILQ_FOREACH_SAFE(c, &w.conns, entry, next)
+		if (c->sign_state == SIGN_PARKED)
+			conn_drive(c);
 }
 
 /* MSG_TLS_SIGNATURE: bytes signature; or MSG_ERROR (a key the crypto

@@ -156,11 +156,14 @@ crypto_lost(struct peer *p, const char *why)
 			next = c->pnext;
 			c->req_id = 0;
 			c->pnext = NULL;
-			if (c->state == CONN_HANDSHAKE)
-				c->sign_state = SIGN_FAILED;
-			else
-				respond_error(c, 503, "service unavailable: "
-				    "crypto process restarting");
+			/* A handshake waits for the next crypto process
+			 * (conn_sign_resume), within its own deadline. */
+			if (c->state == CONN_HANDSHAKE) {
+				c->sign_state = SIGN_PARKED;
+				continue;
+			}
+			respond_error(c, 503, "service unavailable: crypto "
+			    "process restarting");
 			conn_drive(c);
 		}
 	memset(w.pending, 0, sizeof(w.pending));
@@ -182,6 +185,7 @@ parent_peer(struct peer *p, struct ipc_msg *m)
 		return -1;
 	w.crypto_seen = true;
 	listen_resume();
+	conn_sign_resume();
 	return 0;
 }
 

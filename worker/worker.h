@@ -66,7 +66,9 @@ enum sign_state {
 	SIGN_NONE,
 	SIGN_WAIT,		/* the handshake's async job is paused */
 	SIGN_DONE,		/* c->sig holds the answer */
-	SIGN_FAILED,		/* refused, lost, or the connection goes */
+	SIGN_FAILED,		/* refused, or the connection goes */
+	SIGN_PARKED,		/* no crypto channel (it is restarting):
+				 * asked again when the next one comes */
 };
 
 enum route_auth {
@@ -185,6 +187,8 @@ void	conn_request_timeout(struct conn *);
 void	conn_drive(struct conn *);
 /* The crypto process answered a handshake signature (or MSG_ERROR). */
 void	conn_signed(struct conn *, struct ipc_msg *);
+/* A new crypto channel: handshakes parked for their signature ask it. */
+void	conn_sign_resume(void);
 bool	conn_idle(const struct conn *);
 
 /* worker.c: the last connection of a stopping worker is gone. */

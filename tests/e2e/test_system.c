@@ -19,6 +19,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -976,31 +977,46 @@ Test(system, tls12_and_tls13, .timeout = 60)
  * With the crypto process stopped, a /v1/status request is cut off at its
  * route timeout (api: /v1/status: timeout: 1s), the worker keeps serving
  * other requests meanwhile, and everything answers again once crypto runs.
+ * The crypto process also makes every handshake signature (the TLS key is
+ * there), so the requests go over connections made before it stopped; a
+ * new connection waits for its handshake.
  */
 Test(system, route_timeout_with_hung_crypto, .timeout = 60)
 {
-	struct tsrv_cfg	cfg = { .extra = "api:\n  /v1/status:\n"
+	struct tsrv_cfg	 cfg = { .extra = "api:\n  /v1/status:\n"
 			    "    timeout: 1s\n" };
-	struct tsrv_req	slow = { .timeout_ms = 8000 };
-	char		body[BODYLEN];
-	uint64_t	t0, took;
-	pid_t		crypto;
-	long		code;
+	struct tsrv_req	 quick = { .timeout_ms = 1500 };
+	struct tsrv_keep *a, *b;
+	char		 body[BODYLEN];
+	uint64_t	 t0, took;
+	pid_t		 crypto;
+	long		 code;
 
 	need_root();
 	(void)keyward_user();
 	start_server(&cfg);
+	cr_assert_not_null(a = tsrv_keep_open(&srv, TSRV_ADMIN));
+	cr_assert_not_null(b = tsrv_keep_open(&srv, TSRV_ADMIN));
+	cr_assert_eq(tsrv_keep_get(a, "/version", body, BODYLEN, 3000), 200,
+	    "%s", body);
+	cr_assert_eq(tsrv_keep_get(b, "/version", body, BODYLEN, 3000), 200,
+	    "%s", body);
 	cr_assert_gt((crypto = tsrv_child(&srv, "keyward crypto")), 0);
 	cr_assert_eq(kill(crypto, SIGSTOP), 0);
 	t0 = tsrv_now_ms();
-	code = tsrv_get_ex(&srv, TSRV_ADMIN, "/v1/status", body, BODYLEN,
-	    &slow);
+	code = tsrv_keep_get(a, "/v1/status", body, BODYLEN, 8000);
 	took = tsrv_now_ms() - t0;
 	/* While the request waited, /version had to work (other worker or
 	 * the same one: neither may block on crypto). */
-	cr_expect_eq(tsrv_get(&srv, TSRV_ADMIN, "/version", body, BODYLEN),
-	    200, "/version while crypto is stopped: %s", body);
+	cr_expect_eq(tsrv_keep_get(b, "/version", body, BODYLEN, 3000), 200,
+	    "/version while crypto is stopped: %s", body);
+	cr_expect_eq(tsrv_keep_connects(b), 1, "/version needed a new "
+	    "connection");
+	cr_expect_eq(tsrv_get_ex(&srv, TSRV_ADMIN, "/version", body, BODYLEN,
+	    &quick), -1, "a handshake completed without the crypto process");
 	kill(crypto, SIGCONT);
+	tsrv_keep_close(a);
+	tsrv_keep_close(b);
 	cr_expect_eq(code, -1, "a request at a stopped crypto process was "
 	    "answered: %ld", code);
 	cr_expect_lt(took, 4000, "the connection was not cut at the 1 s "
@@ -1072,30 +1088,41 @@ Test(system, tls_reload, .timeout = 60)
 
 /*
  * A request parked at the crypto process when SIGTERM arrives is still
- * answered (200, not cut off), and then the server exits 0.
+ * answered (200, not cut off), and then the server exits 0. Its connection
+ * is made before the crypto process stops (which signs handshakes).
  */
+struct inflight {
+	struct tsrv_keep	*k;
+	long			 code;
+	char			 body[BODYLEN];
+};
+
+static void *
+inflight_run(void *arg)
+{
+	struct inflight *f = arg;
+
+	f->code = tsrv_keep_get(f->k, "/v1/status", f->body, BODYLEN, 8000);
+	return NULL;
+}
+
 Test(system, sigterm_finishes_in_flight, .timeout = 60)
 {
-	struct tsrv_req	slow = { .timeout_ms = 8000 };
-	char		body[BODYLEN];
-	pid_t		crypto, client;
-	long		code = -1;
-	int		fds[2], status = -1;
+	static struct inflight	 f;
+	pthread_t		 t;
+	pid_t			 crypto;
+	int			 status = -1;
 
 	need_root();
 	(void)keyward_user();
 	start_server(NULL);
+	cr_assert_not_null(f.k = tsrv_keep_open(&srv, TSRV_ADMIN));
+	cr_assert_eq(tsrv_keep_get(f.k, "/version", f.body, BODYLEN, 3000),
+	    200, "%s", f.body);
 	cr_assert_gt((crypto = tsrv_child(&srv, "keyward crypto")), 0);
-	cr_assert_eq(pipe(fds), 0);
 	cr_assert_eq(kill(crypto, SIGSTOP), 0);
-	if ((client = fork()) == 0) {
-		code = tsrv_get_ex(&srv, TSRV_ADMIN, "/v1/status", body,
-		    BODYLEN, &slow);
-		(void)!write(fds[1], &code, sizeof(code));
-		_exit(0);
-	}
-	cr_assert_gt(client, 0);
-	close(fds[1]);
+	f.code = -1;
+	cr_assert_eq(pthread_create(&t, NULL, inflight_run, &f), 0);
 	/* Give the request time to reach the (stopped) crypto process. */
 	tsrv_sleep_ms(500);
 	cr_assert_eq(kill(srv.pid, SIGTERM), 0);
@@ -1103,10 +1130,11 @@ Test(system, sigterm_finishes_in_flight, .timeout = 60)
 	    "log:\n%s", tsrv_log_tail(&srv));
 	tsrv_sleep_ms(200);
 	cr_assert_eq(kill(crypto, SIGCONT), 0);
-	cr_assert_eq(read(fds[0], &code, sizeof(code)), (ssize_t)sizeof(code));
-	waitpid(client, NULL, 0);
-	cr_expect_eq(code, 200, "the request in flight at SIGTERM got %ld",
-	    code);
+	pthread_join(t, NULL);
+	cr_expect_eq(f.code, 200, "the request in flight at SIGTERM got %ld: "
+	    "%s", f.code, f.body);
+	cr_expect_eq(tsrv_keep_connects(f.k), 1);
+	tsrv_keep_close(f.k);
 	cr_assert_eq(tsrv_wait_exit(&srv, 10000, &status), 0,
 	    "the server did not exit; log:\n%s", tsrv_log_tail(&srv));
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,

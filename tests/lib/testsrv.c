@@ -679,6 +679,79 @@ tsrv_get_ex(const struct testsrv *s, enum tsrv_client who, const char *path,
 	return code;
 }
 
+/* --- a connection kept for several requests ------------------------------ */
+
+struct tsrv_keep {
+	const struct testsrv	*s;
+	CURL			*h;
+	long			 connects;
+};
+
+struct tsrv_keep *
+tsrv_keep_open(const struct testsrv *s, enum tsrv_client who)
+{
+	struct tsrv_keep	*k;
+	struct curl_slist	*hdrs;
+	char			 err[256];
+
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return NULL;
+	k->s = s;
+	if ((k->h = make_handle(s, who, "/", NULL, err, sizeof(err),
+	    &hdrs)) == NULL) {
+		free(k);
+		return NULL;
+	}
+	curl_slist_free_all(hdrs);
+	curl_easy_setopt(k->h, CURLOPT_FORBID_REUSE, 0L);
+	curl_easy_setopt(k->h, CURLOPT_WRITEFUNCTION, sink_write);
+	return k;
+}
+
+long
+tsrv_keep_get(struct tsrv_keep *k, const char *path, char *body,
+    size_t bodylen, long timeout_ms)
+{
+	char		 url[4096], err[CURL_ERROR_SIZE] = "";
+	struct sink	 out = { body, 0, bodylen };
+	CURLcode	 rc;
+	long		 code = -1, n = 0;
+
+	if (bodylen == 0 || snprintf(url, sizeof(url),
+	    "https://127.0.0.1:%d%s", k->s->port, path) >= (int)sizeof(url))
+		return -1;
+	body[0] = '\0';
+	curl_easy_setopt(k->h, CURLOPT_URL, url);
+	curl_easy_setopt(k->h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(k->h, CURLOPT_ERRORBUFFER, err);
+	curl_easy_setopt(k->h, CURLOPT_WRITEDATA, &out);
+	rc = curl_easy_perform(k->h);
+	if (curl_easy_getinfo(k->h, CURLINFO_NUM_CONNECTS, &n) == CURLE_OK)
+		k->connects += n;
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(k->h, CURLINFO_RESPONSE_CODE, &code);
+	else
+		snprintf(body, bodylen, "curl: %s", err[0] ? err :
+		    curl_easy_strerror(rc));
+	curl_easy_setopt(k->h, CURLOPT_ERRORBUFFER, NULL);
+	return code;
+}
+
+long
+tsrv_keep_connects(const struct tsrv_keep *k)
+{
+	return k->connects;
+}
+
+void
+tsrv_keep_close(struct tsrv_keep *k)
+{
+	if (k == NULL)
+		return;
+	curl_easy_cleanup(k->h);
+	free(k);
+}
+
 /* --- requests with heads, and streams ------------------------------------- */
 
 /* A growing NUL-terminated byte string. */

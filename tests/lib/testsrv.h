@@ -201,6 +201,21 @@ int		 tsrv_make_apikey_client(struct testsrv *, const char *name,
 		    const char *apikey, char *apikey_out, struct tsrv_cert *);
 
 /*
+ * A client that keeps its connection (curl reuses it within one handle):
+ * the first request makes the TLS handshake, the next ones need none, so
+ * a test can stop the crypto process, which makes every handshake
+ * signature, and still send requests. keep_get returns the HTTP status,
+ * or -1 (curl's error in body); keep_connects the connections made so
+ * far (1 if every request went over the first).
+ */
+struct tsrv_keep;
+struct tsrv_keep *tsrv_keep_open(const struct testsrv *, enum tsrv_client);
+long		 tsrv_keep_get(struct tsrv_keep *, const char *path,
+		    char *body, size_t bodylen, long timeout_ms);
+long		 tsrv_keep_connects(const struct tsrv_keep *);
+void		 tsrv_keep_close(struct tsrv_keep *);
+
+/*
  * A request with everything a conformance check needs from the answer:
  * status, the response head and the exact body bytes. who picks the
  * client certificate unless o->cert, o->no_cert say otherwise.
