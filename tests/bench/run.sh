@@ -442,8 +442,19 @@ sign_hist >"$W/sign1"
 SP50=$(sign_quantile "$W/sign0" "$W/sign1" 0.5)
 SP99=$(sign_quantile "$W/sign0" "$W/sign1" 0.99)
 say "handshake signature round trip: p50 <= ${SP50:-?} us, p99 <= ${SP99:-?} us"
-row "handshake signature round trip to the crypto process, p50 / p99 (us, bucket bound)" \
+row "handshake signature round trip to the crypto process at c=$NEWCONNS, p50 / p99 (us, bucket bound)" \
     "${SP50:-?} / ${SP99:-?}" "" "" "" "" us
+# The same with one client at a time: the round trip itself, without the
+# other handshakes the worker serves meanwhile on the same core.
+loadgen kw_new_one --url "$KW_URL" $CERT -c 1 -d 3 -w 1 --new \
+    --context $CONTEXT
+sign_hist >"$W/sign2"
+SQ50=$(sign_quantile "$W/sign1" "$W/sign2" 0.5)
+SQ99=$(sign_quantile "$W/sign1" "$W/sign2" 0.99)
+row "handshake signature round trip to the crypto process at c=1, p50 / p99 (us, bucket bound)" \
+    "${SQ50:-?} / ${SQ99:-?}" "" "" "" "" us
+row "new mTLS connection + generate at c=1, latency p50 / p99 (us)" \
+    "$(get kw_new_one p50_us) / $(get kw_new_one p99_us)" "" "" "" "" us
 
 # 2c. Resumption, measured where it can be (nginx with TLS 1.3 tickets,
 # psk_dhe_ke) against the full handshakes above, and what handshakes cost
