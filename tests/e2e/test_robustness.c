@@ -681,7 +681,12 @@ Test(robustness, sigterm_logs_no_warning)
 		cr_expect_eq(tsrv_log_count(&srv, "warning"), 0,
 		    "run %d: a clean stop logged a warning:\n%s", i,
 		    tsrv_log_tail(&srv));
-		cr_expect_eq(tsrv_log_count(&srv, "error"), 0,
+		/* The sanitizer build's runtime says once per worker that
+		 * OpenSSL's async handshake switched stacks ("False
+		 * positive error reports may follow"): not a log line of
+		 * keyward's. */
+		cr_expect_eq(tsrv_log_count(&srv, "error") -
+		    tsrv_log_count(&srv, "False positive error reports"), 0,
 		    "run %d:\n%s", i, tsrv_log_tail(&srv));
 		tsrv_cleanup(&srv);
 		memset(&srv, 0, sizeof(srv));
