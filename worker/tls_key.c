@@ -168,11 +168,6 @@ km_import_types(int selection)
 /* Public halves only: asked for a private half (OSSL_KEYMGMT_SELECT_ALL
  * when OpenSSL looks for another provider to sign with) it refuses, and
  * the signature stays with this provider. */
-struct export_arg {
-	OSSL_CALLBACK	*cb;
-	void		*cbarg;
-};
-
 static int
 km_export(void *vk, int selection, OSSL_CALLBACK *cb, void *cbarg)
 {
