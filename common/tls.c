@@ -4,6 +4,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "common/tls.h"
@@ -79,8 +80,21 @@ select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	return SSL_TLSEXT_ERR_OK;
 }
 
-static int
-password_cb(char *buf, int size, int rwflag, void *u)
+int
+tls_key_id(EVP_PKEY *pk, uint8_t id[TLS_KEY_ID_LEN])
+{
+	unsigned char	*der = NULL;
+	int		 n;
+
+	if ((n = i2d_PUBKEY(pk, &der)) <= 0)
+		return -1;
+	SHA256(der, (size_t)n, id);
+	OPENSSL_free(der);
+	return 0;
+}
+
+int
+tls_password_cb(char *buf, int size, int rwflag, void *u)
 {
 	const char	*pw = u;
 	size_t		 n;
@@ -165,7 +179,8 @@ load_key(SSL_CTX *ctx, const struct pem *key, const char *password,
 		ssl_error(err, errlen, "out of memory");
 		return -1;
 	}
-	pk = PEM_read_bio_PrivateKey(bio, NULL, password_cb, (void *)password);
+	pk = PEM_read_bio_PrivateKey(bio, NULL, tls_password_cb,
+	    (void *)password);
 	BIO_free(bio);
 	if (pk == NULL)
 		ssl_error(err, errlen, "TLS private key (wrong password or "

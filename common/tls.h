@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -44,6 +45,15 @@
 /* 64 KiB (Go's limit for a handshake message before 1.21); a chain of 10
  * RSA-4096 certificates takes about 20 KiB. */
 #define TLS_MAX_CERT_LIST	(64 * 1024)
+
+/* A TLS key's id, as the worker asks the crypto process to sign with
+ * it: SHA-256 of the DER SubjectPublicKeyInfo. 0, or -1. */
+#define TLS_KEY_ID_LEN	32
+int	tls_key_id(EVP_PKEY *, uint8_t id[TLS_KEY_ID_LEN]);
+
+/* OpenSSL's pem_password_cb for tls.password (u): never prompts; no
+ * password, no key. */
+int	tls_password_cb(char *buf, int size, int rwflag, void *u);
 
 /* key NULL: the caller gives the context its key (the worker's remote
  * key, worker/tls_key.c); password is then unused. */

@@ -19,6 +19,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/tls.h"
 #include "common/xmalloc.h"
 #include "privsep/files.h"
 #include "privsep/sign.h"
@@ -201,19 +202,6 @@ tls_files_free(struct tls_files *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* Never prompts: no password, no key. */
-static int
-password_cb(char *buf, int size, int rwflag, void *u)
-{
-	const char	*pw = u;
-	size_t		 n;
-
-	if (pw == NULL || (n = strlen(pw)) == 0 || n > (size_t)size)
-		return -1;
-	memcpy(buf, pw, n);
-	return (int)n;
-}
-
 /*
  * The crypto process gets the key unencrypted, so it never needs the
  * password; every copy made here is wiped (OpenSSL clears the key's own
@@ -235,7 +223,7 @@ tls_key_decrypt(struct tls_files *t, const char *password, char *err,
 	t->key_der.data = NULL;
 	t->key_der.len = 0;
 	if ((bio = BIO_new_mem_buf(t->key.data, (int)t->key.len)) != NULL)
-		pk = PEM_read_bio_PrivateKey(bio, NULL, password_cb,
+		pk = PEM_read_bio_PrivateKey(bio, NULL, tls_password_cb,
 		    (void *)password);
 	BIO_free(bio);
 	if (pk == NULL) {

@@ -19,6 +19,7 @@
 #include "common/msg.h"
 #include "common/peer.h"
 #include "common/proc.h"
+#include "common/tls.h"
 #include "privsep/crypto_int.h"
 #include "privsep/sign.h"
 
@@ -74,19 +75,6 @@ sign_key_type(EVP_PKEY *pk, enum sign_keytype *t, char *why, size_t whylen)
 	snprintf(why, whylen, "a key of type %s (RSA, EC P-256, P-384, "
 	    "P-521 or Ed25519 are supported)", name != NULL ? name : "unknown");
 	return -1;
-}
-
-int
-sign_key_id(EVP_PKEY *pk, uint8_t id[SIGN_KEYID_LEN])
-{
-	unsigned char	*der = NULL;
-	int		 n;
-
-	if ((n = i2d_PUBKEY(pk, &der)) <= 0)
-		return -1;
-	SHA256(der, (size_t)n, id);
-	OPENSSL_free(der);
-	return 0;
 }
 
 /* --- the request and its structure ----------------------------------- */
@@ -322,7 +310,7 @@ signer_install(struct signer *s, const uint8_t *der, size_t len, char *err,
 		key_clear(&k);
 		return -1;
 	}
-	if (sign_key_id(k.pk, k.id) == -1) {
+	if (tls_key_id(k.pk, k.id) == -1) {
 		snprintf(err, errlen, "cannot compute the TLS key's id");
 		key_clear(&k);
 		return -1;

@@ -16,8 +16,9 @@
 #include <openssl/evp.h>
 
 #include "common/buf.h"
+#include "common/tls.h"
 
-#define SIGN_KEYID_LEN	32	/* SHA-256 of i2d_PUBKEY */
+#define SIGN_KEYID_LEN	TLS_KEY_ID_LEN	/* tls_key_id() */
 #define SIGN_TBS_MAX	256	/* longer than any well-formed input */
 #define SIGN_SIG_MAX	1024	/* RSA up to 8192 bits */
 
@@ -62,8 +63,6 @@ struct sign_req {
  * is when it is of another type (or an RSA key under 2048 bits). */
 int	sign_key_type(EVP_PKEY *, enum sign_keytype *, char *why,
 	    size_t whylen);
-/* SHA-256 of the DER SubjectPublicKeyInfo. */
-int	sign_key_id(EVP_PKEY *, uint8_t id[SIGN_KEYID_LEN]);
 
 /* Parse a MSG_TLS_SIGN payload exactly; -1 with why. */
 int	sign_req_get(struct buf *, struct sign_req *, const char **why);

@@ -114,9 +114,6 @@ km_import(void *vk, int selection, const OSSL_PARAM params[])
 	const unsigned char	*der;
 	size_t			 len;
 	EVP_PKEY_CTX		*pc;
-	unsigned int		 idlen = 0;
-	unsigned char		*enc = NULL;
-	int			 enclen;
 
 	if (k == NULL || k->pub != NULL)
 		return 0;
@@ -129,14 +126,8 @@ km_import(void *vk, int selection, const OSSL_PARAM params[])
 		if (k->pub == NULL ||
 		    !EVP_PKEY_is_a(k->pub, type_names[k->type]))
 			return 0;
-		if ((enclen = i2d_PUBKEY(k->pub, &enc)) <= 0)
+		if (tls_key_id(k->pub, k->id) == -1)
 			return 0;
-		if (EVP_Digest(enc, enclen, k->id, &idlen, EVP_sha256(),
-		    NULL) != 1 || idlen != TLS_KEY_ID_LEN) {
-			OPENSSL_free(enc);
-			return 0;
-		}
-		OPENSSL_free(enc);
 		k->remote = true;
 		return 1;
 	}

@@ -17,7 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#define TLS_KEY_ID_LEN	32
+#include "common/tls.h"
 
 /* One signature to ask for (the fields of MSG_TLS_SIGN but the purpose,
  * which the connection knows). */

@@ -500,9 +500,9 @@ Test(signer, current_and_previous)
 	a = keygen("P-256", &t);
 	b = keygen("ED25519", &t);
 	c = keygen("P-384", &t);
-	cr_assert_eq(sign_key_id(a, ida), 0);
-	cr_assert_eq(sign_key_id(b, idb), 0);
-	cr_assert_eq(sign_key_id(c, idc), 0);
+	cr_assert_eq(tls_key_id(a, ida), 0);
+	cr_assert_eq(tls_key_id(b, idb), 0);
+	cr_assert_eq(tls_key_id(c, idc), 0);
 	cr_assert_eq(signer_install(&s, NULL, 0, err, sizeof(err)), 0);
 	cr_assert_null(signer_find(&s, ida));
 
@@ -606,7 +606,7 @@ Test(tls_key_decrypt, decrypts_and_checks_the_type, .timeout = 60)
 
 	memset(&s, 0, sizeof(s));
 	k = keygen("P-384", &type);
-	cr_assert_eq(sign_key_id(k, id), 0);
+	cr_assert_eq(tls_key_id(k, id), 0);
 	pem_of(k, "secret", &t);
 	cr_assert_eq(tls_key_decrypt(&t, "wrong", err, sizeof(err)), -1);
 	cr_assert_eq(tls_key_decrypt(&t, NULL, err, sizeof(err)), -1);
