@@ -583,36 +583,56 @@ parse_keys(struct cfg_parser *p, const struct cfg_sect *top)
 	return 0;
 }
 
+/* server.workers and server.crypto: an integer from 1 to max, or (crypto
+ * only) "auto", which leaves *out 0. */
+static int
+parse_count(struct cfg_parser *p, struct cfg_sect *s, const char *key,
+    const char *what, unsigned int max, bool auto_ok, unsigned int *out)
+{
+	yaml_node_t	*n;
+	const char	*v;
+	char		 q[CFG_QUOTELEN], path[32];
+	size_t		 i;
+	unsigned int	 w = 0;
+
+	(void)snprintf(path, sizeof(path), "server.%s", key);
+	if ((n = cfg_lookup(p, s, key, NULL)) == NULL || cfg_is_null(n))
+		return 0;
+	if (cfg_scalar(p, n, path, true, &v) == -1)
+		return -1;
+	if (auto_ok && strcmp(v, "auto") == 0) {
+		*out = 0;
+		return 0;
+	}
+	for (i = 0; v[i] >= '0' && v[i] <= '9' && w <= max; i++)
+		w = w * 10 + (unsigned int)(v[i] - '0');
+	if (i == 0 || v[i] != '\0' || w < 1 || w > max)
+		return cfg_error(p, cfg_line(n), path, "'%s' is not %s; "
+		    "expected an integer from 1 to %u%s",
+		    cfg_quote(v, q, sizeof(q)), what, max,
+		    auto_ok ? " or auto" : "");
+	*out = w;
+	return 0;
+}
+
 static int
 parse_server(struct cfg_parser *p, const struct cfg_sect *top)
 {
 	static const char *const server_keys[] = {
-		"workers", "user", "chroot", "mlock", NULL
+		"workers", "crypto", "user", "chroot", "mlock", NULL
 	};
 	struct config	*c = p->cfg;
 	struct cfg_sect	 s;
-	yaml_node_t	*n;
-	const char	*v;
 	char		 q[CFG_QUOTELEN];
-	size_t		 i, line;
-	unsigned int	 w = 0;
+	size_t		 line;
 
 	if (cfg_sect_open(p, top, "server", server_keys, &s) == -1)
 		return -1;
-	if ((n = cfg_lookup(p, &s, "workers", NULL)) != NULL &&
-	    !cfg_is_null(n)) {
-		if (cfg_scalar(p, n, "server.workers", true, &v) == -1)
-			return -1;
-		for (i = 0; v[i] >= '0' && v[i] <= '9' && w <= WORKERS_MAX;
-		    i++)
-			w = w * 10 + (unsigned int)(v[i] - '0');
-		if (i == 0 || v[i] != '\0' || w < 1 || w > WORKERS_MAX)
-			return cfg_error(p, cfg_line(n), "server.workers",
-			    "'%s' is not a worker count; expected an integer "
-			    "from 1 to %d", cfg_quote(v, q, sizeof(q)),
-			    WORKERS_MAX);
-		c->server.workers = w;
-	}
+	if (parse_count(p, &s, "workers", "a worker count", WORKERS_MAX,
+	    false, &c->server.workers) == -1 ||
+	    parse_count(p, &s, "crypto", "a count of crypto processes",
+	    CRYPTO_MAX, true, &c->server.crypto) == -1)
+		return -1;
 	if (cfg_get_fields(p, &s, (const struct cfg_field[]){
 	    { "user", &c->server.user, "the user the children run as" },
 	    { "chroot", &c->server.chroot, NULL },

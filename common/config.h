@@ -17,6 +17,11 @@
 #define CONFIG_DEFAULT_ADDR	"0.0.0.0:7373"
 #define CONFIG_DEFAULT_USER	"keyward"
 #define CONFIG_DEFAULT_CHROOT	"/var/empty/keyward"
+/* server.crypto: at most this many crypto processes; "auto" runs one per
+ * CRYPTO_AUTO_WORKERS workers (one served about 7 busy worker cores in
+ * make bench, tests/bench/results/). */
+#define CRYPTO_MAX		16
+#define CRYPTO_AUTO_WORKERS	6
 
 enum tls_auth {
 	TLS_AUTH_OFF = 0,	/* "" or off: any certificate, no chain check */
@@ -86,6 +91,9 @@ struct config {
 	/* keyward's own section */
 	struct {
 		unsigned int	 workers;	/* 0 = online CPUs */
+		unsigned int	 crypto;	/* crypto processes; 0 = auto
+						 * (one per CRYPTO_AUTO_WORKERS
+						 * workers) */
 		char		*user;		/* default "keyward" */
 		char		*chroot;	/* default CONFIG_DEFAULT_CHROOT */
 		bool		 mlock;		/* default true; off warns */

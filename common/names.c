@@ -1,5 +1,6 @@
 /* Key, policy and identity names and listing patterns as KES checks them. */
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "common/names.h"
@@ -81,4 +82,18 @@ kes_is_hex_identity(const char *s)
 		    (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
 	return s[i] == '\0';
+}
+
+unsigned int
+kes_name_shard(const char *name, unsigned int n)
+{
+	uint32_t h = 2166136261u;
+
+	if (n <= 1)
+		return 0;
+	for (; *name != '\0'; name++) {
+		h ^= (uint8_t)*name;
+		h *= 16777619u;
+	}
+	return h % n;
 }

@@ -26,4 +26,12 @@ bool	 kes_valid_pattern(const char *);
 /* Exactly 64 lowercase hex digits: the form a certificate identity has. */
 bool	 kes_is_hex_identity(const char *);
 
+/*
+ * The crypto process (of n, server.crypto) that serves a key name: every
+ * worker sends every request for one key to the same one, so each key is
+ * fetched and cached by exactly one of them. FNV-1a, the same in every
+ * process and every build.
+ */
+unsigned int	 kes_name_shard(const char *, unsigned int n);
+
 #endif

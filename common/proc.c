@@ -151,22 +151,23 @@ proc_reload_done(struct peer *parent, uint32_t id, const char *why)
 }
 
 int
-proc_accept_crypto(struct ipc_msg *m, struct peer *dst,
+proc_accept_crypto(struct ipc_msg *m, struct peer *dst, size_t ndst,
     const struct peer_dispatch *d, peer_lost_fn lost)
 {
 	enum proc_role	role;
 	uint32_t	index;
 
 	if (proc_peer_get(&m->payload, &role, &index) == -1 ||
-	    role != ROLE_CRYPTO)
+	    role != ROLE_CRYPTO || index >= ndst)
 		return -1;
+	dst += index;
 	if (dst->open)
 		lost(dst, "replaced by a new crypto process");
-	peer_open(dst, m->fd, IPC_MAX_PEER, false, ROLE_CRYPTO, 0, d, lost,
-	    NULL);
+	peer_open(dst, m->fd, IPC_MAX_PEER, false, ROLE_CRYPTO, index, d,
+	    lost, NULL);
 	m->fd = -1;
-	log_debug("crypto channel connected");
-	return 0;
+	log_debug("crypto %u channel connected", index);
+	return (int)index;
 }
 
 static struct peer *log_parent;

@@ -44,11 +44,12 @@ void	proc_parent_lost(struct peer *, const char *why);
 int	proc_peer_put(struct buf *, enum proc_role, uint32_t index);
 int	proc_peer_get(struct buf *, enum proc_role *, uint32_t *index);
 /*
- * Child side (worker, agent): a MSG_PEER that must carry the crypto
- * channel; an open one in dst is first lost ("replaced"), then dst is
- * opened on the new descriptor. -1 for any other PEER.
+ * MSG_PEER from the parent with a crypto process's channel: dst is the
+ * array of ndst channels, one per crypto process, by its index. An open
+ * one at that index is first lost ("replaced"), then opened on the new
+ * descriptor. Returns the index, or -1 for any other PEER.
  */
-int	proc_accept_crypto(struct ipc_msg *, struct peer *dst,
+int	proc_accept_crypto(struct ipc_msg *, struct peer *dst, size_t ndst,
 	    const struct peer_dispatch *, peer_lost_fn);
 /* Child side: MSG_RELOAD_DONE (u8 ok, str reason); why NULL means ok. */
 void	proc_reload_done(struct peer *parent, uint32_t id, const char *why);

@@ -30,8 +30,8 @@ pem_free(struct pem *p)
 }
 
 /*
- * worker: u32 index, u64 started, u32 log level (biased by 1 so that
- * LOG_LVL_OFF fits), u32 audit level (biased the same way), u8 auth,
+ * worker: u32 index, u32 n crypto, u64 started, u32 log level (biased by 1
+ * so that LOG_LVL_OFF fits), u32 audit level (biased the same way), u8 auth,
  * bytes cert (the chain; never its private key, which only the crypto
  * process gets), bytes ca, policy set, u32 n api, then per route: str path,
  * u64 timeout ms, u8 skip_auth.
@@ -42,6 +42,7 @@ worker_slice_put(struct buf *b, const struct worker_slice *s)
 	size_t i;
 
 	if (buf_put_u32(b, s->index) == -1 ||
+	    buf_put_u32(b, s->ncrypto) == -1 ||
 	    buf_put_u64(b, s->started_ns) == -1 ||
 	    buf_put_u32(b, s->log_level + 1) == -1 ||
 	    buf_put_u32(b, s->audit_level + 1) == -1 ||
@@ -66,6 +67,8 @@ worker_slice_get(struct buf *b, struct worker_slice *s)
 
 	memset(s, 0, sizeof(*s));
 	if (buf_get_u32(b, &s->index) == -1 ||
+	    buf_get_u32(b, &s->ncrypto) == -1 || s->ncrypto < 1 ||
+	    s->ncrypto > CRYPTO_MAX ||
 	    buf_get_u64(b, &s->started_ns) == -1 ||
 	    buf_get_u32(b, &lvl) == -1 || lvl > 4 ||
 	    buf_get_u32(b, &alvl) == -1 || alvl > 4 ||
@@ -108,7 +111,8 @@ worker_slice_free(struct worker_slice *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* crypto: u32 log level + 1, u64 started, policy set, u64 any, unused,
+/* crypto: u32 log level + 1, u64 started, u32 index, u32 n crypto,
+ * policy set, u64 any, unused,
  * offline (ms), u32 n keys, n x str key name, u32 n skip_auth paths,
  * n x str path, bytes tls_key (DER PKCS#8, secret). */
 int
@@ -118,6 +122,8 @@ crypto_slice_put(struct buf *b, const struct crypto_slice *s)
 
 	if (buf_put_u32(b, s->log_level + 1) == -1 ||
 	    buf_put_u64(b, s->started_ns) == -1 ||
+	    buf_put_u32(b, s->index) == -1 ||
+	    buf_put_u32(b, s->ncrypto) == -1 ||
 	    policy_set_put(b, &s->pol) == -1 ||
 	    buf_put_u64(b, s->cache_any_ms) == -1 ||
 	    buf_put_u64(b, s->cache_unused_ms) == -1 ||
@@ -146,6 +152,9 @@ crypto_slice_get(struct buf *b, struct crypto_slice *s)
 	memset(s, 0, sizeof(*s));
 	if (buf_get_u32(b, &lvl) == -1 || lvl > 4 ||
 	    buf_get_u64(b, &s->started_ns) == -1 ||
+	    buf_get_u32(b, &s->index) == -1 ||
+	    buf_get_u32(b, &s->ncrypto) == -1 || s->ncrypto < 1 ||
+	    s->ncrypto > CRYPTO_MAX || s->index >= s->ncrypto ||
 	    policy_set_get(b, &s->pol) == -1)
 		goto fail;
 	s->log_level = (int)lvl - 1;

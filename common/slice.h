@@ -23,6 +23,8 @@ struct pem {
 
 struct worker_slice {
 	uint32_t		 index;
+	uint32_t		 ncrypto;	/* crypto processes (channels
+						 * it gets), 1..CRYPTO_MAX */
 	uint64_t		 started_ns;	/* server start, CLOCK_REALTIME */
 	int			 log_level;
 	int			 audit_level;	/* log.audit; LOG_LVL_OFF: no
@@ -39,6 +41,9 @@ struct worker_slice {
 struct crypto_slice {
 	int			 log_level;
 	uint64_t		 started_ns;
+	uint32_t		 index;		/* this one of ncrypto: it */
+	uint32_t		 ncrypto;	/* creates the `keys:` it serves
+						 * (kes_name_shard) */
 	struct policy_set	 pol;
 	uint64_t		 cache_any_ms, cache_unused_ms,
 				 cache_offline_ms;

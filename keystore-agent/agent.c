@@ -54,7 +54,7 @@ static void	agent_init(void);
 
 static struct {
 	struct peer		 parent;
-	struct peer		 crypto;
+	struct peer		 crypto[CRYPTO_MAX];	/* by index */
 	struct agent_slice	 cf;
 	const struct ks_backend	*ks;
 	struct seal_conf	*seal;		/* NULL: values not sealed */
@@ -74,21 +74,24 @@ static struct proc_child agent_proc = {
 	.reload = agent_reload,
 };
 
+/* Its calls go with it: nobody is left to read their answers. */
 static void
 crypto_lost(struct peer *p, const char *why)
 {
 	if (why != NULL)
-		log_warnx("dropping the crypto channel: %s", why);
-	ks_calls_cancel_all();
+		log_warnx("dropping the channel of crypto %u: %s", p->index,
+		    why);
+	ks_calls_cancel(p);
 	peer_close(p);
 }
 
-/* PEER: u8 role, u32 index; the descriptor is the crypto channel. */
+/* PEER: u8 role, u32 index; the descriptor is a crypto process's
+ * channel (one per crypto process, server.crypto). */
 static int
 parent_peer(struct peer *p, struct ipc_msg *m)
 {
-	return proc_accept_crypto(m, &ag.crypto, ks_calls_dispatch,
-	    crypto_lost);
+	return proc_accept_crypto(m, ag.crypto, CRYPTO_MAX,
+	    ks_calls_dispatch, crypto_lost) == -1 ? -1 : 0;
 }
 
 /* The log level may change; the store's settings only if the store

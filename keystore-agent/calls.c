@@ -261,11 +261,14 @@ call_expired(struct ev_timer *t)
 }
 
 void
-ks_calls_cancel_all(void)
+ks_calls_cancel(struct peer *p)
 {
-	struct ks_call *c;
+	struct ks_call *c, *next;
 
-	while ((c = TAILQ_FIRST(&kc.calls)) != NULL) {
+	for (c = TAILQ_FIRST(&kc.calls); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (p != NULL && c->peer != p)
+			continue;
 		call_unlink(c);
 		if (kc.ks->cancel != NULL)
 			kc.ks->cancel(&c->op);

@@ -24,9 +24,10 @@ extern const struct peer_dispatch ks_calls_dispatch[];
 /* Serve calls from the store ks (started and initialised); a call not
  * done within timeout_ms fails and is cancelled at the store. */
 void	ks_calls_init(const struct ks_backend *, unsigned int timeout_ms);
-/* The crypto channel is gone: every outstanding call is cancelled at the
- * store and dropped unanswered (nobody is left to hear the answer). */
-void	ks_calls_cancel_all(void);
+/* A crypto channel is gone: every outstanding call of p (of every
+ * channel: NULL) is cancelled at the store and dropped unanswered
+ * (nobody is left to hear the answer). */
+void	ks_calls_cancel(struct peer *p);
 /* Calls handed to the store and not yet done. */
 size_t	ks_calls_pending(void);
 

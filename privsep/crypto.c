@@ -495,5 +495,6 @@ static struct proc_child crypto_proc = {
 int
 crypto_main(int argc, char **argv)
 {
+	crypto_proc.instance = argc > 1 ? argv[1] : NULL;
 	return proc_run(&crypto_proc);
 }

@@ -18,6 +18,7 @@
 #include "common/ciphertext.h"
 #include "common/log.h"
 #include "common/msg.h"
+#include "common/names.h"
 #include "common/policy.h"
 #include "common/xmalloc.h"
 #include "privsep/crypto_int.h"
@@ -219,7 +220,8 @@ new_key(struct kes_key *k, uint8_t type, const uint8_t *secret,
 }
 
 /* Keys named in the configuration's `keys:`, created by the admin;
- * "already exists" is fine (spec 5.1). */
+ * "already exists" is fine (spec 5.1). Of several crypto processes each
+ * creates the keys it serves (kes_name_shard), the ones it caches. */
 void
 keyops_create_declared(void)
 {
@@ -228,8 +230,11 @@ keyops_create_declared(void)
 
 	cs.declared_done = true;
 	for (i = 0; i < cs.cf.nkeys; i++) {
-		if (!kes_valid_name(cs.cf.keys[i]))
-			continue;	/* the parser already refused it */
+		if (!kes_valid_name(cs.cf.keys[i]) ||
+		    kes_name_shard(cs.cf.keys[i], cs.cf.ncrypto) !=
+		    cs.cf.index)
+			continue;	/* the parser already refused it, or
+					 * another crypto process's */
 		cs.declared_pending++;
 		if (new_key(&k, kes_default_key_type(), NULL,
 		    cs.cf.pol.admin ? cs.cf.pol.admin : "") == -1 ||

@@ -90,8 +90,10 @@ child_name(const struct child *c)
 {
 	static char name[32];
 
-	if (c->role == ROLE_WORKER)
-		snprintf(name, sizeof(name), "worker %u", c->index);
+	if (c->role == ROLE_WORKER ||
+	    (c->role == ROLE_CRYPTO && ps.ncrypto > 1))
+		snprintf(name, sizeof(name), "%s %u", role_name(c->role),
+		    c->index);
 	else
 		snprintf(name, sizeof(name), "%s", role_name(c->role));
 	return name;
@@ -136,7 +138,8 @@ children_foreach(void (*fn)(struct child *))
 	unsigned int i;
 
 	fn(&ps.agent);
-	fn(&ps.crypto);
+	for (i = 0; i < ps.ncrypto; i++)
+		fn(&ps.crypto[i]);
 	for (i = 0; i < ps.nworkers; i++)
 		fn(&ps.workers[i]);
 }
@@ -296,13 +299,22 @@ parent_main(int argc, char **argv)
 	if (ps.nworkers > MAX_WORKERS)
 		ps.nworkers = MAX_WORKERS;
 	ps.workers = xcalloc(ps.nworkers, sizeof(*ps.workers));
+	ps.ncrypto = ps.cf->server.crypto;
+	if (ps.ncrypto == 0)
+		ps.ncrypto = 1 + (ps.nworkers - 1) / CRYPTO_AUTO_WORKERS;
+	if (ps.ncrypto > CRYPTO_MAX)
+		ps.ncrypto = CRYPTO_MAX;
+	ps.crypto = xcalloc(ps.ncrypto, sizeof(*ps.crypto));
 	/* The workers' counters outlive any one worker
 	 * (common/metrics_region.h). */
 	if ((ps.metrics_fd = memfd_create("keyward-metrics", MFD_CLOEXEC)) ==
 	    -1 || ftruncate(ps.metrics_fd, (off_t)metrics_region_size()) == -1)
 		fatal("metrics region");
 	log_set_hook(parent_log_hook);
-	ps.crypto.role = ROLE_CRYPTO;
+	for (i = 0; i < ps.ncrypto; i++) {
+		ps.crypto[i].role = ROLE_CRYPTO;
+		ps.crypto[i].index = i;
+	}
 	ps.agent.role = ROLE_AGENT;
 	for (i = 0; i < ps.nworkers; i++) {
 		ps.workers[i].role = ROLE_WORKER;

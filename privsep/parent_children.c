@@ -84,8 +84,11 @@ all_ready(void)
 {
 	unsigned int i;
 
-	if (ps.crypto.state != CHILD_READY || ps.agent.state != CHILD_READY)
+	if (ps.agent.state != CHILD_READY)
 		return false;
+	for (i = 0; i < ps.ncrypto; i++)
+		if (ps.crypto[i].state != CHILD_READY)
+			return false;
 	for (i = 0; i < ps.nworkers; i++)
 		if (ps.workers[i].state != CHILD_READY)
 			return false;
@@ -97,8 +100,9 @@ serving_status(void)
 {
 	char	 s[128];
 
-	(void)snprintf(s, sizeof(s), "serving on %s with %u workers",
-	    ps.cf->address, ps.nworkers);
+	(void)snprintf(s, sizeof(s), "serving on %s with %u workers and "
+	    "%u crypto process%s", ps.cf->address, ps.nworkers, ps.ncrypto,
+	    ps.ncrypto > 1 ? "es" : "");
 	notify_status(s, NULL);
 }
 
@@ -114,18 +118,34 @@ check_serving(void)
 	if (ps.serving || !ps.started || !all_ready())
 		return;
 	ps.serving = true;
-	log_info("serving on %s with %u workers", ps.cf->address,
-	    ps.nworkers);
+	log_info("serving on %s with %u workers and %u crypto process%s",
+	    ps.cf->address, ps.nworkers, ps.ncrypto,
+	    ps.ncrypto > 1 ? "es" : "");
 	notify_send("READY=1");
 	serving_status();
 }
 
-/* Workers meet the crypto process only once it has started (above). */
+/* Workers meet the crypto processes only once all have started (above);
+ * wire() skips one that is not ready, which child_ready wires later. */
 static void
 wire_worker(struct child *c)
 {
+	unsigned int i;
+
 	if (ps.started)
-		wire(&ps.crypto, c);
+		for (i = 0; i < ps.ncrypto; i++)
+			wire(&ps.crypto[i], c);
+}
+
+static bool
+all_crypto_started(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < ps.ncrypto; i++)
+		if (!ps.crypto[i].started)
+			return false;
+	return true;
 }
 
 /* CRYPTO_STATE: u8 state (enum crypto_report), str detail. */
@@ -155,11 +175,13 @@ child_crypto_state(struct peer *p, struct ipc_msg *m)
 			notify_status("starting: the key store answers", NULL);
 		break;
 	case CRYPTO_STARTED:
-		if (ps.started)
-			break;	/* a new crypto process after start-up */
+		c->started = true;
+		if (ps.started || !all_crypto_started())
+			break;	/* a new crypto process after start-up, or
+				 * others still starting */
 		ps.started = true;
 		for (i = 0; i < ps.nworkers; i++)
-			wire(&ps.crypto, &ps.workers[i]);
+			wire_worker(&ps.workers[i]);
 		check_serving();
 		break;
 	case CRYPTO_START_FAILED:
@@ -288,19 +310,21 @@ child_ready(struct peer *p, struct ipc_msg *m)
 	ev_timer_cancel(&c->timer);
 	/* A reload while it was starting: it has the old configuration. */
 	if (c->role == ROLE_CRYPTO)
-		ps.crypto_reload_id = 0;
+		c->reload_id = 0;
 	if (c->cf_gen != ps.cf_gen)
 		send_reload(c);
-	/* The crypto process started with the running configuration (its
-	 * TLS key): workers held back by a reload get theirs. */
-	if (c->role == ROLE_CRYPTO && ps.crypto_reload_id == 0)
-		reload_workers_release();
+	/* A crypto process that started with the running configuration
+	 * (its TLS key) owes no answer: workers held back by a reload get
+	 * theirs once none does. */
+	if (c->role == ROLE_CRYPTO)
+		reload_workers_check();
 	log_debug("%s ready (pid %d)", child_name(c), (int)c->pid);
 	switch (c->role) {
 	case ROLE_CRYPTO:
-		wire(&ps.crypto, &ps.agent);
-		for (i = 0; i < ps.nworkers; i++)
-			wire_worker(&ps.workers[i]);
+		wire(c, &ps.agent);
+		if (ps.started)
+			for (i = 0; i < ps.nworkers; i++)
+				wire(c, &ps.workers[i]);
 		break;
 	case ROLE_WORKER:
 		for (i = 0; i < 2; i++)
@@ -309,7 +333,8 @@ child_ready(struct peer *p, struct ipc_msg *m)
 		wire_worker(c);
 		break;
 	case ROLE_AGENT:
-		wire(&ps.crypto, c);
+		for (i = 0; i < ps.ncrypto; i++)
+			wire(&ps.crypto[i], c);
 		break;
 	default:
 		break;
@@ -332,12 +357,14 @@ child_reload_done(struct peer *p, struct ipc_msg *m)
 		return -1;
 	if (!ok)
 		log_warnx("%s kept its configuration: %s", child_name(c), why);
-	if (c->role == ROLE_CRYPTO && m->hdr.id == ps.crypto_reload_id) {
+	if (c->role == ROLE_CRYPTO && c->reload_id != 0 &&
+	    m->hdr.id == c->reload_id) {
 		/* XXX a crypto process that refused keeps the old TLS key
 		 * while the workers get the new certificate; handshakes then
 		 * fail with "unknown TLS key" until the next reload. The
 		 * parent checked the key, so only a bug gets here. */
-		reload_workers_release();
+		c->reload_id = 0;
+		reload_workers_check();
 	}
 	return 0;
 }
@@ -390,7 +417,8 @@ exec_child(const struct child *c, int ctl)
 	argv[0] = "keyward";
 	argv[1] = (char *)role_name(c->role);
 	argv[2] = NULL;
-	if (c->role == ROLE_WORKER) {
+	if (c->role == ROLE_WORKER ||
+	    (c->role == ROLE_CRYPTO && ps.ncrypto > 1)) {
 		snprintf(idx, sizeof(idx), "%u", c->index);
 		argv[2] = idx;
 	}
@@ -455,8 +483,9 @@ child_by_pid(pid_t pid)
 {
 	unsigned int i;
 
-	if (ps.crypto.pid == pid)
-		return &ps.crypto;
+	for (i = 0; i < ps.ncrypto; i++)
+		if (ps.crypto[i].pid == pid)
+			return &ps.crypto[i];
 	if (ps.agent.pid == pid)
 		return &ps.agent;
 	for (i = 0; i < ps.nworkers; i++)
@@ -473,7 +502,12 @@ any_alive(bool workers_only)
 	for (i = 0; i < ps.nworkers; i++)
 		if (ps.workers[i].pid > 0)
 			return true;
-	return !workers_only && (ps.crypto.pid > 0 || ps.agent.pid > 0);
+	if (workers_only)
+		return false;
+	for (i = 0; i < ps.ncrypto; i++)
+		if (ps.crypto[i].pid > 0)
+			return true;
+	return ps.agent.pid > 0;
 }
 
 static void
@@ -488,10 +522,13 @@ send_shutdown(struct child *c)
 static void
 stop_progress(void)
 {
+	unsigned int i;
+
 	if (any_alive(true))
 		return;
 	/* Workers are gone: nothing can ask crypto or the agent anymore. */
-	send_shutdown(&ps.crypto);
+	for (i = 0; i < ps.ncrypto; i++)
+		send_shutdown(&ps.crypto[i]);
 	send_shutdown(&ps.agent);
 	if (!any_alive(false)) {
 		/* The dev server's files include its admin API key. */
@@ -514,6 +551,10 @@ child_exited(struct child *c, int status)
 	ev_timer_cancel(&c->timer);
 	c->pid = 0;
 	c->state = CHILD_DOWN;
+	if (c->role == ROLE_CRYPTO && c->reload_id != 0) {
+		c->reload_id = 0;	/* its successor gets a new CONFIG */
+		reload_workers_check();
+	}
 	if (c->role == ROLE_WORKER) {	/* its subscribers are gone */
 		c->subs[LOG_STREAM_AUDIT] = c->subs[LOG_STREAM_ERROR] = false;
 		log_subs_changed(LOG_STREAM_AUDIT);
@@ -562,8 +603,9 @@ stop_timeout_cb(struct ev_timer *t)
 	for (i = 0; i < ps.nworkers; i++)
 		if (ps.workers[i].pid > 0)
 			child_sigkill(ps.workers[i].pid);
-	if (ps.crypto.pid > 0)
-		child_sigkill(ps.crypto.pid);
+	for (i = 0; i < ps.ncrypto; i++)
+		if (ps.crypto[i].pid > 0)
+			child_sigkill(ps.crypto[i].pid);
 	if (ps.agent.pid > 0)
 		child_sigkill(ps.agent.pid);
 }
@@ -584,7 +626,8 @@ ps_begin_stop(int sig)
 		ev_timer_cancel(&ps.workers[i].timer);
 		send_shutdown(&ps.workers[i]);
 	}
-	ev_timer_cancel(&ps.crypto.timer);
+	for (i = 0; i < ps.ncrypto; i++)
+		ev_timer_cancel(&ps.crypto[i].timer);
 	ev_timer_cancel(&ps.agent.timer);
 	ev_timer_set(&ps.stop_timer, STOP_TIMEOUT_MS, stop_timeout_cb, NULL);
 	stop_progress();

@@ -53,12 +53,17 @@ struct child {
 	bool			 subs[2];	/* worker: log subscribers */
 	bool			 shut;		/* told to shut down: its
 						 * channel closing is expected */
+	/* crypto: had the store's answer and its `keys:` once */
+	bool			 started;
+	/* crypto: the RELOAD it has not answered yet (0: none) */
+	uint32_t		 reload_id;
 };
 
 struct parent_state {
 	struct config		*cf;
 	struct tls_files	 tls;
-	struct child		 crypto;
+	struct child		*crypto;	/* server.crypto of them */
+	unsigned int		 ncrypto;
 	struct child		 agent;
 	struct child		*workers;
 	unsigned int		 nworkers;
@@ -68,8 +73,9 @@ struct parent_state {
 	bool			 root;
 	uid_t			 child_uid;	/* server.user, when root */
 	gid_t			 child_gid;
-	bool			 started;	/* the crypto process had the
-						 * store's answer and `keys:` */
+	bool			 started;	/* every crypto process had
+						 * the store's answer and
+						 * `keys:` */
 	bool			 serving;	/* every child was ready once
 						 * after that */
 	bool			 stopping;
@@ -80,10 +86,9 @@ struct parent_state {
 	struct ev_timer		 stop_timer;
 	uint32_t		 reload_seq;
 	unsigned int		 cf_gen;	/* bumped by every reload */
-	/* A reload reaches the workers only once the crypto process holds
-	 * the new TLS key (parent_reload.c): the RELOAD it has not
-	 * answered yet (0: none), and whether the workers wait for it. */
-	uint32_t		 crypto_reload_id;
+	/* A reload reaches the workers only once every crypto process
+	 * holds the new TLS key (parent_reload.c; child.reload_id):
+	 * whether the workers wait. */
 	bool			 workers_held;
 	struct devpki		 dev;
 	bool			 is_dev;
@@ -126,7 +131,9 @@ void	parent_log_hook(const char *line);
 void	send_reload(struct child *c);
 /* The crypto process holds the running configuration (it answered its
  * RELOAD, or started with it): the workers get theirs now. */
-void	reload_workers_release(void);
+/* Workers held by a reload get it once no crypto process owes an
+ * answer. */
+void	reload_workers_check(void);
 int	check_tls(const struct config *cf, struct tls_files *t,
 	    char *err, size_t errlen);
 void	ps_reload(void);

@@ -76,7 +76,7 @@ send_reload(struct child *c)
 	if (c->state != CHILD_READY)
 		return;	/* a child still starting gets the new CONFIG */
 	if (c->role == ROLE_WORKER && ps.workers_held)
-		return;	/* reload_workers_release sends it */
+		return;	/* reload_workers_check sends it */
 	buf_init(&b, IPC_MAX_CONTROL);
 	if (put_config(&b, c) == -1 ||
 	    peer_send(&c->ctl, MSG_RELOAD, ++ps.reload_seq, &b) == -1)
@@ -85,42 +85,46 @@ send_reload(struct child *c)
 	else {
 		c->cf_gen = ps.cf_gen;
 		if (c->role == ROLE_CRYPTO)
-			ps.crypto_reload_id = ps.reload_seq;
+			c->reload_id = ps.reload_seq;
 	}
 	buf_release(&b);
 }
 
 /*
- * The order of a reload: the agent and the crypto process first, the
- * workers once the crypto process answered MSG_RELOAD_DONE
- * (child_reload_done), so no worker presents a certificate whose key the
- * signer lacks. The state is two fields of ps: the id of the RELOAD the
- * crypto process has yet to answer and whether the workers wait. A crypto
- * process that is not ready (it is restarting) gets the new configuration
- * in its CONFIG, and child_ready releases the workers then; one that dies
- * before answering is replaced the same way.
+ * The order of a reload: the agent and the crypto processes first, the
+ * workers once every crypto process answered MSG_RELOAD_DONE
+ * (child_reload_done), so no worker presents a certificate whose key a
+ * signer lacks. The state: each crypto child's reload_id, the RELOAD it
+ * has yet to answer, and ps.workers_held. A crypto process that is not
+ * ready (it is restarting) gets the new configuration in its CONFIG and
+ * owes nothing (child_ready checks again); one that dies before
+ * answering is replaced the same way.
  */
 static void
 reload_children(void)
 {
+	unsigned int i;
+
 	send_reload(&ps.agent);
 	ps.workers_held = true;
-	ps.crypto_reload_id = 0;
-	send_reload(&ps.crypto);
-	/* Not sent (still starting, or the channel failed): nothing to
-	 * wait for here. */
-	if (ps.crypto_reload_id == 0 && ps.crypto.state == CHILD_READY)
-		reload_workers_release();
+	for (i = 0; i < ps.ncrypto; i++) {
+		ps.crypto[i].reload_id = 0;
+		send_reload(&ps.crypto[i]);
+	}
+	reload_workers_check();
 }
 
 void
-reload_workers_release(void)
+reload_workers_check(void)
 {
 	unsigned int i;
 
-	ps.crypto_reload_id = 0;
 	if (!ps.workers_held)
 		return;
+	for (i = 0; i < ps.ncrypto; i++)
+		if (ps.crypto[i].state == CHILD_READY &&
+		    ps.crypto[i].reload_id != 0)
+			return;
 	ps.workers_held = false;
 	for (i = 0; i < ps.nworkers; i++)
 		if (ps.workers[i].cf_gen != ps.cf_gen)
@@ -182,6 +186,9 @@ ps_reload(void)
 	if (ncf->server.workers != ps.cf->server.workers)
 		log_warnx("reload: server.workers changed; it takes effect "
 		    "only after a restart");
+	if (ncf->server.crypto != ps.cf->server.crypto)
+		log_warnx("reload: server.crypto changed; it takes effect "
+		    "only after a restart");
 	/* What cannot change now keeps its running value. */
 	free(ncf->address);
 	ncf->address = xstrdup(ps.cf->address);
@@ -193,6 +200,7 @@ ps_reload(void)
 	free(ncf->server.chroot);
 	ncf->server.chroot = xstrdup(ps.cf->server.chroot);
 	ncf->server.workers = ps.cf->server.workers;
+	ncf->server.crypto = ps.cf->server.crypto;
 
 	config_free(ps.cf);
 	tls_files_free(&ps.tls);

@@ -65,6 +65,7 @@ put_config(struct buf *b, const struct child *c)
 	case ROLE_WORKER:
 		memset(&ws, 0, sizeof(ws));
 		ws.index = c->index;
+		ws.ncrypto = ps.ncrypto;
 		ws.started_ns = ps.started_ns;
 		ws.log_level = ps.cf->log.error;
 		ws.audit_level = ps.cf->log.audit;
@@ -81,6 +82,8 @@ put_config(struct buf *b, const struct child *c)
 		memset(&cs, 0, sizeof(cs));
 		cs.log_level = ps.cf->log.error;
 		cs.started_ns = ps.started_ns;
+		cs.index = c->index;
+		cs.ncrypto = ps.ncrypto;
 		policy_set_copy(&cs.pol, ps.cf);
 		cs.cache_any_ms = ps.cf->cache.any_ms;
 		cs.cache_unused_ms = ps.cf->cache.unused_ms;

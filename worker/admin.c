@@ -100,7 +100,7 @@ route_status(struct conn *c, const char *res)
 
 	buf_init(&b, 128);
 	buf_put_str(&b, c->identity);
-	crypto_call(c, MSG_STATUS_REQ, &b);
+	crypto_call(c, NULL, MSG_STATUS_REQ, &b);
 }
 
 void
@@ -110,7 +110,7 @@ route_ready(struct conn *c, const char *res)
 
 	buf_init(&b, 128);
 	buf_put_str(&b, c->identity);
-	crypto_call(c, MSG_READY_REQ, &b);
+	crypto_call(c, NULL, MSG_READY_REQ, &b);
 }
 
 static const char *

@@ -78,7 +78,7 @@ route_key_bulk_decrypt(struct conn *c, const char *name)
 		body_release(f, 2);
 	}
 	json_decref(all);
-	crypto_call(c, MSG_KEY_BULK_DECRYPT, &b);
+	crypto_call(c, name, MSG_KEY_BULK_DECRYPT, &b);
 }
 
 /* KEY_OPENED_BULK: u32 n, n x bytes plaintext → [{"plaintext":…},…]. */

@@ -340,8 +340,8 @@ tls_sign_remote(const struct tls_sign_req *r, uint8_t *sig, size_t *siglen,
 	 */
 	c->sign_state = SIGN_PARKED;
 	while (c->sign_state == SIGN_PARKED || c->sign_state == SIGN_WAIT) {
-		if (c->sign_state == SIGN_PARKED && w.crypto.open &&
-		    !b.failed && crypto_send(c, MSG_TLS_SIGN, &b) == 0)
+		if (c->sign_state == SIGN_PARKED && !b.failed &&
+		    crypto_send(c, NULL, MSG_TLS_SIGN, &b) == 0)
 			c->sign_state = SIGN_WAIT;
 		if (b.failed || ASYNC_pause_job() == 0) {
 			conn_forget_pending(c);

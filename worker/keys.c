@@ -99,7 +99,7 @@ key_fields_call(struct conn *c, const char *name, struct body_field *f,
 		if (f[i].kind == BODY_BYTES)
 			buf_put_bytes(&b, f[i].bytes, f[i].len);
 	body_release(f, n);
-	crypto_call(c, type, &b);
+	crypto_call(c, name, type, &b);
 }
 
 /* --- create, import, delete, describe, list ---------------------------- */
@@ -169,7 +169,7 @@ route_key_import(struct conn *c, const char *name)
 	buf_put_u8(&b, type);
 	buf_put_bytes(&b, key, keylen);
 	body_release(f, F_N);
-	crypto_call(c, MSG_KEY_IMPORT, &b);
+	crypto_call(c, name, MSG_KEY_IMPORT, &b);
 }
 
 void
@@ -247,7 +247,7 @@ route_key_list(struct conn *c, const char *pattern)
 		return;
 	}
 	key_request(&b, c, pattern, 0);
-	crypto_call(c, MSG_KEY_LIST, &b);
+	crypto_call(c, NULL, MSG_KEY_LIST, &b);
 }
 
 /* KEY_NAMES: u32 n, n x str, str continue_at.

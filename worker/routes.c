@@ -209,9 +209,9 @@ respond_empty(struct conn *c)
 /* A request that could not be built is this worker's fault, logged by
  * peer_send: a 500, not the 503 of a crypto process that is away. */
 void
-crypto_call(struct conn *c, uint16_t type, struct buf *b)
+crypto_call(struct conn *c, const char *key, uint16_t type, struct buf *b)
 {
-	if (crypto_request(c, type, b) == 0)
+	if (crypto_request(c, key, type, b) == 0)
 		;
 	else if (b->failed)
 		respond_error(c, 500, "internal error");

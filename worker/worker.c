@@ -5,7 +5,7 @@
  * master key or a key-store credential.
  *
  * Peers and the messages accepted from each:
- *   parent   MSG_PEER (the crypto channel), MSG_RELOAD, MSG_SHUTDOWN,
+ *   parent   MSG_PEER (a crypto channel), MSG_RELOAD, MSG_SHUTDOWN,
  *            MSG_LOG_EVENT, MSG_LOG_SUBSCRIBE
  *   crypto   MSG_STATUS_REP, MSG_DONE, MSG_KEY_INFO, MSG_KEY_NAMES,
  *            MSG_KEY_DEK, MSG_KEY_SEALED, MSG_KEY_OPENED, MSG_KEY_MAC,
@@ -26,6 +26,7 @@
 
 #include "common/log.h"
 #include "common/msg.h"
+#include "common/names.h"
 #include "common/proc.h"
 #include "common/tls.h"
 #include "common/xmalloc.h"
@@ -79,13 +80,57 @@ pending_slot(uint32_t id)
 	return &w.pending[id & PENDING_MASK];
 }
 
-int
-crypto_send(struct conn *c, uint16_t type, const struct buf *b)
+static unsigned int
+crypto_count(void)
 {
+	return w.cf.ncrypto > 0 ? w.cf.ncrypto : 1;
+}
+
+bool
+crypto_any_open(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < crypto_count(); i++)
+		if (w.crypto[i].open)
+			return true;
+	return false;
+}
+
+/* The channel for a request: the key's own crypto process, or for no
+ * key the next open one; NULL when it is away. */
+static struct peer *
+crypto_pick(const char *key)
+{
+	unsigned int	n = crypto_count(), i, k;
+
+	if (key != NULL) {
+		k = kes_name_shard(key, n);
+		return w.crypto[k].open ? &w.crypto[k] : NULL;
+	}
+	for (i = 0; i < n; i++) {
+		k = (w.crypto_rr + i) % n;
+		if (w.crypto[k].open) {
+			w.crypto_rr = k + 1;
+			return &w.crypto[k];
+		}
+	}
+	return NULL;
+}
+
+int
+crypto_send(struct conn *c, const char *key, uint16_t type,
+    const struct buf *b)
+{
+	struct peer *p;
+
+	if ((p = crypto_pick(key)) == NULL)
+		return -1;
 	if (++w.next_id == 0)
 		w.next_id = 1;
 	c->req_id = w.next_id;
-	if (peer_send(&w.crypto, type, c->req_id, b) == -1) {
+	c->crypto_ix = (uint8_t)p->index;
+	if (peer_send(p, type, c->req_id, b) == -1) {
 		c->req_id = 0;
 		return -1;
 	}
@@ -95,9 +140,10 @@ crypto_send(struct conn *c, uint16_t type, const struct buf *b)
 }
 
 int
-crypto_request(struct conn *c, uint16_t type, const struct buf *b)
+crypto_request(struct conn *c, const char *key, uint16_t type,
+    const struct buf *b)
 {
-	if (crypto_send(c, type, b) == -1)
+	if (crypto_send(c, key, type, b) == -1)
 		return -1;
 	c->state = CONN_WAIT;
 	return 0;
@@ -125,7 +171,7 @@ crypto_reply(struct peer *p, struct ipc_msg *m)
 	struct conn *c;
 
 	for (c = *pending_slot(m->hdr.id); c != NULL; c = c->pnext)
-		if (c->req_id == m->hdr.id)
+		if (c->req_id == m->hdr.id && c->crypto_ix == p->index)
 			break;
 	if (c == NULL)
 		return 0;	/* its connection went away meanwhile */
@@ -143,47 +189,60 @@ crypto_reply(struct peer *p, struct ipc_msg *m)
 static void
 crypto_lost(struct peer *p, const char *why)
 {
-	struct conn	*c, *next;
+	struct conn	**pp, *c;
+	uint32_t	 ix = p->index;
 	size_t		 i;
+	bool		 parked = false;
 
 	if (why != NULL)
-		log_warnx("crypto channel: %s", why);
+		log_warnx("crypto %u channel: %s", ix, why);
 	else
-		log_info("crypto channel closed");
+		log_info("crypto %u channel closed", ix);
 	peer_close(p);
 	for (i = 0; i <= PENDING_MASK; i++)
-		for (c = w.pending[i]; c != NULL; c = next) {
-			next = c->pnext;
+		for (pp = &w.pending[i]; (c = *pp) != NULL; ) {
+			if (c->crypto_ix != ix) {
+				pp = &c->pnext;
+				continue;
+			}
+			*pp = c->pnext;
 			c->req_id = 0;
 			c->pnext = NULL;
-			/* A handshake waits for the next crypto process
-			 * (conn_sign_resume), within its own deadline. */
+			/* A handshake asks another crypto process, or
+			 * waits for the next one (conn_sign_resume),
+			 * within its own deadline. */
 			if (c->state == CONN_HANDSHAKE) {
 				c->sign_state = SIGN_PARKED;
+				parked = true;
 				continue;
 			}
 			respond_error(c, 503, "service unavailable: crypto "
 			    "process restarting");
 			conn_drive(c);
 		}
-	memset(w.pending, 0, sizeof(w.pending));
+	if (parked && crypto_any_open())
+		conn_sign_resume();
 }
 
 /* --- parent ------------------------------------------------------------- */
 
 /*
- * The first crypto channel opens the listener: until the parent wires
- * this worker, which at start-up it does once the crypto process has its
- * keys (parent.c), a connection waits in the backlog rather than get a
- * 503. A later channel (a new crypto process) changes nothing here.
+ * The crypto channels, one per crypto process, open the listener once
+ * all came: until the parent wires this worker, which at start-up it does
+ * once every crypto process has its keys (parent_children.c), a
+ * connection waits in the backlog rather than get a 503. A later channel
+ * (a new crypto process) changes nothing here.
  */
 static int
 parent_peer(struct peer *p, struct ipc_msg *m)
 {
-	if (proc_accept_crypto(m, &w.crypto, crypto_dispatch,
-	    crypto_lost) == -1)
+	int ix;
+
+	if ((ix = proc_accept_crypto(m, w.crypto, crypto_count(),
+	    crypto_dispatch, crypto_lost)) == -1)
 		return -1;
-	w.crypto_seen = true;
+	w.crypto_came |= 1u << ix;
+	w.crypto_seen = w.crypto_came == (1u << crypto_count()) - 1;
 	listen_resume();
 	conn_sign_resume();
 	return 0;

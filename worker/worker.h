@@ -119,6 +119,8 @@ struct conn {
 	enum ident_err		 ident_err;
 	char			 identity[IDENTITY_LEN + 1];
 	uint32_t		 req_id;	/* at crypto, or 0 */
+	uint8_t			 crypto_ix;	/* the crypto process req_id
+						 * is at */
 	const struct route	*route;		/* of the request in progress */
 	bool			 keep_alive;
 	bool			 head_only;	/* HEAD: no body in the answer */
@@ -145,12 +147,18 @@ struct worker {
 	struct worker_slice	 cf;
 	SSL_CTX			*ctx;
 	struct peer		 parent;
-	struct peer		 crypto;
+	struct peer		 crypto[CRYPTO_MAX];	/* by index; the
+						 * slice's ncrypto of them */
+	uint32_t		 crypto_came;	/* indexes whose channel came
+						 * once (bits) */
+	unsigned int		 crypto_rr;	/* next for a request of no
+						 * key (round robin) */
 	int			 listen_fd;
 	struct ev_io		 listen_io;
 	bool			 listen_paused;	/* out of descriptors */
-	bool			 crypto_seen;	/* a crypto channel came once:
-						 * until then nothing is accepted */
+	bool			 crypto_seen;	/* every crypto channel came
+						 * once: until then nothing is
+						 * accepted */
 	uint64_t		 fd_warned;	/* last such warning */
 	struct connlist		 conns;
 	struct conn		*handshaking;	/* in SSL_do_handshake: whose
@@ -173,10 +181,18 @@ extern struct worker w;
 
 int	worker_main(int, char **);
 
-/* worker.c: requests at the crypto process. */
-int	crypto_request(struct conn *, uint16_t type, const struct buf *);
+/*
+ * worker.c: requests at the crypto processes. A request about a key goes
+ * to the one that serves that key (kes_name_shard), any other (key NULL)
+ * to the next open one in turn.
+ */
+int	crypto_request(struct conn *, const char *key, uint16_t type,
+	    const struct buf *);
 /* The same without leaving CONN_HANDSHAKE (a handshake signature). */
-int	crypto_send(struct conn *, uint16_t type, const struct buf *);
+int	crypto_send(struct conn *, const char *key, uint16_t type,
+	    const struct buf *);
+/* Some crypto channel is open. */
+bool	crypto_any_open(void);
 void	conn_forget_pending(struct conn *);
 
 /* conn.c */
@@ -212,7 +228,8 @@ void	respond_json(struct conn *, int status, struct buf *b);
 /* Send a request to the crypto process, or answer 503; 500 when b could
  * not be built. b is released. These two are where the routes' puts are
  * checked: a route builds b and leaves their results to b's mark. */
-void	crypto_call(struct conn *, uint16_t type, struct buf *b);
+void	crypto_call(struct conn *, const char *key, uint16_t type,
+	    struct buf *b);
 /* A reply that is MSG_DONE: 200 empty. */
 void	reply_done(struct conn *, struct ipc_msg *);
 

@@ -214,7 +214,7 @@ int
 main(int argc, char **argv)
 {
 	struct proc_opts	 opts = { 0 };
-	struct crypto_slice	 cs = { 0 };
+	struct crypto_slice	 cs = { .ncrypto = 1 };
 	struct buf		 b;
 	const char		*why = NULL;
 	unsigned int		 n = 20000, i;

@@ -75,7 +75,7 @@ static void
 start_crypto_key(const uint8_t *der, size_t len)
 {
 	struct proc_opts	 opts = { 0 };
-	struct crypto_slice	 cs = { 0 };
+	struct crypto_slice	 cs = { .ncrypto = 1 };
 	struct buf		 b;
 	const char		*why = NULL;
 
@@ -580,7 +580,7 @@ expect_signed(struct ipc_chan *wc, uint32_t id, const struct tkey *k,
 static void
 reload_key(const struct tkey *k)
 {
-	struct crypto_slice	 cs = { 0 };
+	struct crypto_slice	 cs = { .ncrypto = 1 };
 	struct ipc_msg		 m;
 	struct buf		 b;
 	bool			 ok;
@@ -712,7 +712,7 @@ Test(crypto_proc, refuses_to_sign_other_bytes)
 Test(crypto_proc, reload_refuses_unsupported_key)
 {
 	struct tkey		 ec, bad;
-	struct crypto_slice	 cs = { 0 };
+	struct crypto_slice	 cs = { .ncrypto = 1 };
 	struct ipc_chan		 w0;
 	struct ipc_msg		 m;
 	struct buf		 b;

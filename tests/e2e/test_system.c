@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "common/landlock.h"
+#include "common/names.h"
 #include "tests/lib/testsrv.h"
 
 #define READY_MS	10000
@@ -536,6 +537,217 @@ Test(system, crypto_restart, .timeout = 60)
 	code = tsrv_get(&srv, TSRV_NOBODY, "/v1/status", body, BODYLEN);
 	cr_expect_eq(code, 403, "unknown identity after the restart: %ld %s",
 	    code, body);
+}
+
+/* --- 4b. several crypto processes, one killed under load ----------------------- */
+
+#define MC_KEYS		24
+#define MC_CRYPTO	3
+#define MC_THREADS	4
+
+struct mc_load {
+	pthread_mutex_t	 mu;
+	volatile bool	 stop;
+	unsigned int	 next;
+	int		 ok, wrong;
+	int		 failed[MC_KEYS];
+	char		 last[512];
+};
+
+static void
+mc_name(char *out, size_t len, unsigned int i)
+{
+	snprintf(out, len, "mc-%02u", i);
+}
+
+/* POST body to /v1/key/<op>/<key i>: the status (-1 for a 200 without
+ * one of the fields); out gets the body. Each call is a new connection,
+ * so each also asks some crypto process for a handshake signature. */
+static long
+mc_call(const char *op, unsigned int i, const char *body, char *out,
+    size_t outlen, const char *f1, char *v1, const char *f2, char *v2,
+    size_t vlen)
+{
+	struct tsrv_req	 r = { .method = "POST", .body = body,
+			    .body_len = strlen(body), .timeout_ms = 8000 };
+	char		 name[16], path[64];
+	json_t		*o;
+	const char	*a, *b = NULL;
+	long		 code;
+
+	mc_name(name, sizeof(name), i);
+	snprintf(path, sizeof(path), "/v1/key/%s/%s", op, name);
+	code = tsrv_get_ex(&srv, TSRV_ADMIN, path, out, outlen, &r);
+	if (code != 200 || f1 == NULL)
+		return code;
+	if ((o = json_loads(out, 0, NULL)) == NULL ||
+	    (a = json_string_value(json_object_get(o, f1))) == NULL ||
+	    (f2 != NULL &&
+	    (b = json_string_value(json_object_get(o, f2))) == NULL) ||
+	    (size_t)snprintf(v1, vlen, "%s", a) >= vlen ||
+	    (b != NULL && (size_t)snprintf(v2, vlen, "%s", b) >= vlen))
+		code = -1;
+	json_decref(o);
+	return code;
+}
+
+/* Generate with key i and decrypt what it gave: 1 when both answered and
+ * the plaintexts match, 0 for a refusal (why says which), -1 for a wrong
+ * answer. */
+static int
+mc_round_trip(unsigned int i, char *why, size_t whylen)
+{
+	char	out[BODYLEN], pt[512], ct[512], back[512], body[640];
+	long	code;
+
+	code = mc_call("generate", i, "{}", out, sizeof(out), "plaintext", pt,
+	    "ciphertext", ct, sizeof(ct));
+	if (code == 200) {
+		snprintf(body, sizeof(body), "{\"ciphertext\":\"%s\"}", ct);
+		code = mc_call("decrypt", i, body, out, sizeof(out),
+		    "plaintext", back, NULL, NULL, sizeof(back));
+	}
+	if (code != 200) {
+		snprintf(why, whylen, "mc-%02u: %ld %.300s", i, code, out);
+		return code == -1 ? -1 : 0;
+	}
+	if (strcmp(pt, back) != 0) {
+		snprintf(why, whylen, "mc-%02u: decrypted %.200s, not %.200s", i,
+		    back, pt);
+		return -1;
+	}
+	return 1;
+}
+
+static void *
+mc_load_one(void *arg)
+{
+	struct mc_load	*l = arg;
+	char		 why[512];
+	unsigned int	 i;
+	int		 r;
+
+	while (!l->stop) {
+		pthread_mutex_lock(&l->mu);
+		i = l->next++ % MC_KEYS;
+		pthread_mutex_unlock(&l->mu);
+		r = mc_round_trip(i, why, sizeof(why));
+		pthread_mutex_lock(&l->mu);
+		if (r == 1)
+			l->ok++;
+		else {
+			if (r == -1)
+				l->wrong++;
+			else
+				l->failed[i]++;
+			snprintf(l->last, sizeof(l->last), "%s", why);
+		}
+		pthread_mutex_unlock(&l->mu);
+	}
+	return NULL;
+}
+
+/*
+ * server.crypto: 3 with 3 workers. Every key is served by the crypto
+ * process kes_name_shard names, so killing crypto 1 under load (each
+ * request a new connection: handshake signatures at any of them) fails
+ * requests for crypto 1's keys only, for the moment it takes to replace
+ * it; nothing else fails, no answer is wrong, and afterwards the new
+ * process fetches its keys from the store again (a ciphertext made
+ * before the kill still opens). A reload reaches all three.
+ */
+Test(system, several_crypto_processes, .timeout = 90)
+{
+	struct tsrv_cfg	 cfg = { .workers = 3, .crypto = MC_CRYPTO };
+	struct mc_load	 l = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	pthread_t	 th[MC_THREADS];
+	pid_t		 pid[MC_CRYPTO], now;
+	char		 cmd[64], out[BODYLEN], why[512], pt[512], ct[512];
+	char		 back[512], body[640];
+	unsigned int	 i, k, victim_key = MC_KEYS, lost = 0;
+	int		 t, n;
+
+	need_root();
+	(void)keyward_user();
+	start_server(&cfg);
+	cr_expect_eq(tsrv_log_count(&srv, "with 3 workers and 3 crypto "
+	    "processes"), 1, "log:\n%s", tsrv_log_tail(&srv));
+	for (k = 0; k < MC_CRYPTO; k++) {
+		FMT(cmd, "keyward crypto %u", k);
+		cr_assert_gt(pid[k] = tsrv_child(&srv, cmd), 0, "no %s", cmd);
+	}
+	cr_expect_eq(tsrv_child(&srv, "keyward crypto"), -1);
+
+	for (i = 0; i < MC_KEYS; i++) {
+		cr_assert_eq(mc_call("create", i, "", out, sizeof(out), NULL,
+		    NULL, NULL, NULL, 0), 200, "create mc-%02u: %s", i, out);
+		cr_assert_eq(mc_round_trip(i, why, sizeof(why)), 1, "%s", why);
+		FMT(cmd, "mc-%02u", i);
+		if (kes_name_shard(cmd, MC_CRYPTO) == 1 && victim_key == MC_KEYS)
+			victim_key = i;
+	}
+	cr_assert_lt(victim_key, MC_KEYS, "no key of crypto 1");
+	cr_assert_eq(mc_call("generate", victim_key, "{}", out, sizeof(out),
+	    "plaintext", pt, "ciphertext", ct, sizeof(ct)), 200, "%s", out);
+
+	for (t = 0; t < MC_THREADS; t++)
+		cr_assert_eq(pthread_create(&th[t], NULL, mc_load_one, &l), 0);
+	tsrv_sleep_ms(1000);
+	cr_assert_eq(kill(pid[1], SIGKILL), 0);
+	tsrv_sleep_ms(3000);
+	l.stop = true;
+	for (t = 0; t < MC_THREADS; t++)
+		pthread_join(th[t], NULL);
+
+	cr_expect_eq(l.wrong, 0, "%d wrong answers; last: %s", l.wrong,
+	    l.last);
+	for (i = 0; i < MC_KEYS; i++) {
+		FMT(cmd, "mc-%02u", i);
+		if (kes_name_shard(cmd, MC_CRYPTO) == 1)
+			lost += l.failed[i];
+		else
+			cr_expect_eq(l.failed[i], 0, "%s (crypto %u) failed "
+			    "%d times while crypto 1 was replaced; last: %s",
+			    cmd, kes_name_shard(cmd, MC_CRYPTO), l.failed[i],
+			    l.last);
+	}
+	cr_expect_gt(l.ok, 50, "%d round trips", l.ok);
+	/* Each key waits for its own process: one that went elsewhere
+	 * while crypto 1 was away would not be refused. */
+	cr_expect_gt(lost, 0, "no request for crypto 1's keys was refused "
+	    "while it was replaced: they were served by another one");
+	cr_log_info("crypto 1 killed under load: %d round trips, %u refused "
+	    "for its keys, %d wrong", l.ok, lost, l.wrong);
+
+	/* Replaced; the others untouched. */
+	for (n = 0; n < 100; n++) {
+		if ((now = tsrv_child(&srv, "keyward crypto 1")) > 0 &&
+		    now != pid[1] && mc_round_trip(victim_key, why,
+		    sizeof(why)) == 1)
+			break;
+		tsrv_sleep_ms(POLL_MS);
+	}
+	cr_assert_lt(n, 100, "crypto 1 not back: %s\nlog:\n%s", why,
+	    tsrv_log_tail(&srv));
+	cr_expect_eq(tsrv_child(&srv, "keyward crypto 0"), pid[0]);
+	cr_expect_eq(tsrv_child(&srv, "keyward crypto 2"), pid[2]);
+	cr_expect_eq(tsrv_log_count(&srv, "crypto 1 killed by signal 9"), 1,
+	    "log:\n%s", tsrv_log_tail(&srv));
+	snprintf(body, sizeof(body), "{\"ciphertext\":\"%s\"}", ct);
+	cr_expect_eq(mc_call("decrypt", victim_key, body, out, sizeof(out),
+	    "plaintext", back, NULL, NULL, sizeof(back)), 200, "%s", out);
+	cr_expect_str_eq(back, pt, "a ciphertext of before the kill");
+
+	/* A reload goes to every crypto process, then the workers. */
+	n = tsrv_log_count(&srv, "configuration reloaded");
+	cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+	cr_assert_eq(tsrv_wait_log(&srv, "configuration reloaded", n + 1,
+	    5000), 0, "log:\n%s", tsrv_log_tail(&srv));
+	for (i = 0; i < MC_KEYS; i++)
+		cr_expect_eq(mc_round_trip(i, why, sizeof(why)), 1,
+		    "after the reload: %s", why);
+	cr_expect_eq(tsrv_log_count(&srv, "kept its configuration"), 0,
+	    "log:\n%s", tsrv_log_tail(&srv));
 }
 
 /* --- 5. the keystore agent killed ------------------------------------------------ */

@@ -39,6 +39,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "common/names.h"
 #include "tests/data/kat/e2e_vectors.h"
 #include "tests/lib/pydouble.h"
 #include "tests/lib/testsrv.h"
@@ -388,12 +389,15 @@ struct vcfg {
 	const char	*top;		/* more top-level YAML (cache:) */
 	int		 port;		/* default the double's */
 	const char	*raw;		/* the whole vault: section instead */
+	unsigned int	 workers;	/* server.workers; 0: the default */
+	unsigned int	 crypto;	/* server.crypto; 0: left out */
 };
 
 static void
 write_config(const struct vcfg *v)
 {
-	struct tsrv_cfg	 cfg = { .extra = v->top };
+	struct tsrv_cfg	 cfg = { .extra = v->top, .workers = v->workers,
+			    .crypto = v->crypto };
 	char		 ks[8192], auth[512], tls[1024];
 
 	cr_assert_eq(tsrv_write_config(&srv, &cfg), 0);
@@ -1307,6 +1311,84 @@ Test(vault, slow_key_does_not_block_others)
 	cr_expect_eq(s.code, 200, "the slow key: %ld", s.code);
 	cr_expect_lt(last, s.done_ms, "the other keys waited for the slow "
 	    "one");
+	expect_no_secrets_logged();
+}
+
+#define MC_KEYS		24
+#define MC_READERS	6
+
+static void *
+hot_get(void *arg)
+{
+	char body[BODYLEN];
+
+	*(long *)arg = generate("hot", body, sizeof(body));
+	return NULL;
+}
+
+/*
+ * server.crypto: 3 with 3 workers. A key lives in the cache of exactly
+ * one crypto process (kes_name_shard), so 24 keys Vault holds and keyward
+ * never read, each generated with 6 times over new connections (any
+ * worker), are read from Vault once each: as with one crypto process. A
+ * key any crypto process served would be read up to 3 times. And 6
+ * concurrent first reads of one key are still one read: its process
+ * coalesces them.
+ */
+Test(vault, several_crypto_processes_read_each_key_once)
+{
+	struct vcfg	 v = { .workers = 3, .crypto = 3 };
+	pthread_t	 th[MC_READERS];
+	long		 code[MC_READERS];
+	char		 body[BODYLEN], name[16], path[64], *val;
+	json_t		*a;
+	int		 i, r, reads, used[3] = { 0 };
+
+	need_root();
+	vd_start(NULL);
+	kw_start(&v);
+	cr_assert_eq(key("create", "seed", NULL, body, sizeof(body)), 200);
+	val = stored("kv2", 2, "seed", NULL);
+	for (i = 0; i < MC_KEYS; i++) {
+		FMT(name, "mc%02d", i);
+		plant("kv2", 2, name, val, NULL);
+		used[kes_name_shard(name, 3)]++;
+	}
+	plant("kv2", 2, "hot", val, NULL);
+	free(val);
+	for (i = 0; i < 3; i++)
+		cr_assert_gt(used[i], 0, "no key for crypto %d", i);
+	ctl_ok("/requests/clear", "{}");
+
+	for (r = 0; r < 6; r++)
+		for (i = 0; i < MC_KEYS; i++) {
+			FMT(name, "mc%02d", i);
+			cr_assert_eq(generate(name, body, sizeof(body)), 200,
+			    "%s, round %d: %s", name, r, body);
+		}
+	/* Held 300 ms at Vault, so all six ask while the first read is
+	 * out. */
+	ctl_ok("/latency", "{\"paths\":{\"kv2/data/hot\":300}}");
+	for (i = 0; i < MC_READERS; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, hot_get, &code[i]),
+		    0);
+	for (i = 0; i < MC_READERS; i++) {
+		pthread_join(th[i], NULL);
+		cr_expect_eq(code[i], 200, "hot, reader %d: %ld", i, code[i]);
+	}
+
+	a = vd_requests();
+	for (i = 0; i < MC_KEYS; i++) {
+		FMT(name, "mc%02d", i);
+		FMT(path, "/v1/kv2/data/%s", name);
+		reads = count_req(a, "GET", path);
+		cr_expect_eq(reads, 1, "%s (crypto %u) read %d times from "
+		    "Vault", name, kes_name_shard(name, 3), reads);
+	}
+	reads = count_req(a, "GET", "/v1/kv2/data/hot");
+	cr_expect_eq(reads, 1, "6 concurrent first reads of one key: %d "
+	    "reads", reads);
+	json_decref(a);
 	expect_no_secrets_logged();
 }
 

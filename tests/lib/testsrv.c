@@ -268,9 +268,11 @@ int
 tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 {
 	char	text[32768], cert[PATH_MAX + 16], key[PATH_MAX + 16];
-	char	auth[PATH_MAX + 64];
+	char	auth[PATH_MAX + 64], crypto[32] = "";
 	int	n;
 
+	if (c->crypto > 0)
+		snprintf(crypto, sizeof(crypto), "  crypto: %u\n", c->crypto);
 	if (c->cert != NULL)
 		snprintf(cert, sizeof(cert), "%s", c->cert);
 	else
@@ -312,6 +314,7 @@ tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 	    "%s"
 	    "server:\n"
 	    "  workers: %u\n"
+	    "%s"
 	    "  chroot: %s\n"
 	    "  mlock: on\n"
 	    "%s",
@@ -325,7 +328,7 @@ tsrv_write_config(struct testsrv *s, const struct tsrv_cfg *c)
 	    c->nobody_policy ? "\n" : "",
 	    c->policies ? c->policies : "",
 	    s->keys, c->keystore_extra ? c->keystore_extra : "",
-	    c->workers ? c->workers : 2, s->chroot,
+	    c->workers ? c->workers : 2, crypto, s->chroot,
 	    c->extra ? c->extra : "");
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return -1;

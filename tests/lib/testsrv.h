@@ -33,6 +33,8 @@ enum tsrv_client {
 
 struct tsrv_cfg {
 	unsigned int	 workers;	/* server.workers; 0 means 2 */
+	unsigned int	 crypto;	/* server.crypto; 0 leaves it out
+					 * (auto) */
 	const char	*cert;		/* tls.cert; NULL: the PKI's */
 	const char	*key;		/* tls.key; NULL: the PKI's */
 	const char	*extra;		/* YAML appended verbatim (api: ...) */

@@ -97,7 +97,7 @@ static void
 lost(struct peer *p, const char *why)
 {
 	lost_calls++;
-	ks_calls_cancel_all();
+	ks_calls_cancel(NULL);
 	peer_close(p);
 }
 

@@ -1226,6 +1226,33 @@ Test(config, server_workers_range)
 	    "server.workers: 'four'", NULL);
 }
 
+Test(config, server_crypto)
+{
+	struct config *c;
+
+	c = parse_ok(BASE "server:\n  workers: 8\n");
+	cr_assert_eq(c->server.crypto, 0, "auto unless set");
+	config_free(c);
+	c = parse_ok(BASE "server:\n  crypto: auto\n");
+	cr_assert_eq(c->server.crypto, 0);
+	config_free(c);
+	c = parse_ok(BASE "server:\n  crypto: 3\n");
+	cr_assert_eq(c->server.crypto, 3);
+	config_free(c);
+	c = parse_ok(BASE "server:\n  crypto: 16\n");
+	cr_assert_eq(c->server.crypto, CRYPTO_MAX);
+	config_free(c);
+	parse_err(BASE "server:\n  crypto: 0\n", "t.yml:10: server.crypto: "
+	    "'0' is not a count of crypto processes; expected an integer "
+	    "from 1 to 16 or auto", NULL);
+	parse_err(BASE "server:\n  crypto: 17\n", "t.yml:10: "
+	    "server.crypto: '17' is not a count", NULL);
+	parse_err(BASE "server:\n  crypto: many\n", "t.yml:10: "
+	    "server.crypto: 'many'", NULL);
+	parse_err(BASE "server:\n  crypto: [2]\n", "t.yml:10: "
+	    "server.crypto", NULL);
+}
+
 Test(config, server_user_empty)
 {
 	parse_err(BASE "server:\n  user: \"\"\n", "t.yml:10: server.user: is "

@@ -1,4 +1,5 @@
 /* kes_valid_name, kes_valid_pattern, kes_is_hex_identity (spec §1.5). */
+#include <stdio.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -128,3 +129,26 @@ Test(names, hex_identity)
 	cr_assert(!kes_is_hex_identity(""));
 	cr_assert(!kes_is_hex_identity(NULL));
 }
+
+/* FNV-1a of the name modulo n: fixed values, so that every process and
+ * every build agree; n of 0 or 1 is crypto process 0. */
+Test(names, shard)
+{
+	char		 name[16];
+	unsigned int	 seen[3] = { 0 }, i;
+
+	cr_assert_eq(kes_name_shard("a", 1000), 0xe40c292cu % 1000);
+	cr_assert_eq(kes_name_shard("minio-key", 3), 1);
+	cr_assert_eq(kes_name_shard("minio-key", 16), 13);
+	cr_assert_eq(kes_name_shard("minio-key", 1), 0);
+	cr_assert_eq(kes_name_shard("minio-key", 0), 0);
+	for (i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "key-%u", i);
+		cr_assert_lt(kes_name_shard(name, 3), 3);
+		seen[kes_name_shard(name, 3)]++;
+	}
+	for (i = 0; i < 3; i++)
+		cr_expect(seen[i] > 60, "crypto %u serves %u of 300 keys", i,
+		    seen[i]);
+}
+

@@ -5,7 +5,7 @@
  * receives nothing. A crypto process that is away is still a 503. And
  * route_reply decodes MSG_ERROR like every other decoder: to its end.
  *
- * In-process: w.crypto is one end of a real socketpair; the test reads
+ * In-process: w.crypto[0] is one end of a real socketpair; the test reads
  * the crypto process's end.
  */
 #include <criterion/criterion.h>
@@ -15,6 +15,7 @@
 #include "common/ev.h"
 #include "common/ipc.h"
 #include "common/msg.h"
+#include "common/names.h"
 #include "tests/lib/sendpair.h"
 #include "worker/worker.h"
 
@@ -27,13 +28,13 @@ static void
 setup(void)
 {
 	ev_init();
-	cr_assert_eq(sendpair_open(&sp, &w.crypto, ROLE_CRYPTO), 0);
+	cr_assert_eq(sendpair_open(&sp, &w.crypto[0], ROLE_CRYPTO), 0);
 }
 
 static void
 teardown(void)
 {
-	sendpair_close(&sp, &w.crypto);
+	sendpair_close(&sp, &w.crypto[0]);
 }
 
 TestSuite(routes, .init = setup, .fini = teardown, .timeout = 30);
@@ -78,7 +79,7 @@ Test(routes, a_request_that_does_not_fit_is_a_500_at_the_worker)
 	/* The identity alone is past this buffer's room. */
 	conn_init(&c);
 	generate_request(&b, 32);
-	crypto_call(&c, MSG_KEY_GENERATE, &b);
+	crypto_call(&c, NULL, MSG_KEY_GENERATE, &b);
 	cr_assert(strstr(sp.last_line, "cannot build KEY_GENERATE for "
 	    "crypto 0") != NULL, "logged: %s", sp.last_line);
 	assert_answer(&c, "HTTP/1.1 500 ", "{\"message\":\"internal error\"");
@@ -92,7 +93,7 @@ Test(routes, a_request_that_does_not_fit_is_a_500_at_the_worker)
 	 * connection waits for its answer. */
 	conn_init(&c);
 	generate_request(&b, 512);
-	crypto_call(&c, MSG_KEY_GENERATE, &b);
+	crypto_call(&c, NULL, MSG_KEY_GENERATE, &b);
 	cr_assert_eq(c.state, CONN_WAIT);
 	cr_assert_eq(buf_avail(&c.out), 0);
 	cr_assert_eq(sendpair_received(&sp), 1);
@@ -105,10 +106,10 @@ Test(routes, a_request_that_does_not_fit_is_a_500_at_the_worker)
 	buf_release(&c.out);
 
 	/* A crypto process that is away is a 503, as before. */
-	peer_close(&w.crypto);
+	peer_close(&w.crypto[0]);
 	conn_init(&c);
 	generate_request(&b, 512);
-	crypto_call(&c, MSG_KEY_GENERATE, &b);
+	crypto_call(&c, NULL, MSG_KEY_GENERATE, &b);
 	assert_answer(&c, "HTTP/1.1 503 ", "crypto process restarting");
 	buf_release(&c.out);
 	cr_assert_eq(sp.lost, 0);
@@ -142,4 +143,112 @@ Test(routes, an_error_reply_with_trailing_bytes_is_a_500)
 	assert_answer(&c, "HTTP/1.1 500 ", "{\"message\":\"internal error\"");
 	buf_release(&c.out);
 	buf_release(&b);
+}
+
+/* --- several crypto processes (server.crypto) ------------------------------ */
+
+#define NCRYPTO	3
+
+/* Frames waiting at pair k's receiving end (the sender's turn ended). */
+static int
+frames_at(struct sendpair *p)
+{
+	struct ipc_msg	m;
+	int		n = 0;
+
+	if (sendpair_received(p) != 1)
+		return 0;
+	cr_assert_gt(ipc_read(&p->rx), 0);
+	while (ipc_get(&p->rx, &m) == 1)
+		n++;
+	return n;
+}
+
+/* A key's requests always go to kes_name_shard's crypto process; a
+ * request of no key (status, list, a handshake) to each in turn, past
+ * one that is away; a key whose process is away is a 503, never another
+ * process's answer. */
+Test(routes, several_crypto_processes_route_by_key_name)
+{
+	struct sendpair	more[NCRYPTO - 1], *pair[NCRYPTO];
+	struct conn	c;
+	struct buf	b;
+	char		name[32];
+	unsigned int	i, k, j, got[NCRYPTO] = { 0 };
+
+	pair[0] = &sp;
+	for (k = 1; k < NCRYPTO; k++) {
+		pair[k] = &more[k - 1];
+		cr_assert_eq(sendpair_open(pair[k], &w.crypto[k],
+		    ROLE_CRYPTO), 0);
+		w.crypto[k].index = k;
+	}
+	w.cf.ncrypto = NCRYPTO;
+	for (i = 0; i < 60; i++) {
+		snprintf(name, sizeof(name), "key-%u", i % 30);
+		k = kes_name_shard(name, NCRYPTO);
+		conn_init(&c);
+		buf_init(&b, 512);
+		buf_put_str(&b, IDENT);
+		buf_put_str(&b, name);
+		crypto_call(&c, name, MSG_KEY_DESCRIBE, &b);
+		cr_assert_eq(c.state, CONN_WAIT);
+		cr_assert_eq(c.crypto_ix, k);
+		for (j = 0; j < NCRYPTO; j++)
+			cr_assert_eq(frames_at(pair[j]), j == k ? 1 : 0,
+			    "%s went to crypto %u, not %u", name, j, k);
+		got[k]++;
+		conn_forget_pending(&c);
+		buf_release(&c.out);
+	}
+	for (k = 0; k < NCRYPTO; k++)
+		cr_expect_gt(got[k], 0, "no key of 30 at crypto %u", k);
+
+	/* No key: one after the other. */
+	for (i = 0; i < NCRYPTO; i++) {
+		conn_init(&c);
+		buf_init(&b, 64);
+		crypto_call(&c, NULL, MSG_STATUS_REQ, &b);
+		got[i] = c.crypto_ix;
+		cr_assert_eq(frames_at(pair[c.crypto_ix]), 1);
+		conn_forget_pending(&c);
+		buf_release(&c.out);
+	}
+	cr_assert(got[0] != got[1] && got[1] != got[2] && got[0] != got[2],
+	    "status went to crypto %u, %u, %u", got[0], got[1], got[2]);
+
+	/* Crypto 1 away: its keys are a 503, the others' are served, and a
+	 * request of no key skips it. */
+	peer_close(&w.crypto[1]);
+	for (i = 0; i < 30; i++) {
+		snprintf(name, sizeof(name), "key-%u", i);
+		k = kes_name_shard(name, NCRYPTO);
+		conn_init(&c);
+		buf_init(&b, 512);
+		buf_put_str(&b, IDENT);
+		buf_put_str(&b, name);
+		crypto_call(&c, name, MSG_KEY_DESCRIBE, &b);
+		if (k == 1)
+			assert_answer(&c, "HTTP/1.1 503 ",
+			    "crypto process restarting");
+		else {
+			cr_assert_eq(c.state, CONN_WAIT);
+			cr_assert_eq(frames_at(pair[k]), 1);
+			conn_forget_pending(&c);
+		}
+		buf_release(&c.out);
+	}
+	for (i = 0; i < 4; i++) {
+		conn_init(&c);
+		buf_init(&b, 64);
+		crypto_call(&c, NULL, MSG_STATUS_REQ, &b);
+		cr_assert_eq(c.state, CONN_WAIT);
+		cr_assert_neq(c.crypto_ix, 1);
+		cr_assert_eq(frames_at(pair[c.crypto_ix]), 1);
+		conn_forget_pending(&c);
+		buf_release(&c.out);
+	}
+	w.cf.ncrypto = 0;
+	for (k = 1; k < NCRYPTO; k++)
+		sendpair_close(pair[k], &w.crypto[k]);
 }

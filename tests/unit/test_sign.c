@@ -559,6 +559,7 @@ Test(signer, slice_round_trip)
 	uint8_t			key[100];
 
 	memset(&in, 0, sizeof(in));
+	in.ncrypto = 1;
 	memset(key, 0x42, sizeof(key));
 	in.tls_key = key;
 	in.tls_key_len = sizeof(key);

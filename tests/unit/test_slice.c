@@ -18,6 +18,7 @@ make_worker(struct worker_slice *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->index = 3;
+	s->ncrypto = 2;
 	s->started_ns = 1234567890123ULL;
 	s->log_level = -1;		/* LOG_LVL_OFF must survive */
 	s->audit_level = 2;
@@ -41,6 +42,7 @@ Test(slice, worker_round_trip)
 	cr_assert_eq(worker_slice_put(&b, &in), 0);
 	cr_assert_eq(worker_slice_get(&b, &out), 0);
 	cr_assert_eq(out.index, 3);
+	cr_assert_eq(out.ncrypto, 2);
 	cr_assert_eq(out.started_ns, in.started_ns);
 	cr_assert_eq(out.log_level, -1);
 	cr_assert_eq(out.audit_level, 2);
@@ -77,8 +79,8 @@ Test(slice, worker_truncated_and_trailing)
 Test(slice, crypto_and_agent_round_trip)
 {
 	char			*skip[] = { "/v1/status" };
-	struct crypto_slice	cin = { 3, 42, { ADMIN, &pol, 1 }, 1, 2, 3,
-				    keys, 2, skip, 1, NULL, 0 };
+	struct crypto_slice	cin = { 3, 42, 1, 2, { ADMIN, &pol, 1 }, 1, 2,
+				    3, keys, 2, skip, 1, NULL, 0 };
 	struct crypto_slice	cout;
 	/* The store's settings are opaque to the slice: any bytes. */
 	struct agent_slice	ain = { 1, "fs",
@@ -91,6 +93,8 @@ Test(slice, crypto_and_agent_round_trip)
 	cr_assert_eq(crypto_slice_put(&b, &cin), 0);
 	cr_assert_eq(crypto_slice_get(&b, &cout), 0);
 	cr_assert_eq(cout.log_level, 3);
+	cr_assert_eq(cout.index, 1);
+	cr_assert_eq(cout.ncrypto, 2);
 	cr_assert_eq(cout.cache_any_ms, 1);
 	cr_assert_eq(cout.cache_offline_ms, 3);
 	cr_assert_eq(cout.pol.npolicies, 1);
