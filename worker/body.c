@@ -177,6 +177,12 @@ scan_string(struct scan *s, struct token *t)
 	s->off++;
 	t->p = s->p + s->off;
 	for (;;) {
+		/* The run of plain bytes (most strings are one), then
+		 * whatever ends it byte by byte. */
+		while (s->off < s->len && s->p[s->off] >= 0x20 &&
+		    s->p[s->off] < 0x80 && s->p[s->off] != '"' &&
+		    s->p[s->off] != '\\')
+			s->off++;
 		if ((c = peek(s)) == -1)
 			return -1;
 		s->off++;
@@ -471,7 +477,8 @@ decode_base64(struct body_field *f, struct bytes_state *st,
 		return -1;
 	max = b64_decoded_max(v.len);
 	out = xmalloc(max ? max : 1);
-	if (b64_decode((const char *)v.p, v.len, out, &outlen) == -1 ||
+	if ((f->public ? b64_decode_public : b64_decode)((const char *)v.p,
+	    v.len, out, &outlen) == -1 ||
 	    outlen > max) {
 		strval_release(&v);
 		free_wiped(out);

@@ -25,6 +25,9 @@ enum body_kind {
 struct body_field {
 	const char	*name;		/* as in KES's struct tag */
 	enum body_kind	 kind;
+	bool		 public;	/* BODY_BYTES that are not secret (a
+					 * ciphertext, a context): base64 by
+					 * table, b64_decode_public */
 	/* results */
 	bool		 present;	/* given and not null (Go: a null after
 					   a string leaves the string) */

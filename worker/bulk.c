@@ -60,8 +60,10 @@ route_key_bulk_decrypt(struct conn *c, const char *name)
 		memset(f, 0, sizeof(f));
 		f[0].name = "ciphertext";
 		f[0].kind = BODY_BYTES;
+		f[0].public = true;
 		f[1].name = "context";
 		f[1].kind = BODY_BYTES;
+		f[1].public = true;
 		if (!json_is_object(item) || (text = json_dumps(item,
 		    JSON_COMPACT)) == NULL || body_decode((const uint8_t *)text,
 		    strlen(text), f, 2) == -1) {

@@ -118,7 +118,18 @@ scan_line(const char *p, size_t len, size_t start, bool reqline,
 	unsigned char	 c;
 
 	lim = len < HTTP_MAX_HEAD_BYTES ? len : HTTP_MAX_HEAD_BYTES;
-	for (i = start; i < lim; i++) {
+	/* The run of plain bytes first (a line is mostly one): each passes
+	 * every test below. What ends it goes through them. */
+	i = start;
+	if (reqline)
+		while (i < lim && i - start < HTTP_MAX_REQUEST_LINE &&
+		    (unsigned char)(p[i] - 0x20) < 0x5f)
+			i++;
+	else
+		while (i < lim && (unsigned char)p[i] >= 0x20 &&
+		    (unsigned char)p[i] != 0x7f)
+			i++;
+	for (; i < lim; i++) {
 		c = p[i];
 		if (c == '\r') {
 			if (i + 1 >= lim)

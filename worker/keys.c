@@ -302,7 +302,7 @@ void
 route_key_generate(struct conn *c, const char *name)
 {
 	struct body_field f[] = {
-		{ .name = "context", .kind = BODY_BYTES },
+		{ .name = "context", .kind = BODY_BYTES, .public = true },
 		{ .name = "version", .kind = BODY_STRING },
 	};
 
@@ -362,7 +362,7 @@ route_key_encrypt(struct conn *c, const char *name)
 {
 	struct body_field f[] = {
 		{ .name = "plaintext", .kind = BODY_BYTES },
-		{ .name = "context", .kind = BODY_BYTES },
+		{ .name = "context", .kind = BODY_BYTES, .public = true },
 		{ .name = "version", .kind = BODY_STRING },
 	};
 
@@ -411,8 +411,9 @@ void
 route_key_decrypt(struct conn *c, const char *name)
 {
 	struct body_field f[] = {
-		{ .name = "ciphertext", .kind = BODY_BYTES },
-		{ .name = "context", .kind = BODY_BYTES },
+		{ .name = "ciphertext", .kind = BODY_BYTES,
+		    .public = true },
+		{ .name = "context", .kind = BODY_BYTES, .public = true },
 		{ .name = "version", .kind = BODY_STRING },
 	};
 

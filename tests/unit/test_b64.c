@@ -214,3 +214,79 @@ Test(b64, mutations)
 		cr_assert_eq(r, i % 4 == 0 ? 0 : -1, "len %zu", i);
 	}
 }
+
+/* --- b64_decode_public: the same answers as b64_decode ------------------- */
+
+/* Both decoders on one input: the same result, length and bytes. */
+static void
+same(const char *in, size_t len)
+{
+	uint8_t	a[512], b[512];
+	size_t	na = 7, nb = 7;
+	int	ra, rb;
+
+	cr_assert_leq(b64_decoded_max(len), sizeof(a));
+	memset(a, 0x5a, sizeof(a));
+	memset(b, 0x5a, sizeof(b));
+	ra = b64_decode(in, len, a, &na);
+	rb = b64_decode_public(in, len, b, &nb);
+	cr_assert_eq(ra, rb, "%.*s: %d, public %d", (int)len, in, ra, rb);
+	cr_assert_eq(na, nb, "%.*s", (int)len, in);
+	cr_assert_arr_eq(a, b, sizeof(a), "%.*s", (int)len, in);
+}
+
+Test(b64, public_matches_constant_time)
+{
+	static const char *cases[] = {
+		"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy",
+		"Zg", "Zm8", "Z", "Zm9vY", "=", "==", "Z=", "Z==", "Z===",
+		"====", "Zg=", "Zg=x", "Zg=\n", "Zm9v=", "Zm9v====", "Zm8==",
+		"Zg==Zg==", "Zg==x", "Zm8=Zm8=", "Zm9v!", " Zm9v", "Zm9v ",
+		"Zm-v", "Zm_v", "Zm9\tv", "Zm9v.", "Zm9v\x80", "\xffZm9",
+		"Zm9v\"", "Zm\r\n9v", "\nZm9v\n", "Zm9vYm\nFy\r\n", "Zh==",
+		"Zm9=", "AAAA", "////", "++++", "Zm9vYmFy\n=",
+	};
+	uint8_t		raw[300];
+	char		text[420], m[840];
+	uint64_t	s = 7;
+	size_t		i, k, n, len;
+	int		v;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		same(cases[i], strlen(cases[i]));
+	same("Zm\0v", 4);
+
+	/* Every byte of a text replaced by every value; every cut. */
+	for (i = 0; i < 32; i++)
+		raw[i] = (uint8_t)rnd(&s);
+	b64_encode(raw, 31, text);
+	len = strlen(text);
+	for (i = 0; i < len; i++)
+		for (v = 0; v < 256; v++) {
+			memcpy(m, text, len + 1);
+			m[i] = (char)v;
+			same(m, len);
+		}
+	for (i = 0; i <= len; i++)
+		same(text, i);
+
+	/* Random lengths with CR, LF, '=' and stray bytes sprinkled in. */
+	for (k = 0; k < 20000; k++) {
+		n = rnd(&s) % 200;
+		for (i = 0; i < n; i++)
+			raw[i] = (uint8_t)rnd(&s);
+		b64_encode(raw, n, text);
+		len = 0;
+		for (i = 0; text[i] != '\0'; i++) {
+			switch (rnd(&s) % 64) {
+			case 0:	m[len++] = '\n'; break;
+			case 1:	m[len++] = '\r'; break;
+			case 2:	m[len++] = '='; break;
+			case 3:	m[len++] = (char)rnd(&s); break;
+			default: break;
+			}
+			m[len++] = text[i];
+		}
+		same(m, len);
+	}
+}
