@@ -79,6 +79,39 @@ b64_encode(const void *in, size_t n, char *out)
 	explicit_bzero(&w, sizeof(w));
 }
 
+/* b64_encode by table, for bytes that are not secret. */
+void
+b64_encode_public(const void *in, size_t n, char *out)
+{
+	static const char	 abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	const uint8_t		*p = in;
+	uint32_t		 w;
+	size_t			 i;
+
+	for (i = 0; i + 3 <= n; i += 3) {
+		w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		*out++ = abc[w >> 18];
+		*out++ = abc[(w >> 12) & 0x3f];
+		*out++ = abc[(w >> 6) & 0x3f];
+		*out++ = abc[w & 0x3f];
+	}
+	if (n - i == 1) {
+		w = (uint32_t)p[i] << 16;
+		*out++ = abc[w >> 18];
+		*out++ = abc[(w >> 12) & 0x3f];
+		*out++ = '=';
+		*out++ = '=';
+	} else if (n - i == 2) {
+		w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+		*out++ = abc[w >> 18];
+		*out++ = abc[(w >> 12) & 0x3f];
+		*out++ = abc[(w >> 6) & 0x3f];
+		*out++ = '=';
+	}
+	*out = '\0';
+}
+
 /* The next index at or after i that is not CR or LF. */
 static size_t
 skip_nl(const char *in, size_t len, size_t i)

@@ -18,6 +18,9 @@ size_t	b64_decoded_max(size_t len);
 
 /* Writes b64_encoded_len(n) characters and a NUL into out. */
 void	b64_encode(const void *in, size_t n, char *out);
+/* The same, faster, for bytes that are not secret (a ciphertext): its
+ * time depends on the bytes. */
+void	b64_encode_public(const void *in, size_t n, char *out);
 /* 0 and *outlen, or -1 on any malformed input (out is then wiped). */
 int	b64_decode(const char *in, size_t len, uint8_t *out, size_t *outlen);
 /* The same, faster, for bytes that are not secret (a ciphertext, a

@@ -143,21 +143,38 @@ json_key(struct buf *b, const char *key)
 	return 0;
 }
 
-int
-json_b64(struct buf *b, const uint8_t *p, size_t n)
+/* "<base64>", encoded straight into b. */
+static int
+put_b64(struct buf *b, const uint8_t *p, size_t n, bool public)
 {
 	size_t	 len = b64_encoded_len(n), save = b->len;
-	char	*s = xmalloc(len + 1);
-	int	 bad;
+	uint8_t	*w;
 
-	b64_encode(p, n, s);
-	bad = buf_put_u8(b, '"') | buf_put(b, s, len) | buf_put_u8(b, '"');
-	freezero(s, len + 1);
-	if (bad) {
+	if (buf_put_u8(b, '"') == -1 ||
+	    (w = buf_reserve(b, len + 1)) == NULL) {
 		b->len = save;
 		return -1;
 	}
+	/* The NUL it writes last is overwritten by the quote. */
+	(public ? b64_encode_public : b64_encode)(p, n, (char *)w);
+	b->len += len;
+	if (buf_put_u8(b, '"') == -1) {
+		buf_truncate(b, save);
+		return -1;
+	}
 	return 0;
+}
+
+int
+json_b64(struct buf *b, const uint8_t *p, size_t n)
+{
+	return put_b64(b, p, n, false);
+}
+
+int
+json_b64_public(struct buf *b, const uint8_t *p, size_t n)
+{
+	return put_b64(b, p, n, true);
 }
 
 int

@@ -21,6 +21,8 @@ int	json_str(struct buf *, const char *s);
 int	json_key(struct buf *, const char *key);
 /* []byte: padded standard base64 in a string. */
 int	json_b64(struct buf *, const uint8_t *, size_t);
+/* The same for bytes that are not secret (a ciphertext): faster. */
+int	json_b64_public(struct buf *, const uint8_t *, size_t);
 /* time.Time: RFC 3339 with nanoseconds, trailing zeros trimmed. */
 int	json_time(struct buf *, int64_t sec, int32_t nsec);
 

@@ -36,8 +36,8 @@ policy_of(const struct policy_set *s, const char *id)
 bool
 policy_is_admin(const struct policy_set *s, const char *id)
 {
-	return s->admin != NULL && kes_is_hex_identity(s->admin) &&
-	    strcmp(s->admin, id) == 0;
+	return s->admin != NULL && strcmp(s->admin, id) == 0 &&
+	    kes_is_hex_identity(id);	/* == s->admin: checked second */
 }
 
 bool

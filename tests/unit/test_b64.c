@@ -290,3 +290,23 @@ Test(b64, public_matches_constant_time)
 		same(m, len);
 	}
 }
+
+/* b64_encode_public writes what b64_encode writes, for every length up
+ * to 300 and random bytes. */
+Test(b64, public_encoder_matches)
+{
+	uint8_t		raw[300];
+	char		a[402], b[402];
+	uint64_t	s = 11;
+	size_t		i, n;
+
+	for (n = 0; n <= sizeof(raw); n++) {
+		for (i = 0; i < n; i++)
+			raw[i] = (uint8_t)rnd(&s);
+		memset(a, 'x', sizeof(a));
+		memset(b, 'x', sizeof(b));
+		b64_encode(raw, n, a);
+		b64_encode_public(raw, n, b);
+		cr_assert_arr_eq(a, b, sizeof(a), "length %zu", n);
+	}
+}

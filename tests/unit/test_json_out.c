@@ -132,3 +132,31 @@ Test(json_out, log_event_uses_the_same_escaper)
 	cr_assert_str_eq(out,
 	    "{\"message\":\"a\\n\\u003cb\\u003e\\t\\ufffd\"}");
 }
+
+/* []byte as Go writes it, both encoders; a buffer too small for it keeps
+ * what it had, nothing half-written. */
+Test(json_out, b64_fields)
+{
+	struct buf	b;
+	int		pub;
+
+	for (pub = 0; pub < 2; pub++) {
+		buf_init(&b, 64);
+		cr_assert_eq(buf_put_u8(&b, '['), 0);
+		cr_assert_eq((pub ? json_b64_public : json_b64)(&b,
+		    (const uint8_t *)"foobar!", 7), 0);
+		cr_assert_eq(b.len, 1 + 14);
+		cr_assert_arr_eq(b.data, "[\"Zm9vYmFyIQ==\"", 15);
+		cr_assert_eq((pub ? json_b64_public : json_b64)(&b,
+		    (const uint8_t *)"", 0), 0);
+		cr_assert_arr_eq(b.data + 15, "\"\"", 2);
+		buf_release(&b);
+
+		buf_init(&b, 8);
+		cr_assert_eq(buf_put(&b, "ab", 2), 0);
+		cr_assert_eq((pub ? json_b64_public : json_b64)(&b,
+		    (const uint8_t *)"foobar", 6), -1);
+		cr_assert_eq(b.len, 2, "%zu bytes left", b.len);
+		buf_release(&b);
+	}
+}
