@@ -100,8 +100,9 @@ serving_status(void)
 {
 	char	 s[128];
 
-	(void)snprintf(s, sizeof(s), "serving on %s with %u workers and "
-	    "%u crypto process%s", ps.cf->address, ps.nworkers, ps.ncrypto,
+	(void)snprintf(s, sizeof(s), "serving on %s with %u worker%s and "
+	    "%u crypto process%s", ps.cf->address, ps.nworkers,
+	    ps.nworkers > 1 ? "s" : "", ps.ncrypto,
 	    ps.ncrypto > 1 ? "es" : "");
 	notify_status(s, NULL);
 }
@@ -118,9 +119,9 @@ check_serving(void)
 	if (ps.serving || !ps.started || !all_ready())
 		return;
 	ps.serving = true;
-	log_info("serving on %s with %u workers and %u crypto process%s",
-	    ps.cf->address, ps.nworkers, ps.ncrypto,
-	    ps.ncrypto > 1 ? "es" : "");
+	log_info("serving on %s with %u worker%s and %u crypto process%s",
+	    ps.cf->address, ps.nworkers, ps.nworkers > 1 ? "s" : "",
+	    ps.ncrypto, ps.ncrypto > 1 ? "es" : "");
 	notify_send("READY=1");
 	serving_status();
 }
