@@ -17,6 +17,8 @@
 #define METRICS_NCODES		(METRICS_NCLASSES * 100)
 #define METRICS_SIGN_NBUCKETS	11	/* handshake signatures: ten bounds
 					 * from 50 us to 50 ms, and +Inf */
+#define METRICS_CRYPTO_NBUCKETS	11	/* key requests at the crypto
+					 * process: 10 us to 10 ms, +Inf */
 
 struct metrics_slot {
 	int64_t		 active;
@@ -30,6 +32,10 @@ struct metrics_slot {
 	uint64_t	 sign_buckets[METRICS_SIGN_NBUCKETS];
 	uint64_t	 sign_sum_ns;
 	uint64_t	 sign_failed;
+	/* Key requests at the crypto process, sent to answered: what a
+	 * second process adds to a request (its work and two wake-ups). */
+	uint64_t	 crypto_buckets[METRICS_CRYPTO_NBUCKETS];
+	uint64_t	 crypto_sum_ns;
 } __attribute__((aligned(64)));
 
 /* Bytes the parent allocates for the region. */

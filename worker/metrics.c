@@ -53,6 +53,16 @@ static const uint64_t sign_bucket_ns[METRICS_SIGN_NBUCKETS - 1] = {
 	5000000ull, 10000000ull, 20000000ull, 50000000ull,
 };
 
+/* A key request's round trip to the crypto process. */
+static const double crypto_bucket_s[METRICS_CRYPTO_NBUCKETS - 1] = {
+	0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002,
+	0.005, 0.01,
+};
+static const uint64_t crypto_bucket_ns[METRICS_CRYPTO_NBUCKETS - 1] = {
+	10000ull, 20000ull, 50000ull, 100000ull, 200000ull, 500000ull,
+	1000000ull, 2000000ull, 5000000ull, 10000000ull,
+};
+
 /* A worker's view; only a running worker's own process holds it. */
 static struct {
 	struct metrics_slot	*slots;
@@ -193,6 +203,20 @@ metrics_tls_sign(bool ok, uint64_t ns)
 }
 
 void
+metrics_crypto_rtt(uint64_t ns)
+{
+	size_t b;
+
+	if (m.mine == NULL)
+		return;
+	for (b = 0; b < METRICS_CRYPTO_NBUCKETS - 1 &&
+	    ns > crypto_bucket_ns[b]; b++)
+		;
+	add(&m.mine->crypto_buckets[b], 1);
+	add(&m.mine->crypto_sum_ns, ns);
+}
+
+void
 metrics_log_event(int stream)
 {
 	if (m.mine == NULL)
@@ -212,6 +236,8 @@ struct totals {
 	uint64_t	 codes[METRICS_NCODES];
 	uint64_t	 sign_buckets[METRICS_SIGN_NBUCKETS];
 	uint64_t	 sign_sum_ns, sign_failed;
+	uint64_t	 crypto_buckets[METRICS_CRYPTO_NBUCKETS];
+	uint64_t	 crypto_sum_ns;
 };
 
 static uint64_t
@@ -242,6 +268,9 @@ sum_slots(struct totals *t)
 			t->sign_buckets[j] += load(&s->sign_buckets[j]);
 		t->sign_sum_ns += load(&s->sign_sum_ns);
 		t->sign_failed += load(&s->sign_failed);
+		for (j = 0; j < METRICS_CRYPTO_NBUCKETS; j++)
+			t->crypto_buckets[j] += load(&s->crypto_buckets[j]);
+		t->crypto_sum_ns += load(&s->crypto_sum_ns);
 	}
 }
 
@@ -418,6 +447,19 @@ metrics_render(struct buf *out, const struct metrics_sys *sys)
 		sample(&o, sysg[i].name, sysg[i].v);
 	}
 	/* keyward's own, after KES's (families sort by name). */
+	family(&o, "keyward_crypto_seconds", "histogram",
+	    "Round trips of key requests to the crypto process.");
+	for (cum = 0, b = 0; b < METRICS_CRYPTO_NBUCKETS; b++) {
+		cum += t.crypto_buckets[b];
+		fmt_float(le, sizeof(le), b < METRICS_CRYPTO_NBUCKETS - 1 ?
+		    crypto_bucket_s[b] : INFINITY);
+		put(&o, "keyward_crypto_seconds_bucket{le=\"%s\"} %llu\n", le,
+		    (unsigned long long)cum);
+	}
+	sample(&o, "keyward_crypto_seconds_sum",
+	    (double)t.crypto_sum_ns / 1e9);
+	put(&o, "keyward_crypto_seconds_count %llu\n",
+	    (unsigned long long)cum);
 	family(&o, "keyward_http_chunked_input_bytes", "counter",
 	    "Bytes of chunked request bodies decoded, framing included.");
 	sample(&o, "keyward_http_chunked_input_bytes", (double)t.chunked_in);

@@ -35,6 +35,8 @@ void	metrics_request_abort(void);
 void	metrics_chunked_in(size_t n);
 /* A handshake signature: answered after ns, or failed. */
 void	metrics_tls_sign(bool ok, uint64_t ns);
+/* A key request answered by the crypto process, ns after it was sent. */
+void	metrics_crypto_rtt(uint64_t ns);
 /* One event written to a /v1/log/ subscriber. */
 void	metrics_log_event(int stream);	/* enum log_stream */
 

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -80,6 +81,15 @@ pending_slot(uint32_t id)
 	return &w.pending[id & PENDING_MASK];
 }
 
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static unsigned int
 crypto_count(void)
 {
@@ -130,6 +140,7 @@ crypto_send(struct conn *c, const char *key, uint16_t type,
 		w.next_id = 1;
 	c->req_id = w.next_id;
 	c->crypto_ix = (uint8_t)p->index;
+	c->crypto_sent = mono_ns();
 	if (peer_send(p, type, c->req_id, b) == -1) {
 		c->req_id = 0;
 		return -1;
@@ -178,8 +189,10 @@ crypto_reply(struct peer *p, struct ipc_msg *m)
 	conn_forget_pending(c);
 	if (c->state == CONN_HANDSHAKE)
 		conn_signed(c, m);
-	else
+	else {
+		metrics_crypto_rtt(mono_ns() - c->crypto_sent);
 		route_reply(c, m);
+	}
 	conn_drive(c);
 	return 0;
 }

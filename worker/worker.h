@@ -121,6 +121,7 @@ struct conn {
 	uint32_t		 req_id;	/* at crypto, or 0 */
 	uint8_t			 crypto_ix;	/* the crypto process req_id
 						 * is at */
+	uint64_t		 crypto_sent;	/* then (ns, monotonic) */
 	const struct route	*route;		/* of the request in progress */
 	bool			 keep_alive;
 	bool			 head_only;	/* HEAD: no body in the answer */

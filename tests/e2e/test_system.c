@@ -738,6 +738,19 @@ Test(system, several_crypto_processes, .timeout = 90)
 	    "plaintext", back, NULL, NULL, sizeof(back)), 200, "%s", out);
 	cr_expect_str_eq(back, pt, "a ciphertext of before the kill");
 
+	/* The workers time every key request at a crypto process. */
+	{
+		static char	 met[1 << 16];
+		const char	*at;
+
+		cr_assert_eq(tsrv_get(&srv, TSRV_ADMIN, "/v1/metrics", met,
+		    sizeof(met)), 200);
+		cr_assert_not_null(at = strstr(met,
+		    "\nkeyward_crypto_seconds_count "), "%s", met);
+		cr_expect_geq(strtoll(at + 30, NULL, 10), l.ok * 2,
+		    "%d round trips, each a generate and a decrypt", l.ok);
+	}
+
 	/* A reload goes to every crypto process, then the workers. */
 	n = tsrv_log_count(&srv, "configuration reloaded");
 	cr_assert_eq(kill(srv.pid, SIGHUP), 0);

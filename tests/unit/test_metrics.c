@@ -273,6 +273,10 @@ Test(metrics, exact_text)
 	metrics_tls_sign(true, 30000);
 	metrics_tls_sign(true, 3 * MS);
 	metrics_tls_sign(false, 0);
+	/* Three key requests at the crypto process: 15 us, 15 us, 20 ms. */
+	metrics_crypto_rtt(15000);
+	metrics_crypto_rtt(15000);
+	metrics_crypto_rtt(20 * MS);
 	t = render(&sys);
 	check_format(t);
 	cr_assert_eq(strncmp(t, want, sizeof(want) - 1), 0, "got:\n%s", t);
@@ -311,6 +315,22 @@ Test(metrics, exact_text)
 	    "running in seconds.\n"
 	    "# TYPE kes_system_up_time gauge\n"
 	    "kes_system_up_time 3600.25\n"
+	    "# HELP keyward_crypto_seconds Round trips of key requests to "
+	    "the crypto process.\n"
+	    "# TYPE keyward_crypto_seconds histogram\n"
+	    "keyward_crypto_seconds_bucket{le=\"1e-05\"} 0\n"
+	    "keyward_crypto_seconds_bucket{le=\"2e-05\"} 2\n"
+	    "keyward_crypto_seconds_bucket{le=\"5e-05\"} 2\n"
+	    "keyward_crypto_seconds_bucket{le=\"0.0001\"} 2\n"
+	    "keyward_crypto_seconds_bucket{le=\"0.0002\"} 2\n"
+	    "keyward_crypto_seconds_bucket{le=\"0.0005\"} 2\n"
+	    "keyward_crypto_seconds_bucket{le=\"0.001\"} 2\n"
+	    "keyward_crypto_seconds_bucket{le=\"0.002\"} 2\n"
+	    "keyward_crypto_seconds_bucket{le=\"0.005\"} 2\n"
+	    "keyward_crypto_seconds_bucket{le=\"0.01\"} 2\n"
+	    "keyward_crypto_seconds_bucket{le=\"+Inf\"} 3\n"
+	    "keyward_crypto_seconds_sum 0.02003\n"
+	    "keyward_crypto_seconds_count 3\n"
 	    "# HELP keyward_http_chunked_input_bytes Bytes of chunked request "
 	    "bodies decoded, framing included.\n"
 	    "# TYPE keyward_http_chunked_input_bytes counter\n"
