@@ -899,6 +899,9 @@ mc_run() {
 	done
 	cp=$(kw_role crypto)
 	wp=$(kw_role worker)
+	[ "$(echo $cp | wc -w)" -eq "$1" ] &&
+	    [ "$(echo $wp | wc -w)" -eq "$MC_WORKERS" ] ||
+	    MC_BAD="$MC_BAD crypto: $1 round $2 ran $(echo $cp | wc -w) crypto processes and $(echo $wp | wc -w) workers;"
 	taskset -c 1 "$LG" -q --url "$MC_URL" $CERT -c "$CONNS" -n "$MC_KEYS" \
 	    --keys "$MC_KEYS" --context "$CONTEXT" --timeout 30 \
 	    >"$W/mc.warm" 2>&1
@@ -922,6 +925,11 @@ mc_run() {
 	per=$(snap $cp | awk 'NR == FNR { s[$1] = $2; next }
 	    { printf " %d", $2 - s[$1] }' "$W/mc.c0" -)
 	stop_keyward
+	e=$(get $n http_errors)
+	x=$(get $n transport_errors)
+	e=$((${e:-1} + ${x:-0}))	# no result line: the run failed
+	[ "$e" -eq 0 ] ||
+	    MC_BAD="$MC_BAD crypto: $1 round $2: $e requests failed;"
 	q=$(get $n requests)
 	req=$(calc "${q:-0} * ($SECS + 1) / $SECS" 0)
 	rps=$(get $n rps)
@@ -1010,12 +1018,13 @@ if [ "$ONLY" = all ] || [ "$ONLY" = crypto ]; then
 	    if (NF - 8 > k) k = NF - 8 } END { for (i = 1; i <= k; i++)
 	    printf "%s%d", (i > 1 ? " / " : ""), t[i]')
 	MCPR=$(echo "$MCP" | tr -d ' ' | tr '/' '\n' | sort -n | awk '
-	    NR == 1 { lo = $1 } { hi = $1 } END { if (hi > 0) printf "%.2f", lo / hi }')
+	    NR == 1 { lo = $1 } { hi = $1 }
+	    END { if (NR > 1 && hi > 0) printf "%.2f", lo / hi }')
 	row "server.crypto: 2, CPU ticks ($HZ/s) of each crypto process over the $ROUNDS runs (stands in for the requests each served; ratio: fewest / most)" \
 	    "$MCP" "" "$MCPR" "roughly even" "$(met "${MCPR:-0} >= 0.8")" ticks
 	DETAILS="$DETAILS- several crypto processes, rounds (req/s): server.crypto: 1$MCS1, server.crypto: 2$MCS2; with server.crypto: 2 the workers' CPU per request over the crypto processes' is $(ratio "$MCW2" "$MCC2"), so two serve $(awk -v w="$MCW2" -v c="$MCC2" 'BEGIN { if (c > 0) printf "%.1f", 2 * w / c }') worker cores as measured
 "
-	[ -n "$MC_BAD" ] && DETAILS="$DETAILS- several crypto processes, errors:$MC_BAD
+	[ -z "$MC_BAD" ] || DETAILS="$DETAILS- several crypto processes, problems:$MC_BAD
 "
 	KS_YAML=
 	start_keyward off
@@ -1098,5 +1107,6 @@ if [ "$ONLY" = all ] || [ "$ONLY" = crypto ]; then
 	echo "  crypto / worker CPU per request: crypto: 1 $(ratio "$MCC1" "$MCW1"), crypto: 2 $(ratio "$MCC2" "$MCW2")  (target < 1)"
 	echo "  worker cores one crypto process serves: ${MCF:-?}; host cores at which N saturate: N x that"
 	echo "  ticks per crypto process with crypto: 2: ${MCP:-?} (fewest / most $MCPR)"
+	[ -z "$MC_BAD" ] || echo "  problems:$MC_BAD"
 fi
 echo "written: tests/bench/results/$OUT.md, tests/bench/results/$OUT.csv"
