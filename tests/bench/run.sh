@@ -866,6 +866,33 @@ fi
 # bound the count from above.
 MC_WORKERS=4
 MC_KEYS=256
+# How many of the MC_KEYS keys each of N crypto processes serves: FNV-1a
+# of the name mod N, as the workers route (kes_name_shard, common/names.c).
+mc_split() {	# N -> "count / count ..."
+	awk -v n="$1" -v keys="$MC_KEYS" 'function xor8(a, b,   r, i) {
+		r = 0
+		for (i = 1; i < 256; i *= 2)
+			if ((int(a / i) + int(b / i)) % 2 == 1)
+				r += i
+		return r
+	}
+	BEGIN {
+		for (i = 32; i < 127; i++)
+			ord[sprintf("%c", i)] = i
+		for (k = 0; k < keys; k++) {
+			s = "cbench-" k
+			h = 2166136261
+			for (j = 1; j <= length(s); j++) {
+				l = h % 256
+				h = h - l + xor8(l, ord[substr(s, j, 1)])
+				h = (h * 403 + (h % 256) * 16777216) % 4294967296
+			}
+			c[h % n]++
+		}
+		for (i = 0; i < n; i++)
+			printf "%s%d", (i > 0 ? " / " : ""), c[i]
+	}'
+}
 mc_stat() {	# the time and /proc/stat's all-CPU line: "secs user nice ..."
 	echo "$(date +%s.%N) $(sed -n 's/^cpu  *//p' /proc/stat)"
 }
@@ -1020,9 +1047,11 @@ if [ "$ONLY" = all ] || [ "$ONLY" = crypto ]; then
 	MCPR=$(echo "$MCP" | tr -d ' ' | tr '/' '\n' | sort -n | awk '
 	    NR == 1 { lo = $1 } { hi = $1 }
 	    END { if (NR > 1 && hi > 0) printf "%.2f", lo / hi }')
-	row "server.crypto: 2, CPU ticks ($HZ/s) of each crypto process over the $ROUNDS runs (stands in for the requests each served; ratio: fewest / most)" \
+	row "server.crypto: 2, CPU ticks ($HZ/s) of each crypto process over the $ROUNDS runs (stands in for the requests each served; ratio: fewest / most; keys each serves: $(mc_split 2))" \
 	    "$MCP" "" "$MCPR" "roughly even" "$(met "${MCPR:-0} >= 0.8")" ticks
 	DETAILS="$DETAILS- several crypto processes, rounds (req/s): server.crypto: 1$MCS1, server.crypto: 2$MCS2; with server.crypto: 2 the workers' CPU per request over the crypto processes' is $(ratio "$MCW2" "$MCC2"), so two serve $(awk -v w="$MCW2" -v c="$MCC2" 'BEGIN { if (c > 0) printf "%.1f", 2 * w / c }') worker cores as measured
+"
+	[ -z "${FEEDS:-}" ] || DETAILS="$DETAILS- worker cores one crypto process can serve, from the pinned single-worker runs of 1.: $FEEDS; from the $MC_WORKERS unpinned workers here: ${MCF:-?}
 "
 	[ -z "$MC_BAD" ] || DETAILS="$DETAILS- several crypto processes, problems:$MC_BAD
 "
