@@ -836,7 +836,7 @@ if [ "$ONLY" = all ] || [ "$ONLY" = seal ]; then
 fi
 
 # 11. Several crypto processes (server.crypto: N; every worker sends a key
-# name's requests to crypto process hash(name) % N): is the crypto
+# name's requests to crypto process FNV-1a(name) mod N): is the crypto
 # processes' CPU per request below the workers', and do two serve at
 # least what one does? With more workers than cores: MC_WORKERS workers
 # on this machine's CPUs, and keyward NOT pinned (pinned to one CPU, its
@@ -866,10 +866,11 @@ fi
 # bound the count from above.
 MC_WORKERS=4
 MC_KEYS=256
+MC_PREFIX=cbench-
 # How many of the MC_KEYS keys each of N crypto processes serves: FNV-1a
 # of the name mod N, as the workers route (kes_name_shard, common/names.c).
 mc_split() {	# N -> "count / count ..."
-	awk -v n="$1" -v keys="$MC_KEYS" 'function xor8(a, b,   r, i) {
+	awk -v n="$1" -v keys="$MC_KEYS" -v prefix="$MC_PREFIX" 'function xor8(a, b,   r, i) {
 		r = 0
 		for (i = 1; i < 256; i *= 2)
 			if ((int(a / i) + int(b / i)) % 2 == 1)
@@ -880,7 +881,7 @@ mc_split() {	# N -> "count / count ..."
 		for (i = 32; i < 127; i++)
 			ord[sprintf("%c", i)] = i
 		for (k = 0; k < keys; k++) {
-			s = "cbench-" k
+			s = prefix k
 			h = 2166136261
 			for (j = 1; j <= length(s); j++) {
 				l = h % 256
@@ -987,10 +988,11 @@ MC_BAD=
 if [ "$ONLY" = all ] || [ "$ONLY" = crypto ]; then
 	stop_keyward
 	mkdir -p "$W/ckeys"
-	"$B/bench/mkkeys" "$W/ckeys" "$MC_KEYS" cbench- || die "mkkeys failed"
+	"$B/bench/mkkeys" "$W/ckeys" "$MC_KEYS" "$MC_PREFIX" ||
+	    die "mkkeys failed"
 	chown -R keyward: "$W/ckeys"
 	chmod 0700 "$W/ckeys"
-	MC_URL="https://127.0.0.1:$KW_PORT/v1/key/generate/cbench-%d"
+	MC_URL="https://127.0.0.1:$KW_PORT/v1/key/generate/$MC_PREFIX%d"
 	: >"$W/mc.runs"
 	rnd=1
 	while [ $rnd -le "$ROUNDS" ]; do
@@ -1111,7 +1113,7 @@ MACHINE="$(nproc) CPU ($CPU), $(uname -r), $(nginx -v 2>&1 | sed 's/^nginx versi
 	fi
 	if [ -n "$NOISY" ]; then
 		echo
-		echo "Other processes used >= 5% of CPU0 (or about 10% of CPU1) during:$NOISY; those numbers are disturbed (run again on an idle machine)."
+		echo "Other processes used >= 5% of CPU0 (or about 10% of CPU1; in section 11, 10% of one core on both CPUs together) during:$NOISY; those numbers are disturbed (run again on an idle machine)."
 	fi
 	echo
 	echo "Details:"
