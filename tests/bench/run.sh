@@ -118,17 +118,26 @@ CERT="--cert $W/pki/client.crt --key $W/pki/client.key"
 # --- servers -------------------------------------------------------------------
 # The key store: the filesystem store, or the Vault section below (8).
 KS_YAML=
+# Section 11 replaces the server section's "workers: 1" line with
+# KW_SERVER_YAML's lines and runs keyward unpinned (KW_PIN empty).
+KW_SERVER_YAML=
+KW_PIN="taskset -c 0"
 write_config() {	# audit: on|off
 	bench_config "$W/keyward.yml" "$W" "$KW_PORT" "$1" on bench-key \
 	    "${KS_YAML:-"  fs:
     path: $W/keys"}"
+	[ -n "$KW_SERVER_YAML" ] || return 0
+	awk -v s="$KW_SERVER_YAML" '$0 == "  workers: 1" { print s; n++; next }
+	    { print } END { exit n != 1 }' "$W/keyward.yml" >"$W/keyward.yml.1" &&
+	    mv "$W/keyward.yml.1" "$W/keyward.yml" ||
+	    die "no \"workers: 1\" line in the bench configuration"
 }
 
 start_keyward() {	# audit: on|off; audit lines (stdout) go to a file
 	write_config "$1"
 	touch "$W/server.log"
 	n0=$(grep -c "serving on" "$W/server.log")
-	taskset -c 0 "$KW_BIN" server --config "$W/keyward.yml" \
+	$KW_PIN "$KW_BIN" server --config "$W/keyward.yml" \
 	    >"$W/audit.log" 2>>"$W/server.log" &
 	KW_PID=$!
 	i=0
@@ -303,6 +312,10 @@ get() {	# NAME FIELD
 	tr ' ' '\n' <"$W/r.$1" | sed -n "s/^$2=//p" | head -1
 }
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }" 2>/dev/null; }
+per100k() {	# ticks requests -> CPU seconds per 100k requests
+	awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { if (n > 0)
+	    printf "%.3f", t / hz / n * 100000 }'
+}
 
 CSV=
 MD=
@@ -341,14 +354,17 @@ median() {	# numbers on stdin -> their median
 # BENCH_ONLY=vault runs the Vault section (9) alone, into
 # results/DAY-vault.{md,csv}; BENCH_ONLY=seal the seal section (10), into
 # results/DAY-seal.{md,csv}; BENCH_ONLY=handshake the new-connection
-# sections (2, 2b, 2c) alone, into results/DAY-handshake.{md,csv}.
+# sections (2, 2b, 2c) alone, into results/DAY-handshake.{md,csv};
+# BENCH_ONLY=crypto several crypto processes (11) alone, into
+# results/DAY-crypto.{md,csv}.
 ONLY=${BENCH_ONLY:-all}
 case $ONLY in
 all) OUT=$DAY ;;
 vault) OUT=$DAY-vault ;;
 seal) OUT=$DAY-seal ;;
 handshake) OUT=$DAY-handshake ;;
-*) die "BENCH_ONLY: all, vault, seal or handshake" ;;
+crypto) OUT=$DAY-crypto ;;
+*) die "BENCH_ONLY: all, vault, seal, handshake or crypto" ;;
 esac
 if [ "$ONLY" = all ]; then
 
@@ -392,10 +408,6 @@ row "keep-alive decrypt, c=$CONNS, median of $ROUNDS (req/s)" \
 DETAILS="$DETAILS- keep-alive rounds (req/s): generate keyward$KGS, nginx$NGGS; decrypt keyward$KDS, nginx$NGDS
 "
 
-per100k() {	# ticks requests
-	awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { if (n > 0)
-	    printf "%.3f", t / hz / n * 100000 }'
-}
 CG=$(per100k "$kcg" "$n_gen")
 CD=$(per100k "$kcd" "$n_dec")
 WG=$(per100k "$kwg" "$n_gen")
@@ -682,7 +694,7 @@ vault_yaml() {
       ca: $W/pki/ca.crt"
 }
 
-if [ "$ONLY" = seal ] || [ "$ONLY" = handshake ]; then
+if [ "$ONLY" = seal ] || [ "$ONLY" = handshake ] || [ "$ONLY" = crypto ]; then
 	:
 elif command -v python3 >/dev/null 2>&1; then
 	stop_keyward
@@ -823,11 +835,238 @@ if [ "$ONLY" = all ] || [ "$ONLY" = seal ]; then
 	start_keyward off
 fi
 
+# 11. Several crypto processes (server.crypto: N; every worker sends a key
+# name's requests to crypto process FNV-1a(name) mod N): is the crypto
+# processes' CPU per request below the workers', and do two serve at
+# least what one does? With more workers than cores: MC_WORKERS workers
+# on this machine's CPUs, and keyward NOT pinned (pinned to one CPU, its
+# workers and crypto processes would share one core and a second crypto
+# process could only add switches there; unpinned, the scheduler spreads
+# them over both as on a larger host). The load generator stays pinned
+# to CPU1 as in the other sections: loadgen() measures it the same way,
+# and it takes at most one core whatever keyward does (unpinned it would
+# wander, and the two runs of a round would differ in where it ran).
+# Keep-alive generate at c=CONNS over MC_KEYS keys picked at random, so
+# that routing spreads them over the crypto processes; the keys are made
+# beforehand in their own fs store (like 6.) and generated once each
+# before every measured run, so the cache is warm. server.crypto 1 and 2
+# interleaved, keyward restarted for each run, ROUNDS rounds, medians.
+# CPU: ticks from /proc/PID/stat of the crypto processes (argv[1]
+# "crypto", summed over all of them) and of the workers ("worker") around
+# each measured run, its warm-up included and counted as in 1. How many
+# requests each crypto process served is not visible from outside: its
+# CPU ticks stand in for it. The disturbed check spans both CPUs (keyward
+# runs on both): the CPU time of every process but keyward and this
+# script's children (the load generator), with the children each waited
+# for (a compiler's time lands in its make's), plus steal, against 10 % of
+# one core. /proc/stat's busy ticks less keyward's and the load
+# generator's alone would not do here: with keyward unpinned, part of the
+# loopback's softirq work runs where no process is charged for it (about
+# a sixth of a core on this VM; reported apart as softirq); they only
+# bound the count from above.
+MC_WORKERS=4
+MC_KEYS=256
+MC_PREFIX=cbench-
+# How many of the MC_KEYS keys each of N crypto processes serves: FNV-1a
+# of the name mod N, as the workers route (kes_name_shard, common/names.c).
+mc_split() {	# N -> "count / count ..."
+	awk -v n="$1" -v keys="$MC_KEYS" -v prefix="$MC_PREFIX" 'function xor8(a, b,   r, i) {
+		r = 0
+		for (i = 1; i < 256; i *= 2)
+			if ((int(a / i) + int(b / i)) % 2 == 1)
+				r += i
+		return r
+	}
+	BEGIN {
+		for (i = 32; i < 127; i++)
+			ord[sprintf("%c", i)] = i
+		for (k = 0; k < keys; k++) {
+			s = prefix k
+			h = 2166136261
+			for (j = 1; j <= length(s); j++) {
+				l = h % 256
+				h = h - l + xor8(l, ord[substr(s, j, 1)])
+				h = (h * 403 + (h % 256) * 16777216) % 4294967296
+			}
+			c[h % n]++
+		}
+		for (i = 0; i < n; i++)
+			printf "%s%d", (i > 0 ? " / " : ""), c[i]
+	}'
+}
+mc_stat() {	# the time and /proc/stat's all-CPU line: "secs user nice ..."
+	echo "$(date +%s.%N) $(sed -n 's/^cpu  *//p' /proc/stat)"
+}
+mc_all() {	# "pid ticks" of every process, its waited-for children included
+	cat /proc/[0-9]*/stat 2>/dev/null | awk '{ p = $1; sub(/^.*\) /, "")
+	    print p, $12 + $13 + $14 + $15 }'
+}
+kw_role() {	# role -> pids of keyward's children whose argv[1] is ROLE
+	for p in $(pgrep -P "$KW_PID"); do
+		[ "$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | sed -n 2p)" = \
+		    "$1" ] && echo "$p"
+	done
+}
+# mc_run N ROUND: one measured run with server.crypto: N; appends "N ROUND
+# rps requests crypto-ticks worker-ticks crypto-processes workers
+# ticks-per-crypto-process..." to $W/mc.runs.
+mc_run() {
+	KS_YAML="  fs:
+    path: $W/ckeys"
+	KW_SERVER_YAML="  workers: $MC_WORKERS
+  crypto: $1"
+	KW_PIN=
+	start_keyward off
+	KS_YAML= KW_SERVER_YAML= KW_PIN="taskset -c 0"
+	i=0
+	until [ "$(kw_role crypto | wc -l)" -eq "$1" ] &&
+	    [ "$(kw_role worker | wc -l)" -eq "$MC_WORKERS" ]; do
+		i=$((i + 1))
+		[ $i -gt 50 ] && break
+		sleep 0.1
+	done
+	cp=$(kw_role crypto)
+	wp=$(kw_role worker)
+	[ "$(echo $cp | wc -w)" -eq "$1" ] &&
+	    [ "$(echo $wp | wc -w)" -eq "$MC_WORKERS" ] ||
+	    MC_BAD="$MC_BAD crypto: $1 round $2 ran $(echo $cp | wc -w) crypto processes and $(echo $wp | wc -w) workers;"
+	taskset -c 1 "$LG" -q --url "$MC_URL" $CERT -c "$CONNS" -n "$MC_KEYS" \
+	    --keys "$MC_KEYS" --context "$CONTEXT" --timeout 30 \
+	    >"$W/mc.warm" 2>&1
+	grep -q "^result .* ok=$MC_KEYS " "$W/mc.warm" ||
+	    MC_BAD="$MC_BAD crypto: $1 round $2 warm pass: $(tail -1 "$W/mc.warm");"
+	n=mc_c${1}_r$2
+	snap $cp >"$W/mc.c0"
+	snap $wp >"$W/mc.w0"
+	mc_stat >"$W/mc.s0"
+	mc_all >"$W/mc.a0"
+	loadgen $n --url "$MC_URL" $CERT $LGA --keys "$MC_KEYS" --random
+	mc_all >"$W/mc.a1"
+	mc_stat >"$W/mc.s1"
+	# Every other process's time: not this shell (the load generator's
+	# time is in its children's), not keyward.
+	ot=$(awk -v ex=" $$ $(kw_pids) " 'NR == FNR { s[$1] = $2; next }
+	    index(ex, " " $1 " ") == 0 { d += $2 - ($1 in s ? s[$1] : 0) }
+	    END { print d + 0 }' "$W/mc.a0" "$W/mc.a1")
+	ct=$(ticks_since "$W/mc.c0" $(kw_role crypto))
+	wt=$(ticks_since "$W/mc.w0" $(kw_role worker))
+	per=$(snap $cp | awk 'NR == FNR { s[$1] = $2; next }
+	    { printf " %d", $2 - s[$1] }' "$W/mc.c0" -)
+	stop_keyward
+	e=$(get $n http_errors)
+	x=$(get $n transport_errors)
+	e=$((${e:-1} + ${x:-0}))	# no result line: the run failed
+	[ "$e" -eq 0 ] ||
+	    MC_BAD="$MC_BAD crypto: $1 round $2: $e requests failed;"
+	q=$(get $n requests)
+	req=$(calc "${q:-0} * ($SECS + 1) / $SECS" 0)
+	rps=$(get $n rps)
+	echo "$1 $2 ${rps:-0} $req $ct $wt $(echo $cp | wc -w)" \
+	    "$(echo $wp | wc -w)$per" >>"$W/mc.runs"
+	c=$(get $n cpu)
+	sv=$(get $n cpu0_server)
+	# Other processes and steal (the hypervisor's), as shares of one
+	# core, at most what /proc/stat leaves beside keyward and the load
+	# generator (a child that ran before the run and ended in it counts
+	# whole in its parent's); softirq apart.
+	x=$(awk -v hz="$HZ" -v ot="$ot" -v kw="${sv:-0}" -v lg="${c:-0}" '
+	    { b[NR] = $2 + $3 + $4 + $7 + $8 + $9; s[NR] = $9; q[NR] = $8
+	    t[NR] = $1 } END { w = (t[2] - t[1]) * hz; if (w <= 0) w = 1
+	    o = (ot + s[2] - s[1]) / w
+	    l = (b[2] - b[1]) / w - kw - lg; if (l < o) o = l
+	    printf "%f %f", o, (q[2] - q[1]) / w }' "$W/mc.s0" "$W/mc.s1")
+	o=${x% *}
+	si=${x#* }
+	[ "$(met "${c:-0} >= 0.9")" = yes ] && MC_SAT="$MC_SAT $n"
+	[ "$(met "$o >= 0.1")" = yes ] && MC_NOISY="$MC_NOISY $n"
+	DETAILS="$DETAILS- loadgen $n: $(get $n rps) req/s, $(get $n http_errors) non-2xx + $(get $n transport_errors) transport errors, p99 $(get $n p99_us) us; $(echo $cp | wc -w) crypto processes and $(echo $wp | wc -w) workers; CPU ticks ($HZ/s) crypto $ct (per process:$per), workers $wt; keyward used $(calc "${sv:-0} * 100" 0)% of one core, the load generator $(calc "${c:-0} * 100" 0)% (CPU1), other processes and steal $(calc "$o * 100" 0)%, softirq $(calc "$si * 100" 0)% (of one core, both CPUs); keyward children lost $(get $n server_crashes)
+"
+}
+MC_SAT=
+MC_NOISY=
+MC_BAD=
+if [ "$ONLY" = all ] || [ "$ONLY" = crypto ]; then
+	stop_keyward
+	mkdir -p "$W/ckeys"
+	"$B/bench/mkkeys" "$W/ckeys" "$MC_KEYS" "$MC_PREFIX" ||
+	    die "mkkeys failed"
+	chown -R keyward: "$W/ckeys"
+	chmod 0700 "$W/ckeys"
+	MC_URL="https://127.0.0.1:$KW_PORT/v1/key/generate/$MC_PREFIX%d"
+	: >"$W/mc.runs"
+	rnd=1
+	while [ $rnd -le "$ROUNDS" ]; do
+		mc_run 1 $rnd
+		mc_run 2 $rnd
+		rnd=$((rnd + 1))
+	done
+	mcf() {	# N AWK-EXPRESSION: over the runs with server.crypto: N
+		awk -v n="$1" '$1 == n { '"$2"' }' "$W/mc.runs"
+	}
+	MCS1=$(mcf 1 'printf " %s", $3')
+	MCS2=$(mcf 2 'printf " %s", $3')
+	MC1=$(echo "$MCS1" | median)
+	MC2=$(echo "$MCS2" | median)
+	# The rounds' own spread: the larger (max - min) / median of the two.
+	MCN=$(for s in "$MCS1" "$MCS2"; do
+		echo "$s" | tr ' ' '\n' | grep . | sort -n | awk -v m="$(echo "$s" |
+		    median)" 'NR == 1 { lo = $1 } { hi = $1 }
+		    END { if (m > 0) print (hi - lo) / m }'
+	done | sort -n | tail -1)
+	r=$(ratio "$MC2" "$MC1")
+	if [ "$(met "${r:-0} >= 1")" = yes ]; then m=yes
+	elif [ "$(met "${r:-0} >= 1 - ${MCN:-0}")" = yes ]; then m="within noise"
+	else m=no
+	fi
+	row "several crypto processes: keep-alive generate over $MC_KEYS keys, $MC_WORKERS workers on $(nproc) CPUs (unpinned), c=$CONNS, median of $ROUNDS (req/s; server.crypto: 2 in the keyward column, 1 in the nginx column)" \
+	    "$(calc "${MC2:-0}" 0)" "$(calc "${MC1:-0}" 0)" "$r" \
+	    ">= 1.0 within noise (rounds spread $(calc "${MCN:-0} * 100" 0) %)" \
+	    "$m" req/s
+	mcsum() { mcf "$1" "s += \$$2 } END { print s + 0"; }	# N COLUMN
+	MCC1=$(per100k "$(mcsum 1 5)" "$(mcsum 1 4)")
+	MCW1=$(per100k "$(mcsum 1 6)" "$(mcsum 1 4)")
+	MCC2=$(per100k "$(mcsum 2 5)" "$(mcsum 2 4)")
+	MCW2=$(per100k "$(mcsum 2 6)" "$(mcsum 2 4)")
+	mc_cpu_row() {	# N crypto-per-100k workers-per-100k
+		r=$(ratio "$2" "$3")
+		row "server.crypto: $1, crypto CPU per request below the workers' (CPU s per 100k generate: all crypto processes in the keyward column, all $MC_WORKERS workers in the nginx column)" \
+		    "$2" "$3" "$r" "< 1" "$(met "${r:-9} < 1")" s
+	}
+	mc_cpu_row 1 "$MCC1" "$MCW1"
+	mc_cpu_row 2 "$MCC2" "$MCW2"
+	# The projection, as in 1. but from the run with four workers.
+	MCF=$(awk -v w="$MCW1" -v c="$MCC1" 'BEGIN { if (c > 0) printf "%.1f", w / c }')
+	row "worker cores one crypto process can serve (generate, server.crypto: 1, $MC_WORKERS workers)" \
+	    "$MCF" "" "" ">= 64 for one crypto process" "$(met "${MCF:-0} >= 64")" cores
+	row "host cores at which N crypto processes saturate (N x the row above), N = 1 / 2 / 16" \
+	    "$(calc "${MCF:-0}" 1) / $(calc "2 * ${MCF:-0}" 1) / $(calc "16 * ${MCF:-0}" 1)" \
+	    "" "" "" "" cores
+	# The spread over two crypto processes: their ticks, summed by
+	# position (pid order) over the rounds.
+	MCP=$(mcf 2 'for (i = 9; i <= NF; i++) t[i - 8] += $i
+	    if (NF - 8 > k) k = NF - 8 } END { for (i = 1; i <= k; i++)
+	    printf "%s%d", (i > 1 ? " / " : ""), t[i]')
+	MCPR=$(echo "$MCP" | tr -d ' ' | tr '/' '\n' | sort -n | awk '
+	    NR == 1 { lo = $1 } { hi = $1 }
+	    END { if (NR > 1 && hi > 0) printf "%.2f", lo / hi }')
+	row "server.crypto: 2, CPU ticks ($HZ/s) of each crypto process over the $ROUNDS runs (stands in for the requests each served; ratio: fewest / most; keys each serves: $(mc_split 2))" \
+	    "$MCP" "" "$MCPR" "roughly even" "$(met "${MCPR:-0} >= 0.8")" ticks
+	DETAILS="$DETAILS- several crypto processes, rounds (req/s): server.crypto: 1$MCS1, server.crypto: 2$MCS2; with server.crypto: 2 the workers' CPU per request over the crypto processes' is $(ratio "$MCW2" "$MCC2"), so two serve $(awk -v w="$MCW2" -v c="$MCC2" 'BEGIN { if (c > 0) printf "%.1f", 2 * w / c }') worker cores as measured
+"
+	[ -z "${FEEDS:-}" ] || DETAILS="$DETAILS- worker cores one crypto process can serve, from the pinned single-worker runs of 1.: $FEEDS; from the $MC_WORKERS unpinned workers here: ${MCF:-?}
+"
+	[ -z "$MC_BAD" ] || DETAILS="$DETAILS- several crypto processes, problems:$MC_BAD
+"
+	KS_YAML=
+	start_keyward off
+fi
+
 # Was the load generator the bottleneck anywhere? Did anything else run?
 SAT=
 NOISY=
 for f in "$W"/r.*; do
 	n=${f##*/r.}
+	case $n in mc_*) continue ;; esac	# 11. checks its own runs
 	c=$(get "$n" cpu)
 	o=$(get "$n" cpu0_other)
 	o1=$(get "$n" cpu1_other)
@@ -843,6 +1082,8 @@ for f in "$W"/r.*; do
 		NOISY="$NOISY $n"
 	fi
 done
+SAT="$SAT$MC_SAT"
+NOISY="$NOISY$MC_NOISY"
 stop_keyward
 
 # --- report --------------------------------------------------------------------------
@@ -851,8 +1092,13 @@ MACHINE="$(nproc) CPU ($CPU), $(uname -r), $(nginx -v 2>&1 | sed 's/^nginx versi
 {
 	echo "# keyward benchmark, $DAY"
 	echo
-	echo "Machine: $MACHINE. keyward (1 worker) and nginx (1 worker) each pinned"
-	echo "to CPU0, the load generator to CPU1; ${SECS}s per run after 1s of warm-up;"
+	if [ "$ONLY" = crypto ]; then
+		echo "Machine: $MACHINE. keyward with $MC_WORKERS workers and 1 or 2 crypto"
+		echo "processes, not pinned; the load generator on CPU1; ${SECS}s per run after 1s of warm-up;"
+	else
+		echo "Machine: $MACHINE. keyward (1 worker) and nginx (1 worker) each pinned"
+		echo "to CPU0, the load generator to CPU1; ${SECS}s per run after 1s of warm-up;"
+	fi
 	echo "TLS 1.3, ECDSA P-256, client certificates; POST of a MinIO-style"
 	echo "context. \`make bench\` (tests/bench/run.sh)."
 	echo
@@ -867,7 +1113,7 @@ MACHINE="$(nproc) CPU ($CPU), $(uname -r), $(nginx -v 2>&1 | sed 's/^nginx versi
 	fi
 	if [ -n "$NOISY" ]; then
 		echo
-		echo "Other processes used >= 5% of CPU0 (or about 10% of CPU1) during:$NOISY; those numbers are disturbed (run again on an idle machine)."
+		echo "Other processes used >= 5% of CPU0 (or about 10% of CPU1; in section 11, 10% of one core on both CPUs together) during:$NOISY; those numbers are disturbed (run again on an idle machine)."
 	fi
 	echo
 	echo "Details:"
@@ -885,5 +1131,13 @@ if [ "$ONLY" = all ]; then
 	echo "  keep-alive generate $(ratio "$KG" "$NGG")  (target 0.8)"
 	echo "  keep-alive decrypt  $(ratio "$KD" "$NGD")  (target 0.8)"
 	echo "  new connections     $(ratio "$KN" "$NGN")  (target 0.9)"
+fi
+if [ "$ONLY" = all ] || [ "$ONLY" = crypto ]; then
+	echo "several crypto processes ($MC_WORKERS workers, unpinned, $MC_KEYS keys):"
+	echo "  keep-alive generate, crypto: 2 / crypto: 1  $(ratio "$MC2" "$MC1")  (target >= 1.0 within noise, spread $(calc "${MCN:-0} * 100" 0) %)"
+	echo "  crypto / worker CPU per request: crypto: 1 $(ratio "$MCC1" "$MCW1"), crypto: 2 $(ratio "$MCC2" "$MCW2")  (target < 1)"
+	echo "  worker cores one crypto process serves: ${MCF:-?}; host cores at which N saturate: N x that"
+	echo "  ticks per crypto process with crypto: 2: ${MCP:-?} (fewest / most $MCPR)"
+	[ -z "$MC_BAD" ] || echo "  problems:$MC_BAD"
 fi
 echo "written: tests/bench/results/$OUT.md, tests/bench/results/$OUT.csv"
