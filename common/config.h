@@ -18,10 +18,10 @@
 #define CONFIG_DEFAULT_USER	"keyward"
 #define CONFIG_DEFAULT_CHROOT	"/var/empty/keyward"
 /* server.crypto: at most this many crypto processes; "auto" runs one per
- * CRYPTO_AUTO_WORKERS workers (one served about 7 busy worker cores in
- * make bench, tests/bench/results/). */
-#define CRYPTO_MAX		16
-#define CRYPTO_AUTO_WORKERS	6
+ * CRYPTO_AUTO_WORKERS workers (one served 3.4 busy worker cores with four
+ * unpinned workers in make bench, tests/bench/results/). */
+#define CRYPTO_MAX		32
+#define CRYPTO_AUTO_WORKERS	3
 
 enum tls_auth {
 	TLS_AUTH_OFF = 0,	/* "" or off: any certificate, no chain check */

@@ -254,8 +254,8 @@ parent_peer(struct peer *p, struct ipc_msg *m)
 	if ((ix = proc_accept_crypto(m, w.crypto, crypto_count(),
 	    crypto_dispatch, crypto_lost)) == -1)
 		return -1;
-	w.crypto_came |= 1u << ix;
-	w.crypto_seen = w.crypto_came == (1u << crypto_count()) - 1;
+	w.crypto_came |= 1ull << ix;
+	w.crypto_seen = w.crypto_came == (1ull << crypto_count()) - 1;
 	listen_resume();
 	conn_sign_resume();
 	return 0;

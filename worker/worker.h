@@ -150,7 +150,7 @@ struct worker {
 	struct peer		 parent;
 	struct peer		 crypto[CRYPTO_MAX];	/* by index; the
 						 * slice's ncrypto of them */
-	uint32_t		 crypto_came;	/* indexes whose channel came
+	uint64_t		 crypto_came;	/* indexes whose channel came
 						 * once (bits) */
 	unsigned int		 crypto_rr;	/* next for a request of no
 						 * key (round robin) */

@@ -1038,8 +1038,8 @@ if [ "$ONLY" = all ] || [ "$ONLY" = crypto ]; then
 	MCF=$(awk -v w="$MCW1" -v c="$MCC1" 'BEGIN { if (c > 0) printf "%.1f", w / c }')
 	row "worker cores one crypto process can serve (generate, server.crypto: 1, $MC_WORKERS workers)" \
 	    "$MCF" "" "" ">= 64 for one crypto process" "$(met "${MCF:-0} >= 64")" cores
-	row "host cores at which N crypto processes saturate (N x the row above), N = 1 / 2 / 16" \
-	    "$(calc "${MCF:-0}" 1) / $(calc "2 * ${MCF:-0}" 1) / $(calc "16 * ${MCF:-0}" 1)" \
+	row "host cores at which N crypto processes saturate (N x the row above), N = 1 / 2 / 32" \
+	    "$(calc "${MCF:-0}" 1) / $(calc "2 * ${MCF:-0}" 1) / $(calc "32 * ${MCF:-0}" 1)" \
 	    "" "" "" "" cores
 	# The spread over two crypto processes: their ticks, summed by
 	# position (pid order) over the rounds.

@@ -1239,14 +1239,14 @@ Test(config, server_crypto)
 	c = parse_ok(BASE "server:\n  crypto: 3\n");
 	cr_assert_eq(c->server.crypto, 3);
 	config_free(c);
-	c = parse_ok(BASE "server:\n  crypto: 16\n");
+	c = parse_ok(BASE "server:\n  crypto: 32\n");
 	cr_assert_eq(c->server.crypto, CRYPTO_MAX);
 	config_free(c);
 	parse_err(BASE "server:\n  crypto: 0\n", "t.yml:10: server.crypto: "
 	    "'0' is not a count of crypto processes; expected an integer "
-	    "from 1 to 16 or auto", NULL);
-	parse_err(BASE "server:\n  crypto: 17\n", "t.yml:10: "
-	    "server.crypto: '17' is not a count", NULL);
+	    "from 1 to 32 or auto", NULL);
+	parse_err(BASE "server:\n  crypto: 33\n", "t.yml:10: "
+	    "server.crypto: '33' is not a count", NULL);
 	parse_err(BASE "server:\n  crypto: many\n", "t.yml:10: "
 	    "server.crypto: 'many'", NULL);
 	parse_err(BASE "server:\n  crypto: [2]\n", "t.yml:10: "

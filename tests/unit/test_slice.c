@@ -135,3 +135,51 @@ Test(slice, proc_opts_round_trip)
 	proc_opts_free(&out);
 	buf_release(&b);
 }
+
+/* A slice names 1 to CRYPTO_MAX crypto processes, and a crypto process
+ * one of them: anything else is refused. */
+Test(slice, crypto_counts_checked)
+{
+	struct worker_slice	ws, wout;
+	struct crypto_slice	cin = { 0 }, cout;
+	struct buf		b;
+	uint32_t		bad[] = { 0, CRYPTO_MAX + 1 };
+	size_t			i;
+
+	for (i = 0; i < 2; i++) {
+		make_worker(&ws);
+		ws.ncrypto = bad[i];
+		buf_init(&b, 1 << 16);
+		cr_assert_eq(worker_slice_put(&b, &ws), 0);
+		cr_assert_eq(worker_slice_get(&b, &wout), -1, "%u", bad[i]);
+		buf_release(&b);
+
+		cin.ncrypto = bad[i];
+		buf_init(&b, 1 << 16);
+		cr_assert_eq(crypto_slice_put(&b, &cin), 0);
+		cr_assert_eq(crypto_slice_get(&b, &cout), -1, "%u", bad[i]);
+		buf_release(&b);
+	}
+	cin.ncrypto = 3;
+	cin.index = 3;
+	buf_init(&b, 1 << 16);
+	cr_assert_eq(crypto_slice_put(&b, &cin), 0);
+	cr_assert_eq(crypto_slice_get(&b, &cout), -1, "index 3 of 3");
+	buf_release(&b);
+	cin.index = 2;
+	buf_init(&b, 1 << 16);
+	cr_assert_eq(crypto_slice_put(&b, &cin), 0);
+	cr_assert_eq(crypto_slice_get(&b, &cout), 0);
+	cr_assert_eq(cout.index, 2);
+	crypto_slice_free(&cout);
+	buf_release(&b);
+
+	make_worker(&ws);
+	ws.ncrypto = CRYPTO_MAX;
+	buf_init(&b, 1 << 16);
+	cr_assert_eq(worker_slice_put(&b, &ws), 0);
+	cr_assert_eq(worker_slice_get(&b, &wout), 0);
+	cr_assert_eq(wout.ncrypto, CRYPTO_MAX);
+	worker_slice_free(&wout);
+	buf_release(&b);
+}
