@@ -244,10 +244,11 @@ NGR_URL=https://127.0.0.1:$NGR_PORT/v1/key/generate/bench-key
 
 # keyward's histogram of handshake signature round trips (the workers ask
 # the crypto process for every signature): "le count" lines.
-sign_hist() {
+sign_hist() { hist keyward_tls_sign_seconds; }
+hist() {	# a histogram of keyward's /v1/metrics: "le count" lines
 	curl -s --max-time 5 --cacert "$W/pki/ca.crt" --cert "$W/pki/client.crt" \
 	    --key "$W/pki/client.key" "https://127.0.0.1:$KW_PORT/v1/metrics" |
-	    sed -n 's/^keyward_tls_sign_seconds_bucket{le="\([^"]*\)"} \([0-9]*\)$/\1 \2/p'
+	    sed -n 's/^'"$1"'_bucket{le="\([^"]*\)"} \([0-9]*\)$/\1 \2/p'
 }
 # sign_quantile BEFORE AFTER Q: the bucket bound (us) the Q-quantile of
 # the round trips between the two snapshots falls under ("" if none).
@@ -256,7 +257,8 @@ sign_quantile() {
 	    { n++; le[n] = $1; d[n] = $2 - b[$1] }
 	    END { t = d[n]; if (t <= 0) exit;
 	    for (i = 1; i <= n; i++) if (d[i] >= q * t) {
-	    if (le[i] == "+Inf") print ">50000"; else printf "%g", le[i] * 1e6;
+	    if (le[i] == "+Inf") printf ">%g", le[i - 1] * 1e6;
+	    else printf "%g", le[i] * 1e6;
 	    exit } }' "$1" "$2"
 }
 
@@ -399,12 +401,12 @@ KG=$(echo "$KGS" | median); NGG=$(echo "$NGGS" | median)
 KD=$(echo "$KDS" | median); NGD=$(echo "$NGDS" | median)
 r=$(ratio "$KG" "$NGG")
 row "keep-alive generate, c=$CONNS, median of $ROUNDS (req/s)" \
-    "$(calc "${KG:-0}" 0)" "$(calc "${NGG:-0}" 0)" "$r" ">= 0.8 x nginx" \
-    "$(met "${r:-0} >= 0.8")" req/s
+    "$(calc "${KG:-0}" 0)" "$(calc "${NGG:-0}" 0)" "$r" ">= 0.9 x nginx" \
+    "$(met "${r:-0} >= 0.9")" req/s
 r=$(ratio "$KD" "$NGD")
 row "keep-alive decrypt, c=$CONNS, median of $ROUNDS (req/s)" \
-    "$(calc "${KD:-0}" 0)" "$(calc "${NGD:-0}" 0)" "$r" ">= 0.8 x nginx" \
-    "$(met "${r:-0} >= 0.8")" req/s
+    "$(calc "${KD:-0}" 0)" "$(calc "${NGD:-0}" 0)" "$r" ">= 0.9 x nginx" \
+    "$(met "${r:-0} >= 0.9")" req/s
 DETAILS="$DETAILS- keep-alive rounds (req/s): generate keyward$KGS, nginx$NGGS; decrypt keyward$KDS, nginx$NGDS
 "
 
@@ -488,7 +490,9 @@ if [ "$ONLY" = all ]; then
 # 3. Latency at half of keyward's keep-alive generate rate, open loop.
 HALF=$(calc "${KG:-0} / 2" 0)
 if [ "${HALF:-0}" -gt 0 ]; then
+	hist keyward_crypto_seconds >"$W/crt0"
 	loadgen kw_half --url "$KW_URL" $CERT $LGA --rate "$HALF"
+	hist keyward_crypto_seconds >"$W/crt1"
 	loadgen ng_half --url "$NG_URL" $CERT $LGA --rate "$HALF"
 	# Side by side at the same schedule; keyward's p99 within 1.2 x
 	# nginx's. The VM's wake-up latency bounds both: a keyward request
@@ -503,6 +507,12 @@ if [ "${HALF:-0}" -gt 0 ]; then
 		esac
 		row "$q latency, open loop at $HALF req/s (us)" "$k" "$n" "$r" "$t" "$m" us
 	done
+	# keyward's own share: each request's round trip to the crypto
+	# process (its work and the second process's wake-ups), as the
+	# worker timed it over the same run (keyward_crypto_seconds).
+	row "of which the round trip to the crypto process at $HALF req/s, p50 / p99 / p99.9 (us, bucket bound)" \
+	    "$(sign_quantile "$W/crt0" "$W/crt1" 0.5) / $(sign_quantile "$W/crt0" "$W/crt1" 0.99) / $(sign_quantile "$W/crt0" "$W/crt1" 0.999)" \
+	    "" "" "" "" us
 	DETAILS="$DETAILS- half load: keyward $(get kw_half rps) req/s achieved of $HALF scheduled; max $(get kw_half max_us) us (nginx $(get ng_half max_us) us)
 "
 fi
@@ -1128,8 +1138,8 @@ cat "$RESULTS/$OUT.md"
 echo
 if [ "$ONLY" = all ]; then
 	echo "ratios (keyward / nginx):"
-	echo "  keep-alive generate $(ratio "$KG" "$NGG")  (target 0.8)"
-	echo "  keep-alive decrypt  $(ratio "$KD" "$NGD")  (target 0.8)"
+	echo "  keep-alive generate $(ratio "$KG" "$NGG")  (target 0.9)"
+	echo "  keep-alive decrypt  $(ratio "$KD" "$NGD")  (target 0.9)"
 	echo "  new connections     $(ratio "$KN" "$NGN")  (target 0.9)"
 fi
 if [ "$ONLY" = all ] || [ "$ONLY" = crypto ]; then
