@@ -48,8 +48,18 @@ b64_decoded_max(size_t len)
 	return len / 4 * 3;
 }
 
-void
-b64_encode(const void *in, size_t n, char *out)
+/* A symbol: constant time, or for bytes that are not secret by table. */
+static inline __attribute__((always_inline)) char
+sym(unsigned int u, int public)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	return public ? abc[u] : chr(u);
+}
+
+static inline __attribute__((always_inline)) void
+encode(const void *in, size_t n, char *out, int public)
 {
 	const uint8_t	*p = in;
 	uint32_t	 w;
@@ -57,59 +67,39 @@ b64_encode(const void *in, size_t n, char *out)
 
 	for (i = 0; i + 3 <= n; i += 3) {
 		w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		*out++ = chr(w >> 18);
-		*out++ = chr((w >> 12) & 0x3f);
-		*out++ = chr((w >> 6) & 0x3f);
-		*out++ = chr(w & 0x3f);
+		*out++ = sym(w >> 18, public);
+		*out++ = sym((w >> 12) & 0x3f, public);
+		*out++ = sym((w >> 6) & 0x3f, public);
+		*out++ = sym(w & 0x3f, public);
 	}
 	if (n - i == 1) {
 		w = (uint32_t)p[i] << 16;
-		*out++ = chr(w >> 18);
-		*out++ = chr((w >> 12) & 0x3f);
+		*out++ = sym(w >> 18, public);
+		*out++ = sym((w >> 12) & 0x3f, public);
 		*out++ = '=';
 		*out++ = '=';
 	} else if (n - i == 2) {
 		w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-		*out++ = chr(w >> 18);
-		*out++ = chr((w >> 12) & 0x3f);
-		*out++ = chr((w >> 6) & 0x3f);
+		*out++ = sym(w >> 18, public);
+		*out++ = sym((w >> 12) & 0x3f, public);
+		*out++ = sym((w >> 6) & 0x3f, public);
 		*out++ = '=';
 	}
 	*out = '\0';
 	explicit_bzero(&w, sizeof(w));
 }
 
+void
+b64_encode(const void *in, size_t n, char *out)
+{
+	encode(in, n, out, 0);
+}
+
 /* b64_encode by table, for bytes that are not secret. */
 void
 b64_encode_public(const void *in, size_t n, char *out)
 {
-	static const char	 abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				    "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	const uint8_t		*p = in;
-	uint32_t		 w;
-	size_t			 i;
-
-	for (i = 0; i + 3 <= n; i += 3) {
-		w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		*out++ = abc[w >> 18];
-		*out++ = abc[(w >> 12) & 0x3f];
-		*out++ = abc[(w >> 6) & 0x3f];
-		*out++ = abc[w & 0x3f];
-	}
-	if (n - i == 1) {
-		w = (uint32_t)p[i] << 16;
-		*out++ = abc[w >> 18];
-		*out++ = abc[(w >> 12) & 0x3f];
-		*out++ = '=';
-		*out++ = '=';
-	} else if (n - i == 2) {
-		w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-		*out++ = abc[w >> 18];
-		*out++ = abc[(w >> 12) & 0x3f];
-		*out++ = abc[(w >> 6) & 0x3f];
-		*out++ = '=';
-	}
-	*out = '\0';
+	encode(in, n, out, 1);
 }
 
 /* The next index at or after i that is not CR or LF. */

@@ -352,6 +352,29 @@ sample(struct out *o, const char *name, double v)
 	put(o, "%s %s\n", name, f);
 }
 
+/* One of keyward's histograms: n buckets, the last +Inf, of counts
+ * (each its own bucket's, summed here) and their sum in ns. */
+static void
+histogram(struct out *o, const char *name, const char *help,
+    const uint64_t *counts, const double *bound_s, size_t n,
+    uint64_t sum_ns)
+{
+	char		le[40];
+	uint64_t	cum;
+	size_t		b;
+
+	family(o, name, "histogram", help);
+	for (cum = 0, b = 0; b < n; b++) {
+		cum += counts[b];
+		fmt_float(le, sizeof(le), b < n - 1 ? bound_s[b] : INFINITY);
+		put(o, "%s_bucket{le=\"%s\"} %llu\n", name, le,
+		    (unsigned long long)cum);
+	}
+	put(o, "%s_sum ", name);
+	fmt_float(le, sizeof(le), (double)sum_ns / 1e9);
+	put(o, "%s\n%s_count %llu\n", le, name, (unsigned long long)cum);
+}
+
 /* A counter vector labelled by code, absent without observations. */
 static void
 codes(struct out *o, const struct totals *t, const char *name,
@@ -447,38 +470,20 @@ metrics_render(struct buf *out, const struct metrics_sys *sys)
 		sample(&o, sysg[i].name, sysg[i].v);
 	}
 	/* keyward's own, after KES's (families sort by name). */
-	family(&o, "keyward_crypto_seconds", "histogram",
-	    "Round trips of key requests to the crypto process.");
-	for (cum = 0, b = 0; b < METRICS_CRYPTO_NBUCKETS; b++) {
-		cum += t.crypto_buckets[b];
-		fmt_float(le, sizeof(le), b < METRICS_CRYPTO_NBUCKETS - 1 ?
-		    crypto_bucket_s[b] : INFINITY);
-		put(&o, "keyward_crypto_seconds_bucket{le=\"%s\"} %llu\n", le,
-		    (unsigned long long)cum);
-	}
-	sample(&o, "keyward_crypto_seconds_sum",
-	    (double)t.crypto_sum_ns / 1e9);
-	put(&o, "keyward_crypto_seconds_count %llu\n",
-	    (unsigned long long)cum);
+	histogram(&o, "keyward_crypto_seconds",
+	    "Round trips of key requests to the crypto process.",
+	    t.crypto_buckets, crypto_bucket_s, METRICS_CRYPTO_NBUCKETS,
+	    t.crypto_sum_ns);
 	family(&o, "keyward_http_chunked_input_bytes", "counter",
 	    "Bytes of chunked request bodies decoded, framing included.");
 	sample(&o, "keyward_http_chunked_input_bytes", (double)t.chunked_in);
 	family(&o, "keyward_tls_sign_failures", "counter",
 	    "Handshake signatures the crypto process did not make.");
 	sample(&o, "keyward_tls_sign_failures", (double)t.sign_failed);
-	family(&o, "keyward_tls_sign_seconds", "histogram",
-	    "Round trips of handshake signatures to the crypto process.");
-	for (cum = 0, b = 0; b < METRICS_SIGN_NBUCKETS; b++) {
-		cum += t.sign_buckets[b];
-		fmt_float(le, sizeof(le), b < METRICS_SIGN_NBUCKETS - 1 ?
-		    sign_bucket_s[b] : INFINITY);
-		put(&o, "keyward_tls_sign_seconds_bucket{le=\"%s\"} %llu\n",
-		    le, (unsigned long long)cum);
-	}
-	sample(&o, "keyward_tls_sign_seconds_sum",
-	    (double)t.sign_sum_ns / 1e9);
-	put(&o, "keyward_tls_sign_seconds_count %llu\n",
-	    (unsigned long long)cum);
+	histogram(&o, "keyward_tls_sign_seconds",
+	    "Round trips of handshake signatures to the crypto process.",
+	    t.sign_buckets, sign_bucket_s, METRICS_SIGN_NBUCKETS,
+	    t.sign_sum_ns);
 	if (o.err == -1) {
 		if (out->len > start)
 			explicit_bzero(out->data + start, out->len - start);
