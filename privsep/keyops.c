@@ -66,15 +66,12 @@ authorized(struct peer *p, uint32_t id, const char *identity,
 	if (!ok && !(ok = policy_is_admin(&cs.cf.pol, identity))) {
 		rl = strlen(route);
 		nl = strlen(name);
-		if (rl + nl < sizeof(pbuf)) {
-			memcpy(pbuf, route, rl);
-			memcpy(pbuf + rl, name, nl + 1);
-			ok = policy_allows(&cs.cf.pol, identity, pbuf);
-		} else {
-			xasprintf(&path, "%s%s", route, name);
-			ok = policy_allows(&cs.cf.pol, identity, path);
+		path = rl + nl < sizeof(pbuf) ? pbuf : xmalloc(rl + nl + 1);
+		memcpy(path, route, rl);
+		memcpy(path + rl, name, nl + 1);
+		ok = policy_allows(&cs.cf.pol, identity, path);
+		if (path != pbuf)
 			free(path);
-		}
 	}
 	if (!ok) {
 		log_warnx("worker %u asked %s%s for an identity the policy "
